@@ -1,0 +1,149 @@
+"""The ``gridwatch`` command: run the command centre, check settings, import grid maps, migrate."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from gridwatch.logs import setup_logging
+from gridwatch.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("gridwatch")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %d received, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _announce(url: str) -> None:
+    # The one line a newcomer needs: where the wall is. Standard output, not the log.
+    sys.stdout.write(f"\nGridWatch command centre is running. Open the wall: {url}\n\n")
+    sys.stdout.flush()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gridwatch.runner import run_all
+
+    run_all(_settings(args), _stop_on_signals(), on_ready=_announce)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from gridwatch.runner import run_worker
+
+    run_worker(_settings(args), _stop_on_signals())
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from gridwatch.runner import run_dashboard
+
+    run_dashboard(_settings(args), _stop_on_signals(), on_ready=_announce)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = load_settings(args.file)
+    sys.stdout.write(f"{args.file}: OK ({len(settings.cameras)} cameras, model {settings.vision.model})\n")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from alerts.db import make_engine, migrate
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(make_engine(settings.effective_database_url))
+    sys.stdout.write("database migrated to the newest schema\n")
+    return 0
+
+
+def cmd_grids_import(args: argparse.Namespace) -> int:
+    from alerts.db import make_engine, migrate
+    from alerts.grids import load_geojson
+    from alerts.repository import Repository
+
+    settings = _settings(args)
+    features = load_geojson(Path(args.file))  # validates everything before touching the database
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    count = Repository(engine).replace_grids(features)
+    levels = {lvl: sum(1 for f in features if f.level == lvl) for lvl in (1, 2, 3)}
+    sys.stdout.write(
+        f"imported {count} grids from {args.file} (level 1: {levels[1]}, level 2: {levels[2]}, level 3: {levels[3]})\n"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridwatch", description="GridWatch command centre")
+    parser.add_argument("--config", "-c", type=Path, default=None, help="settings file (TOML)")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING ...")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the whole command centre (embedded defaults, demo patrol car)").set_defaults(
+        func=cmd_run
+    )
+    sub.add_parser("worker", help="run ingest + vision for the configured cameras").set_defaults(func=cmd_worker)
+    sub.add_parser("dashboard", help="run the wall, JSON API and push server").set_defaults(func=cmd_dashboard)
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+    check = sub.add_parser("check-config", help="validate a settings file without starting anything")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_check_config)
+    grids = sub.add_parser("grids", help="grid maps").add_subparsers(dest="grids_command", required=True)
+    imp = grids.add_parser("import", help="validate and import a GeoJSON grid map (replaces the current one)")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_grids_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        sys.stderr.write(f"gridwatch: {exc}\n")
+        return 2
+    except Exception as exc:
+        # Expected user errors (bad grid file, missing weights, unreachable Redis) carry their own message;
+        # anything else gets a traceback in the log.
+        known = _known_error(exc)
+        if known:
+            sys.stderr.write(f"gridwatch: {known}\n")
+            return 2
+        log.exception("gridwatch %s failed", args.command)
+        return 1
+
+
+def _known_error(exc: Exception) -> str | None:
+    import redis
+
+    name = type(exc).__name__
+    if name in {"GridError", "ModelError", "RedisServerError", "RtspServerError"}:
+        return f"{name}: {exc}"
+    if isinstance(exc, redis.ConnectionError):
+        return f"cannot reach Redis: {exc}"
+    if isinstance(exc, FileNotFoundError):
+        return str(exc)
+    return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
