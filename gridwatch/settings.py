@@ -37,7 +37,7 @@ class CameraSettings(Strict):
     enabled: bool = Field(default=True, description="A disabled camera is listed but not read.")
     gps_route: str | None = Field(
         default=None,
-        description="Name of a simulated GPS route (demo and tests); real cars send fixes to the telemetry API.",
+        description="Name of a simulated GPS route (demo and tests) that gives each frame its position.",
     )
     lat: float | None = Field(default=None, ge=-90, le=90, description="Fixed camera position, latitude WGS-84.")
     lon: float | None = Field(default=None, ge=-180, le=180, description="Fixed camera position, longitude.")

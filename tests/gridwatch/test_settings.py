@@ -73,3 +73,11 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text('[[cameras]]\nid = "Car 7!"\nname = "x"\nurl = "rtsp://h/x"\n')
     assert main(["check-config", str(bad)]) == 2
     assert "cameras.0.id" in capsys.readouterr().err
+
+
+def test_readme_lists_every_setting() -> None:
+    from gridwatch.settings import REPO_ROOT
+    from gridwatch.settings_doc import readme_section
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_section() in readme, "README settings table is stale: run python -m gridwatch.settings_doc"
