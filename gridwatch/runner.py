@@ -89,7 +89,14 @@ def publish_camera_state(client: redis.Redis, state: CameraState) -> None:
         log.warning("could not publish state of camera %s: %s", state.camera_id, exc)
 
 
-def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle) -> object:  # type: ignore[no-untyped-def]
+def load_detector(settings: Settings):  # type: ignore[no-untyped-def]
+    """Load the model first: a missing or wrong weights file fails before any service starts."""
+    from vision.yolo import Detector
+
+    return Detector(settings.vision)
+
+
+def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle, detector=None) -> object:  # type: ignore[no-untyped-def]
     """Readers for every enabled camera, the detector, the rules and the alert sink, in one worker."""
     from alerts.grids import GridIndex, load_geojson
     from alerts.sink import AlertSink
@@ -97,9 +104,9 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle)
     from ingest.gps import route
     from ingest.reader import CameraReader
     from vision.annotate import draw, to_jpeg
-    from vision.yolo import Detector
 
-    detector = Detector(settings.vision)  # fails fast with ModelError before any camera starts
+    if detector is None:
+        detector = load_detector(settings)
     grids = GridIndex(load_geojson(settings.grids_file)) if settings.grids_file else None
     sink = AlertSink(repo, client, settings.media_dir, grids)
 
@@ -142,13 +149,14 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
 
 def run_all(settings: Settings, stop: threading.Event, on_ready: Callable[[str], object] | None = None) -> None:
     """The whole command centre in one process tree, until ``stop`` is set."""
+    detector = load_detector(settings)
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
         if settings.demo.enabled:
             settings = start_demo_camera(settings, life)
         dashboard = start_dashboard(settings, handle, repo, life)
-        start_worker(settings, handle.client, repo, life)
+        start_worker(settings, handle.client, repo, life, detector)
         log.info("GridWatch wall: %s", dashboard.url)
         if on_ready is not None:
             on_ready(dashboard.url)
@@ -160,10 +168,11 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Production worker: ingest + vision for the configured cameras, against a shared Redis and database."""
     if settings.redis_url is None:
         raise SystemExit("gridwatch worker needs redis_url (REDIS_URL) shared with the dashboard")
+    detector = load_detector(settings)
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
-        start_worker(settings, handle.client, repo, life)
+        start_worker(settings, handle.client, repo, life, detector)
         stop.wait()
 
 

@@ -1,0 +1,166 @@
+"""The walking skeleton end to end: ``gridwatch run`` as a user starts it, on embedded defaults.
+
+Real parts throughout: the command starts its own redis-server and GStreamer RTSP server, reads the demo car's stream
+over RTSP, runs the shared OpenVINO YOLO weights, stores alerts in SQLite and serves the wall and API.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gridwatch.redis_server import free_port
+
+GRIDWATCH = Path(sys.executable).with_name("gridwatch")
+
+
+@dataclass
+class Running:
+    proc: subprocess.Popen[str]
+    url: str
+    lines: list[str]
+
+
+def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def command_centre(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Running]:
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = tmp / "gridwatch.toml"
+    cfg.write_text(
+        f"""
+data_dir = "{tmp / 'data'}"
+
+[[cameras]]
+id = "dead-cam"
+name = "Unreachable street camera"
+url = "rtsp://admin:topsecret@127.0.0.1:{free_port()}/nothing"
+
+[ingest]
+stall_seconds = 3
+reconnect_max_seconds = 2
+
+[rules]
+dwell_seconds = 1.5
+
+[dashboard]
+port = {free_port()}
+ws_port = 0
+
+[demo]
+rtsp_port = 0
+""",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    proc = subprocess.Popen(
+        [str(GRIDWATCH), "--config", str(cfg), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+    )
+    lines: list[str] = []
+    found: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Open the wall:" in line:
+                found.put(line.rsplit(" ", 1)[-1].strip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        url = found.get(timeout=180)
+    except queue.Empty:
+        proc.kill()
+        pytest.fail("gridwatch run never printed the wall URL:\n" + "".join(lines[-40:]))
+    yield Running(proc, url.rstrip("/"), lines)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_for(fn, timeout: float, what: str, running: Running):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}; last log lines:\n" + "".join(running.lines[-30:]))
+
+
+def test_alert_from_demo_car_reaches_the_api(command_centre: Running) -> None:
+    def alerts() -> list[dict]:  # type: ignore[type-arg]
+        status, body = _get(f"{command_centre.url}/api/alerts?limit=10")
+        return json.loads(body) if status == 200 else []
+
+    found = _wait_for(alerts, 180, "an alert from the demo car", command_centre)
+    alert = found[0]
+    assert alert["camera_id"] == "demo-car"
+    assert alert["category"] == "0502" and alert["category_zh"] == "流浪乞讨"
+    assert 34.770 <= alert["lat"] <= 34.800 and 113.660 <= alert["lon"] <= 113.720
+    assert alert["grid_code"].startswith("410105") and len(alert["grid_code"]) == 15
+    status, jpeg = _get(command_centre.url + alert["snapshot_url"])
+    assert status == 200 and jpeg[:3] == b"\xff\xd8\xff"
+
+
+def test_cameras_and_health(command_centre: Running) -> None:
+    def cameras() -> dict[str, dict] | None:  # type: ignore[type-arg]
+        status, body = _get(f"{command_centre.url}/api/cameras")
+        cams = {c["id"]: c for c in json.loads(body)} if status == 200 else {}
+        ok = cams.get("demo-car", {}).get("state") == "online" and cams.get("dead-cam", {}).get("state") == "offline"
+        return cams if ok else None
+
+    cams = _wait_for(cameras, 60, "demo-car online and dead-cam offline", command_centre)
+    assert cams["demo-car"]["last_frame_age_s"] < 5
+    status, body = _get(f"{command_centre.url}/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    # The unreachable camera's password never leaves the server, in the API or the log.
+    _, api = _get(f"{command_centre.url}/api/cameras")
+    assert b"topsecret" not in api
+    assert not any("topsecret" in line for line in command_centre.lines)
+
+
+def test_stops_cleanly_with_its_private_services(command_centre: Running) -> None:
+    children = _children(command_centre.proc.pid)
+    assert children, "gridwatch run should have started redis-server and the RTSP server as children"
+    command_centre.proc.send_signal(signal.SIGTERM)
+    assert command_centre.proc.wait(timeout=30) == 0
+    time.sleep(0.5)
+    assert not [pid for pid in children if _alive(pid)], "child processes outlived gridwatch run"
