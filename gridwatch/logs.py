@@ -11,5 +11,5 @@ def setup_logging(level: str | None = None) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s",
     )
     # Chatty libraries: keep their warnings, drop their info lines.
-    for name in ("waitress", "websockets", "ultralytics", "alembic.runtime.migration", "werkzeug"):
+    for name in ("waitress", "websockets", "ultralytics", "alembic.runtime.migration", "alembic.runtime.plugins", "werkzeug"):
         logging.getLogger(name).setLevel(logging.WARNING)

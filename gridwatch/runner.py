@@ -98,7 +98,7 @@ def load_detector(settings: Settings):  # type: ignore[no-untyped-def]
 
 def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle, detector=None) -> object:  # type: ignore[no-untyped-def]
     """Readers for every enabled camera, the detector, the rules and the alert sink, in one worker."""
-    from alerts.grids import GridIndex, load_geojson
+    from alerts.grids import GridIndex
     from alerts.sink import AlertSink
     from gridwatch.worker import VisionWorker
     from ingest.gps import route
@@ -107,7 +107,7 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle,
 
     if detector is None:
         detector = load_detector(settings)
-    grids = GridIndex(load_geojson(settings.grids_file)) if settings.grids_file else None
+    grids = GridIndex(repo.list_grids())  # the map in the database, which `grids import` may have replaced
     sink = AlertSink(repo, client, settings.media_dir, grids)
 
     readers: dict[str, CameraReader] = {}

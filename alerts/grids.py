@@ -1,0 +1,288 @@
+"""The grid map: validated GeoJSON import and point-in-grid lookup.
+
+A map has three levels: sub-district offices (1), communities (2) and grids (3). Each feature names its
+``parent`` one level up. Coordinates are GeoJSON [lon, lat] WGS-84. A file is checked completely before
+anything is returned, so a bad file is never half-imported.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+
+log = logging.getLogger(__name__)
+
+LEVELS = (1, 2, 3)
+LEVEL_NAMES = {1: "sub-district office", 2: "community", 3: "grid"}
+MAX_CODE, MAX_NAME, MAX_LEADER = 32, 200, 100  # the sizes of the grids table's columns
+_MAX_LISTED = 25  # problems spelled out in one error message; a wholly wrong file would drown the useful ones
+
+
+class GridError(ValueError):
+    """A grid map is invalid; ``problems`` names each offending feature (index and code) and what is wrong."""
+
+    def __init__(self, origin: str, problems: Sequence[str]) -> None:
+        self.origin = origin
+        self.problems = list(problems)
+        listed = "\n".join(f"  {p}" for p in self.problems[:_MAX_LISTED])
+        more = len(self.problems) - _MAX_LISTED
+        if more > 0:
+            listed += f"\n  ... and {more} more"
+        n = len(self.problems)
+        super().__init__(f"invalid grid map {origin}: {n} problem{'s' if n != 1 else ''}:\n{listed}")
+
+
+@dataclass(frozen=True)
+class GridFeature:
+    """One polygon of the map; ``geometry`` is the GeoJSON geometry object (Polygon or MultiPolygon)."""
+
+    code: str
+    name: str
+    level: int
+    parent: str | None
+    leader: str | None
+    geometry: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GridRef:
+    """Where a point lies: the grid and its parents' codes, nearest first (community, then office)."""
+
+    code: str
+    name: str
+    level: int
+    parents: tuple[str, ...]
+
+
+def _label(index: int, code: object) -> str:
+    return f"feature #{index} (code {code!r})" if isinstance(code, str) and code else f"feature #{index} (no code)"
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _ring_problems(ring: object, where: str) -> list[str]:
+    if not isinstance(ring, list) or len(ring) < 4:
+        n = len(ring) if isinstance(ring, list) else 0
+        return [f"{where} needs at least 4 positions (a closed triangle), has {n}"]
+    for k, pos in enumerate(ring):
+        if not isinstance(pos, list | tuple) or len(pos) < 2 or not all(_is_number(c) for c in pos):
+            return [f"{where} position {k} is not [lon, lat] numbers: {pos!r}"]
+        lon, lat = float(pos[0]), float(pos[1])
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return [f"{where} position {k} is not finite: {pos!r}"]
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            return [f"{where} position {k} {pos!r} is outside WGS-84 (GeoJSON order is [lon, lat])"]
+    if list(ring[0][:2]) != list(ring[-1][:2]):
+        return [f"{where} is not closed: first position {ring[0]!r} differs from last {ring[-1]!r}"]
+    return []
+
+
+def geometry_problems(geometry: object) -> list[str]:
+    """What is wrong with a GeoJSON geometry as a grid polygon (empty list: nothing)."""
+    if not isinstance(geometry, Mapping):
+        return ["geometry is missing (a Polygon or MultiPolygon is required)"]
+    kind = geometry.get("type")
+    coords = geometry.get("coordinates")
+    if kind == "Polygon":
+        polygons = [coords]
+    elif kind == "MultiPolygon":
+        if not isinstance(coords, list) or not coords:
+            return ["MultiPolygon has no polygons"]
+        polygons = coords
+    else:
+        return [f"geometry type {kind!r} is not a Polygon or MultiPolygon"]
+    problems: list[str] = []
+    for p, rings in enumerate(polygons):
+        prefix = f"polygon {p} " if kind == "MultiPolygon" else ""
+        if not isinstance(rings, list) or not rings:
+            problems.append(f"{prefix}has no rings")
+            continue
+        for r, ring in enumerate(rings):
+            problems += _ring_problems(ring, f"{prefix}{'outer ring' if r == 0 else f'hole {r}'}")
+    if problems:
+        return problems
+    geom = shape(geometry)
+    if not geom.is_valid:
+        return [f"geometry is not a valid polygon: {shapely.is_valid_reason(geom)}"]
+    if geom.area == 0:
+        return ["geometry has zero area"]
+    return []
+
+
+def _property_problems(code: object, name: object, level: object, parent: object, leader: object) -> list[str]:
+    """What is wrong with a feature's properties; the limits are the database columns' sizes."""
+    problems: list[str] = []
+    if not isinstance(code, str) or not code or len(code) > MAX_CODE or any(c.isspace() for c in code):
+        problems.append(f"'code' must be a string of 1..{MAX_CODE} characters without spaces, got {code!r}")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or not name.isprintable():
+        problems.append(f"'name' must be printable text of 1..{MAX_NAME} characters, got {name!r}")
+    if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
+        problems.append(f"'level' must be 1, 2 or 3, got {level!r}")
+    if parent is not None and (not isinstance(parent, str) or not parent):
+        problems.append(f"'parent' must be a code string or null, got {parent!r}")
+    if leader is not None and (not isinstance(leader, str) or len(leader) > MAX_LEADER or not leader.isprintable()):
+        problems.append(f"'leader' must be printable text of at most {MAX_LEADER} characters or null, got {leader!r}")
+    return problems
+
+
+def _parse_feature(index: int, raw: object) -> tuple[GridFeature | None, str | None, list[str]]:
+    """A GridFeature from one GeoJSON feature (None if its properties are unusable), its code and its problems."""
+    if not isinstance(raw, Mapping) or raw.get("type") != "Feature":
+        return None, None, [f"feature #{index}: not a GeoJSON Feature object"]
+    props = raw.get("properties")
+    if not isinstance(props, Mapping):
+        return None, None, [f"feature #{index} (no code): properties are missing"]
+    code, name, level = props.get("code"), props.get("name"), props.get("level")
+    parent, leader = props.get("parent"), props.get("leader")
+    label = _label(index, code)
+    geometry = raw.get("geometry")
+    problems = [f"{label}: {p}" for p in _property_problems(code, name, level, parent, leader)]
+    known_code = code if isinstance(code, str) and code else None
+    if problems:
+        return None, known_code, problems + [f"{label}: {p}" for p in geometry_problems(geometry)]
+    # Properties are fine: the feature takes part in the hierarchy checks even when its geometry is bad.
+    feature = GridFeature(
+        code=str(code),
+        name=str(name).strip(),
+        level=int(level),  # type: ignore[arg-type]  # checked above
+        parent=parent,  # type: ignore[arg-type]  # checked above
+        leader=(leader.strip() or None) if isinstance(leader, str) else None,
+        # A private plain copy: callers may mutate their dict.
+        geometry=json.loads(json.dumps(geometry)) if isinstance(geometry, Mapping) else {},
+    )
+    return feature, known_code, [f"{label}: {p}" for p in geometry_problems(geometry)]
+
+
+def _hierarchy_problems(
+    features: Sequence[tuple[int, GridFeature]], all_codes: Sequence[tuple[int, str]]
+) -> list[str]:
+    problems: list[str] = []
+    first_index: dict[str, int] = {}
+    for i, code in all_codes:
+        if code in first_index:
+            problems.append(f"{_label(i, code)}: duplicate code, already used by feature #{first_index[code]}")
+        else:
+            first_index[code] = i
+    level_of = {f.code: f.level for _, f in features}
+    for i, f in features:
+        label = _label(i, f.code)
+        if f.level == 1:
+            if f.parent is not None:
+                problems.append(f"{label}: a level-1 {LEVEL_NAMES[1]} has no parent, got parent {f.parent!r}")
+            continue
+        want = f.level - 1
+        if f.parent is None:
+            problems.append(f"{label}: a level-{f.level} {LEVEL_NAMES[f.level]} needs a level-{want} parent")
+        elif f.parent not in first_index:
+            problems.append(f"{label}: parent {f.parent!r} is not in the map")
+        elif f.parent in level_of and level_of[f.parent] != want:
+            problems.append(
+                f"{label}: parent {f.parent!r} is level {level_of[f.parent]}, a level-{f.level} "
+                f"{LEVEL_NAMES[f.level]} needs a level-{want} parent"
+            )
+    return problems
+
+
+def validate_features(features: Sequence[GridFeature], origin: str = "(features)") -> None:
+    """Raise GridError unless the features form a valid map (geometry, unique codes, parents one level up)."""
+    problems: list[str] = []
+    for i, f in enumerate(features):
+        label = _label(i, f.code)
+        problems += [f"{label}: {p}" for p in _property_problems(f.code, f.name, f.level, f.parent, f.leader)]
+        problems += [f"{label}: {p}" for p in geometry_problems(f.geometry)]
+    indexed = list(enumerate(features))
+    problems += _hierarchy_problems(indexed, [(i, f.code) for i, f in indexed])
+    if problems:
+        raise GridError(origin, problems)
+
+
+def _read(source: str | Path | Mapping[str, Any]) -> tuple[object, str]:
+    if isinstance(source, Mapping):
+        return source, "(GeoJSON object)"
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GridError(str(path), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GridError(str(path), [f"cannot read the file: {exc}"]) from None
+    try:
+        return json.loads(text), str(path)
+    except json.JSONDecodeError as exc:
+        raise GridError(str(path), [f"not valid JSON: {exc}"]) from None
+
+
+def load_geojson(source: str | Path | Mapping[str, Any]) -> list[GridFeature]:
+    """Every feature of a grid-map FeatureCollection, or GridError listing every problem found."""
+    doc, origin = _read(source)
+    if not isinstance(doc, Mapping) or doc.get("type") != "FeatureCollection":
+        kind = doc.get("type") if isinstance(doc, Mapping) else type(doc).__name__
+        raise GridError(origin, [f"the top level must be a GeoJSON FeatureCollection, got {kind!r}"])
+    raw_features = doc.get("features")
+    if not isinstance(raw_features, list) or not raw_features:
+        raise GridError(origin, ["the FeatureCollection has no features"])
+    problems: list[str] = []
+    parsed: list[tuple[int, GridFeature]] = []
+    codes: list[tuple[int, str]] = []
+    for i, raw in enumerate(raw_features):
+        feature, code, errs = _parse_feature(i, raw)
+        problems += errs
+        if code is not None:
+            codes.append((i, code))
+        if feature is not None:
+            parsed.append((i, feature))
+    problems += _hierarchy_problems(parsed, codes)
+    if problems:
+        raise GridError(origin, problems)
+    return [f for _, f in parsed]
+
+
+class GridIndex:
+    """Point -> grid lookup over the map's leaf polygons (the level-3 grids; an undivided community counts too).
+
+    An STRtree narrows a point to the few polygons whose boxes hold it, prepared polygons answer exactly.
+    A point on a shared edge belongs to the grid with the smallest code, so the answer never flickers.
+    """
+
+    def __init__(self, features: Iterable[GridFeature]) -> None:
+        feats = list(features)
+        by_code = {f.code: f for f in feats}
+        has_children = {f.parent for f in feats if f.parent is not None}
+        leaves = sorted((f for f in feats if f.code not in has_children), key=lambda f: (-f.level, f.code))
+        self._refs = [GridRef(f.code, f.name, f.level, self._parents(f, by_code)) for f in leaves]
+        self._polygons = np.array([shape(f.geometry) for f in leaves], dtype=object)
+        shapely.prepare(self._polygons)
+        self._tree = shapely.STRtree(self._polygons)
+        log.debug("grid index over %d leaf polygons of %d features", len(leaves), len(feats))
+
+    @staticmethod
+    def _parents(feature: GridFeature, by_code: Mapping[str, GridFeature]) -> tuple[str, ...]:
+        chain: list[str] = []
+        parent = feature.parent
+        while parent is not None and parent in by_code and parent not in chain and len(chain) < len(LEVELS):
+            chain.append(parent)
+            parent = by_code[parent].parent
+        return tuple(chain)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def locate(self, lat: float, lon: float) -> GridRef | None:
+        """The grid holding WGS-84 point (lat, lon), or None outside every grid."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return None
+        point = shapely.Point(lon, lat)
+        for i in sorted(self._tree.query(point).tolist()):
+            if self._polygons[i].covers(point):
+                return self._refs[i]
+        return None

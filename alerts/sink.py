@@ -1,0 +1,152 @@
+"""Issue events -> stored alerts: snapshot on disk, grid located, row in the database, entry on the stream."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import uuid
+from datetime import UTC
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import redis
+
+from alerts.grids import GridIndex
+from alerts.repository import MEDIA_URL_PREFIX, Repository, UnknownGridError
+from gridwatch import keys
+from gridwatch.events import alert_to_stream
+from gridwatch.types import Alert, IssueEvent
+
+log = logging.getLogger(__name__)
+
+MAX_SNAPSHOT_WIDTH = 1280
+JPEG_QUALITY = 85
+BOX_COLOUR_BGR = (0, 0, 255)
+
+
+def _rounded_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    # The stream carries one decimal (gridwatch.events); storing the same value keeps API, wall and stream equal.
+    return (round(float(bbox[0]), 1), round(float(bbox[1]), 1), round(float(bbox[2]), 1), round(float(bbox[3]), 1))
+
+
+def render_snapshot(
+    image: npt.NDArray[np.uint8], bbox: tuple[float, float, float, float], max_width: int = MAX_SNAPSHOT_WIDTH
+) -> tuple[bytes, tuple[float, float, float, float]]:
+    """JPEG of ``image`` downscaled to ``max_width`` with ``bbox`` outlined; also the bbox in the JPEG's pixels."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_width / w) if w else 1.0
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.uint8, copy=False)
+    else:
+        image = image.copy()  # never draw on the caller's frame
+    out_h, out_w = image.shape[:2]
+    limits = (out_w - 1, out_h - 1, out_w - 1, out_h - 1)
+    x1, y1, x2, y2 = (min(max(v * scale, 0.0), lim) for v, lim in zip(bbox, limits, strict=True))
+    thickness = max(2, round(out_w / 400))
+    cv2.rectangle(image, (round(x1), round(y1)), (round(x2), round(y2)), BOX_COLOUR_BGR, thickness)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValueError(f"JPEG encoding of a {w}x{h} snapshot failed")
+    return buf.tobytes(), (x1, y1, x2, y2)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # the dashboard never serves a half-written JPEG
+
+
+class AlertSink:
+    """Records issue events as alerts; one call per event from the vision worker's thread."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        redis: redis.Redis,
+        media_dir: Path,
+        grids: GridIndex | None,
+        stream: str = keys.ALERTS_STREAM,
+        maxlen: int = 10000,
+    ) -> None:
+        self._repo = repo
+        self._redis = redis
+        self._media_dir = Path(media_dir)
+        self._grids = grids
+        self._stream = stream
+        self._maxlen = maxlen
+
+    def record(self, event: IssueEvent) -> Alert | None:
+        """Store ``event`` as an alert and publish it; None when this event_id was stored before."""
+        # Later phases of one issue repeat its event_id: answer them before spending time on a JPEG.
+        if self._repo.event_stored(event.event_id):
+            return None
+        if event.last_seen.tzinfo is None:
+            raise ValueError(f"event {event.event_id}: last_seen must be timezone-aware, got {event.last_seen}")
+        alert_id = uuid.uuid4().hex
+        detected_at = event.last_seen.astimezone(UTC)
+        bbox = event.bbox
+        snapshot_rel: str | None = None
+        snapshot_file: Path | None = None
+        if event.snapshot is not None:
+            jpeg, bbox = render_snapshot(event.snapshot, event.bbox)
+            snapshot_rel = f"snapshots/{detected_at:%Y/%m/%d}/{alert_id}.jpg"
+            snapshot_file = self._media_dir / snapshot_rel
+            _write_atomically(snapshot_file, jpeg)
+        grid = None
+        if event.fix is not None and self._grids is not None:
+            grid = self._grids.locate(event.fix.lat, event.fix.lon)
+        alert = Alert(
+            id=alert_id,
+            camera_id=event.camera_id,
+            category=event.category,
+            confidence=round(float(event.confidence), 4),  # as the stream carries it
+            detected_at=detected_at,
+            lat=event.fix.lat if event.fix else None,
+            lon=event.fix.lon if event.fix else None,
+            grid_code=grid.code if grid else None,
+            snapshot_url=None if snapshot_rel is None else MEDIA_URL_PREFIX + snapshot_rel,
+            bbox=_rounded_bbox(bbox),
+            track_id=int(event.track_id),
+        )
+        try:
+            stored = self._store(alert, event.event_id, snapshot_rel)
+        except BaseException:
+            self._discard(snapshot_file)
+            raise
+        if stored is None:
+            self._discard(snapshot_file)  # another worker stored this event in the meantime
+            return None
+        alert = stored
+        log.info(
+            "alert %s stored: event %s camera %s category %s grid %s",
+            alert.id, event.event_id, alert.camera_id, alert.category, alert.grid_code,
+        )
+        self._publish(alert)
+        return alert
+
+    def _store(self, alert: Alert, event_id: str, snapshot_rel: str | None) -> Alert | None:
+        """The alert as stored, or None for an already stored event."""
+        try:
+            return alert if self._repo.add_alert(alert, event_id, snapshot_rel) else None
+        except UnknownGridError as exc:
+            # The index and the stored map disagree (a map re-imported while this worker ran): keep the alert.
+            log.warning("%s; storing it without a grid", exc)
+            alert = dataclasses.replace(alert, grid_code=None)
+            return alert if self._repo.add_alert(alert, event_id, snapshot_rel) else None
+
+    def _publish(self, alert: Alert) -> None:
+        try:
+            self._redis.xadd(
+                self._stream, alert_to_stream(alert), maxlen=self._maxlen, approximate=True  # type: ignore[arg-type]
+            )
+        except redis.RedisError as exc:
+            log.error("alert %s stored but not published on stream %s: %s", alert.id, self._stream, exc)
+
+    @staticmethod
+    def _discard(path: Path | None) -> None:
+        if path is not None:
+            path.unlink(missing_ok=True)

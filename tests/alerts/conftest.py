@@ -1,0 +1,65 @@
+"""Databases for the alerts tests: a SQLite file in tmp_path and a fresh PostgreSQL schema (dropped afterwards)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from alerts.db import make_engine, migrate
+from alerts.grids import GridFeature, load_geojson
+from alerts.repository import Repository
+from gridwatch.settings import DEMO_GRIDS
+
+ROOT_CONFTEST = (Path(__file__).resolve().parents[1] / "conftest.py").resolve()
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _root_postgres_url(config: pytest.Config) -> str:
+    # The suite's own conftest module, as pytest registered it ("import conftest" would be ambiguous here).
+    for plugin in config.pluginmanager.get_plugins():
+        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == ROOT_CONFTEST:
+            fn: Callable[[], str] = plugin.postgres_url
+            return fn()
+    raise RuntimeError(f"the suite's conftest {ROOT_CONFTEST} is not loaded")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with nothing in it yet: a new SQLite file (folder not yet created) or a new PG schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'gridwatch.db'}"
+        return
+    base = sa.make_url(_root_postgres_url(request.config))
+    schema = f"gw_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture()
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def repo(engine: Engine) -> Repository:
+    return Repository(engine)
+
+
+@pytest.fixture(scope="session")
+def demo_features() -> list[GridFeature]:
+    return load_geojson(DEMO_GRIDS)

@@ -1,0 +1,105 @@
+"""AlertSink: an issue event becomes a snapshot on disk, a row in the database and one entry on the Redis stream."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from alerts.grids import GridFeature, GridIndex
+from alerts.repository import Repository
+from alerts.sink import AlertSink
+from gridwatch import keys
+from gridwatch.events import alert_from_stream
+from gridwatch.redis_server import free_port
+from gridwatch.types import GpsFix, IssueEvent, Phase
+
+SEEN = datetime(2026, 11, 24, 8, 30, 5, 250000, tzinfo=UTC)
+NW_GRID = "410105001001001"
+
+
+def _event(event_id: str = "car-1:7:1", with_snapshot: bool = True, with_fix: bool = True) -> IssueEvent:
+    frame = np.full((1080, 1920, 3), 128, dtype=np.uint8)  # a 1080p frame, as the demo camera sends
+    return IssueEvent(
+        event_id=event_id, phase=Phase.NEW, camera_id="car-1", category="0502", track_id=7,
+        first_seen=SEEN - timedelta(seconds=3), last_seen=SEEN, confidence=0.876543,
+        bbox=(600.0, 300.0, 900.0, 900.0),
+        fix=GpsFix(lat=34.7990, lon=113.6610, time=SEEN) if with_fix else None,
+        snapshot=frame if with_snapshot else None,
+    )
+
+
+@pytest.fixture()
+def sink(repo: Repository, redis_client: redis.Redis, tmp_path: Path, demo_features: list[GridFeature]) -> AlertSink:
+    repo.replace_grids(demo_features)
+    return AlertSink(repo, redis_client, tmp_path / "media", GridIndex(repo.list_grids()))
+
+
+def test_an_event_is_stored_with_snapshot_grid_and_stream_entry(
+    sink: AlertSink, repo: Repository, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    alert = sink.record(_event())
+    assert alert is not None
+    assert alert.grid_code == NW_GRID
+    assert alert.detected_at == SEEN and alert.camera_id == "car-1" and alert.track_id == 7
+    assert (alert.lat, alert.lon) == (34.7990, 113.6610)
+
+    # The snapshot: a real JPEG under the day's folder, at most 1280 wide, with the issue outlined.
+    assert alert.snapshot_url == f"/media/snapshots/2026/11/24/{alert.id}.jpg"
+    jpeg = tmp_path / "media" / "snapshots" / "2026" / "11" / "24" / f"{alert.id}.jpg"
+    image = cv2.imread(str(jpeg))
+    assert image is not None and image.shape == (720, 1280, 3)
+    x1, y1, x2, y2 = alert.bbox  # in the snapshot's pixels: the 1080p box scaled by 2/3
+    assert alert.bbox == pytest.approx((400.0, 200.0, 600.0, 600.0), abs=0.1)
+    b, g, r = (int(v) for v in image[round((y1 + y2) / 2), round(x1)])
+    assert r > 180 and g < 90 and b < 90, "the box edge should be drawn in red"
+    assert abs(int(image[round((y1 + y2) / 2), round((x1 + x2) / 2)][1]) - 128) < 10, "the box is not filled"
+
+    # The database and the stream tell the same story.
+    assert repo.recent_alerts() == [alert]
+    entries = redis_client.xrange(keys.ALERTS_STREAM)
+    assert entries is not None and len(entries) == 1
+    fields = entries[0][1]
+    assert fields is not None
+    assert alert_from_stream(fields) == alert  # type: ignore[arg-type]  # redis-py types the fields loosely
+
+
+def test_the_same_event_twice_gives_one_alert_one_snapshot_one_stream_entry(
+    sink: AlertSink, repo: Repository, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    first = sink.record(_event("car-1:7:1"))
+    again = sink.record(_event("car-1:7:1"))
+    assert first is not None and again is None
+    assert repo.count_alerts() == 1
+    assert redis_client.xlen(keys.ALERTS_STREAM) == 1
+    assert len(list((tmp_path / "media").rglob("*.jpg"))) == 1
+
+
+def test_an_event_without_picture_or_position_is_still_an_alert(sink: AlertSink, repo: Repository) -> None:
+    alert = sink.record(_event("car-1:8:1", with_snapshot=False, with_fix=False))
+    assert alert is not None
+    assert alert.snapshot_url is None and alert.grid_code is None and alert.lat is None
+    assert alert.bbox == (600.0, 300.0, 900.0, 900.0)
+    assert repo.get_alert(alert.id) == alert
+
+
+def test_alert_is_stored_when_redis_is_unreachable(
+    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No retries: redis-py's default backoff would only make this test slower, not different.
+    dead = redis.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), retries=0)
+    )
+    sink = AlertSink(repo, dead, tmp_path / "media", grids=None)
+    with caplog.at_level(logging.ERROR, logger="alerts.sink"):
+        alert = sink.record(_event("car-1:9:1"))
+    assert alert is not None
+    assert repo.get_alert(alert.id) == alert
+    assert any(alert.id in r.getMessage() and "not published" in r.getMessage() for r in caplog.records)
+    dead.close()
