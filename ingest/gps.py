@@ -1,0 +1,138 @@
+"""Where the patrol car was when a frame was captured: simulated routes for the demo and tests.
+
+A ``GpsSource`` is any callable ``(capture time) -> GpsFix | None``; the reader calls it once per frame
+handed to vision. Real cars will report fixes through the telemetry API (a later issue); here a car drives
+a closed polyline at constant speed, for ever.
+"""
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from gridwatch.settings import CameraSettings
+from gridwatch.types import GpsFix
+
+GpsSource = Callable[[datetime], GpsFix | None]
+
+EARTH_RADIUS_M = 6_371_008.8
+
+# Closed patrol loops as (lat, lon) in WGS-84. Street names are approximate; positions were chosen to run
+# along the main roads of Jinshui district, Zhengzhou, inside the demo grid map (lat 34.770..34.800,
+# lon 113.660..113.720) and crossing many of its cells.
+ROUTES: dict[str, list[tuple[float, float]]] = {
+    "jinshui-demo": [
+        (34.7800, 113.6790),  # Huayuan Rd x Huanghe Rd, heading north on Huayuan Rd
+        (34.7870, 113.6790),  # Huayuan Rd x Nongye Rd
+        (34.7960, 113.6790),  # Huayuan Rd x Dongfeng Rd, turn east
+        (34.7960, 113.6920),  # Dongfeng Rd
+        (34.7960, 113.7030),  # Dongfeng Rd x Weilai Rd, turn south
+        (34.7870, 113.7030),  # Weilai Rd x Nongye Rd
+        (34.7800, 113.7030),  # Weilai Rd x Huanghe Rd
+        (34.7740, 113.7030),  # Weilai Rd, turn west
+        (34.7740, 113.6880),  # Jinshui Rd (north side)
+        (34.7740, 113.6720),  # Jingsan Rd, turn north
+        (34.7800, 113.6720),  # Jingsan Rd x Huanghe Rd, turn east back to Huayuan Rd
+    ],
+}
+
+
+def _utc(t: datetime, what: str) -> datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (UTC), got naive {t.isoformat()}")
+    return t.astimezone(UTC)
+
+
+class SimulatedRoute:
+    """A car driving ``points`` (lat, lon) at ``speed_mps``, back to the first point and round again.
+
+    The car is at ``points[0]`` at ``start`` (default: when the route is made); times before ``start``
+    are valid too (the loop is periodic).
+    """
+
+    def __init__(
+        self, points: list[tuple[float, float]], speed_mps: float = 8.0, start: datetime | None = None
+    ) -> None:
+        if len(points) < 2:
+            raise ValueError(f"a route needs at least 2 points, got {len(points)}")
+        if not speed_mps > 0:
+            raise ValueError(f"route speed must be > 0 m/s, got {speed_mps}")
+        for lat, lon in points:
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError(f"route point ({lat}, {lon}) is not a WGS-84 (lat, lon)")
+        self.points = list(points)
+        self.speed_mps = float(speed_mps)
+        self.start = _utc(start, "route start") if start is not None else datetime.now(UTC)
+        loop = self.points + [self.points[0]]
+        # Equirectangular projection around the route's mean latitude: exact enough for a city (< 0.1 %).
+        self._lat0 = math.radians(sum(p[0] for p in self.points) / len(self.points))
+        self._segments: list[tuple[tuple[float, float], tuple[float, float], float, float]] = []
+        self._starts: list[float] = []
+        total = 0.0
+        for a, b in itertools.pairwise(loop):
+            east, north = self._metres(a, b)
+            length = math.hypot(east, north)
+            if length == 0:
+                continue  # repeated point (e.g. an explicitly closed ring)
+            heading = math.degrees(math.atan2(east, north)) % 360
+            self._segments.append((a, b, length, heading))
+            self._starts.append(total)
+            total += length
+        if total == 0:
+            raise ValueError("all route points are the same place")
+        self.length_m = total
+
+    def _metres(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+        east = math.radians(b[1] - a[1]) * math.cos(self._lat0) * EARTH_RADIUS_M
+        north = math.radians(b[0] - a[0]) * EARTH_RADIUS_M
+        return east, north
+
+    @property
+    def lap_seconds(self) -> float:
+        return self.length_m / self.speed_mps
+
+    def fix_at(self, t: datetime) -> GpsFix:
+        """Position, heading (degrees from north) and speed at ``t`` (timezone-aware)."""
+        t = _utc(t, "fix time")
+        travelled = ((t - self.start).total_seconds() * self.speed_mps) % self.length_m
+        i = bisect.bisect_right(self._starts, travelled) - 1
+        a, b, length, heading = self._segments[i]
+        f = (travelled - self._starts[i]) / length
+        return GpsFix(
+            lat=a[0] + (b[0] - a[0]) * f,
+            lon=a[1] + (b[1] - a[1]) * f,
+            time=t,
+            heading=heading,
+            speed=self.speed_mps,
+        )
+
+    __call__ = fix_at  # a route is itself a GpsSource
+
+
+def route(name: str, speed_mps: float = 8.0, start: datetime | None = None) -> SimulatedRoute:
+    """The named simulated route; KeyError naming the known routes if there is none by that name."""
+    try:
+        points = ROUTES[name]
+    except KeyError:
+        raise KeyError(f"unknown GPS route {name!r}; known routes: {', '.join(sorted(ROUTES))}") from None
+    return SimulatedRoute(points, speed_mps=speed_mps, start=start)
+
+
+def fixed_position(lat: float, lon: float) -> GpsSource:
+    """A camera that does not move (a pole camera with ``lat``/``lon`` in its settings)."""
+
+    def source(t: datetime) -> GpsFix:
+        return GpsFix(lat=lat, lon=lon, time=_utc(t, "fix time"), heading=None, speed=0.0)
+
+    return source
+
+
+def gps_source_for(camera: CameraSettings) -> GpsSource | None:
+    """The GPS source a camera's settings describe: its simulated route, its fixed position, or none."""
+    if camera.gps_route is not None:
+        return route(camera.gps_route)
+    if camera.lat is not None and camera.lon is not None:
+        return fixed_position(camera.lat, camera.lon)
+    return None

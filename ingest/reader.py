@@ -1,0 +1,339 @@
+"""One camera's RTSP stream -> the newest decoded frame, with its capture time and GPS fix.
+
+A ``CameraReader`` runs a decode thread (PyAV) and a small watchdog thread:
+
+* The decode thread decodes EVERY frame (H.264 cannot skip frames others depend on) but converts to a BGR
+  ndarray only the frames it hands to vision, at most ``ingest.detect_fps`` per second. The handed frame
+  replaces the previous one: ``latest()`` always answers the newest frame, never a backlog.
+* Counters in ``CameraState``: ``frames`` = frames decoded from the stream since ``start()``; ``fps`` =
+  decoded frames per second over the last 2 s (the camera's real rate); ``dropped`` = frames handed over
+  for vision that were replaced by a newer one before anyone took them with ``latest()`` — i.e. vision
+  falling behind. The frames skipped on purpose to honour ``detect_fps`` are not counted as dropped.
+* ``seq`` numbers the handed-over frames, increasing across reconnects, so ``latest(after_seq)`` works
+  for the lifetime of the reader.
+* States: STARTING -> ONLINE (a frame arrived) -> STALLED (connected, but no frame for
+  ``ingest.stall_seconds``) -> OFFLINE (opening the stream failed or it ended) -> ONLINE again. It
+  reconnects for ever with exponential backoff capped at ``ingest.reconnect_max_seconds``; nothing a camera
+  does raises out of the reader. ``on_state`` is called on every status change and at least once a second
+  while ONLINE, from the reader's threads (keep it quick).
+
+URLs are only ever logged masked (``camera.url.masked``); FFmpeg's own error texts, which embed the full
+URL, are never logged or stored as they are.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import cast
+
+import av
+import av.error
+import numpy as np
+import numpy.typing as npt
+
+from gridwatch.settings import CameraSettings, IngestSettings
+from gridwatch.types import CameraState, CameraStatus, Frame, GpsFix
+from ingest.gps import GpsSource
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF_S = 0.5
+FPS_WINDOW_S = 2.0
+STATE_EVERY_S = 1.0
+WATCH_EVERY_S = 0.25
+CALLBACK_ERROR_EVERY_S = 30.0
+MAX_BAD_PACKETS = 100  # this many undecodable packets in a row: reconnect
+
+# H.264 cameras send their codec parameters in the SDP, so FFmpeg's default probe (it waits for ~20 frames
+# to guess the frame rate) only delays the first frame (1.2 s at 25 fps, 2.7 s at 10 fps) and then delivers
+# the probed frames as one stale burst. A 0.1 s probe opens in ~0.3 s with ~0.1 s of backlog.
+FAST_OPEN_OPTIONS = {"analyzeduration": "100000"}
+
+
+class CameraReader:
+    """Reads one camera in the background; ``latest()`` gives the newest frame for vision."""
+
+    def __init__(
+        self,
+        camera: CameraSettings,
+        ingest: IngestSettings,
+        gps: GpsSource | None = None,
+        on_state: Callable[[CameraState], None] | None = None,
+    ) -> None:
+        self.camera = camera
+        self.ingest = ingest
+        self._gps = gps
+        self._on_state = on_state
+        self._where = f"camera {camera.id} ({camera.url.masked})"
+        self._stop = threading.Event()
+        self._cond = threading.Condition()  # guards the newest frame and the counters below
+        self._emit_lock = threading.Lock()  # keeps on_state calls in order across both threads
+        self._latest: Frame | None = None
+        self._latest_taken = True
+        self._seq = -1
+        self._state = CameraState(
+            camera_id=camera.id, name=camera.name, status=CameraStatus.STARTING,
+            fps=0.0, frames=0, dropped=0, last_frame_at=None,
+        )
+        self._last_frame_mono: float | None = None
+        self._recent: collections.deque[float] = collections.deque()
+        self._last_emit_mono = 0.0
+        self._last_callback_error = -CALLBACK_ERROR_EVERY_S
+        self._last_gps_error = -CALLBACK_ERROR_EVERY_S
+        self._next_handover = 0.0
+        self._threads: list[threading.Thread] = []
+
+    # ---- public API -------------------------------------------------------------------------------------
+
+    def start(self) -> CameraReader:
+        if self._threads:
+            raise RuntimeError(f"{self._where}: reader already started")
+        self._threads = [
+            threading.Thread(target=self._run, name=f"reader-{self.camera.id}", daemon=True),
+            threading.Thread(target=self._watch, name=f"reader-watch-{self.camera.id}", daemon=True),
+        ]
+        self._emit(self.state())  # subscribers learn about the camera before its first frame
+        for t in self._threads:
+            t.start()
+        log.info("%s: reader started (transport %s, %.1f fps to vision)",
+                 self._where, self.ingest.rtsp_transport, self.ingest.detect_fps)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop both threads; a decode blocked in a network read ends within ``ingest.stall_seconds``."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("%s: thread %s still busy after %.1f s (blocked in a network read); left to exit",
+                            self._where, t.name, timeout)
+
+    def latest(self, after_seq: int = -1) -> Frame | None:
+        """The newest handed-over frame if its seq is greater than ``after_seq``, else None (never a backlog)."""
+        with self._cond:
+            frame = self._latest
+            if frame is None or frame.seq <= after_seq:
+                return None
+            self._latest_taken = True
+            return frame
+
+    def wait_latest(self, after_seq: int = -1, timeout: float = 1.0) -> Frame | None:
+        """Like ``latest()`` but waits up to ``timeout`` seconds for a frame newer than ``after_seq``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._latest is None or self._latest.seq <= after_seq) and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            return self.latest(after_seq)
+
+    def state(self) -> CameraState:
+        with self._cond:
+            return self._snapshot(time.monotonic())
+
+    # ---- state ------------------------------------------------------------------------------------------
+
+    def _snapshot(self, now: float) -> CameraState:
+        """Current state with a fresh fps (caller holds ``_cond``)."""
+        while self._recent and now - self._recent[0] > FPS_WINDOW_S:
+            self._recent.popleft()
+        fps = 0.0
+        if self._state.status is CameraStatus.ONLINE and len(self._recent) >= 2:
+            span = self._recent[-1] - self._recent[0]
+            fps = (len(self._recent) - 1) / span if span > 0 else 0.0
+        self._state = replace(self._state, fps=round(fps, 2))
+        return self._state
+
+    def _emit(self, state: CameraState) -> None:
+        if self._on_state is None:
+            return
+        try:
+            self._on_state(state)
+        except Exception:  # noqa: BLE001 - a broken subscriber must not stop the camera
+            now = time.monotonic()
+            if now - self._last_callback_error >= CALLBACK_ERROR_EVERY_S:
+                self._last_callback_error = now
+                log.exception("%s: on_state callback failed (repeats muted for %.0f s)",
+                              self._where, CALLBACK_ERROR_EVERY_S)
+
+    def _transition(self, status: CameraStatus, error: str | None) -> CameraState | None:
+        """Apply a status change (caller holds ``_emit_lock`` and ``_cond``); the new state, or None if same."""
+        if self._state.status is status and self._state.error == error:
+            return None
+        previous = self._state.status
+        self._state = replace(self._state, status=status, error=error)
+        if status is not CameraStatus.ONLINE:
+            self._recent.clear()
+        self._last_emit_mono = time.monotonic()
+        if previous is not status:
+            level = logging.INFO if status is CameraStatus.ONLINE else logging.WARNING
+            log.log(level, "%s: %s -> %s%s", self._where, previous.value, status.value,
+                    f" ({error})" if error else "")
+        return self._snapshot(self._last_emit_mono)
+
+    def _set_status(self, status: CameraStatus, error: str | None = None) -> None:
+        with self._emit_lock:
+            with self._cond:
+                state = self._transition(status, error)
+            if state is not None:
+                self._emit(state)
+
+    def _tick(self, now: float) -> None:
+        """Periodic state while ONLINE; also turns a silent stream into STALLED (checked and set atomically)."""
+        with self._emit_lock:
+            with self._cond:
+                if self._state.status is not CameraStatus.ONLINE:
+                    return
+                last = self._last_frame_mono
+                state: CameraState | None
+                if last is not None and now - last > self.ingest.stall_seconds:
+                    state = self._transition(CameraStatus.STALLED, self._stall_error())
+                elif now - self._last_emit_mono >= STATE_EVERY_S:
+                    self._last_emit_mono = now
+                    state = self._snapshot(now)
+                else:
+                    return
+            if state is not None:
+                self._emit(state)
+
+    def _stall_error(self) -> str:
+        # One fixed text: the watchdog and a read timeout report the same stall without a second emit.
+        return f"no frame for over {self.ingest.stall_seconds:g} s"
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_EVERY_S):
+            try:
+                self._tick(time.monotonic())
+            except Exception:  # noqa: BLE001 - the watchdog must outlive any bug in a tick
+                log.exception("%s: state watchdog failed", self._where)
+
+    # ---- decoding ---------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = FIRST_BACKOFF_S
+        while not self._stop.is_set():
+            got_frames = False
+            try:
+                got_frames = self._session()
+            except Exception as exc:  # noqa: BLE001 - one camera's bug must never kill the process
+                log.error("%s: reader failed: %s: %s; reconnecting", self._where, type(exc).__name__,
+                          self._safe(str(exc)), exc_info=not isinstance(exc, av.error.FFmpegError))
+                self._set_status(CameraStatus.OFFLINE, f"reader error: {type(exc).__name__}")
+            if self._stop.is_set():
+                break
+            if got_frames:
+                backoff = FIRST_BACKOFF_S
+            delay = min(backoff, self.ingest.reconnect_max_seconds)
+            backoff = min(backoff * 2, self.ingest.reconnect_max_seconds)
+            log.debug("%s: reconnecting in %.1f s", self._where, delay)
+            self._stop.wait(delay)
+        log.info("%s: reader stopped", self._where)
+
+    def _safe(self, text: str) -> str:
+        """FFmpeg puts the raw URL (password included) into its messages; mask it."""
+        return text.replace(self.camera.url.get_secret_value(), self.camera.url.masked)
+
+    def _describe(self, exc: av.error.FFmpegError) -> str:
+        if isinstance(exc, av.error.ExitError):
+            return f"timed out after {self.ingest.open_timeout_seconds:.0f} s"
+        reason = exc.strerror or type(exc).__name__
+        return self._safe(f"{reason} (errno {exc.errno})" if exc.errno else reason)
+
+    def _session(self) -> bool:
+        """One connection: open, decode until it ends, fails or we stop. True if any frame arrived."""
+        options = {"rtsp_transport": self.ingest.rtsp_transport, **FAST_OPEN_OPTIONS}
+        try:
+            container = av.open(
+                self.camera.url.get_secret_value(), options=options,
+                timeout=(self.ingest.open_timeout_seconds, self.ingest.stall_seconds),
+            )
+        except av.error.FFmpegError as exc:
+            self._set_status(CameraStatus.OFFLINE, f"cannot open stream: {self._describe(exc)}")
+            return False
+        got_frames = False
+        try:
+            if not container.streams.video:
+                self._set_status(CameraStatus.OFFLINE, "stream has no video track")
+                return False
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            log.info("%s: connected (%s %dx%d)", self._where, stream.codec_context.name,
+                     stream.codec_context.width, stream.codec_context.height)
+            bad_packets = 0
+            for packet in container.demux(stream):
+                if self._stop.is_set():
+                    break
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    # A lost or damaged packet (UDP, a camera hiccup) spoils a picture, not the connection.
+                    bad_packets += 1
+                    if bad_packets > MAX_BAD_PACKETS:
+                        raise
+                    continue
+                bad_packets = 0
+                for frame in frames:
+                    self._on_frame(frame)
+                    got_frames = True
+            else:
+                if not self._stop.is_set():
+                    self._set_status(CameraStatus.OFFLINE, "stream ended")
+        except av.error.ExitError:
+            # The read timed out after ingest.stall_seconds without data; the watchdog may have said so first.
+            self._set_status(CameraStatus.STALLED, self._stall_error())
+        except av.error.FFmpegError as exc:
+            self._set_status(CameraStatus.OFFLINE, f"stream failed: {self._describe(exc)}")
+        finally:
+            container.close()
+        return got_frames
+
+    def _fix(self, captured_at: datetime) -> GpsFix | None:
+        if self._gps is None:
+            return None
+        try:
+            return self._gps(captured_at)
+        except Exception:  # noqa: BLE001 - a bad GPS source costs the fix, not the frame
+            now = time.monotonic()
+            if now - self._last_gps_error >= CALLBACK_ERROR_EVERY_S:
+                self._last_gps_error = now
+                log.exception("%s: GPS source failed (repeats muted for %.0f s)", self._where,
+                              CALLBACK_ERROR_EVERY_S)
+            return None
+
+    def _on_frame(self, frame: av.VideoFrame) -> None:
+        now = time.monotonic()
+        captured_at = datetime.now(UTC)
+        hand_over = now >= self._next_handover
+        if hand_over:
+            period = 1.0 / self.ingest.detect_fps
+            # Keep an even cadence on average, but never try to catch up after a pause.
+            nxt = self._next_handover + period
+            self._next_handover = nxt if nxt > now else now + period
+            image = cast("npt.NDArray[np.uint8]", frame.to_ndarray(format="bgr24"))
+            fix = self._fix(captured_at)
+        with self._cond:
+            self._recent.append(now)
+            self._last_frame_mono = now
+            dropped = self._state.dropped
+            if hand_over:
+                if not self._latest_taken:
+                    dropped += 1
+                self._seq += 1
+                self._latest = Frame(camera_id=self.camera.id, seq=self._seq, captured_at=captured_at,
+                                     image=image, fix=fix)
+                self._latest_taken = False
+                self._cond.notify_all()
+            self._state = replace(self._state, frames=self._state.frames + 1, dropped=dropped,
+                                  last_frame_at=captured_at)
+            online = self._state.status is CameraStatus.ONLINE
+        if not online:
+            self._set_status(CameraStatus.ONLINE)
