@@ -1,0 +1,91 @@
+"""The JSON API, media and MJPEG routes, as one Flask blueprint on the Dash app's server."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import flask
+import redis
+from flask import Blueprint, Response, jsonify, request
+
+from dashboard import mjpeg, queries
+from dashboard.context import current
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("gridwatch_api", __name__)
+
+# Paths the API owns: anything under them that no API route matches is a JSON 404, never the wall's page.
+_OWN_PREFIXES = ("/api/", "/media/", "/video/")
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+@blueprint.before_app_request
+def _api_paths_never_fall_through_to_the_page() -> tuple[Response, int] | None:
+    if request.path.startswith(_OWN_PREFIXES) and request.blueprint != blueprint.name:
+        return _error(404, f"no such resource: {request.path}")
+    return None
+
+
+@blueprint.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    ctx = current()
+    body = queries.health(ctx.redis, ctx.repo)
+    return jsonify(body), 200 if body["status"] == "ok" else 503
+
+
+@blueprint.get("/api/cameras")
+def cameras() -> Response | tuple[Response, int]:
+    ctx = current()
+    try:
+        views = queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC))
+    except redis.RedisError as exc:
+        log.warning("GET /api/cameras: redis unavailable: %s", exc)
+        return _error(503, "camera states are unavailable: Redis does not answer")
+    return jsonify(views)
+
+
+@blueprint.get("/api/alerts")
+def alerts() -> Response | tuple[Response, int]:
+    ctx = current()
+    try:
+        limit = queries.parse_limit(request.args.get("limit"))
+    except queries.LimitError as exc:
+        return _error(400, str(exc))
+    try:
+        views = queries.alert_views(ctx.repo, limit)
+    except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
+        log.warning("GET /api/alerts: repository failed: %s", exc)
+        return _error(503, "alerts are unavailable: the database does not answer")
+    return jsonify(views)
+
+
+@blueprint.get("/media/<path:path>")
+def media(path: str) -> Response:
+    # send_from_directory joins safely: "..", absolute paths and folders are a 404, never a file outside.
+    response = flask.send_from_directory(current().settings.media_dir.resolve(), path, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blueprint.get("/video/<camera_id>.mjpg")
+def video(camera_id: str) -> Response | tuple[Response, int]:
+    ctx = current()
+    try:
+        known = queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
+    except redis.RedisError as exc:
+        log.warning("GET /video/%s.mjpg: redis unavailable: %s", camera_id, exc)
+        return _error(503, "video is unavailable: Redis does not answer")
+    if not known:
+        return _error(404, f"unknown camera {camera_id!r}")
+    # waitress (with channel_request_lookahead) tells a generator its viewer left without waiting for a write.
+    gone = request.environ.get("waitress.client_disconnected")
+    frames = mjpeg.stream(ctx.redis, camera_id, ctx.stopping, gone=gone if callable(gone) else None)
+    response = Response(frames, mimetype=None,
+                        content_type=mjpeg.CONTENT_TYPE, direct_passthrough=True)
+    response.headers["Cache-Control"] = "no-cache, no-store, must-revalidate"
+    response.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must pass frames through, not pool them
+    return response

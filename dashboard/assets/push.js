@@ -1,0 +1,105 @@
+/* GridWatch push feed: one websocket per wall, reconnecting with backoff and resuming from the last
+ * stream id; every message is handed to Dash with dash_clientside.set_props (no polling, no reload). */
+(function () {
+  "use strict";
+
+  var MAX_BUFFER = 50;
+  var MIN_DELAY_MS = 500;
+  var MAX_DELAY_MS = 10000;
+  var STATUS_TEXT = {
+    connecting: "连接中… connecting",
+    live: "● 实时 live",
+    lost: "连接中断，正在重连… connection lost — reconnecting"
+  };
+
+  var cfg = null;
+  var ws = null;
+  var since = null;
+  var delay = MIN_DELAY_MS;
+  var buffer = [];
+  var seq = 0;
+  var timer = null;
+  var shown = null;
+
+  function setProps(id, props) {
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(id, props);
+    }
+  }
+
+  function showStatus(kind) {
+    if (kind === shown) { return; }
+    shown = kind;
+    setProps(cfg.status, { children: STATUS_TEXT[kind], className: "gw-conn gw-conn-" + kind });
+  }
+
+  function resolveUrl(raw) {
+    var url = new URL(raw, window.location.href);
+    // The server may listen on every interface; the browser must use the host it reached the wall by.
+    if (["0.0.0.0", "[::]", "::", ""].indexOf(url.hostname) >= 0) {
+      url.hostname = window.location.hostname;
+    }
+    if (since) { url.searchParams.set("since", since); }
+    return url.toString();
+  }
+
+  function retry() {
+    if (timer !== null) { return; }
+    var wait = delay * (0.75 + Math.random() * 0.5);
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
+    timer = window.setTimeout(connect, wait);
+  }
+
+  function onMessage(event) {
+    var msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch (err) {
+      console.warn("GridWatch push: unreadable message", err);
+      return;
+    }
+    if (!msg || !msg.alert || !msg.stream_id) { return; }
+    since = msg.stream_id;
+    buffer.push(msg.alert);
+    if (buffer.length > MAX_BUFFER) { buffer.shift(); }
+    seq += 1;
+    // The whole recent buffer goes each time: Dash may coalesce quick updates, the merge de-duplicates.
+    setProps(cfg.inbox, { data: { seq: seq, alerts: buffer.slice() } });
+  }
+
+  function connect() {
+    timer = null;
+    try {
+      ws = new WebSocket(resolveUrl(cfg.url));
+    } catch (err) {
+      console.warn("GridWatch push: cannot open websocket", err);
+      showStatus("lost");
+      retry();
+      return;
+    }
+    ws.onopen = function () {
+      delay = MIN_DELAY_MS;
+      showStatus("live");
+    };
+    ws.onmessage = onMessage;
+    ws.onclose = function () {
+      ws = null;
+      showStatus("lost");
+      retry();
+    };
+  }
+
+  window.gridwatchPush = {
+    start: function (config) {
+      if (cfg !== null || !config || !config.url) { return false; }
+      cfg = config;
+      since = config.since || null;
+      showStatus("connecting");
+      connect();
+      return true;
+    },
+    state: function () {
+      return { connected: ws !== null && ws.readyState === 1, since: since };
+    }
+  };
+})();

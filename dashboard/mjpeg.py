@@ -1,0 +1,81 @@
+"""MJPEG for the wall's video tiles: each viewer reads the camera's newest annotated JPEG from Redis on its own.
+
+Viewers share nothing but the Redis connection pool, so a slow browser only ever delays its own stream
+(the WSGI thread blocks on its socket; when it resumes it fetches the newest frame, never a backlog).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import redis
+
+from gridwatch import keys
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "gwframe"
+CONTENT_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+FPS = 5.0
+# Resend an unchanged frame this often: a write is the only way a WSGI server notices a viewer left.
+HEARTBEAT_S = 2.0
+
+
+def part(jpeg: bytes) -> bytes:
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+    return head + jpeg + b"\r\n"
+
+
+@functools.cache
+def no_signal_jpeg() -> bytes:
+    """A dark 16:9 card shown while a camera has no fresh preview (cv2 imported only when first needed)."""
+    import cv2
+    import numpy as np
+
+    img = np.full((360, 640, 3), (32, 24, 20), dtype=np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    text = "NO SIGNAL"
+    (w, h), _ = cv2.getTextSize(text, font, 1.6, 3)
+    cv2.putText(img, text, ((640 - w) // 2, (360 + h) // 2), font, 1.6, (110, 120, 135), 3, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the no-signal placeholder JPEG")
+    return bytes(buf)
+
+
+def stream(
+    client: redis.Redis,
+    camera_id: str,
+    stop: threading.Event,
+    fps: float = FPS,
+    gone: Callable[[], bool] | None = None,
+) -> Iterator[bytes]:
+    """Multipart JPEG parts until ``stop`` is set, ``gone()`` says the viewer left (waitress offers that),
+    or the server closes the generator after a failed write."""
+    interval = 1.0 / fps
+    key = keys.camera_preview(camera_id)
+    last: bytes | None = None
+    last_sent = 0.0
+    redis_down = False
+    log.debug("MJPEG viewer joined camera %s", camera_id)
+    try:
+        while not stop.is_set() and not (gone is not None and gone()):
+            try:
+                jpeg = client.get(key)
+                redis_down = False
+            except redis.RedisError as exc:
+                if not redis_down:
+                    log.warning("MJPEG of camera %s: preview unreadable: %s", camera_id, exc)
+                redis_down = True
+                jpeg = None
+            frame = jpeg if isinstance(jpeg, bytes) and jpeg else no_signal_jpeg()
+            now = time.monotonic()
+            if frame != last or now - last_sent >= HEARTBEAT_S:
+                yield part(frame)
+                last, last_sent = frame, now
+            stop.wait(interval)
+    finally:
+        log.debug("MJPEG viewer left camera %s", camera_id)

@@ -1,0 +1,170 @@
+"""Pure reads behind the wall and the JSON API: Redis and the alert repository in, JSON-ready dicts out.
+
+Callbacks and routes stay thin over these, so every number the wall shows can be tested without a browser.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+import redis
+
+from gridwatch import keys
+from gridwatch.events import alert_to_dict, camera_state_from_hash
+from gridwatch.settings import CameraSettings
+from gridwatch.types import Alert, CameraState, CameraStatus
+
+log = logging.getLogger(__name__)
+
+MAX_ALERT_LIMIT = 500
+DEFAULT_ALERT_LIMIT = 50
+TODAY_SCAN_LIMIT = 500  # the repository lists newest first; beyond this the wall shows "500+"
+
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+class AlertRepository(Protocol):
+    """What the dashboard needs from ``alerts.repository.Repository``."""
+
+    def recent_alerts(self, limit: int = 50) -> list[Alert]: ...
+
+
+class LimitError(ValueError):
+    """A ``limit`` query parameter that is not a whole number in the allowed range."""
+
+
+def _text(v: object) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def parse_limit(raw: str | None, default: int = DEFAULT_ALERT_LIMIT, maximum: int = MAX_ALERT_LIMIT) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LimitError(f"limit must be a whole number from 1 to {maximum}, got {raw!r}") from None
+    if not 1 <= value <= maximum:
+        raise LimitError(f"limit must be from 1 to {maximum}, got {value}")
+    return value
+
+
+def is_stream_id(value: str) -> bool:
+    return bool(_STREAM_ID_RE.match(value))
+
+
+def scrub_urls(text: str | None) -> str | None:
+    """Reader errors may quote the RTSP URL; the browser never sees one, with or without a password."""
+    if not text:
+        return None
+    return _URL_RE.sub("<url>", text)
+
+
+def camera_states(client: redis.Redis, configured: Sequence[CameraSettings] = ()) -> list[CameraState]:
+    """Configured cameras in config order, then any others that publish state, by id.
+
+    A camera whose state hash has expired (its reader stopped publishing) reads as offline.
+    """
+    config = {c.id: c for c in configured}
+    published = sorted(_text(m) for m in cast(set[bytes], client.smembers(keys.CAMERA_INDEX)))
+    order = list(config) + [cid for cid in published if cid not in config]
+    pipe = client.pipeline(transaction=False)
+    for cid in order:
+        pipe.hgetall(keys.camera_state(cid))
+    hashes = pipe.execute()
+    states: list[CameraState] = []
+    for cid, h in zip(order, hashes, strict=True):
+        cfg = config.get(cid)
+        if h:
+            try:
+                states.append(camera_state_from_hash(h))
+                continue
+            except (KeyError, ValueError) as exc:
+                log.warning("camera %s has an unreadable state hash (%s); shown as offline", cid, exc)
+        status = CameraStatus.DISABLED if cfg is not None and not cfg.enabled else CameraStatus.OFFLINE
+        states.append(CameraState(cid, cfg.name if cfg else cid, status, 0.0, 0, 0, None))
+    return states
+
+
+def camera_view(state: CameraState, now: datetime) -> dict[str, Any]:
+    """One camera as the API and the wall show it: never its URL."""
+    age = None
+    if state.last_frame_at is not None:
+        age = round(max(0.0, (now - state.last_frame_at).total_seconds()), 1)
+    return {
+        "id": state.camera_id,
+        "name": state.name,
+        "state": state.status.value,
+        "fps": round(state.fps, 1),
+        "dropped": state.dropped,
+        "last_frame_age_s": age,
+        "error": scrub_urls(state.error),
+    }
+
+
+def camera_views(client: redis.Redis, configured: Sequence[CameraSettings], now: datetime) -> list[dict[str, Any]]:
+    return [camera_view(s, now) for s in camera_states(client, configured)]
+
+
+def camera_known(client: redis.Redis, configured: Sequence[CameraSettings], camera_id: str) -> bool:
+    if any(c.id == camera_id for c in configured):
+        return True
+    return bool(client.sismember(keys.CAMERA_INDEX, camera_id)) or bool(
+        client.exists(keys.camera_preview(camera_id))
+    )
+
+
+def alert_views(repo: AlertRepository, limit: int = DEFAULT_ALERT_LIMIT) -> list[dict[str, Any]]:
+    return [alert_to_dict(a) for a in repo.recent_alerts(limit=limit)]
+
+
+def local_midnight(now: datetime) -> datetime:
+    local = now.astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def count_today(alerts: Sequence[Alert], now: datetime) -> int:
+    """Alerts detected since local midnight (the command centre's day)."""
+    start = local_midnight(now)
+    end = start + timedelta(days=1)
+    return sum(1 for a in alerts if start <= a.detected_at < end)
+
+
+def today_summary(repo: AlertRepository, now: datetime, scan: int = TODAY_SCAN_LIMIT) -> dict[str, Any]:
+    alerts = repo.recent_alerts(limit=scan)
+    count = count_today(alerts, now)
+    return {"day": local_midnight(now).date().isoformat(), "count": count, "capped": count >= scan}
+
+
+def stream_last_id(client: redis.Redis, stream: str = keys.ALERTS_STREAM) -> str:
+    """Id of the newest entry, "0-0" when the stream is empty: where a fresh page's push feed resumes."""
+    entries: Any = client.xrevrange(stream, count=1)
+    if not entries:
+        return "0-0"
+    return _text(entries[0][0])
+
+
+def redis_ok(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError as exc:
+        log.warning("health: redis unreachable: %s", exc)
+        return False
+
+
+def database_ok(repo: AlertRepository) -> bool:
+    try:
+        repo.recent_alerts(limit=1)
+        return True
+    except Exception as exc:  # noqa: BLE001 - health reports any store failure instead of failing itself
+        log.warning("health: database unreachable: %s", exc)
+        return False
+
+
+def health(client: redis.Redis, repo: AlertRepository) -> dict[str, Any]:
+    r, d = redis_ok(client), database_ok(repo)
+    return {"status": "ok" if r and d else "degraded", "redis": r, "database": d}

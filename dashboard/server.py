@@ -1,0 +1,132 @@
+"""The dashboard process part: push websocket + the Dash/Flask app under waitress, each in its own thread."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from waitress import wasyncore
+from waitress.server import create_server
+
+from dashboard.app import create_app
+from dashboard.context import of as context_of
+from dashboard.push import PushServer
+from dashboard.queries import AlertRepository
+from gridwatch import keys
+from gridwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Each MJPEG viewer holds a thread for as long as it watches; 16 covers a wall of tiles plus a few
+# operators' browsers with room left for the API and Dash callbacks.
+WSGI_THREADS = 16
+# A stalled viewer blocks its own thread after this much unsent video instead of queueing minutes of it.
+OUTBUF_HIGH_WATERMARK = 2 * 1024 * 1024
+_ANY_HOST = {"0.0.0.0", "::", ""}
+
+
+class DashboardServer:
+    """``DashboardServer(settings, repo, redis_client, redis_url).start()`` then open ``url``; ``stop()``.
+
+    ``port`` / ``ws_port`` override the settings (0 = any free port), for tests and embedding.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        repo: AlertRepository,
+        redis_client: redis.Redis,
+        redis_url: str,
+        *,
+        port: int | None = None,
+        ws_port: int | None = None,
+        threads: int = WSGI_THREADS,
+    ) -> None:
+        self._settings = settings
+        self._repo = repo
+        self._redis = redis_client
+        self._redis_url = redis_url
+        self._host = settings.dashboard.host
+        self._want_port = settings.dashboard.port if port is None else port
+        self._want_ws_port = settings.dashboard.ws_port if ws_port is None else ws_port
+        self._threads = max(threads, WSGI_THREADS)
+        self._push: PushServer | None = None
+        self._wsgi_map: dict[int, Any] = {}
+        self._wsgi: Any = None  # waitress ships no type hints
+        self._thread: threading.Thread | None = None
+        self._stopping: threading.Event | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("dashboard server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self._host in _ANY_HOST else self._host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def push(self) -> PushServer:
+        """The push websocket server (its ``client_count`` tells how many walls are connected)."""
+        if self._push is None:
+            raise RuntimeError("dashboard server is not started")
+        return self._push
+
+    @property
+    def ws_url(self) -> str:
+        if self._push is None:
+            raise RuntimeError("dashboard server is not started")
+        # A wildcard host is kept as is: the page swaps in the hostname the browser used to reach the wall.
+        host = "0.0.0.0" if self._host in _ANY_HOST else self._host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self._push.port}/ws"
+
+    def start(self) -> DashboardServer:
+        if self._thread is not None:
+            raise RuntimeError("dashboard server already started")
+        self._push = PushServer(self._redis_url, host=self._host, port=self._want_ws_port,
+                                stream=keys.ALERTS_STREAM).start()
+        try:
+            app = create_app(self._settings, self._repo, self._redis, self.ws_url)
+            self._stopping = context_of(app.server).stopping
+            server = create_server(
+                app.server, map=self._wsgi_map, host=self._host, port=self._want_port,
+                threads=self._threads, ident="gridwatch", outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,
+                # Keep reading while a request streams, so a viewer closing its tab is noticed at once.
+                channel_request_lookahead=4,
+            )
+        except Exception:
+            self._push.stop()
+            self._push = None
+            raise
+        self._wsgi = server
+        self._port = int(server.effective_port)
+        self._thread = threading.Thread(target=server.run, name="gridwatch-wsgi", daemon=True)
+        self._thread.start()
+        log.info("dashboard on %s (push %s, %d threads)", self.url, self.ws_url, self._threads)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._stopping is not None:
+            self._stopping.set()  # MJPEG generators return within one frame interval
+        server, thread = self._wsgi, self._thread
+        if server is not None:
+            server.task_dispatcher.shutdown(timeout=timeout)
+            # The loop ends once its socket map is empty: listening socket, trigger and open channels.
+            wasyncore.close_all(self._wsgi_map)
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("dashboard WSGI thread did not end within %.0f s", timeout)
+        if self._push is not None:
+            self._push.stop(timeout)
+        self._wsgi = None
+        self._thread = None
+        self._push = None
