@@ -11,5 +11,7 @@ def setup_logging(level: str | None = None) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s",
     )
     # Chatty libraries: keep their warnings, drop their info lines.
-    for name in ("waitress", "websockets", "ultralytics", "alembic.runtime.migration", "alembic.runtime.plugins", "werkzeug"):
+    quiet = ("waitress", "websockets", "ultralytics", "werkzeug")
+    quiet += ("alembic.runtime.migration", "alembic.runtime.plugins")
+    for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
