@@ -11,7 +11,7 @@ def setup_logging(level: str | None = None) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s",
     )
     # Chatty libraries: keep their warnings, drop their info lines.
-    quiet = ("waitress", "websockets", "ultralytics", "werkzeug")
+    quiet: tuple[str, ...] = ("waitress", "websockets", "ultralytics", "werkzeug")
     quiet += ("alembic.runtime.migration", "alembic.runtime.plugins")
     for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
