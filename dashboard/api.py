@@ -1,4 +1,8 @@
-"""The JSON API, media and MJPEG routes, as one Flask blueprint on the Dash app's server."""
+"""The JSON API, media and MJPEG routes, as one Flask blueprint on the Dash app's server.
+
+Error messages are in the client's language (``?lang=``, the wall's cookie, ``Accept-Language``; zh_CN by
+default) and say so in ``Content-Language``; field names and codes stay English for programs.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,9 +11,12 @@ from datetime import UTC, datetime
 import flask
 import redis
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import NotFound
 
-from dashboard import mjpeg, queries
+from dashboard import lang, mjpeg, queries
 from dashboard.context import current
+from dashboard.texts import state_label
+from gridwatch.i18n import Translator, category_name, translator
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +26,10 @@ blueprint = Blueprint("gridwatch_api", __name__)
 _OWN_PREFIXES = ("/api/", "/media/", "/video/")
 
 
+def _t() -> Translator:
+    return translator(lang.api_language(current().settings.locale.language))
+
+
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
@@ -26,8 +37,22 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 @blueprint.before_app_request
 def _api_paths_never_fall_through_to_the_page() -> tuple[Response, int] | None:
     if request.path.startswith(_OWN_PREFIXES) and request.blueprint != blueprint.name:
-        return _error(404, f"no such resource: {request.path}")
+        return _error(404, _t().gettext("No such resource: {path}").format(path=request.path))
     return None
+
+
+@blueprint.after_app_request
+def _language(response: Response) -> Response:
+    if request.blueprint == blueprint.name or request.path.startswith(_OWN_PREFIXES):
+        response.headers["Content-Language"] = _t().bcp47
+        return response
+    # Only the wall's own pages remember a choice: an API call with ?lang= answers once, changes nothing.
+    return lang.remember_choice(response)
+
+
+@blueprint.errorhandler(NotFound)
+def _not_found(_exc: NotFound) -> tuple[Response, int]:
+    return _error(404, _t().gettext("No such resource: {path}").format(path=request.path))
 
 
 @blueprint.get("/healthz")
@@ -41,25 +66,33 @@ def healthz() -> tuple[Response, int]:
 def cameras() -> Response | tuple[Response, int]:
     ctx = current()
     try:
-        views = queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC))
+        views = queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC),
+                                     ctx.settings.locale.timezone)
     except redis.RedisError as exc:
         log.warning("GET /api/cameras: redis unavailable: %s", exc)
-        return _error(503, "camera states are unavailable: Redis does not answer")
+        return _error(503, _t().gettext("Camera states are unavailable: Redis does not answer"))
+    t = _t()
+    for view in views:
+        view["state_text"] = state_label(view["state"], t)
     return jsonify(views)
 
 
 @blueprint.get("/api/alerts")
 def alerts() -> Response | tuple[Response, int]:
     ctx = current()
+    t = _t()
     try:
         limit = queries.parse_limit(request.args.get("limit"))
     except queries.LimitError as exc:
-        return _error(400, str(exc))
+        message = t.gettext("The limit parameter must be a whole number from 1 to {maximum}, got {value}")
+        return _error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
     try:
-        views = queries.alert_views(ctx.repo, limit)
+        views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone)
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
         log.warning("GET /api/alerts: repository failed: %s", exc)
-        return _error(503, "alerts are unavailable: the database does not answer")
+        return _error(503, t.gettext("Alerts are unavailable: the database does not answer"))
+    for view in views:
+        view["category_name"] = category_name(view["category"], t.lang)
     return jsonify(views)
 
 
@@ -78,12 +111,15 @@ def video(camera_id: str) -> Response | tuple[Response, int]:
         known = queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
     except redis.RedisError as exc:
         log.warning("GET /video/%s.mjpg: redis unavailable: %s", camera_id, exc)
-        return _error(503, "video is unavailable: Redis does not answer")
+        return _error(503, _t().gettext("Video is unavailable: Redis does not answer"))
     if not known:
-        return _error(404, f"unknown camera {camera_id!r}")
+        return _error(404, _t().gettext("Unknown camera {camera}").format(camera=repr(camera_id)))
     # waitress (with channel_request_lookahead) tells a generator its viewer left without waiting for a write.
     gone = request.environ.get("waitress.client_disconnected")
-    frames = mjpeg.stream(ctx.redis, camera_id, ctx.stopping, gone=gone if callable(gone) else None)
+    # The wall's own choice (link or cookie), not the browser's Accept-Language: the card matches the page.
+    viewer_lang = lang.wall_language(ctx.settings.locale.language)
+    frames = mjpeg.stream(ctx.redis, camera_id, ctx.stopping, gone=gone if callable(gone) else None,
+                          lang=viewer_lang)
     response = Response(frames, mimetype=None,
                         content_type=mjpeg.CONTENT_TYPE, direct_passthrough=True)
     response.headers["Cache-Control"] = "no-cache, no-store, must-revalidate"

@@ -3,18 +3,38 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import dash
 import redis
 
-from dashboard import api
+from dashboard import api, lang, texts
 from dashboard.context import WallContext, attach
+from dashboard.context import current as current_context
 from dashboard.queries import AlertRepository
+from gridwatch.i18n import translator
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
+
+
+class _LocalisedDash(dash.Dash):
+    """Dash whose page tells the browser its language (<html lang>, so Chinese text gets Chinese glyph
+    forms) and carries the title in that language from the first byte."""
+
+    def interpolate_index(
+        self, metas: Any = "", title: Any = "", css: Any = "", config: Any = "", scripts: Any = "",
+        app_entry: Any = "", favicon: Any = "", renderer: Any = "",
+    ) -> Any:
+        settings = current_context().settings
+        t = lang.wall_translator(settings.locale.language)
+        page = str(super().interpolate_index(
+            metas=metas, title=texts.title(settings, t), css=css, config=config, scripts=scripts,
+            app_entry=app_entry, favicon=favicon, renderer=renderer,
+        ))
+        return page.replace("<html>", f'<html lang="{t.bcp47}">', 1)
 
 
 def create_app(settings: Settings, repo: AlertRepository, redis_client: redis.Redis, ws_url: str) -> dash.Dash:
@@ -23,12 +43,12 @@ def create_app(settings: Settings, repo: AlertRepository, redis_client: redis.Re
     ``ws_url`` is the push websocket the page connects to (``PushServer.url``); a wildcard host in it
     (0.0.0.0) is replaced in the browser by the host the page was loaded from.
     """
-    app = dash.Dash(
+    app = _LocalisedDash(
         "dashboard",
         use_pages=True,
         pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"),
-        title=settings.dashboard.title,
+        title=texts.title(settings, translator(settings.locale.language)),
         update_title="",  # the tab title stays put while callbacks run
         serve_locally=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],

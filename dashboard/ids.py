@@ -5,6 +5,8 @@ _NS = "wall"
 
 # header
 CLOCK = f"{_NS}-clock"
+CLOCK_ZONE = f"{_NS}-clock-zone"
+LANG_SWITCH = f"{_NS}-lang"
 CLOCK_TICK = f"{_NS}-clock-tick"
 CONNECTION = f"{_NS}-connection"
 TODAY_COUNT = f"{_NS}-today-count"
@@ -25,6 +27,9 @@ ALERT_LIST = f"{_NS}-alert-list"
 ALERTS_STORE = f"{_NS}-alerts-store"
 TODAY_STORE = f"{_NS}-today-store"
 TODAY_REFRESH = f"{_NS}-today-refresh"
+
+# language, time zone and the words the browser-side code shows (dashboard.texts.browser_texts)
+LOCALE = f"{_NS}-locale"
 
 # push feed (assets/push.js writes PUSH_INBOX and CONNECTION with dash_clientside.set_props)
 PUSH_CONFIG = f"{_NS}-push-config"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import redis
 
 from gridwatch import keys
+from gridwatch.i18n import N_, translator
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,30 @@ def part(jpeg: bytes) -> bytes:
     return head + jpeg + b"\r\n"
 
 
+NO_SIGNAL = N_("No signal")
+
+
 @functools.cache
-def no_signal_jpeg() -> bytes:
-    """A dark 16:9 card shown while a camera has no fresh preview (cv2 imported only when first needed)."""
+def no_signal_jpeg(lang: str = "zh_CN") -> bytes:
+    """A dark 16:9 card in the viewer's language, shown while a camera has no fresh preview
+    (cv2 and the font are loaded only when first needed)."""
     import cv2
     import numpy as np
 
+    from gridwatch import textdraw
+
     img = np.full((360, 640, 3), (32, 24, 20), dtype=np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    text = "NO SIGNAL"
-    (w, h), _ = cv2.getTextSize(text, font, 1.6, 3)
-    cv2.putText(img, text, ((640 - w) // 2, (360 + h) // 2), font, 1.6, (110, 120, 135), 3, cv2.LINE_AA)
+    grey = (110, 120, 135)
+    text = translator(lang).gettext(NO_SIGNAL)
+    try:
+        w, h = textdraw.text_size(text, 56, bold=True)
+        textdraw.draw_text(img, text, ((640 - w) // 2, (360 - h) // 2), 56, grey, bold=True)
+    except textdraw.FontNotFoundError as exc:
+        # A wall without its CJK font still streams: the card falls back to OpenCV's ASCII font.
+        log.warning("no-signal card in English: %s", exc)
+        (w, h), _ = cv2.getTextSize(NO_SIGNAL, cv2.FONT_HERSHEY_SIMPLEX, 1.6, 3)
+        cv2.putText(img, NO_SIGNAL, ((640 - w) // 2, (360 + h) // 2), cv2.FONT_HERSHEY_SIMPLEX, 1.6, grey, 3,
+                    cv2.LINE_AA)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise RuntimeError("OpenCV could not encode the no-signal placeholder JPEG")
@@ -52,6 +66,7 @@ def stream(
     stop: threading.Event,
     fps: float = FPS,
     gone: Callable[[], bool] | None = None,
+    lang: str = "zh_CN",
 ) -> Iterator[bytes]:
     """Multipart JPEG parts until ``stop`` is set, ``gone()`` says the viewer left (waitress offers that),
     or the server closes the generator after a failed write."""
@@ -71,7 +86,7 @@ def stream(
                     log.warning("MJPEG of camera %s: preview unreadable: %s", camera_id, exc)
                 redis_down = True
                 jpeg = None
-            frame = jpeg if isinstance(jpeg, bytes) and jpeg else no_signal_jpeg()
+            frame = jpeg if isinstance(jpeg, bytes) and jpeg else no_signal_jpeg(lang)
             now = time.monotonic()
             if frame != last or now - last_sent >= HEARTBEAT_S:
                 yield part(frame)

@@ -21,9 +21,9 @@ import redis.asyncio as aioredis
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from dashboard.queries import is_stream_id
-from gridwatch import keys
-from gridwatch.events import alert_from_stream, alert_to_dict
+from dashboard.queries import alert_view, is_stream_id
+from gridwatch import keys, timefmt
+from gridwatch.events import alert_from_stream
 from gridwatch.secrets import mask_url
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,18 @@ def _sid_key(sid: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def encode_entry(stream_id: str, fields: dict[bytes, bytes] | dict[str, str]) -> str | None:
-    """One stream entry -> the JSON text browsers get; None (logged) for entries that are not alerts."""
+def encode_entry(
+    stream_id: str, fields: dict[bytes, bytes] | dict[str, str], tz: str = timefmt.DEFAULT_TIMEZONE
+) -> str | None:
+    """One stream entry -> the JSON text browsers get (the API's alert view, local time included);
+    None (logged) for entries that are not alerts."""
     try:
         alert = alert_from_stream(fields)
+        view = alert_view(alert, tz)
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("alerts stream entry %s skipped: %s", stream_id, exc)
         return None
-    return json.dumps({"stream_id": stream_id, "alert": alert_to_dict(alert)}, ensure_ascii=False)
+    return json.dumps({"stream_id": stream_id, "alert": view}, ensure_ascii=False)
 
 
 @dataclass(eq=False)
@@ -86,7 +90,9 @@ class PushServer:
         queue_size: int = 256,
         replay_limit: int = 1000,
         block_ms: int = 2000,
+        timezone: str = timefmt.DEFAULT_TIMEZONE,
     ) -> None:
+        timefmt.zone(timezone)  # an unknown zone fails here, not on the first alert
         self._redis_url = redis_url
         self._host = host
         self._requested_port = port
@@ -94,6 +100,7 @@ class PushServer:
         self._queue_size = queue_size
         self._replay_limit = replay_limit
         self._block_ms = block_ms
+        self._tz = timezone
         self._clients: set[_Client] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -215,7 +222,7 @@ class PushServer:
             for _stream, raw_entries in cast(list[tuple[Any, Any]], reply or []):
                 for entry_id, fields in _entries(raw_entries):
                     last_id = entry_id
-                    text = encode_entry(last_id, fields)
+                    text = encode_entry(last_id, fields, self._tz)
                     if text is not None:
                         self._broadcast(last_id, text)
                         await asyncio.sleep(0)  # let senders drain between entries of a burst
@@ -293,7 +300,7 @@ class PushServer:
                 break
             for entry_id, fields in batch:
                 last = entry_id
-                text = encode_entry(last, fields)
+                text = encode_entry(last, fields, self._tz)
                 if text is not None:
                     await ws.send(text)
                     sent += 1

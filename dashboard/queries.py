@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 import redis
 
-from gridwatch import keys
+from gridwatch import keys, timefmt
 from gridwatch.events import alert_to_dict, camera_state_from_hash
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Alert, CameraState, CameraStatus
@@ -34,7 +34,15 @@ class AlertRepository(Protocol):
 
 
 class LimitError(ValueError):
-    """A ``limit`` query parameter that is not a whole number in the allowed range."""
+    """A ``limit`` query parameter that is not a whole number in the allowed range.
+
+    ``raw`` and ``maximum`` let the API word the message in the client's language.
+    """
+
+    def __init__(self, raw: str, maximum: int) -> None:
+        self.raw = raw
+        self.maximum = maximum
+        super().__init__(f"limit must be a whole number from 1 to {maximum}, got {raw!r}")
 
 
 def _text(v: object) -> str:
@@ -47,9 +55,9 @@ def parse_limit(raw: str | None, default: int = DEFAULT_ALERT_LIMIT, maximum: in
     try:
         value = int(raw)
     except ValueError:
-        raise LimitError(f"limit must be a whole number from 1 to {maximum}, got {raw!r}") from None
+        raise LimitError(raw, maximum) from None
     if not 1 <= value <= maximum:
-        raise LimitError(f"limit must be from 1 to {maximum}, got {value}")
+        raise LimitError(raw, maximum)
     return value
 
 
@@ -90,24 +98,30 @@ def camera_states(client: redis.Redis, configured: Sequence[CameraSettings] = ()
     return states
 
 
-def camera_view(state: CameraState, now: datetime) -> dict[str, Any]:
-    """One camera as the API and the wall show it: never its URL."""
+def camera_view(state: CameraState, now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """One camera as the API and the wall show it: never its URL. Times in UTC and, beside them, local."""
     age = None
+    last = local = None
     if state.last_frame_at is not None:
         age = round(max(0.0, (now - state.last_frame_at).total_seconds()), 1)
+        last, local = timefmt.iso_utc(state.last_frame_at), timefmt.iso_local(state.last_frame_at, tz)
     return {
         "id": state.camera_id,
         "name": state.name,
         "state": state.status.value,
         "fps": round(state.fps, 1),
         "dropped": state.dropped,
+        "last_frame_at": last,
+        "last_frame_at_local": local,
         "last_frame_age_s": age,
         "error": scrub_urls(state.error),
     }
 
 
-def camera_views(client: redis.Redis, configured: Sequence[CameraSettings], now: datetime) -> list[dict[str, Any]]:
-    return [camera_view(s, now) for s in camera_states(client, configured)]
+def camera_views(
+    client: redis.Redis, configured: Sequence[CameraSettings], now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE
+) -> list[dict[str, Any]]:
+    return [camera_view(s, now, tz) for s in camera_states(client, configured)]
 
 
 def camera_known(client: redis.Redis, configured: Sequence[CameraSettings], camera_id: str) -> bool:
@@ -118,26 +132,32 @@ def camera_known(client: redis.Redis, configured: Sequence[CameraSettings], came
     )
 
 
-def alert_views(repo: AlertRepository, limit: int = DEFAULT_ALERT_LIMIT) -> list[dict[str, Any]]:
-    return [alert_to_dict(a) for a in repo.recent_alerts(limit=limit)]
+def alert_view(alert: Alert, tz: str = timefmt.DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """An alert as the API and the push feed carry it: ``detected_at`` in UTC, ``detected_at_local`` in the
+    city's zone (same instant, e.g. +08:00)."""
+    view = alert_to_dict(alert)
+    view["detected_at_local"] = timefmt.iso_local(alert.detected_at, tz)
+    return view
 
 
-def local_midnight(now: datetime) -> datetime:
-    local = now.astimezone()
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+def alert_views(
+    repo: AlertRepository, limit: int = DEFAULT_ALERT_LIMIT, tz: str = timefmt.DEFAULT_TIMEZONE
+) -> list[dict[str, Any]]:
+    return [alert_view(a, tz) for a in repo.recent_alerts(limit=limit)]
 
 
-def count_today(alerts: Sequence[Alert], now: datetime) -> int:
-    """Alerts detected since local midnight (the command centre's day)."""
-    start = local_midnight(now)
-    end = start + timedelta(days=1)
+def count_today(alerts: Sequence[Alert], now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE) -> int:
+    """Alerts detected since midnight in the city's zone (the command centre's day, whatever the server's)."""
+    start, end = timefmt.local_day_bounds(now, tz)
     return sum(1 for a in alerts if start <= a.detected_at < end)
 
 
-def today_summary(repo: AlertRepository, now: datetime, scan: int = TODAY_SCAN_LIMIT) -> dict[str, Any]:
+def today_summary(
+    repo: AlertRepository, now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE, scan: int = TODAY_SCAN_LIMIT
+) -> dict[str, Any]:
     alerts = repo.recent_alerts(limit=scan)
-    count = count_today(alerts, now)
-    return {"day": local_midnight(now).date().isoformat(), "count": count, "capped": count >= scan}
+    count = count_today(alerts, now, tz)
+    return {"day": timefmt.local_day(now, tz).isoformat(), "count": count, "capped": count >= scan}
 
 
 def stream_last_id(client: redis.Redis, stream: str = keys.ALERTS_STREAM) -> str:

@@ -92,7 +92,7 @@ class DashboardServer:
         if self._thread is not None:
             raise RuntimeError("dashboard server already started")
         self._push = PushServer(self._redis_url, host=self._host, port=self._want_ws_port,
-                                stream=keys.ALERTS_STREAM).start()
+                                stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone).start()
         try:
             app = create_app(self._settings, self._repo, self._redis, self.ws_url)
             self._stopping = context_of(app.server).stopping

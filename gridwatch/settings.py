@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridwatch.categories import CATEGORIES
@@ -18,6 +18,7 @@ from gridwatch.secrets import SecretUrl
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_MODEL = SHARED_DIR / "models" / "yolo11n_int8_openvino_model"
+DEFAULT_POSE_MODEL = SHARED_DIR / "models" / "yolov8n-pose_int8_openvino_model"
 DEFAULT_DEMO_VIDEO = SHARED_DIR / "video" / "towncentre_street_pedestrians_1080p.mp4"
 DEMO_GRIDS = REPO_ROOT / "alerts" / "data" / "demo_grids.geojson"
 
@@ -28,6 +29,61 @@ class SettingsError(ValueError):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# A polygon as a list of (x, y) points: normalised image coordinates (0..1 of width and height) for image
+# zones, (longitude, latitude) as in GeoJSON for map areas.
+Polygon = tuple[tuple[float, float], ...]
+
+
+def _check_polygons(polygons: tuple[Polygon, ...] | None, what: str, x_range: tuple[float, float],
+                    y_range: tuple[float, float]) -> tuple[Polygon, ...] | None:
+    if polygons is None:
+        return None
+    from shapely.geometry import Polygon as ShapelyPolygon
+
+    for n, poly in enumerate(polygons):
+        if len(poly) < 3:
+            raise ValueError(f"{what} polygon {n} has {len(poly)} points; a polygon needs at least 3")
+        for x, y in poly:
+            if not (x_range[0] <= x <= x_range[1] and y_range[0] <= y <= y_range[1]):
+                raise ValueError(f"{what} polygon {n}: point ({x}, {y}) is outside {x_range} x {y_range}")
+        shape = ShapelyPolygon(poly)
+        if not shape.is_valid or shape.area <= 0:
+            raise ValueError(f"{what} polygon {n} crosses itself or has no area: {poly}")
+    return polygons
+
+
+class CameraVisionSettings(Strict):
+    mobile: bool | None = Field(
+        default=None,
+        description="A moving camera (patrol car): BoT-SORT with motion compensation, GPS-place rules. "
+        "Unset = moving when the camera has a gps_route.",
+    )
+    tracker: str | None = Field(
+        default=None, description="Tracker config for this camera; unset = vision.tracker or vision.mobile_tracker."
+    )
+    vagrant_zones: tuple[Polygon, ...] | None = Field(
+        default=None,
+        description="Fixed camera: image polygons (points as [x, y] in 0..1 of width/height) where a person "
+        "sitting or lying counts; unset = the whole view.",
+    )
+    no_vending_zones: tuple[Polygon, ...] | None = Field(
+        default=None,
+        description="Fixed camera: image polygons (points as [x, y] in 0..1) where stalls are not allowed; "
+        "unset = the whole view.",
+    )
+    vagrant_dwell_seconds: float | None = Field(
+        default=None, gt=0, description="This camera's rules.vagrant_dwell_seconds (unset = the global one)."
+    )
+    stall_seconds: float | None = Field(
+        default=None, gt=0, description="This camera's rules.stall_seconds (unset = the global one)."
+    )
+
+    @field_validator("vagrant_zones", "no_vending_zones")
+    @classmethod
+    def _image_polygons(cls, v: tuple[Polygon, ...] | None) -> tuple[Polygon, ...] | None:
+        return _check_polygons(v, "image zone", (0.0, 1.0), (0.0, 1.0))
 
 
 class CameraSettings(Strict):
@@ -41,6 +97,9 @@ class CameraSettings(Strict):
     )
     lat: float | None = Field(default=None, ge=-90, le=90, description="Fixed camera position, latitude WGS-84.")
     lon: float | None = Field(default=None, ge=-180, le=180, description="Fixed camera position, longitude.")
+    vision: CameraVisionSettings = Field(
+        default_factory=CameraVisionSettings, description="Per-camera vision: moving or fixed, zones, thresholds."
+    )
 
 
 class IngestSettings(Strict):
@@ -49,6 +108,59 @@ class IngestSettings(Strict):
     reconnect_max_seconds: float = Field(default=10.0, gt=0, description="Cap of the reconnect backoff.")
     open_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout to open an RTSP stream.")
     rtsp_transport: str = Field(default="tcp", pattern="^(tcp|udp)$", description="RTSP transport.")
+    decode: Literal["all", "keyframes"] = Field(
+        default="all",
+        description="all: decode every frame (smooth tracking); keyframes: decode only keyframes, about 10x "
+        "cheaper, enough when detect_fps is at most the camera's keyframe rate.",
+    )
+    telemetry_ws_port: int = Field(
+        default=8052, ge=0, le=65535, description="Port of the vehicles' GPS websocket (0 = any free)."
+    )
+    telemetry_track_seconds: float = Field(
+        default=900.0, gt=0, description="How much of each vehicle's GPS track is kept (seconds)."
+    )
+    telemetry_max_future_seconds: float = Field(
+        default=30.0, ge=0, description="A GPS fix timed further than this in the future is refused."
+    )
+    telemetry_max_speed_mps: float = Field(
+        default=70.0, gt=0, description="A GPS fix with a higher speed (m/s) is refused as impossible."
+    )
+    telemetry_max_gap_seconds: float = Field(
+        default=30.0, gt=0,
+        description="A frame further than this from the vehicle's nearest GPS fix gets no position.",
+    )
+    telemetry_vehicles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Camera id -> vehicle id whose GPS track the camera's frames use; unset = the camera id.",
+    )
+
+
+class RecordingSettings(Strict):
+    enabled: bool = Field(default=True, description="Keep a rolling buffer of each camera's video for alert clips.")
+    buffer_seconds: float = Field(
+        default=30.0, ge=5, le=600, description="Seconds of compressed video kept per camera (stream copy)."
+    )
+    pre_seconds: float = Field(default=8.0, ge=0, description="An alert's clip starts this long before it.")
+    post_seconds: float = Field(default=8.0, ge=0, description="An alert's clip ends this long after it.")
+    clip_timeout_seconds: float = Field(
+        default=30.0, gt=0,
+        description="How long a clip waits past its end for the video to arrive (a stalled camera: shorter clip).",
+    )
+    retention_days: float | None = Field(
+        default=30.0, gt=0, description="Clips and snapshots older than this are deleted; unset = no age limit."
+    )
+    retention_gb: float | None = Field(
+        default=20.0, gt=0, description="Oldest clips and snapshots are deleted above this total; unset = no limit."
+    )
+
+    @model_validator(mode="after")
+    def _buffer_holds_a_clip(self) -> RecordingSettings:
+        if self.pre_seconds + self.post_seconds + 2 > self.buffer_seconds:
+            raise ValueError(
+                f"buffer_seconds ({self.buffer_seconds:g}) must exceed pre_seconds + post_seconds "
+                f"({self.pre_seconds + self.post_seconds:g}) by at least 2 s (a keyframe interval)"
+            )
+        return self
 
 
 class VisionSettings(Strict):
@@ -59,7 +171,57 @@ class VisionSettings(Strict):
     imgsz: int = Field(default=640, ge=32, le=4096, description="Inference size in pixels.")
     confidence: float = Field(default=0.35, gt=0, lt=1, description="Minimum detection confidence.")
     device: str = Field(default="cpu", description="Ultralytics device string: cpu, 0, cuda:0 ...")
-    tracker: str = Field(default="bytetrack.yaml", description="Ultralytics tracker config name or path.")
+    tracker: str = Field(
+        default="bytetrack.yaml", description="Ultralytics tracker config name or path, for fixed cameras."
+    )
+    mobile_tracker: str = Field(
+        default="botsort.yaml",
+        description="Tracker for moving cameras (patrol cars): BoT-SORT with camera-motion compensation (gmc).",
+    )
+    class_categories: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model class name -> issue category code, for custom models: a tracked detection of such a "
+        'class raises that issue, e.g. {vendor_cart = "0501", stall_tent = "0503", lying_person = "0502"}.',
+    )
+    pose_model: str | None = Field(
+        default=str(DEFAULT_POSE_MODEL),
+        description="Pose model for posture (sitting/lying), run on person crops; unset = box shape only.",
+    )
+    pose_confidence: float = Field(default=0.25, gt=0, lt=1, description="Minimum confidence of a pose.")
+    pose_imgsz: int = Field(default=640, ge=64, le=4096, description="Input size of the pose model (the mosaic).")
+    pose_grid: int = Field(
+        default=3, ge=1, le=6, description="Person crops per mosaic side: one pose call serves grid x grid people."
+    )
+    pose_max_aspect: float = Field(
+        default=2.4, gt=0,
+        description="Persons whose box is taller than this times its width are upright; no pose is run for them.",
+    )
+    pose_interval_seconds: float = Field(
+        default=0.6, ge=0,
+        description="Pose a person again only after this long; between, their last keypoints follow the box.",
+    )
+    openvino_requests: int = Field(
+        default=2, ge=1, le=64,
+        description="OpenVINO on CPU: images of a batch run as this many parallel requests (1 = Ultralytics' "
+        "own one-image-at-a-time latency mode).",
+    )
+    max_batch: int = Field(default=8, ge=1, le=256, description="Most frames (from any cameras) per model call.")
+    max_frame_age_seconds: float = Field(
+        default=1.0, gt=0,
+        description="Staleness budget: a frame older than this when its batch starts is dropped and counted.",
+    )
+
+    @field_validator("class_categories")
+    @classmethod
+    def _known_codes(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, code in v.items():
+            if not name.strip():
+                raise ValueError("class_categories has an empty class name")
+            if code not in CATEGORIES:
+                raise ValueError(
+                    f"class {name!r} maps to unknown category code {code!r}; known: {', '.join(CATEGORIES)}"
+                )
+        return v
 
 
 class RulesSettings(Strict):
@@ -68,18 +230,88 @@ class RulesSettings(Strict):
     )
     dwell_category: str = Field(default="0502", description="Category code the dwell rule reports.")
     min_box_height: float = Field(default=40.0, ge=0, description="Ignore persons smaller than this (pixels).")
+    enabled: tuple[Literal["vagrant", "stall", "classes", "dwell"], ...] = Field(
+        default=("vagrant", "stall", "classes"),
+        description="Rules to run: vagrant (posture), stall (objects + people staying), classes "
+        "(vision.class_categories), dwell (any person staying dwell_seconds; demo only).",
+    )
+    vagrant_category: str = Field(default="0502", description="Category code of the vagrant rule.")
+    vagrant_postures: tuple[Literal["lying", "sitting"], ...] = Field(
+        default=("lying", "sitting"), min_length=1, description="Postures that count as a vagrant's."
+    )
+    posture_window: int = Field(
+        default=5, ge=1, le=100, description="Posture is judged over this many of the track's latest frames ..."
+    )
+    posture_min_frames: int = Field(
+        default=3, ge=1, le=100, description="... and confirmed when at least this many of them show it."
+    )
+    vagrant_dwell_seconds: float = Field(
+        default=10.0, gt=0, description="Fixed camera: a confirmed sitter/lier in a vagrant zone this long alerts."
+    )
+    patrol_min_frames: int = Field(
+        default=4, ge=1, description="Patrol car: frames with the confirmed posture (or stall) needed at one place."
+    )
+    patrol_place_radius_m: float = Field(
+        default=30.0, gt=0, description="Patrol car: sightings within this many metres are one place (one issue)."
+    )
+    stall_category: str = Field(default="0501", description="Category code of the stall rule.")
+    stall_classes: tuple[str, ...] = Field(
+        default=("umbrella", "dining table", "chair", "suitcase", "handbag", "backpack"),
+        min_length=1, description="Detector classes that count as stall goods and furniture.",
+    )
+    stall_key_classes: tuple[str, ...] = Field(
+        default=("umbrella", "dining table"),
+        description="A stall needs at least one of these (its umbrella or table); bags and chairs alone are a "
+        "sitter's belongings. Empty = any stall class will do.",
+    )
+    stall_min_objects: int = Field(default=2, ge=1, description="Stall objects a stall needs.")
+    stall_group_distance: float = Field(
+        default=1.0, ge=0, description="Objects this close to a person (in that person's heights) are theirs."
+    )
+    stall_seconds: float = Field(
+        default=20.0, gt=0, description="Fixed camera: a stall group staying this long in a no-vending zone alerts."
+    )
+    still_max_speed: float = Field(
+        default=0.35, gt=0, description="A person moving slower than this (box heights per second) stays put."
+    )
+    no_vending_areas: tuple[Polygon, ...] | None = Field(
+        default=None,
+        description="Patrol cars: no-vending street areas as polygons of [lon, lat] points; unset = everywhere.",
+    )
+    class_min_frames: int = Field(
+        default=3, ge=1, description="Frames a class of vision.class_categories must be tracked before it alerts."
+    )
+    end_after_seconds: float = Field(
+        default=5.0, gt=0, description="An issue not seen for this long ends (phase end)."
+    )
+    update_every_seconds: float = Field(
+        default=10.0, gt=0, description="At most one update event per issue this often (a better snapshot)."
+    )
 
-    @field_validator("dwell_category")
+    @field_validator("dwell_category", "vagrant_category", "stall_category")
     @classmethod
     def _known_category(cls, v: str) -> str:
         if v not in CATEGORIES:
             raise ValueError(f"unknown category code {v!r}; known: {', '.join(CATEGORIES)}")
         return v
 
+    @field_validator("no_vending_areas")
+    @classmethod
+    def _map_polygons(cls, v: tuple[Polygon, ...] | None) -> tuple[Polygon, ...] | None:
+        return _check_polygons(v, "no-vending area", (-180.0, 180.0), (-90.0, 90.0))
+
+    @model_validator(mode="after")
+    def _window_holds_confirmation(self) -> RulesSettings:
+        if self.posture_min_frames > self.posture_window:
+            raise ValueError(
+                f"posture_min_frames ({self.posture_min_frames}) cannot exceed posture_window ({self.posture_window})"
+            )
+        return self
+
 
 class DashboardSettings(Strict):
     host: str = Field(default="127.0.0.1", description="Address the wall's web server binds.")
-    port: int = Field(default=8050, ge=1, le=65535, description="Port of the wall and JSON API.")
+    port: int = Field(default=8050, ge=0, le=65535, description="Port of the wall and JSON API (0 = any free).")
     ws_port: int = Field(default=8051, ge=0, le=65535, description="Port of the push websocket (0 = any free).")
     title: str = Field(default="GridWatch 网格指挥中心", description="Title on the wall.")
 
@@ -89,6 +321,30 @@ class DemoSettings(Strict):
     video: Path = Field(default=DEFAULT_DEMO_VIDEO, description="Clip the demo RTSP server loops.")
     rtsp_port: int = Field(default=8554, ge=0, le=65535, description="Port of the demo RTSP server (0 = free).")
     gps_route: str = Field(default="jinshui-demo", description="Simulated route the demo car drives.")
+
+
+class LocaleSettings(Strict):
+    language: Literal["zh_CN", "en"] = Field(
+        default="zh_CN", description="Default language of the wall and API (each browser may switch to the other)."
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai", description="IANA time zone that times are shown in (they are stored in UTC)."
+    )
+    grids_datum: Literal["wgs84", "gcj02", "bd09", "cgcs2000"] = Field(
+        default="wgs84",
+        description="Datum of grids_file: gcj02 for AMap/Tencent maps, bd09 for Baidu; converted to WGS-84 on import.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
+        return v
 
 
 class Settings(BaseSettings):
@@ -118,6 +374,12 @@ class Settings(BaseSettings):
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rules that raise alerts.")
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="The wall and API.")
     demo: DemoSettings = Field(default_factory=DemoSettings, description="The built-in demo patrol car.")
+    locale: LocaleSettings = Field(
+        default_factory=LocaleSettings, description="Language, time zone and map datum for the city."
+    )
+    recording: RecordingSettings = Field(
+        default_factory=RecordingSettings, description="Rolling video buffer and alert clips (stream copy)."
+    )
 
     @classmethod
     def settings_customise_sources(

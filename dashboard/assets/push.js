@@ -1,16 +1,12 @@
 /* GridWatch push feed: one websocket per wall, reconnecting with backoff and resuming from the last
- * stream id; every message is handed to Dash with dash_clientside.set_props (no polling, no reload). */
+ * stream id; every message is handed to Dash with dash_clientside.set_props (no polling, no reload).
+ * The status words come with the config (config.texts: connecting, live, lost) from the catalogues. */
 (function () {
   "use strict";
 
   var MAX_BUFFER = 50;
   var MIN_DELAY_MS = 500;
   var MAX_DELAY_MS = 10000;
-  var STATUS_TEXT = {
-    connecting: "连接中… connecting",
-    live: "● 实时 live",
-    lost: "连接中断，正在重连… connection lost — reconnecting"
-  };
 
   var cfg = null;
   var ws = null;
@@ -30,7 +26,8 @@
   function showStatus(kind) {
     if (kind === shown) { return; }
     shown = kind;
-    setProps(cfg.status, { children: STATUS_TEXT[kind], className: "gw-conn gw-conn-" + kind });
+    var words = cfg.texts || {};
+    setProps(cfg.status, { children: words[kind] || kind, className: "gw-conn gw-conn-" + kind });
   }
 
   function resolveUrl(raw) {

@@ -2,6 +2,9 @@
 
 Alerts arrive by push (assets/push.js -> dcc.Store -> clientside callbacks in assets/wall.js); the only
 interval that reaches the server refreshes camera badges and the day's count, never the alert feed.
+
+Language: ``?lang=`` (the switch in the header), else the browser's cookie, else settings.locale.language.
+Times are shown in settings.locale.timezone whatever the zone of the server or the browser.
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ import dash
 import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
-from dashboard import ids, queries
+from dashboard import ids, lang, queries, texts
 from dashboard.context import current
+from gridwatch import timefmt
+from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, normalize, translator
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +28,13 @@ LIST_SIZE = 40
 CAMERA_REFRESH_MS = 3000
 TODAY_REFRESH_MS = 60_000
 
-STATE_LABELS = {
-    "online": "在线 online",
-    "starting": "启动中 starting",
-    "stalled": "卡顿 stalled",
-    "offline": "离线 offline",
-    "disabled": "停用 disabled",
-}
+
+def _translator() -> Translator:
+    return lang.wall_translator(current().settings.locale.language)
 
 
 def _title(**_path: Any) -> str:
-    return current().settings.dashboard.title
+    return texts.title(current().settings, _translator())
 
 
 dash.register_page(__name__, path="/", name="Wall", title=_title, description="GridWatch command-centre wall")
@@ -48,21 +49,24 @@ def tile_class(cam: dict[str, Any]) -> str:
     return f"gw-cam gw-cam-{cam['state']}"
 
 
-def detail_text(cam: dict[str, Any]) -> str:
-    if cam["state"] == "online":
-        return f"{cam['fps']:.1f} fps"
+def detail_text(cam: dict[str, Any], t: Translator) -> str:
+    return texts.camera_detail(cam, t)
+
+
+def detail_title(cam: dict[str, Any]) -> str:
+    """The reader's own error (technical, as logged) on hover; the line itself says it in words."""
     return str(cam.get("error") or "")
 
 
-def badge_text(cam: dict[str, Any]) -> str:
-    return STATE_LABELS.get(str(cam["state"]), str(cam["state"]))
+def badge_text(cam: dict[str, Any], t: Translator) -> str:
+    return texts.state_label(str(cam["state"]), t)
 
 
 def badge_class(cam: dict[str, Any]) -> str:
     return f"gw-badge gw-badge-{cam['state']}"
 
 
-def camera_tile(cam: dict[str, Any]) -> html.Div:
+def camera_tile(cam: dict[str, Any], t: Translator) -> html.Div:
     cid = str(cam["id"])
     return html.Div(
         id={"type": ids.CAM_TILE, "camera": cid},
@@ -77,18 +81,20 @@ def camera_tile(cam: dict[str, Any]) -> html.Div:
                 className="gw-cam-caption",
                 children=[
                     html.Span(str(cam["name"]), className="gw-cam-name"),
-                    html.Span(detail_text(cam), id={"type": ids.CAM_DETAIL, "camera": cid}, className="gw-cam-detail"),
-                    html.Span(badge_text(cam), id={"type": ids.CAM_BADGE, "camera": cid}, className=badge_class(cam)),
+                    html.Span(detail_text(cam, t), id={"type": ids.CAM_DETAIL, "camera": cid},
+                              className="gw-cam-detail", title=detail_title(cam)),
+                    html.Span(badge_text(cam, t), id={"type": ids.CAM_BADGE, "camera": cid},
+                              className=badge_class(cam)),
                 ],
             ),
         ],
     )
 
 
-def camera_grid(cams: list[dict[str, Any]]) -> list[html.Div]:
+def camera_grid(cams: list[dict[str, Any]], t: Translator) -> list[html.Div]:
     if not cams:
-        return [html.Div("暂无摄像头 · no cameras", className="gw-empty")]
-    return [camera_tile(c) for c in cams]
+        return [html.Div(texts.no_cameras(t), className="gw-empty")]
+    return [camera_tile(c, t) for c in cams]
 
 
 def camera_names(cams: list[dict[str, Any]]) -> dict[str, str]:
@@ -96,16 +102,34 @@ def camera_names(cams: list[dict[str, Any]]) -> dict[str, str]:
     return {str(c["id"]): str(c["name"]) for c in cams}
 
 
-def online_text(cams: list[dict[str, Any]]) -> str:
-    return f"{sum(1 for c in cams if c['state'] == 'online')}/{len(cams)}"
+def online_text(cams: list[dict[str, Any]], t: Translator) -> str:
+    return f"{t.number(sum(1 for c in cams if c['state'] == 'online'))}/{t.number(len(cams))}"
 
 
-def _stat(label_zh: str, label_en: str, value_id: str, value: str) -> html.Div:
+def today_text(today: dict[str, Any], t: Translator) -> str:
+    return t.number(int(today["count"])) + ("+" if today.get("capped") else "")
+
+
+def _stat(label: str, value_id: str, value: str) -> html.Div:
     return html.Div(
         className="gw-stat",
         children=[
             html.Div(value, id=value_id, className="gw-stat-value"),
-            html.Div([html.Span(label_zh), html.Span(label_en, className="gw-en")], className="gw-stat-label"),
+            html.Div(label, className="gw-stat-label"),
+        ],
+    )
+
+
+def language_switch(t: Translator) -> html.Nav:
+    """Links, not a callback: the page reloads in the chosen language and the server remembers it (cookie)."""
+    return html.Nav(
+        id=ids.LANG_SWITCH,
+        className="gw-lang",
+        title=t.gettext("Language"),
+        children=[
+            html.A(LANGUAGE_NAMES[code], href=f"?{lang.QUERY}={code}", hrefLang=code.replace("_", "-"),
+                   className="gw-lang-opt gw-lang-on" if code == t.lang else "gw-lang-opt")
+            for code in LANGUAGES
         ],
     )
 
@@ -113,7 +137,8 @@ def _stat(label_zh: str, label_en: str, value_id: str, value: str) -> html.Div:
 def _read_cameras() -> list[dict[str, Any]]:
     ctx = current()
     try:
-        return queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC))
+        return queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC),
+                                    ctx.settings.locale.timezone)
     except redis.RedisError as exc:
         log.warning("wall: camera states unavailable: %s", exc)
         return []
@@ -126,6 +151,7 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     Without Redis the id is None: the page then takes live alerts only instead of replaying the stream.
     """
     ctx = current()
+    tz = ctx.settings.locale.timezone
     now = datetime.now(UTC)
     since: str | None = None
     try:
@@ -133,28 +159,40 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     except redis.RedisError as exc:
         log.warning("wall: alerts stream unavailable: %s", exc)
     try:
-        alerts = queries.alert_views(ctx.repo, LIST_SIZE)
-        today = queries.today_summary(ctx.repo, now)
+        alerts = queries.alert_views(ctx.repo, LIST_SIZE, tz)
+        today = queries.today_summary(ctx.repo, now, tz)
     except Exception as exc:  # noqa: BLE001 - the wall still shows video and live pushes without the database
         log.warning("wall: alerts from the database unavailable: %s", exc)
-        alerts, today = [], {"day": queries.local_midnight(now).date().isoformat(), "count": 0, "capped": False}
+        alerts, today = [], {"day": timefmt.local_day(now, tz).isoformat(), "count": 0, "capped": False}
     return since, alerts, today
 
 
-def layout(**_query: Any) -> html.Div:
+def locale_data(t: Translator, tz: str) -> dict[str, Any]:
+    """What the browser-side code needs to speak the page's language in the city's time zone."""
+    return {"lang": t.lang, "bcp47": t.bcp47, "tz": tz, "texts": texts.browser_texts(t)}
+
+
+def layout(**query: Any) -> html.Div:
     ctx = current()
+    # ?lang= arrives here as a query parameter (the page's own request has it too); else the cookie answers.
+    chosen = normalize(query.get(lang.QUERY))
+    t = translator(chosen) if chosen else _translator()
+    tz = ctx.settings.locale.timezone
     cams = _read_cameras()
     since, alerts, today = _read_alerts()
+    words = texts.browser_texts(t)
     push_config = {
         "url": ctx.ws_url,
         "since": since,
         "inbox": ids.PUSH_INBOX,
         "status": ids.CONNECTION,
         "listSize": LIST_SIZE,
+        "texts": {k: words[k] for k in ("connecting", "live", "lost")},
     }
     return html.Div(
         className="gw-wall",
         children=[
+            dcc.Store(id=ids.LOCALE, data=locale_data(t, tz)),
             dcc.Store(id=ids.PUSH_CONFIG, data=push_config),
             dcc.Store(id=ids.PUSH_INBOX),
             dcc.Store(id=ids.PUSH_STARTED),
@@ -170,15 +208,19 @@ def layout(**_query: Any) -> html.Div:
                 children=[
                     html.Div(className="gw-brand", children=[
                         html.Div("◉", className="gw-logo"),
-                        html.H1(ctx.settings.dashboard.title, className="gw-title"),
+                        html.H1(texts.title(ctx.settings, t), className="gw-title"),
                     ]),
                     html.Div(className="gw-stats", children=[
-                        _stat("今日告警", "alerts today", ids.TODAY_COUNT, str(today["count"])),
-                        _stat("在线摄像头", "cameras online", ids.CAMERAS_ONLINE, online_text(cams)),
+                        _stat(t.gettext("Alerts today"), ids.TODAY_COUNT, today_text(today, t)),
+                        _stat(t.gettext("Cameras online"), ids.CAMERAS_ONLINE, online_text(cams, t)),
                     ]),
                     html.Div(className="gw-header-right", children=[
-                        html.Div("连接中… connecting", id=ids.CONNECTION, className="gw-conn gw-conn-connecting"),
-                        html.Div("", id=ids.CLOCK, className="gw-clock"),
+                        html.Div(words["connecting"], id=ids.CONNECTION, className="gw-conn gw-conn-connecting"),
+                        html.Div(className="gw-clock-box", children=[
+                            html.Div(texts.clock_text(datetime.now(UTC), tz, t), id=ids.CLOCK, className="gw-clock"),
+                            html.Div(texts.zone_name(tz, t), id=ids.CLOCK_ZONE, className="gw-clock-zone"),
+                        ]),
+                        language_switch(t),
                     ]),
                 ],
             ),
@@ -186,13 +228,11 @@ def layout(**_query: Any) -> html.Div:
                 className="gw-main",
                 children=[
                     html.Section(className="gw-panel gw-video-panel", children=[
-                        html.H2([html.Span("实时视频"), html.Span("live video", className="gw-en")],
-                                className="gw-panel-title"),
-                        html.Div(camera_grid(cams), id=ids.CAMERA_GRID, className=_grid_class(len(cams))),
+                        html.H2(t.gettext("Live video"), className="gw-panel-title"),
+                        html.Div(camera_grid(cams, t), id=ids.CAMERA_GRID, className=_grid_class(len(cams))),
                     ]),
                     html.Section(className="gw-panel gw-alert-panel", children=[
-                        html.H2([html.Span("实时告警"), html.Span("live alerts", className="gw-en")],
-                                className="gw-panel-title"),
+                        html.H2(t.gettext("Live alerts"), className="gw-panel-title"),
                         html.Div(id=ids.ALERT_LIST, className="gw-alerts"),
                     ]),
                 ],
@@ -217,6 +257,7 @@ dash.clientside_callback(
     State(ids.ALERTS_STORE, "data"),
     State(ids.TODAY_STORE, "data"),
     State(ids.PUSH_CONFIG, "data"),
+    State(ids.LOCALE, "data"),
     prevent_initial_call=True,
 )
 
@@ -225,18 +266,22 @@ dash.clientside_callback(
     Output(ids.ALERT_LIST, "children"),
     Input(ids.ALERTS_STORE, "data"),
     Input(ids.CAMERA_NAMES, "data"),
+    State(ids.LOCALE, "data"),
 )
 
 dash.clientside_callback(
     ClientsideFunction(namespace="gridwatch", function_name="renderToday"),
     Output(ids.TODAY_COUNT, "children"),
     Input(ids.TODAY_STORE, "data"),
+    State(ids.LOCALE, "data"),
+    prevent_initial_call=True,
 )
 
 dash.clientside_callback(
     ClientsideFunction(namespace="gridwatch", function_name="tick"),
     Output(ids.CLOCK, "children"),
     Input(ids.CLOCK_TICK, "n_intervals"),
+    State(ids.LOCALE, "data"),
 )
 
 
@@ -256,30 +301,35 @@ def _by_camera(outputs: list[dict[str, Any]], cams: dict[str, dict[str, Any]], p
     Output(ids.CAMERA_GRID, "className"),
     Output(ids.CAMERA_IDS, "data"),
     Output(ids.CAMERA_NAMES, "data"),
+    Output({"type": ids.CAM_DETAIL, "camera": ALL}, "title"),
     Input(ids.CAMERA_REFRESH, "n_intervals"),
     State(ids.CAMERA_IDS, "data"),
+    State(ids.LOCALE, "data"),
     prevent_initial_call=True,
 )
-def refresh_cameras(_n: int | None, shown: list[str] | None) -> tuple[Any, ...]:
+def refresh_cameras(_n: int | None, shown: list[str] | None, locale: dict[str, Any] | None) -> tuple[Any, ...]:
     """Badges and details change in place; the grid (and so every video <img>, whose stream would
     restart) is rebuilt only when cameras come or go."""
+    t = translator((locale or {}).get("lang")) if locale else _translator()
     cams = _read_cameras()
     now_ids = [c["id"] for c in cams]
     outputs = dash.ctx.outputs_list
     if now_ids != (shown or []):
         keep = [[dash.no_update] * len(o) for o in outputs[:4]]  # wildcard outputs want one per match
-        return (*keep, online_text(cams), camera_grid(cams), _grid_class(len(cams)), now_ids, camera_names(cams))
+        return (*keep, online_text(cams, t), camera_grid(cams, t), _grid_class(len(cams)), now_ids,
+                camera_names(cams), [dash.no_update] * len(outputs[9]))
     by_id = {c["id"]: c for c in cams}
     return (
         _by_camera(outputs[0], by_id, tile_class),
-        _by_camera(outputs[1], by_id, detail_text),
-        _by_camera(outputs[2], by_id, badge_text),
+        _by_camera(outputs[1], by_id, lambda c: detail_text(c, t)),
+        _by_camera(outputs[2], by_id, lambda c: badge_text(c, t)),
         _by_camera(outputs[3], by_id, badge_class),
-        online_text(cams),
+        online_text(cams, t),
         dash.no_update,
         dash.no_update,
         dash.no_update,
         dash.no_update,
+        _by_camera(outputs[9], by_id, detail_title),
     )
 
 
@@ -291,7 +341,7 @@ def refresh_cameras(_n: int | None, shown: list[str] | None) -> tuple[Any, ...]:
 def refresh_today(_n: int | None) -> Any:
     ctx = current()
     try:
-        return queries.today_summary(ctx.repo, datetime.now(UTC))
+        return queries.today_summary(ctx.repo, datetime.now(UTC), ctx.settings.locale.timezone)
     except Exception as exc:  # noqa: BLE001 - keep the last count on screen while the database is away
         log.warning("wall: today's count not refreshed: %s", exc)
         return dash.no_update

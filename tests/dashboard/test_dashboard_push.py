@@ -7,7 +7,9 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -57,7 +59,11 @@ def test_a_connected_browser_receives_each_new_alert(
 
         msg = _recv(ws)
 
-    assert msg == {"stream_id": sid, "alert": alert_to_dict(alert)}
+    # The stored alert as the API shows it, with the same instant in China time beside the UTC time.
+    china = alert.detected_at.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+    assert msg == {"stream_id": sid, "alert": {**alert_to_dict(alert), "detected_at_local": china}}
+    local = datetime.fromisoformat(msg["alert"]["detected_at_local"])
+    assert local == alert.detected_at and local.utcoffset() == timedelta(hours=8)
     assert msg["alert"]["category_zh"] == "占道经营"
 
 

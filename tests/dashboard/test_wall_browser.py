@@ -1,9 +1,11 @@
-"""The wall in headless Chromium: a new alert is pushed onto the open page, without a reload."""
+"""The wall in headless Chromium: Chinese by default with real CJK glyphs, China time whatever the browser's
+zone, a new alert pushed onto the open page without a reload, and English by the switch, remembered."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium import webdriver
@@ -19,8 +21,33 @@ from gridwatch.types import Alert, CameraState, CameraStatus
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHINA = ZoneInfo("Asia/Shanghai")
+# The browser runs in another zone on purpose: the wall must show China time, not the browser's.
+BROWSER_ZONE = "America/New_York"
 
 pytestmark = pytest.mark.browser
+
+# Draws two different Chinese characters in the page's own font and compares them: real glyphs differ
+# and have ink, a missing font gives blank or identical "tofu" boxes.
+_GLYPHS_DIFFER_JS = """
+const el = document.querySelector(arguments[0]);
+const family = getComputedStyle(el).fontFamily;
+const canvas = document.createElement('canvas');
+canvas.width = 64; canvas.height = 64;
+const ctx = canvas.getContext('2d', {willReadFrequently: true});
+function ink(ch) {
+  ctx.clearRect(0, 0, 64, 64);
+  ctx.fillStyle = '#000';
+  ctx.font = '48px ' + family;
+  ctx.fillText(ch, 4, 52);
+  return Array.from(ctx.getImageData(0, 0, 64, 64).data.filter((v, i) => i % 4 === 3));
+}
+const a = ink('占'), b = ink('道');
+const inkA = a.filter(v => v > 128).length, inkB = b.filter(v => v > 128).length;
+const differ = a.some((v, i) => Math.abs(v - b[i]) > 128);
+return {family: family, inkA: inkA, inkB: inkB, differ: differ,
+        fontReady: document.fonts.check('48px "Noto Sans CJK SC"', '占道经营')};
+"""
 
 
 @pytest.fixture()
@@ -30,16 +57,37 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     opts = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1920,1080", f"--user-data-dir={tmp_path / 'chromium'}"):
+                "--lang=en-US", "--window-size=1920,1080", f"--user-data-dir={tmp_path / 'chromium'}"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
     try:
+        # The wall is a 1920x1080 screen: size the page itself, not the headless window around it.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": BROWSER_ZONE})
         yield driver
     finally:
         driver.quit()
 
 
-def test_new_alert_is_pushed_onto_the_open_wall(
+def _text(browser: webdriver.Chrome, element_id: str) -> str:
+    return str(browser.find_element(By.ID, element_id).text)
+
+
+def _wait_live(browser: webdriver.Chrome, timeout: float = 15) -> None:
+    WebDriverWait(browser, timeout).until(
+        lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
+
+
+def _check_chinese_glyphs(browser: webdriver.Chrome, selector: str) -> None:
+    glyphs = browser.execute_script(_GLYPHS_DIFFER_JS, selector)
+    assert "Noto Sans CJK SC" in glyphs["family"]
+    assert glyphs["fontReady"], "the page's CJK font is not available to the browser"
+    assert glyphs["inkA"] > 150 and glyphs["inkB"] > 150, glyphs  # a 48 px Han character has plenty of ink
+    assert glyphs["differ"], "two different characters drew the same shape: boxes, not glyphs"
+
+
+def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     dashboard: DashboardServer,
     store_alert: Callable[..., Alert],
     publish_camera: Callable[..., CameraState],
@@ -52,9 +100,9 @@ def test_new_alert_is_pushed_onto_the_open_wall(
     publish_camera("car-3", "巡逻车 豫A·K7311", preview=jpeg("zidane.jpg"))
     publish_camera("car-4", "巡逻车 豫A·P0452", CameraStatus.OFFLINE, age_s=95.0)
     now = datetime.now(UTC)
-    midnight = now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
 
-    def ago(minutes: int) -> datetime:  # earlier today, even just after midnight (the count is per day)
+    def ago(minutes: int) -> datetime:  # earlier today in China, even just after midnight (the count is per day)
         return max(now - timedelta(minutes=minutes), midnight.astimezone(UTC))
 
     park = "streetview_people_sitting_park.jpg"
@@ -63,14 +111,23 @@ def test_new_alert_is_pushed_onto_the_open_wall(
                 grid_code="410105001001002")
     store_alert(detected_at=ago(3), category="0502", camera_id="demo-car", snapshot="bus.jpg")
 
-    # The wall is a 1920x1080 screen: size the page itself, not the headless window around it.
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    # A newcomer switches nothing (and their browser asks for English): the wall is in Chinese.
     browser.get(dashboard.url)
     wait = WebDriverWait(browser, 15)
-    wait.until(lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
+    _wait_live(browser)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 3)
-    assert browser.find_element(By.ID, ids.TODAY_COUNT).text == "3"
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert browser.title == "GridWatch 网格指挥中心"
+    header = browser.find_element(By.CSS_SELECTOR, ".gw-header").text
+    for label in ("GridWatch 网格指挥中心", "今日告警", "在线摄像头", "● 实时", "中国时间"):
+        assert label in header
+    panels = browser.find_element(By.CSS_SELECTOR, ".gw-main").text
+    assert "实时视频" in panels and "实时告警" in panels
+    assert _text(browser, ids.TODAY_COUNT) == "3"
+    tiles = {t.find_element(By.CSS_SELECTOR, ".gw-cam-name").text: t.text
+             for t in browser.find_elements(By.CSS_SELECTOR, ".gw-cam")}
+    assert "在线" in tiles["巡逻车 豫A·G2024"] and "帧/秒" in tiles["巡逻车 豫A·G2024"]
+    assert "离线" in tiles["巡逻车 豫A·P0452"] and "最后一帧" in tiles["巡逻车 豫A·P0452"]
     browser.execute_script("window.__noReload = 1;"
                            "document.querySelectorAll('img.gw-cam-img').forEach(i => { i.__gwKept = 1; });")
 
@@ -80,22 +137,31 @@ def test_new_alert_is_pushed_onto_the_open_wall(
     WebDriverWait(browser, 2, poll_frequency=0.05).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
     item = browser.find_element(By.CSS_SELECTOR, selector)
     assert "占道经营" in item.text
-    assert "occupying the road for business" in item.text
+    assert "occupying the road" not in item.text
     assert "巡逻车 豫A·G2024" in item.text  # the camera's name, not its id
+    assert "91%" in item.text
+    # China time (UTC+8), although the browser's clock is in New York.
+    assert alert.detected_at.astimezone(CHINA).strftime("%H:%M:%S") in item.text
     first = browser.find_elements(By.CSS_SELECTOR, ".gw-alert")[0]
     assert first.get_attribute("data-alert-id") == alert.id  # newest first
     assert browser.execute_script("return window.__noReload;") == 1  # pushed, not reloaded
-    WebDriverWait(browser, 2).until(lambda d: d.find_element(By.ID, ids.TODAY_COUNT).text == "4")
+    WebDriverWait(browser, 2).until(lambda d: _text(d, ids.TODAY_COUNT) == "4")
+    clock = _text(browser, ids.CLOCK)
+    china_now = datetime.now(UTC).astimezone(CHINA)
+    assert clock.startswith(china_now.strftime("%Y-%m-%d")) or clock.startswith(
+        (china_now - timedelta(seconds=5)).strftime("%Y-%m-%d"))
+    assert "周" in clock  # the weekday, in Chinese
 
+    _check_chinese_glyphs(browser, ".gw-cat")
     # The video tiles stream: each <img> has decoded a frame from its MJPEG feed.
     WebDriverWait(browser, 5).until(lambda d: d.execute_script(
         "return Array.from(document.querySelectorAll('img.gw-cam-img')).every(i => i.naturalWidth > 0);"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(ARTIFACTS / "wall.png"))
+    assert browser.save_screenshot(str(ARTIFACTS / "wall_zh.png"))
 
     # Camera states refresh in place: the badge follows Redis while each video <img> (and its stream) stays.
     publish_camera("car-4", "巡逻车 豫A·P0452", preview=jpeg("bus.jpg", 320))
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, ids.CAMERAS_ONLINE).text == "4/4")
+    WebDriverWait(browser, 10).until(lambda d: _text(d, ids.CAMERAS_ONLINE) == "4/4")
     assert browser.execute_script(
         "return Array.from(document.querySelectorAll('img.gw-cam-img')).every(i => i.__gwKept === 1);")
     # A camera that starts publishing later gets its own tile without a reload.
@@ -103,20 +169,48 @@ def test_new_alert_is_pushed_onto_the_open_wall(
     WebDriverWait(browser, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-cam")) == 5)
     tiles = {t.find_element(By.CSS_SELECTOR, ".gw-cam-name").text: t.text
              for t in browser.find_elements(By.CSS_SELECTOR, ".gw-cam")}
-    assert "启动中 starting" in tiles["巡逻车 豫A·T9901"]
+    assert "启动中" in tiles["巡逻车 豫A·T9901"]
     assert browser.execute_script("return window.__noReload;") == 1
 
     # The push server goes away: the wall says so, reconnects with backoff, and gets what it missed.
     ws_port = dashboard.push.port
     dashboard.push.stop()
-    WebDriverWait(browser, 10).until(
-        lambda d: "connection lost" in d.find_element(By.ID, ids.CONNECTION).text)
+    WebDriverWait(browser, 10).until(lambda d: "连接中断" in _text(d, ids.CONNECTION))
     missed = store_alert(category="0504", camera_id="park-east")
     replacement = PushServer(redis_server.url, port=ws_port).start()
     try:
         WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]'))
         assert "店外经营" in browser.find_element(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]').text
-        WebDriverWait(browser, 5).until(lambda d: d.find_element(By.ID, ids.CONNECTION).text.endswith("live"))
+        WebDriverWait(browser, 5).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
         assert browser.execute_script("return window.__noReload;") == 1
+
+        # The switch: English, the same alerts and figures, and the choice is remembered by this browser.
+        browser.find_element(By.CSS_SELECTOR, '.gw-lang a[hreflang="en"]').click()
+        WebDriverWait(browser, 15).until(
+            lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+        _wait_live(browser)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]'))
+        assert browser.title == "GridWatch Command Centre"
+        header = browser.find_element(By.CSS_SELECTOR, ".gw-header").text
+        for label in ("GridWatch Command Centre", "Alerts today", "Cameras online", "● Live", "China Time"):
+            assert label in header
+        assert "今日告警" not in header
+        item = browser.find_element(By.CSS_SELECTOR, selector)
+        assert "occupying the road for business" in item.text and "占道经营" not in item.text
+        assert alert.detected_at.astimezone(CHINA).strftime("%H:%M:%S") in item.text
+        tiles = {t.find_element(By.CSS_SELECTOR, ".gw-cam-name").text: t.text
+                 for t in browser.find_elements(By.CSS_SELECTOR, ".gw-cam")}
+        assert "Online" in tiles["巡逻车 豫A·G2024"] and "4.9 fps" in tiles["巡逻车 豫A·G2024"]
+        assert "Starting" in tiles["巡逻车 豫A·T9901"]
+        assert _text(browser, ids.TODAY_COUNT) == "5"
+        # The old page's video streams ended when it was left, so all five tiles play again.
+        WebDriverWait(browser, 10).until(lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('img.gw-cam-img')).every(i => i.naturalWidth > 0);"))
+        assert browser.save_screenshot(str(ARTIFACTS / "wall_en.png"))
+
+        browser.get(dashboard.url)  # no ?lang=: the cookie answers
+        WebDriverWait(browser, 15).until(lambda d: "Alerts today" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
+        browser.find_element(By.CSS_SELECTOR, '.gw-lang a[hreflang="zh-CN"]').click()
+        WebDriverWait(browser, 15).until(lambda d: "今日告警" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
     finally:
         replacement.stop()
