@@ -64,6 +64,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from vision.analyze import SourceError, analyze
+
+    settings = _settings(args)
+    if args.fps is not None:
+        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"detect_fps": args.fps})})
+    out_path: Path | None = args.out
+    snapshots = args.snapshots or ((out_path.parent if out_path else Path.cwd()) / "snapshots")
+    try:
+        if out_path is None:
+            analyze(args.source, settings, sys.stdout, snapshots, mobile=args.mobile, max_seconds=args.seconds)
+        else:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            with out_path.open("w", encoding="utf-8") as out:
+                analyze(args.source, settings, out, snapshots, mobile=args.mobile, max_seconds=args.seconds)
+    except SourceError as exc:
+        sys.stderr.write(f"gridwatch analyze: {exc}\n")
+        return 2
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from alerts.db import make_engine, migrate
 
@@ -78,9 +99,12 @@ def cmd_grids_import(args: argparse.Namespace) -> int:
     from alerts.db import make_engine, migrate
     from alerts.grids import load_geojson
     from alerts.repository import Repository
+    from gridwatch.datum import map_source_in_wgs84
 
     settings = _settings(args)
-    features = load_geojson(Path(args.file))  # validates everything before touching the database
+    datum = args.datum or settings.locale.grids_datum
+    # Stored internally in WGS-84 (what vehicle GPS reports); maps drawn on Chinese web maps are converted here.
+    features = load_geojson(map_source_in_wgs84(Path(args.file), datum))  # all validated before the database
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     migrate(engine)
@@ -93,6 +117,8 @@ def cmd_grids_import(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gridwatch.datum import Datum
+
     parser = argparse.ArgumentParser(prog="gridwatch", description="GridWatch command centre")
     parser.add_argument("--config", "-c", type=Path, default=None, help="settings file (TOML)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING ...")
@@ -103,12 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run ingest + vision for the configured cameras").set_defaults(func=cmd_worker)
     sub.add_parser("dashboard", help="run the wall, JSON API and push server").set_defaults(func=cmd_dashboard)
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+    ana = sub.add_parser("analyze", help="find issues in a video file, RTSP URL or still image (JSON lines)")
+    ana.add_argument("source", help="video file, rtsp:// URL or image")
+    ana.add_argument("--out", "-o", type=Path, default=None, help="JSON lines file (default: standard output)")
+    ana.add_argument("--snapshots", type=Path, default=None, help="snapshot folder (default: beside --out)")
+    mode = ana.add_mutually_exclusive_group()
+    mode.add_argument("--patrol", dest="mobile", action="store_const", const=True, default=None,
+                      help="footage from a moving patrol car (default for still images)")
+    mode.add_argument("--fixed", dest="mobile", action="store_const", const=False,
+                      help="footage from a fixed camera (default for video and streams)")
+    ana.add_argument("--fps", type=float, default=None, help="frames analysed per second (default ingest.detect_fps)")
+    ana.add_argument("--seconds", type=float, default=None, help="stop after this much video (streams)")
+    ana.set_defaults(func=cmd_analyze)
     check = sub.add_parser("check-config", help="validate a settings file without starting anything")
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_check_config)
     grids = sub.add_parser("grids", help="grid maps").add_subparsers(dest="grids_command", required=True)
     imp = grids.add_parser("import", help="validate and import a GeoJSON grid map (replaces the current one)")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--datum", choices=[d.value for d in Datum], default=None,
+        help="datum of the file's coordinates (AMap/Tencent exports: gcj02, Baidu: bd09); default locale.grids_datum",
+    )
     imp.set_defaults(func=cmd_grids_import)
     return parser
 

@@ -52,6 +52,7 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
     from alerts.db import make_engine, migrate
     from alerts.grids import load_geojson
     from alerts.repository import Repository
+    from gridwatch.datum import map_source_in_wgs84
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
@@ -59,7 +60,8 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
     migrate(engine)
     repo = Repository(engine)
     if settings.grids_file is not None and repo.grid_count() == 0:
-        count = repo.replace_grids(load_geojson(settings.grids_file))
+        source = map_source_in_wgs84(settings.grids_file, settings.locale.grids_datum)
+        count = repo.replace_grids(load_geojson(source))
         log.info("imported %d grids from %s", count, settings.grids_file)
     return repo
 

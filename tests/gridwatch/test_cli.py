@@ -47,3 +47,23 @@ def test_grid_import_and_invalid_grid_map(tmp_path: Path) -> None:
     failed = _run("--config", str(cfg), "grids", "import", str(bad_file))
     assert failed.returncode == 2
     assert victim["properties"]["code"] in failed.stderr and "999999999" in failed.stderr
+
+
+def test_grid_map_in_gcj02_is_stored_in_wgs84(tmp_path: Path) -> None:
+    """A map exported from AMap (GCJ-02) lands ~500 m away from where its raw numbers say: GPS routes right."""
+    from alerts.db import make_engine
+    from alerts.grids import GridIndex
+    from alerts.repository import Repository
+    from gridwatch.settings import DEMO_GRIDS
+
+    cfg = tmp_path / "gw.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}/data"\n')
+    done = _run("--config", str(cfg), "grids", "import", "--datum", "gcj02", str(DEMO_GRIDS))
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(f"sqlite:///{tmp_path}/data/gridwatch.db")
+    index = GridIndex(Repository(engine).list_grids())
+    # The file's west border is lon 113.660; in WGS-84 that border lies ~0.006 deg (~560 m) further west,
+    # so a GPS point just west of 113.660 is inside the map only after conversion.
+    inside = index.locate(34.775, 113.657)
+    assert inside is not None and inside.code.startswith("410105001")
+    engine.dispose()
