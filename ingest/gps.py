@@ -1,8 +1,9 @@
 """Where the patrol car was when a frame was captured: simulated routes for the demo and tests.
 
 A ``GpsSource`` is any callable ``(capture time) -> GpsFix | None``; the reader calls it once per frame
-handed to vision. Real cars will report fixes through the telemetry API (a later issue); here a car drives
-a closed polyline at constant speed, for ever.
+handed to vision. Real cars report fixes through the telemetry receivers (``ingest.telemetry``, whose
+``TrackGpsSource`` interpolates them); here a car drives a closed polyline at constant speed, for ever
+(``python -m ingest.simulate_car`` sends this route's fixes to the receivers like a real car).
 """
 from __future__ import annotations
 

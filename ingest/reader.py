@@ -2,17 +2,26 @@
 
 A ``CameraReader`` runs a decode thread (PyAV) and a small watchdog thread:
 
-* The decode thread decodes EVERY frame (H.264 cannot skip frames others depend on) but converts to a BGR
-  ndarray only the frames it hands to vision, at most ``ingest.detect_fps`` per second. The handed frame
-  replaces the previous one: ``latest()`` always answers the newest frame, never a backlog.
-* Counters in ``CameraState``: ``frames`` = frames decoded from the stream since ``start()``; ``fps`` =
-  decoded frames per second over the last 2 s (the camera's real rate); ``dropped`` = frames handed over
+* The decode thread demuxes every packet, gives each to the optional ``packets`` sink (the recorder's
+  rolling buffer: stream copy, no second connection), and decodes either every frame (``ingest.decode =
+  "all"``; H.264 cannot skip frames others depend on) or keyframes only (``"keyframes"``, ~5x cheaper, see
+  BENCHMARKS.md). It converts to a BGR ndarray only the frames it hands to vision, at most ``ingest.detect_fps`` per
+  second. The handed frame replaces the previous one: ``latest()`` always answers the newest frame, never
+  a backlog.
+* ``captured_at`` is the frame's own timestamp mapped to the wall clock (``ingest.clock.StreamClock``),
+  never later than its arrival: seconds of video that a mobile network delivers in one burst keep their
+  real, older times, and the frames of such a backlog are not handed to vision (only fresh ones are).
+  When the reader falls more than ``CATCH_UP_S`` behind (a burst, or a CPU too busy to decode every
+  frame) it decodes keyframes only until it has caught up, so a lag never grows.
+* Counters in ``CameraState``: ``frames`` = frames received from the stream since ``start()``; ``fps`` =
+  frames received per second over the last 2 s (the camera's real rate); ``dropped`` = frames handed over
   for vision that were replaced by a newer one before anyone took them with ``latest()`` — i.e. vision
   falling behind. The frames skipped on purpose to honour ``detect_fps`` are not counted as dropped.
 * ``seq`` numbers the handed-over frames, increasing across reconnects, so ``latest(after_seq)`` works
   for the lifetime of the reader.
-* States: STARTING -> ONLINE (a frame arrived) -> STALLED (connected, but no frame for
-  ``ingest.stall_seconds``) -> OFFLINE (opening the stream failed or it ended) -> ONLINE again. It
+* States: STARTING -> ONLINE (a picture decoded) -> STALLED (connected, but no frame for
+  ``ingest.stall_seconds``, or frames arrive but none decodes for ``DECODE_STALL_FACTOR`` times that) ->
+  OFFLINE (opening the stream failed or it ended) -> ONLINE again. A stall makes the reader reconnect. It
   reconnects for ever with exponential backoff capped at ``ingest.reconnect_max_seconds``; nothing a camera
   does raises out of the reader. ``on_state`` is called on every status change and at least once a second
   while ONLINE, from the reader's threads (keep it quick).
@@ -29,30 +38,51 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from fractions import Fraction
+from typing import Protocol, cast
 
 import av
 import av.error
 import numpy as np
 import numpy.typing as npt
+from av.video.stream import VideoStream
 
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame, GpsFix
+from ingest.clock import RESET_AFTER_S, StreamClock
 from ingest.gps import GpsSource
 
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF_S = 0.5
+STABLE_SESSION_S = 10.0  # a connection that lasted this long resets the reconnect backoff
 FPS_WINDOW_S = 2.0
 STATE_EVERY_S = 1.0
 WATCH_EVERY_S = 0.25
 CALLBACK_ERROR_EVERY_S = 30.0
 MAX_BAD_PACKETS = 100  # this many undecodable packets in a row: reconnect
+DECODE_STALL_FACTOR = 4  # frames arrive but no picture decodes for this many stall_seconds: reconnect
+BACKLOG_S = 0.5  # a decoded frame captured longer ago than this is part of a backlog burst: not handed over
+CATCH_UP_S = 1.0  # further behind than this: decode keyframes only until the reader has caught up
+STARVE_S = 3.0  # no frame handed over for this long: a frame up to CATCH_UP_S old will do (a slower network)
 
 # H.264 cameras send their codec parameters in the SDP, so FFmpeg's default probe (it waits for ~20 frames
 # to guess the frame rate) only delays the first frame (1.2 s at 25 fps, 2.7 s at 10 fps) and then delivers
 # the probed frames as one stale burst. A 0.1 s probe opens in ~0.3 s with ~0.1 s of backlog.
 FAST_OPEN_OPTIONS = {"analyzeduration": "100000"}
+
+
+class PacketSink(Protocol):
+    """Receives every compressed video packet of the reader's connection (``ingest.recorder.PacketBuffer``)."""
+
+    def begin(self, stream: VideoStream) -> None:
+        """A new connection: its packets follow (codec parameters may differ from the last one)."""
+
+    def packet(self, packet: av.Packet, wall: float) -> None:
+        """One packet and its capture time (epoch seconds); called on the reader's thread, so be quick."""
+
+    def end(self) -> None:
+        """The connection is gone."""
 
 
 class CameraReader:
@@ -64,13 +94,16 @@ class CameraReader:
         ingest: IngestSettings,
         gps: GpsSource | None = None,
         on_state: Callable[[CameraState], None] | None = None,
+        packets: PacketSink | None = None,
     ) -> None:
         self.camera = camera
         self.ingest = ingest
         self._gps = gps
         self._on_state = on_state
+        self._packets = packets
         self._where = f"camera {camera.id} ({camera.url.masked})"
         self._stop = threading.Event()
+        self._reconnect = threading.Event()  # set by the watchdog: drop this connection and open a new one
         self._cond = threading.Condition()  # guards the newest frame and the counters below
         self._emit_lock = threading.Lock()  # keeps on_state calls in order across both threads
         self._latest: Frame | None = None
@@ -80,11 +113,14 @@ class CameraReader:
             camera_id=camera.id, name=camera.name, status=CameraStatus.STARTING,
             fps=0.0, frames=0, dropped=0, last_frame_at=None,
         )
-        self._last_frame_mono: float | None = None
+        self._last_frame_mono: float | None = None  # last packet received
+        self._last_picture_mono: float | None = None  # last picture decoded
         self._recent: collections.deque[float] = collections.deque()
         self._last_emit_mono = 0.0
         self._last_callback_error = -CALLBACK_ERROR_EVERY_S
         self._last_gps_error = -CALLBACK_ERROR_EVERY_S
+        self._last_sink_error = -CALLBACK_ERROR_EVERY_S
+        self._skipped = 0  # frames not decoded to catch up with a backlog
         self._next_handover = 0.0
         self._threads: list[threading.Thread] = []
 
@@ -140,6 +176,25 @@ class CameraReader:
         with self._cond:
             return self._snapshot(time.monotonic())
 
+    @property
+    def skipped(self) -> int:
+        """Frames left undecoded to catch up after a burst or while the CPU could not keep up."""
+        return self._skipped
+
+    @property
+    def alive(self) -> bool:
+        """True while the decode thread runs (it only ends on ``stop()``)."""
+        return bool(self._threads) and self._threads[0].is_alive()
+
+    def rename(self, name: str) -> None:
+        """Change the name operators see, without touching the connection."""
+        with self._emit_lock:
+            with self._cond:
+                self.camera = self.camera.model_copy(update={"name": name})
+                self._state = replace(self._state, name=name)
+                state = self._snapshot(time.monotonic())
+            self._emit(state)
+
     # ---- state ------------------------------------------------------------------------------------------
 
     def _snapshot(self, now: float) -> CameraState:
@@ -154,8 +209,8 @@ class CameraReader:
         return self._state
 
     def _emit(self, state: CameraState) -> None:
-        if self._on_state is None:
-            return
+        if self._on_state is None or self._stop.is_set():
+            return  # a stopped reader (a removed camera) must not publish itself back onto the wall
         try:
             self._on_state(state)
         except Exception:  # noqa: BLE001 - a broken subscriber must not stop the camera
@@ -191,12 +246,22 @@ class CameraReader:
         """Periodic state while ONLINE; also turns a silent stream into STALLED (checked and set atomically)."""
         with self._emit_lock:
             with self._cond:
-                if self._state.status is not CameraStatus.ONLINE:
-                    return
-                last = self._last_frame_mono
+                picture = self._last_picture_mono
+                stall = self.ingest.stall_seconds
                 state: CameraState | None
-                if last is not None and now - last > self.ingest.stall_seconds:
+                last = self._last_frame_mono
+                if picture is not None and now - picture > DECODE_STALL_FACTOR * stall:
+                    # Connected, but no picture for long: garbage or undecodable data. Start over.
+                    self._last_picture_mono = None
+                    self._reconnect.set()
+                    state = self._transition(
+                        CameraStatus.STALLED, f"no picture decoded for {DECODE_STALL_FACTOR * stall:g} s"
+                    )
+                elif self._state.status is not CameraStatus.ONLINE:
+                    return
+                elif last is not None and now - last > stall:
                     state = self._transition(CameraStatus.STALLED, self._stall_error())
+                    self._reconnect.set()
                 elif now - self._last_emit_mono >= STATE_EVERY_S:
                     self._last_emit_mono = now
                     state = self._snapshot(now)
@@ -222,6 +287,7 @@ class CameraReader:
         backoff = FIRST_BACKOFF_S
         while not self._stop.is_set():
             got_frames = False
+            began = time.monotonic()
             try:
                 got_frames = self._session()
             except Exception as exc:  # noqa: BLE001 - one camera's bug must never kill the process
@@ -230,8 +296,8 @@ class CameraReader:
                 self._set_status(CameraStatus.OFFLINE, f"reader error: {type(exc).__name__}")
             if self._stop.is_set():
                 break
-            if got_frames:
-                backoff = FIRST_BACKOFF_S
+            if got_frames and time.monotonic() - began >= STABLE_SESSION_S:
+                backoff = FIRST_BACKOFF_S  # a flapping camera (a picture, then gone) must not be hammered
             delay = min(backoff, self.ingest.reconnect_max_seconds)
             backoff = min(backoff * 2, self.ingest.reconnect_max_seconds)
             log.debug("%s: reconnecting in %.1f s", self._where, delay)
@@ -249,8 +315,9 @@ class CameraReader:
         return self._safe(f"{reason} (errno {exc.errno})" if exc.errno else reason)
 
     def _session(self) -> bool:
-        """One connection: open, decode until it ends, fails or we stop. True if any frame arrived."""
+        """One connection: open, decode until it ends, fails, stalls or we stop. True if any picture decoded."""
         options = {"rtsp_transport": self.ingest.rtsp_transport, **FAST_OPEN_OPTIONS}
+        self._reconnect.clear()
         try:
             container = av.open(
                 self.camera.url.get_secret_value(), options=options,
@@ -260,18 +327,52 @@ class CameraReader:
             self._set_status(CameraStatus.OFFLINE, f"cannot open stream: {self._describe(exc)}")
             return False
         got_frames = False
+        sink_open = False
         try:
             if not container.streams.video:
                 self._set_status(CameraStatus.OFFLINE, "stream has no video track")
                 return False
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            log.info("%s: connected (%s %dx%d)", self._where, stream.codec_context.name,
-                     stream.codec_context.width, stream.codec_context.height)
+            keyframes_only = self.ingest.decode == "keyframes"
+            # Frame threads hold back as many pictures as there are threads: 80 ms when every frame is decoded,
+            # but seconds when only keyframes are. Keyframes alone decode on slice threads, without delay.
+            stream.thread_type = "SLICE" if keyframes_only else "AUTO"
+            time_base = stream.time_base or Fraction(1, 90000)
+            # Reset only on jumps longer than any stall this connection may survive: that is a new timeline.
+            clock = StreamClock(reset_after_s=max(RESET_AFTER_S, 2 * self.ingest.stall_seconds))
+            log.info("%s: connected (%s %dx%d, decoding %s)", self._where, stream.codec_context.name,
+                     stream.codec_context.width, stream.codec_context.height,
+                     "keyframes only" if keyframes_only else "every frame")
+            sink_open = self._sink_call("begin", stream)
+            with self._cond:
+                # The decode watchdog counts from the connection: it must deliver a picture in time.
+                self._last_picture_mono = time.monotonic()
             bad_packets = 0
+            catching_up = False
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     break
+                if self._reconnect.is_set():
+                    log.info("%s: watchdog asked for a new connection", self._where)
+                    break
+                if packet.size == 0:
+                    continue  # the demuxer's end-of-stream flush marker, not video
+                arrival = time.time()
+                ts = packet.pts if packet.pts is not None else packet.dts
+                wall = clock.observe(float(ts * time_base), arrival) if ts is not None else arrival
+                self._on_packet(wall)
+                if sink_open:
+                    self._sink_call("packet", packet, wall)
+                if not packet.is_keyframe:
+                    if keyframes_only:
+                        continue
+                    # Behind: skip to the next keyframe (a skipped frame spoils the rest of its GOP anyway).
+                    catching_up = catching_up or arrival - wall > CATCH_UP_S
+                    if catching_up:
+                        self._skipped += 1
+                        continue
+                else:
+                    catching_up = arrival - wall > CATCH_UP_S
                 try:
                     frames = packet.decode()
                 except av.error.InvalidDataError:
@@ -282,7 +383,9 @@ class CameraReader:
                     continue
                 bad_packets = 0
                 for frame in frames:
-                    self._on_frame(frame)
+                    fts = frame.pts if frame.pts is not None else frame.dts
+                    captured = clock.wall(float(fts * time_base)) if fts is not None else None
+                    self._on_frame(frame, min(captured, arrival) if captured is not None else arrival, arrival)
                     got_frames = True
             else:
                 if not self._stop.is_set():
@@ -293,8 +396,27 @@ class CameraReader:
         except av.error.FFmpegError as exc:
             self._set_status(CameraStatus.OFFLINE, f"stream failed: {self._describe(exc)}")
         finally:
+            with self._cond:
+                self._last_picture_mono = None  # not connected: nothing to decode
+            if sink_open:
+                self._sink_call("end")
             container.close()
         return got_frames
+
+    def _sink_call(self, method: str, *args: object) -> bool:
+        """Feed the packet sink; a failing sink costs the recording, never the camera. True if it worked."""
+        if self._packets is None:
+            return False
+        try:
+            getattr(self._packets, method)(*args)
+            return True
+        except Exception:  # noqa: BLE001 - the recorder must not be able to stop the camera
+            now = time.monotonic()
+            if now - self._last_sink_error >= CALLBACK_ERROR_EVERY_S:
+                self._last_sink_error = now
+                log.exception("%s: packet sink %s() failed (repeats muted for %.0f s)", self._where, method,
+                              CALLBACK_ERROR_EVERY_S)
+            return method != "begin"
 
     def _fix(self, captured_at: datetime) -> GpsFix | None:
         if self._gps is None:
@@ -309,10 +431,23 @@ class CameraReader:
                               CALLBACK_ERROR_EVERY_S)
             return None
 
-    def _on_frame(self, frame: av.VideoFrame) -> None:
+    def _on_packet(self, wall: float) -> None:
+        """A frame arrived from the network: the camera is alive (decoded or not)."""
         now = time.monotonic()
-        captured_at = datetime.now(UTC)
-        hand_over = now >= self._next_handover
+        with self._cond:
+            self._recent.append(now)
+            self._last_frame_mono = now
+            self._state = replace(self._state, frames=self._state.frames + 1,
+                                  last_frame_at=datetime.fromtimestamp(wall, UTC))
+
+    def _on_frame(self, frame: av.VideoFrame, wall: float, arrival: float) -> None:
+        now = time.monotonic()
+        captured_at = datetime.fromtimestamp(wall, UTC)
+        # A frame of a backlog burst shows the past; a fresher one is right behind it in the same burst. But
+        # when the network has just become slower for good, slightly old frames beat no frames at all.
+        lag = arrival - wall
+        fresh = lag <= BACKLOG_S or (lag <= CATCH_UP_S and now - self._next_handover > STARVE_S)
+        hand_over = fresh and now >= self._next_handover
         if hand_over:
             period = 1.0 / self.ingest.detect_fps
             # Keep an even cadence on average, but never try to catch up after a pause.
@@ -321,8 +456,7 @@ class CameraReader:
             image = cast("npt.NDArray[np.uint8]", frame.to_ndarray(format="bgr24"))
             fix = self._fix(captured_at)
         with self._cond:
-            self._recent.append(now)
-            self._last_frame_mono = now
+            self._last_picture_mono = now
             dropped = self._state.dropped
             if hand_over:
                 if not self._latest_taken:
@@ -332,8 +466,7 @@ class CameraReader:
                                      image=image, fix=fix)
                 self._latest_taken = False
                 self._cond.notify_all()
-            self._state = replace(self._state, frames=self._state.frames + 1, dropped=dropped,
-                                  last_frame_at=captured_at)
+            self._state = replace(self._state, dropped=dropped)
             online = self._state.status is CameraStatus.ONLINE
         if not online:
             self._set_status(CameraStatus.ONLINE)

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gridwatch.settings import CameraSettings, IngestSettings
+from gridwatch.settings import CameraSettings, IngestSettings, RecordingSettings
+from gridwatch.types import CameraStatus
 from ingest.demo_server import RtspTestServer
+from ingest.reader import CameraReader
+from ingest.recorder import Recorder
 
 # Demo grid map box the simulated car must stay inside (see gridwatch.settings.DEMO_GRIDS).
 ROUTE_BOX = (34.772, 34.798, 113.662, 113.718)
@@ -42,3 +45,32 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.05)
+
+
+def recording_settings(**extra: object) -> RecordingSettings:
+    values: dict[str, object] = {"buffer_seconds": 8, "pre_seconds": 2, "post_seconds": 2, "clip_timeout_seconds": 5}
+    values.update(extra)
+    return RecordingSettings.model_validate(values)
+
+
+@pytest.fixture(scope="module")
+def recorded_camera(rtsp_server: RtspTestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
+    """A reader on the shared server feeding a Recorder (8 s buffer); the camera id is ``rec-1``."""
+    recorder = Recorder(recording_settings(), tmp_path_factory.mktemp("media"))
+    ingest = IngestSettings(detect_fps=5, stall_seconds=2, reconnect_max_seconds=2, open_timeout_seconds=3)
+    reader = CameraReader(camera(rtsp_server.url, "rec-1"), ingest, packets=recorder.buffer("rec-1")).start()
+    try:
+        wait_for(lambda: reader.state().status is CameraStatus.ONLINE, 15, "the recorded camera to be ONLINE")
+        yield recorder
+    finally:
+        reader.stop()
+
+
+def keyframe_gap(recorder: Recorder, camera_id: str) -> float:
+    """Longest distance between two buffered keyframes (the stream's GOP), in seconds."""
+    buf = recorder.get(camera_id)
+    assert buf is not None
+    _, packets = buf.select(0, time.time() + 60)
+    keys = [p.wall for p in packets if p.key]
+    assert len(keys) >= 2, "need two keyframes to measure the GOP"
+    return max(b - a for a, b in zip(keys, keys[1:], strict=False))

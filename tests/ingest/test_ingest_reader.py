@@ -182,3 +182,21 @@ def test_udp_transport_and_a_failing_state_callback(
     finally:
         reader.stop()
     assert frames[-1].image.shape == (720, 1280, 3)
+
+
+def test_keyframes_only_hands_over_keyframes_and_still_counts_every_frame(
+    rtsp_server: RtspTestServer, fast_ingest: IngestSettings
+) -> None:
+    keyframes = fast_ingest.model_copy(update={"decode": "keyframes"})
+    reader = CameraReader(camera(rtsp_server.url, "key-cam"), keyframes).start()
+    try:
+        frames = collect(reader, 3)
+        state = reader.state()
+    finally:
+        reader.stop()
+    # The stream has a keyframe every second: 5 fps are asked for, but only keyframes are decoded ...
+    gaps = [(b.captured_at - a.captured_at).total_seconds() for a, b in zip(frames, frames[1:], strict=False)]
+    assert all(g >= 0.8 for g in gaps), gaps  # 25 frames apart, 21 across the 96-frame loop point
+    assert all(f.image.shape == (720, 1280, 3) and f.image.std() > 10 for f in frames)
+    # ... while the camera's state still shows every frame it sends.
+    assert state.status is CameraStatus.ONLINE and 15 < state.fps < 40 and state.frames >= 25 * 2
