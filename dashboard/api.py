@@ -36,7 +36,8 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 @blueprint.before_app_request
 def _api_paths_never_fall_through_to_the_page() -> tuple[Response, int] | None:
-    if request.path.startswith(_OWN_PREFIXES) and request.blueprint != blueprint.name:
+    # Only paths that no route matched: other blueprints (telemetry, cameras) own /api/ routes too.
+    if request.path.startswith(_OWN_PREFIXES) and request.url_rule is None:
         return _error(404, _t().gettext("No such resource: {path}").format(path=request.path))
     return None
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dash
 import redis
+from flask import Blueprint
 
 from dashboard import api, lang, texts
 from dashboard.context import WallContext, attach
@@ -37,11 +39,19 @@ class _LocalisedDash(dash.Dash):
         return page.replace("<html>", f'<html lang="{t.bcp47}">', 1)
 
 
-def create_app(settings: Settings, repo: AlertRepository, redis_client: redis.Redis, ws_url: str) -> dash.Dash:
+def create_app(
+    settings: Settings,
+    repo: AlertRepository,
+    redis_client: redis.Redis,
+    ws_url: str,
+    blueprints: Sequence[Blueprint] = (),
+) -> dash.Dash:
     """A ready WSGI app (``app.server``): the wall at "/", the JSON API, media and MJPEG routes.
 
     ``ws_url`` is the push websocket the page connects to (``PushServer.url``); a wildcard host in it
-    (0.0.0.0) is replaced in the browser by the host the page was loaded from.
+    (0.0.0.0) is replaced in the browser by the host the page was loaded from. ``blueprints`` are further
+    JSON routes served beside the API (vehicle telemetry, camera management); Flask only takes them before
+    the first request, so they are registered here.
     """
     app = _LocalisedDash(
         "dashboard",
@@ -56,6 +66,8 @@ def create_app(settings: Settings, repo: AlertRepository, redis_client: redis.Re
     )
     attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url))
     app.server.register_blueprint(api.blueprint)
+    for extra in blueprints:
+        app.server.register_blueprint(extra)
     # Dash binds the callbacks that pages declare with dash.callback to whichever app serves its first
     # request; doing that now ties them to this app even when another app is created after it.
     with app.server.test_client() as client:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import redis
+from flask import Blueprint
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -42,6 +44,7 @@ class DashboardServer:
         port: int | None = None,
         ws_port: int | None = None,
         threads: int = WSGI_THREADS,
+        blueprints: Sequence[Blueprint] = (),
     ) -> None:
         self._settings = settings
         self._repo = repo
@@ -51,6 +54,7 @@ class DashboardServer:
         self._want_port = settings.dashboard.port if port is None else port
         self._want_ws_port = settings.dashboard.ws_port if ws_port is None else ws_port
         self._threads = max(threads, WSGI_THREADS)
+        self._blueprints = tuple(blueprints)
         self._push: PushServer | None = None
         self._wsgi_map: dict[int, Any] = {}
         self._wsgi: Any = None  # waitress ships no type hints
@@ -94,7 +98,7 @@ class DashboardServer:
         self._push = PushServer(self._redis_url, host=self._host, port=self._want_ws_port,
                                 stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone).start()
         try:
-            app = create_app(self._settings, self._repo, self._redis, self.ws_url)
+            app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=self._blueprints)
             self._stopping = context_of(app.server).stopping
             server = create_server(
                 app.server, map=self._wsgi_map, host=self._host, port=self._want_port,

@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a settings file without starting anything")
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_check_config)
+    from ingest.cameras_cli import register as register_cameras
+
+    register_cameras(sub, _settings)
     grids = sub.add_parser("grids", help="grid maps").add_subparsers(dest="grids_command", required=True)
     imp = grids.add_parser("import", help="validate and import a GeoJSON grid map (replaces the current one)")
     imp.add_argument("file", type=Path)

@@ -98,13 +98,21 @@ def load_detector(settings: Settings):  # type: ignore[no-untyped-def]
     return Detector(settings.vision)
 
 
+DEMO_CAMERA_ID = "demo-car"
+
+
 def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle, detector=None) -> object:  # type: ignore[no-untyped-def]
-    """Readers for every enabled camera, the detector, the rules and the alert sink, in one worker."""
+    """Cameras (run-time registry + readers), recording, the detector, the rules and the alert sink, in one worker."""
     from alerts.grids import GridIndex
     from alerts.sink import AlertSink
+    from gridwatch.types import IssueEvent
     from gridwatch.worker import VisionWorker
-    from ingest.gps import route
-    from ingest.reader import CameraReader
+    from ingest.clips import ClipService
+    from ingest.manager import CameraManager, forget_camera_state
+    from ingest.recorder import Recorder
+    from ingest.registry import CameraRegistry, RegistryError, redis_announcer
+    from ingest.retention import RetentionSweeper
+    from ingest.telemetry import TelemetryStore, gps_for_camera
     from vision.annotate import draw, to_jpeg
 
     if detector is None:
@@ -112,15 +120,42 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle,
     grids = GridIndex(repo.list_grids())  # the map in the database, which `grids import` may have replaced
     sink = AlertSink(repo, client, settings.media_dir, grids)
 
-    readers: dict[str, CameraReader] = {}
+    registry = CameraRegistry.for_settings(settings, redis_announcer(client))
     for cam in settings.cameras:
-        if not cam.enabled:
-            continue
-        gps = route(cam.gps_route).fix_at if cam.gps_route else None
-        reader = CameraReader(cam, settings.ingest, gps=gps, on_state=lambda s: publish_camera_state(client, s))
-        reader.start()
-        life.started(f"reader {cam.id} ({cam.url.masked})", reader.stop)
-        readers[cam.id] = reader
+        if cam.id == DEMO_CAMERA_ID:
+            # The demo RTSP server may get a new port each start; the registry keeps the camera's other edits.
+            try:
+                registry.update(cam.id, {"url": cam.url.get_secret_value()})
+            except RegistryError as exc:
+                log.info("demo car not updated in the camera registry: %s", exc)
+    store = TelemetryStore(client, settings.ingest.telemetry_track_seconds)
+    recorder = Recorder(settings.recording, settings.media_dir) if settings.recording.enabled else None
+    manager = CameraManager(
+        settings.ingest,
+        registry,
+        redis_client=client,
+        on_state=lambda s: publish_camera_state(client, s),
+        on_removed=lambda cid: forget_camera_state(client, cid),
+        gps_for=lambda cam: gps_for_camera(cam, settings.ingest, store),
+        recorder=recorder,
+    ).start()
+    life.started("camera manager", manager.stop)
+
+    clips: ClipService | None = None
+    if recorder is not None:
+        clips = ClipService(recorder, settings.media_dir, settings.recording).start()
+        life.started("clip writer", clips.stop)
+        sweeper = RetentionSweeper(
+            [settings.media_dir / "clips", settings.media_dir / "snapshots"],
+            settings.recording.retention_days,
+            settings.recording.retention_gb,
+        ).start()
+        life.started("media retention", sweeper.stop)
+
+    def on_event(event: IssueEvent) -> None:
+        alert = sink.record(event)
+        if alert is not None and clips is not None:
+            clips.request(alert.id, alert.camera_id, alert.detected_at)
 
     def preview(frame: Frame, dets: Detections) -> None:
         try:
@@ -134,18 +169,35 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle,
         except redis.RedisError:
             pass  # the heartbeat lapsing is exactly how health checks notice
 
-    worker = VisionWorker(settings, readers, detector, on_event=sink.record, on_preview=preview, heartbeat=heartbeat)
+    worker = VisionWorker(
+        settings, manager.readers, detector, on_event=on_event, on_preview=preview, heartbeat=heartbeat
+    )
     worker.start()
     life.started("vision worker", worker.stop)
     return worker
 
 
 def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
+    """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
     from dashboard.server import DashboardServer
+    from ingest.cameras_api import cameras_blueprint
+    from ingest.registry import CameraRegistry, redis_announcer
+    from ingest.telemetry import TelemetryIngest, TelemetryStore
+    from ingest.telemetry_api import telemetry_blueprint
+    from ingest.telemetry_ws import TelemetryWsServer
 
-    server = DashboardServer(settings, repo, handle.client, handle.url)
+    telemetry = TelemetryIngest(
+        TelemetryStore(handle.client, settings.ingest.telemetry_track_seconds), settings.ingest
+    )
+    registry = CameraRegistry.for_settings(settings, redis_announcer(handle.client))
+    server = DashboardServer(
+        settings, repo, handle.client, handle.url,
+        blueprints=(telemetry_blueprint(telemetry), cameras_blueprint(registry)),
+    )
     server.start()
     life.started(f"dashboard {server.url}", server.stop)
+    ws = TelemetryWsServer(telemetry, settings.dashboard.host, settings.ingest.telemetry_ws_port).start()
+    life.started(f"telemetry websocket on port {ws.port}", ws.stop)
     return server
 
 

@@ -76,6 +76,7 @@ url = "rtsp://admin:topsecret@127.0.0.1:{free_port()}/nothing"
 [ingest]
 stall_seconds = 3
 reconnect_max_seconds = 2
+telemetry_ws_port = 0
 
 [rules]
 dwell_seconds = 1.5
