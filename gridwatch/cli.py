@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ingest.cameras_cli import register as register_cameras
 
     register_cameras(sub, _settings)
+    from patrol.cli import register as register_patrol
+
+    register_patrol(sub)
     grids = sub.add_parser("grids", help="grid maps").add_subparsers(dest="grids_command", required=True)
     imp = grids.add_parser("import", help="validate and import a GeoJSON grid map (replaces the current one)")
     imp.add_argument("file", type=Path)

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   redis-server ffmpeg chromium chromium-driver fonts-noto-cjk docker-compose
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+  librtsp-server-perl gpsd
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,6 @@
+"""``python -m patrol``: see patrol.cli."""
+import sys
+
+from patrol.cli import main
+
+sys.exit(main())

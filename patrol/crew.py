@@ -1,0 +1,133 @@
+"""What the crew does by hand: mark itself on patrol / paused / off duty, and file a report.
+
+Both are queued in the car's ``CarStore`` first (so they survive a dead link) and sent by the agent.
+
+Command-centre endpoints (JSON bodies; 2xx = accepted, 4xx = refused for good with ``{"error": ...}``, 5xx or
+no answer = the car retries):
+
+``POST /api/reports`` — a manual report that enters the same case flow as a video alert::
+
+    {"report_id": "9f1c...", "vehicle_id": "zz-a1234", "crew": ["Li Wei"], "shift": "2026-11-24-day",
+     "category": "0503", "note": "stall on the pavement", "created_at": "2026-11-24T08:00:00+00:00",
+     "lat": 34.78, "lon": 113.68, "position_time": "2026-11-24T07:59:59+00:00",
+     "photo": {"filename": "stall.jpg", "content_type": "image/jpeg", "data_base64": "..."}}
+
+  ``report_id`` is the idempotency key: a car that lost the answer sends the same report again. ``lat``,
+  ``lon``, ``position_time`` and ``photo`` may be null. ``category`` is a gridwatch.categories code.
+
+``POST /api/vehicles/<vehicle_id>/status`` — the crew's availability::
+
+    {"vehicle_id": "zz-a1234", "status": "paused", "changed_at": "2026-11-24T08:00:00+00:00",
+     "crew": ["Li Wei"], "shift": "2026-11-24-day", "lat": 34.78, "lon": 113.68}
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import shutil
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from gridwatch.categories import CATEGORIES
+from patrol.settings import PatrolSettings
+from patrol.store import CarStore, Item
+
+log = logging.getLogger(__name__)
+
+REPORT_KIND = "report"
+STATUS_KIND = "status"
+LAST_FIX_KEY = "last_fix"
+STATUS_KEY = "crew_status"
+PHOTO_DIR = "photos"
+MAX_PHOTO_BYTES = 8 * 1024 * 1024  # the centre's request limit must allow a base64 body of this (+33 %)
+
+
+class CrewStatus(StrEnum):
+    ON_PATROL = "on_patrol"
+    PAUSED = "paused"
+    OFF_DUTY = "off_duty"
+
+
+class ReportError(ValueError):
+    """A report that cannot be filed: unknown category, missing or oversized photo; the message says which."""
+
+
+def _position(store: CarStore) -> dict[str, Any]:
+    last = store.get_state(LAST_FIX_KEY)
+    if last is None:
+        return {"lat": None, "lon": None, "position_time": None}
+    return {"lat": last["lat"], "lon": last["lon"], "position_time": last["time"]}
+
+
+def current_status(store: CarStore) -> dict[str, Any]:
+    """``{"status": ..., "changed_at": ...}``; a car that never set one is on patrol since unknown."""
+    return store.get_state(STATUS_KEY) or {"status": CrewStatus.ON_PATROL.value, "changed_at": None}
+
+
+def set_status(store: CarStore, settings: PatrolSettings, status: CrewStatus | str) -> dict[str, Any]:
+    """Record the crew's status and queue it for the command centre; returns what is sent."""
+    status = CrewStatus(status)
+    now = datetime.now(UTC).isoformat()
+    pos = _position(store)
+    body = {"vehicle_id": settings.vehicle_id, "status": status.value, "changed_at": now,
+            "crew": list(settings.crew), "shift": settings.shift, "lat": pos["lat"], "lon": pos["lon"]}
+    store.set_state(STATUS_KEY, {"status": status.value, "changed_at": now})
+    store.put(STATUS_KIND, body)
+    log.info("crew of %s is now %s", settings.vehicle_id, status.value)
+    return body
+
+
+def file_report(store: CarStore, settings: PatrolSettings, category: str, note: str = "",
+                photo: Path | None = None, lat: float | None = None, lon: float | None = None) -> dict[str, Any]:
+    """Queue a manual report at the car's current position (or ``lat``/``lon``); returns it (photo as a path).
+
+    The photo is copied into the car's state folder, so deleting or replacing the original before the link
+    returns changes nothing.
+    """
+    if category not in CATEGORIES:
+        raise ReportError(f"unknown issue category {category!r}; known: {', '.join(CATEGORIES)}")
+    if (lat is None) != (lon is None):
+        raise ReportError("give both --lat and --lon, or neither (then the car's last GPS fix is used)")
+    report_id = uuid.uuid4().hex
+    photo_entry: dict[str, Any] | None = None
+    if photo is not None:
+        photo = Path(photo)
+        try:
+            size = photo.stat().st_size
+        except OSError as exc:
+            raise ReportError(f"photo {photo} cannot be read: {exc.strerror}") from None
+        if size > MAX_PHOTO_BYTES:
+            raise ReportError(f"photo {photo} has {size} bytes; at most {MAX_PHOTO_BYTES} (resize it)")
+        kept = Path(store.path.parent) / PHOTO_DIR / f"{report_id}{photo.suffix.lower()}"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(photo, kept)
+        photo_entry = {"filename": photo.name, "path": str(kept),
+                       "content_type": mimetypes.guess_type(photo.name)[0] or "application/octet-stream"}
+    pos = {"lat": lat, "lon": lon, "position_time": None} if lat is not None else _position(store)
+    report = {"report_id": report_id, "vehicle_id": settings.vehicle_id, "crew": list(settings.crew),
+              "shift": settings.shift, "category": category, "note": note,
+              "created_at": datetime.now(UTC).isoformat(), **pos, "photo": photo_entry}
+    store.put(REPORT_KIND, report)
+    log.info("report %s (%s) queued for the command centre", report_id, category)
+    return report
+
+
+def report_body(item: Item) -> dict[str, Any]:
+    """The queued report as sent: the photo read from the car's copy and inlined as base64."""
+    body = dict(item.payload)
+    photo = body.get("photo")
+    if photo:
+        path = Path(photo["path"])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log.warning("report %s: photo %s is gone (%s); sending without it", body["report_id"], path, exc)
+            body["photo"] = None
+        else:
+            body["photo"] = {"filename": photo["filename"], "content_type": photo["content_type"],
+                             "data_base64": base64.b64encode(data).decode()}
+    return body
