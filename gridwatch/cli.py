@@ -116,6 +116,32 @@ def cmd_grids_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_health(args: argparse.Namespace) -> int:
+    """Exit 0 while a process of this kind makes progress (its heartbeat is fresh), else 1: for health checks."""
+    import redis
+
+    from gridwatch.health import check
+
+    settings = _settings(args)
+    if settings.redis_url is None:
+        sys.stderr.write("gridwatch check-health: redis_url (REDIS_URL) is not set; heartbeats live in Redis\n")
+        return 1
+    instance = args.id
+    if instance is None and args.kind == "worker" and not args.any:
+        instance = settings.worker.id  # None = any worker process of this host
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=3, socket_connect_timeout=3)
+    try:
+        result = check(client, args.kind, instance, any_instance=args.any)
+    except redis.RedisError as exc:
+        sys.stderr.write(f"gridwatch check-health: {args.kind} unknown: cannot reach Redis at "
+                         f"{settings.redis_url.masked}: {exc}\n")
+        return 1
+    finally:
+        client.close()
+    (sys.stdout if result.ok else sys.stderr).write(result.message + "\n")
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gridwatch.datum import Datum
 
@@ -141,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--fps", type=float, default=None, help="frames analysed per second (default ingest.detect_fps)")
     ana.add_argument("--seconds", type=float, default=None, help="stop after this much video (streams)")
     ana.set_defaults(func=cmd_analyze)
+    health = sub.add_parser("check-health", help="exit 0 if a process kind's heartbeat is fresh (health checks)")
+    health.add_argument("kind", nargs="?", default="worker", choices=["worker", "dashboard", "alerts"])
+    health.add_argument("--id", default=None, help="one process's id (default: this host's processes)")
+    health.add_argument("--any", action="store_true", help="any process of this kind, on any host")
+    health.set_defaults(func=cmd_check_health)
     check = sub.add_parser("check-config", help="validate a settings file without starting anything")
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_check_config)

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from pathlib import Path
 
 import redis
 
@@ -17,7 +17,7 @@ from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import CameraSettings, Settings
+from gridwatch.settings import SHARED_DIR, CameraSettings, Settings
 from gridwatch.types import CameraState, Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,28 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
     return repo
 
 
+def demo_driveby(settings: Settings) -> Path:
+    """The demo car's clip: a drive-by made from a shared street photo, once, then reused."""
+    from vision.driveby import scene_photo, write_clip
+
+    out = settings.data_dir / "demo" / f"driveby-{settings.demo.scene}.mp4"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        photo, spec = scene_photo(settings.demo.scene, SHARED_DIR / "images")
+        tmp = out.with_suffix(".part.mp4")
+        write_clip(photo, tmp, spec)
+        tmp.replace(out)  # a half-written clip is never taken for a finished one
+        log.info("made demo drive-by clip %s", out)
+    return out
+
+
 def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
     """Start the local RTSP server looping the demo clip and add the demo patrol car to the cameras."""
     from ingest.demo_server import RtspTestServer
 
     port = settings.demo.rtsp_port or None
-    server = RtspTestServer(settings.demo.video, port=port, mount="/demo-car").start()
+    video = settings.demo.video or demo_driveby(settings)
+    server = RtspTestServer(video, port=port, mount="/demo-car").start()
     life.started(f"demo RTSP server {server.url}", server.stop)
     car = CameraSettings(
         id="demo-car", name="巡逻车 豫A·G2024 (demo)", url=server.url, gps_route=settings.demo.gps_route  # type: ignore[arg-type]
@@ -101,10 +117,18 @@ def load_detector(settings: Settings):  # type: ignore[no-untyped-def]
 DEMO_CAMERA_ID = "demo-car"
 
 
-def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle, detector=None) -> object:  # type: ignore[no-untyped-def]
-    """Cameras (run-time registry + readers), recording, the detector, the rules and the alert sink, in one worker."""
+def start_worker(  # type: ignore[no-untyped-def]
+    settings: Settings, client: redis.Redis, repo, life: Lifecycle, detector=None, *, share_cameras: bool = False
+) -> object:
+    """Cameras (run-time registry + readers), recording, the detector, the rules and the alert sink, in one worker.
+
+    ``share_cameras``: this worker runs only the cameras whose lease it holds (``gridwatch.leases``), so several
+    ``gridwatch worker`` processes split the cameras and take over a crashed one's.
+    """
     from alerts.grids import GridIndex
     from alerts.sink import AlertSink
+    from gridwatch.health import beat
+    from gridwatch.leases import LeaseKeeper
     from gridwatch.types import IssueEvent
     from gridwatch.worker import VisionWorker
     from ingest.clips import ClipService
@@ -130,6 +154,18 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle,
                 log.info("demo car not updated in the camera registry: %s", exc)
     store = TelemetryStore(client, settings.ingest.telemetry_track_seconds)
     recorder = Recorder(settings.recording, settings.media_dir) if settings.recording.enabled else None
+    worker_id = settings.worker.effective_id
+    keeper: LeaseKeeper | None = None
+    if share_cameras:
+        keeper = LeaseKeeper(
+            client, worker_id,
+            cameras=lambda: [cid for cid, cam in manager.configs().items() if cam.enabled],
+            ttl_seconds=settings.worker.lease_ttl_seconds,
+            renew_seconds=settings.worker.lease_renew_seconds,
+            on_change=lambda: manager.request_reapply(),
+            # Holding no camera there is nothing to analyse: the lease round is this worker's progress.
+            on_round=lambda k: None if k.held else beat(client, "worker", worker_id, HEARTBEAT_TTL_S),
+        )
     manager = CameraManager(
         settings.ingest,
         registry,
@@ -138,8 +174,12 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle,
         on_removed=lambda cid: forget_camera_state(client, cid),
         gps_for=lambda cam: gps_for_camera(cam, settings.ingest, store),
         recorder=recorder,
+        runs=keeper.holds if keeper is not None else None,
     ).start()
     life.started("camera manager", manager.stop)
+    if keeper is not None:
+        keeper.start()
+        life.started(f"camera leases of worker {worker_id}", keeper.stop)
 
     clips: ClipService | None = None
     if recorder is not None:
@@ -164,16 +204,22 @@ def start_worker(settings: Settings, client: redis.Redis, repo, life: Lifecycle,
             log.warning("preview of %s not published: %s", frame.camera_id, exc)
 
     def heartbeat() -> None:
-        try:
-            client.set(keys.health("worker"), datetime.now(UTC).isoformat(), ex=HEARTBEAT_TTL_S)
-        except redis.RedisError:
-            pass  # the heartbeat lapsing is exactly how health checks notice
+        beat(client, "worker", worker_id, HEARTBEAT_TTL_S)
 
     worker = VisionWorker(
-        settings, manager.readers, detector, on_event=on_event, on_preview=preview, heartbeat=heartbeat
+        settings, manager.readers, detector, on_event=on_event, on_preview=preview, heartbeat=heartbeat,
+        camera_configs=manager.configs,
     )
     worker.start()
     life.started("vision worker", worker.stop)
+    if share_cameras and settings.worker.metrics_port is not None:  # production workers; not the one-process demo
+        from gridwatch.metrics import WorkerCollector, serve_metrics
+
+        metrics = serve_metrics(
+            WorkerCollector(worker_id, manager, worker, client, sink=sink, keeper=keeper),
+            settings.worker.metrics_host, settings.worker.metrics_port,
+        )
+        life.started(f"metrics on http://{settings.worker.metrics_host}:{metrics.port}/metrics", metrics.stop)
     return worker
 
 
@@ -226,7 +272,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
-        start_worker(settings, handle.client, repo, life, detector)
+        start_worker(settings, handle.client, repo, life, detector, share_cameras=True)
         stop.wait()
 
 

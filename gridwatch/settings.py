@@ -19,7 +19,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 DEFAULT_MODEL = SHARED_DIR / "models" / "yolo11n_int8_openvino_model"
 DEFAULT_POSE_MODEL = SHARED_DIR / "models" / "yolov8n-pose_int8_openvino_model"
-DEFAULT_DEMO_VIDEO = SHARED_DIR / "video" / "towncentre_street_pedestrians_1080p.mp4"
 DEMO_GRIDS = REPO_ROOT / "alerts" / "data" / "demo_grids.geojson"
 
 
@@ -329,7 +328,12 @@ class DashboardSettings(Strict):
 
 class DemoSettings(Strict):
     enabled: bool = Field(default=True, description="Start a local RTSP server and a demo patrol car.")
-    video: Path = Field(default=DEFAULT_DEMO_VIDEO, description="Clip the demo RTSP server loops.")
+    video: Path | None = Field(
+        default=None,
+        description="Clip the demo RTSP server loops; unset = a synthetic drive-by of the shared park photo "
+        "(people sitting on the street), made once into data_dir/demo/ because no such real footage exists offline.",
+    )
+    scene: str = Field(default="park", description="Drive-by scene made when demo.video is unset (vision.driveby).")
     rtsp_port: int = Field(default=8554, ge=0, le=65535, description="Port of the demo RTSP server (0 = free).")
     gps_route: str = Field(default="jinshui-demo", description="Simulated route the demo car drives.")
 
@@ -356,6 +360,32 @@ class LocaleSettings(Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
         return v
+
+
+class WorkerSettings(Strict):
+    id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$",
+        description="This worker's id in camera leases and heartbeats; unset = hostname-pid.",
+    )
+    lease_ttl_seconds: float = Field(
+        default=10.0, ge=1, le=300,
+        description="A camera lease lapses this long after its worker stops renewing it (crash takeover time).",
+    )
+    lease_renew_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often a worker renews its leases and rebalances the cameras."
+    )
+    metrics_port: int | None = Field(
+        default=9108, ge=0, le=65535, description="Port of the worker's Prometheus /metrics (0 = any, unset = off)."
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="Address the worker's /metrics binds.")
+
+    @property
+    def effective_id(self) -> str:
+        import os
+        import socket
+
+        return self.id or f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Settings(BaseSettings):
@@ -390,6 +420,9 @@ class Settings(BaseSettings):
     )
     recording: RecordingSettings = Field(
         default_factory=RecordingSettings, description="Rolling video buffer and alert clips (stream copy)."
+    )
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings, description="Worker identity, camera leases and metrics (gridwatch worker)."
     )
 
     @classmethod

@@ -2,9 +2,10 @@
 
 Every rule has the same shape (see ``Rule``): ``(state, tracked, now, rules) -> (new_state, events)``, with a
 frozen per-camera state, so rules are tested from plain lists and a hand-set clock, and the caller keeps one
-state per camera and rule. The walking skeleton has one rule, ``dwell_rule``: a person who stays in view
-long enough raises exactly one event. Later rules (posture / vagrant, stall) reuse ``TrackMemory`` and
-``track_presence`` with their own choice of detections.
+state per camera and rule (``vision.ruleset.CameraRules``). This module holds the shape, the shared track
+helpers and ``dwell_rule`` (the walking skeleton's: a person in view long enough raises exactly one event; a
+demo rule, off by default). The street rules live beside it: ``vision.vagrant``, ``vision.stall`` and
+``vision.classes`` (a custom model's own issue classes).
 """
 from __future__ import annotations
 

@@ -6,16 +6,20 @@ The offline environment and the torchvision fix are applied before the import (s
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from gridwatch.settings import VisionSettings
 from gridwatch.types import Detections
 from vision.offline import prepare_offline
+from vision.stacking import Placement, stack, stackable, unstack
 from vision.torch_compat import ensure_torchvision
 
 prepare_offline()
@@ -25,6 +29,7 @@ from ultralytics import YOLO  # noqa: E402 - must follow the offline environment
 from ultralytics.trackers import BOTSORT, BYTETracker  # noqa: E402
 from ultralytics.utils import SETTINGS, YAML, IterableSimpleNamespace  # noqa: E402
 from ultralytics.utils.checks import check_yaml  # noqa: E402
+from ultralytics.utils.tqdm import TQDM as ProgressBar  # noqa: E402,F401 - re-exported: tqdm itself is not installed
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,7 @@ class Detector:
         except Exception as exc:
             raise ModelError(f"model {settings.model} failed to run: {_first_line(exc)}") from exc
         self.names: dict[int, str] = {int(k): str(v) for k, v in names.items()}
+        self.parallel = _parallel_openvino(self._model, settings)
         log.info("loaded %s model %s (%d classes, imgsz %d, device %s)",
                  self.task, settings.model, len(self.names), settings.imgsz, settings.device)
 
@@ -131,10 +137,96 @@ class Detector:
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[Detections]:
-        """Detections for several BGR images (one model call), in input order."""
+        """Detections for several BGR images (one model call), in input order.
+
+        With ``vision.stack_frames``, wide frames go two to a model input (``vision.stacking``).
+        """
         if not images:
             return []
-        return [_to_detections(r, self.names) for r in self._predict(images)]
+        if not self.settings.stack_frames or len(images) < 2:
+            return [_to_detections(r, self.names) for r in self._predict(images)]
+        wide = [i for i, im in enumerate(images) if stackable(im)]
+        pairs = [(wide[k], wide[k + 1]) for k in range(0, len(wide) - 1, 2)]
+        paired = {i for pair in pairs for i in pair}
+        inputs: list[npt.NDArray[np.uint8]] = []
+        plan: list[tuple[tuple[int, ...], tuple[Placement, ...] | None]] = []
+        for a, b in pairs:
+            canvas, placements = stack(images[a], images[b], self.settings.imgsz)
+            inputs.append(canvas)
+            plan.append(((a, b), placements))
+        for i, image in enumerate(images):
+            if i not in paired:
+                inputs.append(image)
+                plan.append(((i,), None))
+        out: list[Detections] = [Detections.empty()] * len(images)
+        for result, (where, placed) in zip(self._predict(inputs), plan, strict=True):
+            dets = _to_detections(result, self.names)
+            if placed is None:
+                out[where[0]] = dets
+            else:
+                for i, part in zip(where, unstack(dets, placed), strict=True):
+                    out[i] = part
+        return out
+
+
+def _parallel_openvino(model: YOLO, settings: VisionSettings) -> int:
+    """Run the images of a batch as parallel OpenVINO infer requests; returns how many (1 = unchanged).
+
+    Ultralytics compiles OpenVINO models for latency (all cores on one image) and runs a batch image by image
+    (the shared exports have a fixed batch of 1 and cannot be reshaped). On a busy machine one image spread
+    over all cores waits for its slowest thread; separate requests of one thread each keep every core busy,
+    so a worker batching several cameras gets more frames through. Other backends are left alone.
+    """
+    requests = settings.openvino_requests
+    auto: Any = getattr(getattr(model, "predictor", None), "model", None)
+    backend: Any = getattr(auto, "backend", None)
+    if requests <= 1 or auto is None or type(backend).__name__ != "OpenVINOBackend":
+        return 1
+    devices = list(backend.ov_compiled_model.get_property("EXECUTION_DEVICES"))
+    if devices != ["CPU"]:
+        return 1  # an accelerator has its own batching; keep Ultralytics' way
+    path = Path(settings.model)
+    xml = path if path.is_file() else next(path.glob("*.xml"))
+    core = backend.ov.Core()
+    compiled = core.compile_model(core.read_model(str(xml)), "CPU", {
+        "PERFORMANCE_HINT": "THROUGHPUT", "PERFORMANCE_HINT_NUM_REQUESTS": str(requests)})
+    pool: queue.Queue[Any] = queue.Queue()
+    for _ in range(requests):
+        pool.put(compiled.create_infer_request())
+    outputs = len(compiled.outputs)
+    latency_forward = backend.forward  # Ultralytics' own: all cores on one image, best for a single image
+    in_fan_out = threading.local()
+
+    def forward(im: torch.Tensor) -> list[npt.NDArray[np.float32]]:
+        if not getattr(in_fan_out, "active", False):
+            return list(latency_forward(im))
+        x = im.cpu().numpy().astype(np.float32, copy=False)
+        request = pool.get()
+        try:
+            request.infer({0: x})  # synchronous; releases the GIL while it runs
+            # Copied: the request's buffers are reused by its next image.
+            return [np.array(request.get_output_tensor(i).data, copy=True) for i in range(outputs)]
+        finally:
+            pool.put(request)
+
+    one_by_one = auto.forward
+    executor = ThreadPoolExecutor(requests, thread_name_prefix="ov-infer")
+
+    def one_request(x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        in_fan_out.active = True
+        return one_by_one(x, *args, **kwargs)
+
+    def fan_out(im: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if im.shape[0] <= 1:
+            return one_by_one(im, *args, **kwargs)
+        parts = list(executor.map(lambda x: one_request(x, *args, **kwargs), im.split(1)))
+        if isinstance(parts[0], (list, tuple)):
+            return [torch.cat(t) for t in zip(*parts, strict=True)]
+        return torch.cat(parts)
+
+    backend.forward = forward
+    auto.forward = fan_out
+    return requests
 
 
 class _TrackerInput:

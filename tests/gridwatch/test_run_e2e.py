@@ -78,9 +78,6 @@ stall_seconds = 3
 reconnect_max_seconds = 2
 telemetry_ws_port = 0
 
-[rules]
-dwell_seconds = 1.5
-
 [dashboard]
 port = {free_port()}
 ws_port = 0
