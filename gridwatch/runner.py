@@ -199,7 +199,7 @@ def start_worker(  # type: ignore[no-untyped-def]
 
     def preview(frame: Frame, dets: Detections) -> None:
         try:
-            client.set(keys.camera_preview(frame.camera_id), to_jpeg(draw(frame.image, dets)), px=PREVIEW_TTL_MS)
+            client.set(keys.camera_preview(frame.camera_id), to_jpeg(draw(frame.image, dets, lang=settings.locale.language)), px=PREVIEW_TTL_MS)
         except redis.RedisError as exc:
             log.warning("preview of %s not published: %s", frame.camera_id, exc)
 

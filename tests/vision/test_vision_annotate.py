@@ -30,17 +30,21 @@ def test_boxes_are_drawn_in_class_colours_on_a_copy() -> None:
 
 
 def test_labels_name_class_and_track() -> None:
-    assert label_text(DETS, 0) == "person #7 0.91"
-    assert label_text(DETS, 1) == "car 0.50"  # untracked: no id
+    assert label_text(DETS, 0) == "行人 #7 0.91"  # Chinese by default, for the operators
+    assert label_text(DETS, 0, lang="en") == "person #7 0.91"
+    assert label_text(DETS, 1, lang="en") == "car 0.50"  # untracked: no id
     img = np.zeros((720, 1280, 3), dtype=np.uint8)
     with_labels, without = draw(img, DETS), draw(img, DETS, labels=False)
     assert with_labels[60:95, 110:300].any() and not without[60:95, 110:300].any()
 
 
-def test_non_ascii_class_names_still_draw() -> None:
-    dets = Detections.from_lists([[10.0, 30.0, 60.0, 90.0]], [0.8], ["行人"], track_id=[3])
-    assert label_text(dets, 0) == "?? #3 0.80"
-    assert draw(np.zeros((100, 100, 3), dtype=np.uint8), dets).any()
+def test_custom_chinese_class_names_draw_as_glyphs() -> None:
+    dets = Detections.from_lists([[10.0, 60.0, 90.0, 95.0]], [0.8], ["流动摊贩"], track_id=[3])
+    assert label_text(dets, 0) == "流动摊贩 #3 0.80"
+    chinese = draw(np.zeros((100, 100, 3), dtype=np.uint8), dets)
+    question = draw(np.zeros((100, 100, 3), dtype=np.uint8),
+                    Detections.from_lists([[10.0, 60.0, 90.0, 95.0]], [0.8], ["????"], track_id=[3]))
+    assert chinese[40:60, 10:90].any() and not np.array_equal(chinese, question)
 
 
 def test_jpeg_is_downscaled_keeping_aspect() -> None:
