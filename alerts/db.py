@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Any constant works; it only has to be the same in every GridWatch process sharing one PostgreSQL database.
 PG_MIGRATION_LOCK = 0x6757_0001
+IMMEDIATE_OPTION = "gridwatch_sqlite_immediate"
 
 
 class DatabaseError(RuntimeError):
@@ -42,6 +43,10 @@ def _sqlite_file(url: sa.URL) -> Path | None:
 
 
 def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    # pysqlite's own implicit BEGIN runs SELECTs outside any transaction and only begins before the first write,
+    # so a read-then-write (dedup: look for a case, then create one) could act on a stale view. SQLAlchemy's
+    # "begin" event emits BEGIN itself instead (see _on_sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
         # WAL lets the dashboard read while the worker writes; foreign keys are off by default in SQLite.
@@ -53,6 +58,26 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         cur.close()
 
 
+def _on_sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN (waiting up to busy_timeout), so a write transaction never fails
+    # half-way with SQLITE_BUSY_SNAPSHOT after it has read; plain readers keep a deferred BEGIN and never block.
+    immediate = conn.get_execution_options().get(IMMEDIATE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction meant to write, committed on success and rolled back on error.
+
+    On SQLite the write lock is taken at the start, so transactions that read and then write are serialised
+    across threads and processes; on PostgreSQL it is an ordinary transaction (callers lock rows they update).
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
 def make_engine(url: str) -> Engine:
     """An Engine for ``url``; for a SQLite file: its folder created, WAL, foreign keys on, a busy timeout."""
     parsed = sa.make_url(url)
@@ -62,6 +87,7 @@ def make_engine(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     # pre_ping: a PostgreSQL restart must not turn the next alert into an error.
     return sa.create_engine(parsed, pool_pre_ping=True)

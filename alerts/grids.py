@@ -247,11 +247,56 @@ def load_geojson(source: str | Path | Mapping[str, Any]) -> list[GridFeature]:
     return [f for _, f in parsed]
 
 
+Ring = tuple[tuple[float, ...], tuple[float, ...]]  # xs, ys of a closed ring (last == first)
+_PURE_PYTHON_MAX_VERTICES = 256  # beyond this shapely's C test is faster than a Python loop
+_MAX_BUCKETS_PER_POLYGON = 4096  # a polygon spanning more buckets is checked for every point instead
+
+
+def _ring(coords: Sequence[Sequence[float]]) -> Ring:
+    return tuple(float(c[0]) for c in coords), tuple(float(c[1]) for c in coords)
+
+
+def _ring_covers(ring: Ring, x: float, y: float) -> tuple[bool, bool]:
+    """(on the ring's boundary, strictly inside it) for point (x, y), by ray casting."""
+    xs, ys = ring
+    inside = False
+    x1, y1 = xs[0], ys[0]
+    for k in range(1, len(xs)):
+        x2, y2 = xs[k], ys[k]
+        if (y1 > y) != (y2 > y):
+            cross = (x2 - x1) * (y - y1) / (y2 - y1) + x1
+            if x == cross:
+                return True, False
+            if x < cross:
+                inside = not inside
+        elif y == y1 and (x == x1 or (y == y2 and (x1 <= x <= x2 or x2 <= x <= x1))):
+            return True, False  # on a vertex or a horizontal edge
+        x1, y1 = x2, y2
+    return False, inside
+
+
+def _polygon_covers(rings: Sequence[Ring], x: float, y: float) -> bool:
+    on_edge, inside = _ring_covers(rings[0], x, y)
+    if on_edge:
+        return True
+    if not inside:
+        return False
+    for hole in rings[1:]:
+        on_hole_edge, in_hole = _ring_covers(hole, x, y)
+        if on_hole_edge:
+            return True
+        if in_hole:
+            return False
+    return True
+
+
 class GridIndex:
     """Point -> grid lookup over the map's leaf polygons (the level-3 grids; an undivided community counts too).
 
-    An STRtree narrows a point to the few polygons whose boxes hold it, prepared polygons answer exactly.
-    A point on a shared edge belongs to the grid with the smallest code, so the answer never flickers.
+    A uniform bucket grid (cells about one typical grid wide) narrows a point to the few polygons whose boxes
+    hold it; an exact test then decides, counting the boundary as inside ("covers"). A point on a shared edge
+    belongs to the grid with the smallest code, so the answer never flickers. Pure Python on plain floats:
+    a shapely Point alone costs more than the whole lookup.
     """
 
     def __init__(self, features: Iterable[GridFeature]) -> None:
@@ -260,10 +305,47 @@ class GridIndex:
         has_children = {f.parent for f in feats if f.parent is not None}
         leaves = sorted((f for f in feats if f.code not in has_children), key=lambda f: (-f.level, f.code))
         self._refs = [GridRef(f.code, f.name, f.level, self._parents(f, by_code)) for f in leaves]
-        self._polygons = np.array([shape(f.geometry) for f in leaves], dtype=object)
-        shapely.prepare(self._polygons)
-        self._tree = shapely.STRtree(self._polygons)
+        shapes = [shape(f.geometry) for f in leaves]
+        self._shapes = np.array(shapes, dtype=object)
+        shapely.prepare(self._shapes)
+        self._boxes = [tuple(float(v) for v in g.bounds) for g in shapes]
+        # Each polygon as rings of plain floats, or None where it is big enough for shapely's C test.
+        self._rings: list[list[list[Ring]] | None] = []
+        for f in leaves:
+            polys = [f.geometry["coordinates"]] if f.geometry["type"] == "Polygon" else f.geometry["coordinates"]
+            rings = [[_ring(r) for r in poly] for poly in polys]
+            small = sum(len(r[0]) for poly in rings for r in poly) <= _PURE_PYTHON_MAX_VERTICES
+            self._rings.append(rings if small else None)
+        self._build_buckets()
         log.debug("grid index over %d leaf polygons of %d features", len(leaves), len(feats))
+
+    def _build_buckets(self) -> None:
+        boxes = self._boxes
+        if not boxes:
+            self._cell, self._x0, self._y0 = 1.0, 0.0, 0.0
+            self._buckets: dict[tuple[int, int], tuple[int, ...]] = {}
+            self._large: tuple[int, ...] = ()
+            return
+        sizes = sorted(max(b[2] - b[0], b[3] - b[1]) for b in boxes)
+        self._cell = max(sizes[len(sizes) // 2], 1e-6)
+        self._x0 = min(b[0] for b in boxes)
+        self._y0 = min(b[1] for b in boxes)
+        buckets: dict[tuple[int, int], list[int]] = {}
+        large: list[int] = []
+        for i, (x1, y1, x2, y2) in enumerate(boxes):  # in priority order, so every bucket list is too
+            i1, i2 = self._bucket(x1, self._x0), self._bucket(x2, self._x0)
+            j1, j2 = self._bucket(y1, self._y0), self._bucket(y2, self._y0)
+            if (i2 - i1 + 1) * (j2 - j1 + 1) > _MAX_BUCKETS_PER_POLYGON:
+                large.append(i)
+                continue
+            for bi in range(i1, i2 + 1):
+                for bj in range(j1, j2 + 1):
+                    buckets.setdefault((bi, bj), []).append(i)
+        self._buckets = {k: tuple(v) for k, v in buckets.items()}
+        self._large = tuple(large)
+
+    def _bucket(self, v: float, origin: float) -> int:
+        return math.floor((v - origin) / self._cell)
 
     @staticmethod
     def _parents(feature: GridFeature, by_code: Mapping[str, GridFeature]) -> tuple[str, ...]:
@@ -277,12 +359,31 @@ class GridIndex:
     def __len__(self) -> int:
         return len(self._refs)
 
+    def _covers(self, i: int, x: float, y: float) -> bool:
+        x1, y1, x2, y2 = self._boxes[i]
+        if x < x1 or x > x2 or y < y1 or y > y2:
+            return False
+        rings = self._rings[i]
+        if rings is None:
+            return bool(shapely.intersects_xy(self._shapes[i], x, y))  # for a point, intersects == covers
+        for poly in rings:
+            if _polygon_covers(poly, x, y):
+                return True
+        return False
+
     def locate(self, lat: float, lon: float) -> GridRef | None:
         """The grid holding WGS-84 point (lat, lon), or None outside every grid."""
         if not (math.isfinite(lat) and math.isfinite(lon)):
             return None
-        point = shapely.Point(lon, lat)
-        for i in sorted(self._tree.query(point).tolist()):
-            if self._polygons[i].covers(point):
-                return self._refs[i]
-        return None
+        cell = self._cell
+        key = (math.floor((lon - self._x0) / cell), math.floor((lat - self._y0) / cell))
+        found: int | None = None
+        for i in self._buckets.get(key, ()):
+            if self._covers(i, lon, lat):
+                found = i
+                break
+        for i in self._large:
+            if (found is None or i < found) and self._covers(i, lon, lat):
+                found = i
+                break
+        return None if found is None else self._refs[found]

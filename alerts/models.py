@@ -87,3 +87,192 @@ class AlertRow(Base):
     bbox_y2: Mapped[float] = mapped_column(sa.Float)
     track_id: Mapped[int] = mapped_column(sa.Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+# SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity for the tables that grow.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class OutboxRow(Base):
+    """An alert waiting to be published on a Redis Stream, written in the same transaction as the alert.
+
+    ``sent_at`` is set once the stream accepted it (``stream_id`` is the entry's id); ``confirmed_at`` once the
+    consuming group is known to have processed it, after which the relay never looks at it again.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.UniqueConstraint("alert_id", name="uq_outbox_alert_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("alerts.id", name="fk_outbox_alert", ondelete="CASCADE")
+    )
+    stream: Mapped[str] = mapped_column(sa.String(100))
+    payload: Mapped[str] = mapped_column(sa.Text)  # the stream entry's fields as a JSON object
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    stream_id: Mapped[str | None] = mapped_column(sa.String(48))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class InboxRow(Base):
+    """A message a consumer group has processed: the idempotency record written with the group's own effects."""
+
+    __tablename__ = "inbox"
+
+    consumer_group: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # the alert id
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class DepartmentRow(Base):
+    """A functional department a case can be dispatched to (民政, 城管, 市场监管 ...)."""
+
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+# What alerts.figures and alerts.assessment read of a case, besides where and when it was reported.
+FIGURE_COLUMNS = (
+    "status", "registered_at", "dispatched_at", "escalated_at", "handled_at", "closed_on_time", "rework_count",
+    "due_at", "deadline_at", "response_seconds",
+)
+
+
+class CaseRow(Base):
+    """One street problem, however many times and by however many cameras it was seen.
+
+    The grid columns are where the problem is (its level-3 grid and that grid's community and office, or the
+    fallback grid): figures for a subtree filter on one of them. ``assignee_grid`` is who must act now, which
+    escalation moves up. Milestone times are kept here (first dispatch, latest escalation ...) so figures are
+    single-table queries; the full history is in ``case_events``.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_dedup", "category", "is_open", "lat"),
+        # Covering indexes: the figures of an office or of the whole territory for a period read only these.
+        sa.Index("ix_cases_office_cover", "office_code", "reported_at", *FIGURE_COLUMNS),
+        sa.Index("ix_cases_period_cover", "reported_at", "office_code", "community_code", "grid_code",
+                 *FIGURE_COLUMNS),
+        sa.Index("ix_cases_community_reported", "community_code", "reported_at"),
+        sa.Index("ix_cases_grid_reported", "grid_code", "reported_at"),
+        sa.Index("ix_cases_assignee_status", "assignee_grid", "status"),
+        sa.Index("ix_cases_open_deadline", "is_open", "deadline_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # uuid4 hex
+    category: Mapped[str] = mapped_column(sa.String(8))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    is_open: Mapped[bool] = mapped_column(sa.Boolean)
+    source: Mapped[str] = mapped_column(sa.String(16))  # camera, phone, web, open311
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    camera_id: Mapped[str | None] = mapped_column(sa.String(64))
+    grid_code: Mapped[str | None] = mapped_column(sa.String(32))
+    community_code: Mapped[str | None] = mapped_column(sa.String(32))
+    office_code: Mapped[str | None] = mapped_column(sa.String(32))
+    routed_by_fallback: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    assignee_grid: Mapped[str | None] = mapped_column(sa.String(32))
+    department: Mapped[str | None] = mapped_column(
+        sa.String(32), sa.ForeignKey("departments.code", name="fk_cases_department")
+    )
+    assignee_staff: Mapped[str | None] = mapped_column(sa.String(100))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_camera_id: Mapped[str | None] = mapped_column(sa.String(64))
+    sightings: Mapped[int] = mapped_column(sa.Integer, default=0)
+    passes: Mapped[int] = mapped_column(sa.Integer, default=0)
+    snapshot_path: Mapped[str | None] = mapped_column(sa.String(255))  # the latest sighting's
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    verify_seconds: Mapped[int | None] = mapped_column(sa.Integer)  # reported -> verified or rejected
+    registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the first dispatch
+    dispatch_seconds: Mapped[int | None] = mapped_column(sa.Integer)  # reported -> first dispatch
+    response_seconds: Mapped[int | None] = mapped_column(sa.Integer)  # first dispatch -> first start
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the latest escalation
+    escalated_from: Mapped[str | None] = mapped_column(sa.String(32))
+    escalation_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the first handling
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_on_time: Mapped[bool | None] = mapped_column(sa.Boolean)
+    dropped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # rejected or invalid
+    drop_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # handling deadline, set at dispatch
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # what is due next: due_at or escalation's
+    rework_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    merged_into: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("cases.id", name="fk_cases_merged"))
+    possibly_resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    feedback_note: Mapped[str | None] = mapped_column(sa.Text)
+    feedback_photo: Mapped[str | None] = mapped_column(sa.String(255))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class SightingRow(Base):
+    """One time a case's problem was seen: an alert from a camera (or a report from another channel)."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (sa.UniqueConstraint("alert_id", name="uq_sightings_alert_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("cases.id", name="fk_sightings_case"), index=True)
+    alert_id: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("alerts.id", name="fk_sightings_alert"))
+    camera_id: Mapped[str | None] = mapped_column(sa.String(64))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    distance_m: Mapped[float | None] = mapped_column(sa.Float)  # from the case's position
+    confidence: Mapped[float | None] = mapped_column(sa.Float)
+    snapshot_path: Mapped[str | None] = mapped_column(sa.String(255))
+    clip_path: Mapped[str | None] = mapped_column(sa.String(255))
+    new_pass: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class CaseEventRow(Base):
+    """The append-only audit log: one row per transition, merge, split, query and answer (triggers refuse edits)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("cases.id", name="fk_case_events_case"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(sa.String(24))
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str | None] = mapped_column(sa.String(16))
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(24))
+    actor_grid: Mapped[str | None] = mapped_column(sa.String(32))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[str | None] = mapped_column(sa.Text)  # JSON: reason, target, photo, merged ids ...
+
+
+class CaseQueryRow(Base):
+    """A formal query (质询) a lower grid files on an overdue escalated case, and the parent's answer."""
+
+    __tablename__ = "case_queries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("cases.id", name="fk_case_queries_case"), index=True
+    )
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    filed_by: Mapped[str] = mapped_column(sa.String(100))
+    filed_role: Mapped[str] = mapped_column(sa.String(24))
+    filed_grid: Mapped[str | None] = mapped_column(sa.String(32))
+    to_grid: Mapped[str] = mapped_column(sa.String(32), index=True)
+    missed_deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    question: Mapped[str] = mapped_column(sa.Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_by: Mapped[str | None] = mapped_column(sa.String(100))
+    answered_role: Mapped[str | None] = mapped_column(sa.String(24))
+    answer: Mapped[str | None] = mapped_column(sa.Text)

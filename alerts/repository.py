@@ -1,9 +1,10 @@
-"""The one module that talks SQL: alerts and the grid map, on SQLite or PostgreSQL.
+"""SQL for alerts and the grid map, on SQLite or PostgreSQL (cases, the outbox and figures have their own modules).
 
 Every method opens its own short transaction, so one Repository can be shared by threads.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -16,7 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from alerts.grids import GridFeature, validate_features
-from alerts.models import AlertRow, GridRow, utc_now
+from alerts.models import AlertRow, GridRow, OutboxRow, utc_now
+from gridwatch.events import alert_to_stream
 from gridwatch.types import Alert
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 MEDIA_URL_PREFIX = "/media/"
 _ALERTS = cast(sa.Table, AlertRow.__table__)
 _GRIDS = cast(sa.Table, GridRow.__table__)
+_OUTBOX = cast(sa.Table, OutboxRow.__table__)
 
 
 class RepositoryError(RuntimeError):
@@ -38,7 +41,7 @@ def _snapshot_url(path: str | None) -> str | None:
     return None if path is None else MEDIA_URL_PREFIX + path
 
 
-def _check_snapshot_path(path: str | None) -> None:
+def check_media_path(path: str | None) -> None:
     if path is None:
         return
     p = PurePosixPath(path)
@@ -97,13 +100,17 @@ class Repository:
         conn.execute(sa.insert(_ALERTS).values(**values))
         return True
 
-    def add_alert(self, alert: Alert, event_id: str, snapshot_path: str | None) -> bool:
+    def add_alert(
+        self, alert: Alert, event_id: str, snapshot_path: str | None, outbox_stream: str | None = None
+    ) -> bool:
         """Store an alert once per ``event_id``; False when that event is already stored.
 
         ``snapshot_path`` is relative to the media folder ("snapshots/2026/11/24/<id>.jpg"); ``alert.snapshot_url``
         is ignored (it is derived from the path on read). Raises UnknownGridError for a grid not in the map.
+        With ``outbox_stream``, the stream entry for the alert is written to the outbox in the same transaction,
+        so a stored alert is always published eventually (alerts.outbox.OutboxRelay sends it).
         """
-        _check_snapshot_path(snapshot_path)
+        check_media_path(snapshot_path)
         if alert.detected_at.tzinfo is None:
             raise ValueError(f"alert {alert.id}: detected_at must be timezone-aware, got {alert.detected_at}")
         values: dict[str, Any] = {
@@ -134,6 +141,19 @@ class Repository:
                             "which is not in the stored grid map"
                         )
                 stored = self._insert_ignoring_duplicate_event(conn, values)
+                if stored and outbox_stream is not None:
+                    as_read = dataclasses.replace(
+                        alert, detected_at=values["detected_at"], snapshot_url=_snapshot_url(snapshot_path)
+                    )
+                    conn.execute(
+                        sa.insert(_OUTBOX).values(
+                            alert_id=alert.id,
+                            stream=outbox_stream,
+                            payload=json.dumps(alert_to_stream(as_read), ensure_ascii=False),
+                            created_at=values["created_at"],
+                            attempts=0,
+                        )
+                    )
         except sa.exc.IntegrityError as exc:
             raise RepositoryError(f"cannot store alert {alert.id} (event {event_id}): {exc.orig}") from exc
         if not stored:

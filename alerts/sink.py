@@ -1,4 +1,8 @@
-"""Issue events -> stored alerts: snapshot on disk, grid located, row in the database, entry on the stream."""
+"""Issue events -> stored alerts: snapshot on disk, grid located, row in the database, entry on the stream.
+
+The alert and its stream entry are written in one transaction (the outbox); the relay publishes the entry,
+so a Redis outage never loses an alert and never holds the vision worker up.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +18,10 @@ import numpy.typing as npt
 import redis
 
 from alerts.grids import GridIndex
+from alerts.health import PartHealth
+from alerts.outbox import OutboxRelay
 from alerts.repository import MEDIA_URL_PREFIX, Repository, UnknownGridError
 from gridwatch import keys
-from gridwatch.events import alert_to_stream
 from gridwatch.types import Alert, IssueEvent
 
 log = logging.getLogger(__name__)
@@ -61,23 +66,38 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class AlertSink:
-    """Records issue events as alerts; one call per event from the vision worker's thread."""
+    """Records issue events as alerts; one call per event from the vision worker's thread.
+
+    ``start()`` runs the outbox relay in its own thread (the production set-up); without it each alert is
+    published inline right after it is stored, with a fail-fast Redis client, and a stored alert that could not
+    be published waits in the outbox for the next attempt.
+    """
 
     def __init__(
         self,
         repo: Repository,
-        redis: redis.Redis,
+        redis: redis.Redis | str,
         media_dir: Path,
         grids: GridIndex | None,
         stream: str = keys.ALERTS_STREAM,
         maxlen: int = 10000,
+        relay: OutboxRelay | None = None,
     ) -> None:
         self._repo = repo
-        self._redis = redis
         self._media_dir = Path(media_dir)
         self._grids = grids
         self._stream = stream
-        self._maxlen = maxlen
+        self.relay = relay if relay is not None else OutboxRelay(repo.engine, redis, maxlen=maxlen)
+
+    def start(self) -> AlertSink:
+        self.relay.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.relay.stop(timeout)
+
+    def health(self) -> PartHealth:
+        return self.relay.health()
 
     def record(self, event: IssueEvent) -> Alert | None:
         """Store ``event`` as an alert and publish it; None when this event_id was stored before."""
@@ -125,26 +145,18 @@ class AlertSink:
             "alert %s stored: event %s camera %s category %s grid %s",
             alert.id, event.event_id, alert.camera_id, alert.category, alert.grid_code,
         )
-        self._publish(alert)
+        self.relay.kick()
         return alert
 
     def _store(self, alert: Alert, event_id: str, snapshot_rel: str | None) -> Alert | None:
         """The alert as stored, or None for an already stored event."""
         try:
-            return alert if self._repo.add_alert(alert, event_id, snapshot_rel) else None
+            return alert if self._repo.add_alert(alert, event_id, snapshot_rel, self._stream) else None
         except UnknownGridError as exc:
             # The index and the stored map disagree (a map re-imported while this worker ran): keep the alert.
             log.warning("%s; storing it without a grid", exc)
             alert = dataclasses.replace(alert, grid_code=None)
-            return alert if self._repo.add_alert(alert, event_id, snapshot_rel) else None
-
-    def _publish(self, alert: Alert) -> None:
-        try:
-            self._redis.xadd(
-                self._stream, alert_to_stream(alert), maxlen=self._maxlen, approximate=True  # type: ignore[arg-type]
-            )
-        except redis.RedisError as exc:
-            log.error("alert %s stored but not published on stream %s: %s", alert.id, self._stream, exc)
+            return alert if self._repo.add_alert(alert, event_id, snapshot_rel, self._stream) else None
 
     @staticmethod
     def _discard(path: Path | None) -> None:

@@ -51,6 +51,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from gridwatch.runner import run_alerts
+
+    run_alerts(_settings(args), _stop_on_signals())
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from gridwatch.runner import run_dashboard
 
@@ -154,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("worker", help="run ingest + vision for the configured cameras").set_defaults(func=cmd_worker)
     sub.add_parser("dashboard", help="run the wall, JSON API and push server").set_defaults(func=cmd_dashboard)
+    sub.add_parser("alerts", help="run a case consumer: alerts from the stream into cases").set_defaults(
+        func=cmd_alerts
+    )
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
     ana = sub.add_parser("analyze", help="find issues in a video file, RTSP URL or still image (JSON lines)")
     ana.add_argument("source", help="video file, rtsp:// URL or image")

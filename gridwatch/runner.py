@@ -142,7 +142,9 @@ def start_worker(  # type: ignore[no-untyped-def]
     if detector is None:
         detector = load_detector(settings)
     grids = GridIndex(repo.list_grids())  # the map in the database, which `grids import` may have replaced
-    sink = AlertSink(repo, client, settings.media_dir, grids)
+    # Alert + outbox row in one transaction; the relay publishes to the stream (and catches up after an outage).
+    sink = AlertSink(repo, client, settings.media_dir, grids).start()
+    life.started("alert outbox relay", sink.stop)
 
     registry = CameraRegistry.for_settings(settings, redis_announcer(client))
     for cam in settings.cameras:
@@ -199,7 +201,8 @@ def start_worker(  # type: ignore[no-untyped-def]
 
     def preview(frame: Frame, dets: Detections) -> None:
         try:
-            client.set(keys.camera_preview(frame.camera_id), to_jpeg(draw(frame.image, dets, lang=settings.locale.language)), px=PREVIEW_TTL_MS)
+            jpeg = to_jpeg(draw(frame.image, dets, lang=settings.locale.language))
+            client.set(keys.camera_preview(frame.camera_id), jpeg, px=PREVIEW_TTL_MS)
         except redis.RedisError as exc:
             log.warning("preview of %s not published: %s", frame.camera_id, exc)
 
@@ -221,6 +224,19 @@ def start_worker(  # type: ignore[no-untyped-def]
         )
         life.started(f"metrics on http://{settings.worker.metrics_host}:{metrics.port}/metrics", metrics.stop)
     return worker
+
+
+def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) -> object:  # type: ignore[no-untyped-def]
+    """The case consumer: alerts from the stream (consumer group, acknowledged, reclaimed) become deduplicated cases."""
+    from alerts.cases import CaseService
+    from alerts.consumer import StreamConsumer
+    from alerts.routing import GridRouter
+
+    router = GridRouter(repo.list_grids(), settings.cases.fallback_grid)
+    consumer = StreamConsumer(repo.engine, client, CaseService(repo.engine, router, settings.cases).ingest_alerts)
+    consumer.start()
+    life.started("case consumer", consumer.stop)
+    return consumer
 
 
 def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
@@ -256,6 +272,7 @@ def run_all(settings: Settings, stop: threading.Event, on_ready: Callable[[str],
         if settings.demo.enabled:
             settings = start_demo_camera(settings, life)
         dashboard = start_dashboard(settings, handle, repo, life)
+        start_cases(settings, handle.client, repo, life)
         start_worker(settings, handle.client, repo, life, detector)
         log.info("GridWatch wall: %s", dashboard.url)
         if on_ready is not None:
@@ -273,6 +290,17 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
         start_worker(settings, handle.client, repo, life, detector, share_cameras=True)
+        stop.wait()
+
+
+def run_alerts(settings: Settings, stop: threading.Event) -> None:
+    """Production alerts consumer: scale out by running more of them (one Redis consumer group)."""
+    if settings.redis_url is None:
+        raise SystemExit("gridwatch alerts needs redis_url (REDIS_URL) shared with the workers")
+    with Lifecycle() as life:
+        handle = open_redis(settings, life)
+        repo = open_repository(settings, life)
+        start_cases(settings, handle.client, repo, life)
         stop.wait()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from alerts.db import make_engine, migrate
 from alerts.grids import GridFeature, load_geojson
 from alerts.repository import Repository
+from gridwatch.redis_server import EmbeddedRedis, free_port
 from gridwatch.settings import DEMO_GRIDS
 
 ROOT_CONFTEST = (Path(__file__).resolve().parents[1] / "conftest.py").resolve()
@@ -39,7 +40,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        # No fsync wait per commit: these tests never crash the server, and on a shared CI disk each commit
+        # would otherwise cost milliseconds.
+        url = base.update_query_dict({"options": f"-csearch_path={schema} -csynchronous_commit=off"})
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
@@ -63,3 +66,19 @@ def repo(engine: Engine) -> Repository:
 @pytest.fixture(scope="session")
 def demo_features() -> list[GridFeature]:
     return load_geojson(DEMO_GRIDS)
+
+
+@pytest.fixture()
+def fixed_port_redis() -> Iterator[Callable[[], EmbeddedRedis]]:
+    """Starts private redis-servers that all use one port, so a test can restart "the same" Redis; stops them all."""
+    port = free_port()
+    started: list[EmbeddedRedis] = []
+
+    def start() -> EmbeddedRedis:
+        server = EmbeddedRedis(port=port).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import shapely
 from shapely.geometry import box, shape
@@ -141,3 +142,32 @@ def test_every_problem_of_a_file_is_listed_and_the_input_is_not_changed() -> Non
     assert any(p.startswith("feature #5 ") for p in err.value.problems)
     assert any(p.startswith("feature #20 ") for p in err.value.problems)
     assert doc == before
+
+
+def test_locate_agrees_with_shapely_covers_on_holes_multipolygons_and_big_polygons() -> None:
+    from shapely.geometry import Point, mapping
+
+    def feature(code: str, geom: Any) -> GridFeature:
+        return GridFeature(code, code, 3, None, None, mapping(geom))
+
+    small = [feature(f"s{i:02d}", box(i * 0.002, 0.0, i * 0.002 + 0.002, 0.002)) for i in range(10)]
+    donut = Point(0.01, 0.01).buffer(0.004, 16).difference(Point(0.01, 0.01).buffer(0.002, 16))
+    two = shapely.MultiPolygon([box(0.02, 0.0, 0.022, 0.002), box(0.024, 0.0, 0.026, 0.002)])
+    round_ = Point(0.03, 0.01).buffer(0.003, 100)  # 400 vertices: checked by shapely, not in Python
+    huge = box(-0.5, -0.5, 0.5, 0.5)  # spans far more buckets than a grid: checked for every point
+    features = [*small, feature("donut", donut), feature("two", two), feature("round", round_),
+                feature("zhuge", huge)]
+    index = GridIndex(features)
+    shapes = sorted((f.code, shape(f.geometry)) for f in features)
+    rng = np.random.default_rng(3)
+    points = [(float(y), float(x)) for x, y in rng.uniform(-0.01, 0.04, size=(3000, 2))]
+    for _, s in shapes[:12]:
+        for geom in getattr(s, "geoms", [s]):
+            points += [(y, x) for x, y in geom.exterior.coords]  # vertices and edges: boundary counts as inside
+    points += [(0.01, 0.01), (0.01, 0.012), (0.001, 0.002)]  # the donut's hole, its inner edge, a shared edge
+    for lat, lon in points:
+        want = next((code for code, s in shapes if s.covers(Point(lon, lat))), None)
+        got = index.locate(lat, lon)
+        assert (got.code if got else None) == want, (lat, lon)
+    assert index.locate(0.01, 0.01).code == "zhuge"  # type: ignore[union-attr]  # in the hole: only the huge one
+    assert index.locate(5.0, 5.0) is None

@@ -1,23 +1,21 @@
 """AlertSink: an issue event becomes a snapshot on disk, a row in the database and one entry on the Redis stream."""
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from alerts.grids import GridFeature, GridIndex
 from alerts.repository import Repository
 from alerts.sink import AlertSink
 from gridwatch import keys
 from gridwatch.events import alert_from_stream
-from gridwatch.redis_server import free_port
+from gridwatch.redis_server import EmbeddedRedis, free_port
 from gridwatch.types import GpsFix, IssueEvent, Phase
 
 SEEN = datetime(2026, 11, 24, 8, 30, 5, 250000, tzinfo=UTC)
@@ -89,17 +87,23 @@ def test_an_event_without_picture_or_position_is_still_an_alert(sink: AlertSink,
     assert repo.get_alert(alert.id) == alert
 
 
-def test_alert_is_stored_when_redis_is_unreachable(
-    repo: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_alert_waits_in_the_outbox_while_redis_is_down_and_is_published_when_it_returns(
+    repo: Repository, tmp_path: Path
 ) -> None:
-    # No retries: redis-py's default backoff would only make this test slower, not different.
-    dead = redis.Redis(
-        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), retries=0)
-    )
-    sink = AlertSink(repo, dead, tmp_path / "media", grids=None)
-    with caplog.at_level(logging.ERROR, logger="alerts.sink"):
-        alert = sink.record(_event("car-1:9:1"))
+    port = free_port()
+    sink = AlertSink(repo, f"redis://127.0.0.1:{port}/0", tmp_path / "media", grids=None)
+    alert = sink.record(_event("car-1:9:1"))
     assert alert is not None
-    assert repo.get_alert(alert.id) == alert
-    assert any(alert.id in r.getMessage() and "not published" in r.getMessage() for r in caplog.records)
-    dead.close()
+    assert repo.get_alert(alert.id) == alert  # stored although nothing listens on the port
+    assert sink.relay.pending_count() == 1
+    assert not sink.health().ok and "cannot publish" in sink.health().detail
+
+    with EmbeddedRedis(port=port) as server:
+        client = redis.Redis.from_url(server.url)
+        assert sink.relay.flush() == 1
+        entries: list[Any] = client.xrange(keys.ALERTS_STREAM)  # type: ignore[assignment]
+        assert [alert_from_stream(f) for _, f in entries] == [alert]
+        assert sink.relay.pending_count() == 0 and sink.health().ok
+        assert sink.relay.flush() == 0  # sent once, not again
+        client.close()
+    sink.stop()

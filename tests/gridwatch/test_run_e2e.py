@@ -30,6 +30,7 @@ class Running:
     proc: subprocess.Popen[str]
     url: str
     lines: list[str]
+    data_dir: Path
 
 
 def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
@@ -108,7 +109,7 @@ rtsp_port = 0
     except queue.Empty:
         proc.kill()
         pytest.fail("gridwatch run never printed the wall URL:\n" + "".join(lines[-40:]))
-    yield Running(proc, url.rstrip("/"), lines)
+    yield Running(proc, url.rstrip("/"), lines, tmp / "data")
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -136,6 +137,27 @@ def test_alert_from_demo_car_reaches_the_api(command_centre: Running) -> None:
     assert alert["grid_code"].startswith("410105") and len(alert["grid_code"]) == 15
     status, jpeg = _get(command_centre.url + alert["snapshot_url"])
     assert status == 200 and jpeg[:3] == b"\xff\xd8\xff"
+
+
+def test_alerts_become_one_case_per_place(command_centre: Running) -> None:
+    """The case consumer turns the car's repeated sightings of the same people into cases, not one per alert."""
+    from alerts.casebook import CaseBook, CaseFilter
+    from alerts.db import make_engine
+    from alerts.repository import Repository
+    from alerts.routing import GridRouter
+
+    engine = make_engine(f"sqlite:///{command_centre.data_dir / 'gridwatch.db'}")
+    try:
+        book = CaseBook(engine, GridRouter(Repository(engine).list_grids()))
+        cases = _wait_for(lambda: book.queue(CaseFilter(category="0502")), 60, "a vagrancy case", command_centre)
+        case = cases[0]
+        assert case.status == "reported" and case.is_open
+        assert case.grid_code is not None and case.grid_code.startswith("410105")
+        assert case.sightings >= 1
+        alerts = json.loads(_get(f"{command_centre.url}/api/alerts?limit=500")[1])
+        assert sum(c.sightings for c in book.queue(CaseFilter(limit=500))) <= len(alerts)
+    finally:
+        engine.dispose()
 
 
 def test_cameras_and_health(command_centre: Running) -> None:
