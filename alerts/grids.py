@@ -18,6 +18,8 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from gridwatch.gridcode import code_problems
+
 log = logging.getLogger(__name__)
 
 LEVELS = (1, 2, 3)
@@ -132,6 +134,9 @@ def _property_problems(code: object, name: object, level: object, parent: object
         problems.append(f"'parent' must be a code string or null, got {parent!r}")
     if leader is not None and (not isinstance(leader, str) or len(leader) > MAX_LEADER or not leader.isprintable()):
         problems.append(f"'leader' must be printable text of at most {MAX_LEADER} characters or null, got {leader!r}")
+    if not problems and isinstance(code, str) and isinstance(level, int):
+        # National style: 6-digit division code + 3 digits per level below it (9 / 12 / 15 digits).
+        problems += code_problems(code, level, parent)
     return problems
 
 

@@ -21,7 +21,8 @@ from alerts.grids import GridIndex
 from alerts.health import PartHealth
 from alerts.outbox import OutboxRelay
 from alerts.repository import MEDIA_URL_PREFIX, Repository, UnknownGridError
-from gridwatch import keys
+from gridwatch import keys, textdraw
+from gridwatch.i18n import category_name
 from gridwatch.types import Alert, IssueEvent
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,13 @@ def _rounded_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float
 
 
 def render_snapshot(
-    image: npt.NDArray[np.uint8], bbox: tuple[float, float, float, float], max_width: int = MAX_SNAPSHOT_WIDTH
+    image: npt.NDArray[np.uint8],
+    bbox: tuple[float, float, float, float],
+    max_width: int = MAX_SNAPSHOT_WIDTH,
+    label: str | None = None,
 ) -> tuple[bytes, tuple[float, float, float, float]]:
-    """JPEG of ``image`` downscaled to ``max_width`` with ``bbox`` outlined; also the bbox in the JPEG's pixels."""
+    """JPEG of ``image`` downscaled to ``max_width`` with ``bbox`` outlined and ``label`` (any script) on it;
+    also the bbox in the JPEG's pixels."""
     h, w = image.shape[:2]
     scale = min(1.0, max_width / w) if w else 1.0
     if scale < 1.0:
@@ -52,6 +57,10 @@ def render_snapshot(
     x1, y1, x2, y2 = (min(max(v * scale, 0.0), lim) for v, lim in zip(bbox, limits, strict=True))
     thickness = max(2, round(out_w / 400))
     cv2.rectangle(image, (round(x1), round(y1)), (round(x2), round(y2)), BOX_COLOUR_BGR, thickness)
+    if label:
+        textdraw.draw_label(
+            image, label, (round(x1), round(y1)), size=textdraw.label_size_for(image.shape), bg=BOX_COLOUR_BGR
+        )
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise ValueError(f"JPEG encoding of a {w}x{h} snapshot failed")
@@ -82,8 +91,10 @@ class AlertSink:
         stream: str = keys.ALERTS_STREAM,
         maxlen: int = 10000,
         relay: OutboxRelay | None = None,
+        language: str = "zh_CN",
     ) -> None:
         self._repo = repo
+        self._language = language
         self._media_dir = Path(media_dir)
         self._grids = grids
         self._stream = stream
@@ -112,7 +123,8 @@ class AlertSink:
         snapshot_rel: str | None = None
         snapshot_file: Path | None = None
         if event.snapshot is not None:
-            jpeg, bbox = render_snapshot(event.snapshot, event.bbox)
+            label = f"{category_name(event.category, self._language)} {event.confidence:.0%}"
+            jpeg, bbox = render_snapshot(event.snapshot, event.bbox, label=label)
             snapshot_rel = f"snapshots/{detected_at:%Y/%m/%d}/{alert_id}.jpg"
             snapshot_file = self._media_dir / snapshot_rel
             _write_atomically(snapshot_file, jpeg)

@@ -143,7 +143,7 @@ def start_worker(  # type: ignore[no-untyped-def]
         detector = load_detector(settings)
     grids = GridIndex(repo.list_grids())  # the map in the database, which `grids import` may have replaced
     # Alert + outbox row in one transaction; the relay publishes to the stream (and catches up after an outage).
-    sink = AlertSink(repo, client, settings.media_dir, grids).start()
+    sink = AlertSink(repo, client, settings.media_dir, grids, language=settings.locale.language).start()
     life.started("alert outbox relay", sink.stop)
 
     registry = CameraRegistry.for_settings(settings, redis_announcer(client))

@@ -81,7 +81,13 @@ def _duplicate_code(doc: dict[str, Any]) -> None:
 
 
 def _unknown_parent(doc: dict[str, Any]) -> None:
+    # A well-formed national code whose community is not in the file.
+    doc["features"][5]["properties"]["code"] = "410105009009001"
     doc["features"][5]["properties"]["parent"] = "410105009009"
+
+
+def _code_not_under_parent(doc: dict[str, Any]) -> None:
+    doc["features"][5]["properties"]["parent"] = "410105002001"
 
 
 def _bad_level(doc: dict[str, Any]) -> None:
@@ -103,8 +109,9 @@ def _self_intersecting(doc: dict[str, Any]) -> None:
         (_open_ring, "is not closed"),
         (_duplicate_code, "duplicate code, already used by feature #4"),
         (_unknown_parent, "parent '410105009009' is not in the map"),
+        (_code_not_under_parent, "its parent must be"),
         (_bad_level, "'level' must be 1, 2 or 3, got 4"),
-        (_parent_two_levels_up, "needs a level-2 parent"),
+        (_parent_two_levels_up, "its parent must be 410105001001"),
         (_self_intersecting, "not a valid polygon"),
     ],
 )

@@ -107,3 +107,15 @@ def test_alert_waits_in_the_outbox_while_redis_is_down_and_is_published_when_it_
         assert sink.relay.flush() == 0  # sent once, not again
         client.close()
     sink.stop()
+
+
+def test_snapshot_carries_a_chinese_label_over_the_box() -> None:
+    from alerts.sink import render_snapshot
+
+    frame = np.full((720, 1280, 3), 90, dtype=np.uint8)
+    plain, _ = render_snapshot(frame, (400.0, 300.0, 600.0, 600.0))
+    labelled, _ = render_snapshot(frame, (400.0, 300.0, 600.0, 600.0), label="流浪乞讨 87%")
+    a = cv2.imdecode(np.frombuffer(plain, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    b = cv2.imdecode(np.frombuffer(labelled, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    above_box = np.abs(a[260:300, 400:600] - b[260:300, 400:600]).sum()
+    assert above_box > 0, "the label sits just above the box"
