@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from alerts.assessment import GridScore
 from alerts.figures import Figures
+from gridwatch.i18n import N_, translator
 
 
 @dataclass(frozen=True)
@@ -20,51 +21,52 @@ class Table:
     rows: list[list[Any]]
 
 
-# (key, 中文, English): the figures' columns in report order.
-FIGURE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("grid_code", "网格编码", "grid code"),
-    ("grid_name", "网格名称", "grid name"),
-    ("start", "起始时间", "period start"),
-    ("end", "截止时间", "period end"),
-    ("reported", "上报数", "reported"),
-    ("rejected", "不予立案数", "rejected"),
-    ("collected", "采集数", "collected"),
-    ("registered", "立案数", "registered"),
-    ("dispatched", "派遣数", "dispatched"),
-    ("escalated", "上报上级数", "escalated"),
-    ("pending", "待派遣数", "pending"),
-    ("closed", "结案数", "closed"),
-    ("deferred", "缓办数", "deferred"),
-    ("due", "应结案数", "due"),
-    ("closed_on_time", "按期结案数", "closed on time"),
-    ("closure_rate", "结案率", "closure rate"),
-    ("on_time_closure_rate", "按期结案率", "on-time closure rate"),
-    ("rework_rate", "返工率", "rework rate"),
-    ("overdue", "超期数", "overdue"),
+# (key, English message id): the figures' columns in report order; headers come from the catalogue.
+FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("grid_code", N_("grid code")),
+    ("grid_name", N_("grid name")),
+    ("start", N_("period start")),
+    ("end", N_("period end")),
+    ("reported", N_("reported")),
+    ("rejected", N_("rejected")),
+    ("collected", N_("collected")),
+    ("registered", N_("registered")),
+    ("dispatched", N_("dispatched")),
+    ("escalated", N_("escalated")),
+    ("pending", N_("pending")),
+    ("closed", N_("closed")),
+    ("deferred", N_("deferred")),
+    ("due", N_("due")),
+    ("closed_on_time", N_("closed on time")),
+    ("closure_rate", N_("closure rate")),
+    ("on_time_closure_rate", N_("on-time closure rate")),
+    ("rework_rate", N_("rework rate")),
+    ("overdue", N_("overdue")),
 )
 
-ASSESSMENT_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("month", "考核月份", "month"),
-    ("grid_code", "网格编码", "grid code"),
-    ("grid_name", "网格名称", "grid name"),
-    ("collection", "问题采集", "collection"),
-    ("response", "响应及时", "response"),
-    ("daily_work", "日常工作(40)", "daily work (40)"),
-    ("equipment", "设备(10)", "equipment (10)"),
-    ("closure", "结案", "closure"),
-    ("on_time", "按期结案", "on time"),
-    ("rework", "返工", "rework"),
-    ("overdue_penalty", "超期扣分", "overdue penalty"),
-    ("results", "工作成效(50)", "results (50)"),
-    ("total", "总分(100)", "total (100)"),
-    ("equipment_measured", "设备有数据", "equipment measured"),
+ASSESSMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("month", N_("month")),
+    ("grid_code", N_("grid code")),
+    ("grid_name", N_("grid name")),
+    ("collection", N_("collection")),
+    ("response", N_("response")),
+    ("daily_work", N_("daily work (40)")),
+    ("equipment", N_("equipment (10)")),
+    ("closure", N_("closure")),
+    ("on_time", N_("on time")),
+    ("rework", N_("rework")),
+    ("overdue_penalty", N_("overdue penalty")),
+    ("results", N_("results (50)")),
+    ("total", N_("total (100)")),
+    ("equipment_measured", N_("equipment measured")),
 )
 
 
-def _headers(columns: Sequence[tuple[str, str, str]], lang: str) -> list[str]:
+def _headers(columns: Sequence[tuple[str, str]], lang: str) -> list[str]:
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
-    return [zh if lang == "zh" else en for _, zh, en in columns]
+    t = translator("zh_CN" if lang == "zh" else "en")
+    return [t.gettext(message) for _, message in columns]
 
 
 def figures_table(rows: Sequence[Figures], names: Mapping[str, str] | None = None, lang: str = "zh") -> Table:
@@ -73,16 +75,16 @@ def figures_table(rows: Sequence[Figures], names: Mapping[str, str] | None = Non
     for f in rows:
         d = f.as_dict()
         d["grid_code"] = f.grid_code or ""
-        everything = "全部" if lang == "zh" else "all"
+        everything = translator("zh_CN" if lang == "zh" else "en").gettext("all")
         d["grid_name"] = (names or {}).get(f.grid_code, "") if f.grid_code else everything
-        for rate in ("closure_rate", "on_time_closure_rate", "rework_rate"):
+        for rate in ("closure_rate", N_("rework_rate")):
             d[rate] = None if d[rate] is None else round(d[rate], 4)
-        out.append([d[key] for key, _, _ in FIGURE_COLUMNS])
+        out.append([d[key] for key, _ in FIGURE_COLUMNS])
     return Table(_headers(FIGURE_COLUMNS, lang), out)
 
 
 def assessment_table(scores: Sequence[GridScore], lang: str = "zh") -> Table:
-    rows = [[s.as_dict()[key] for key, _, _ in ASSESSMENT_COLUMNS] for s in scores]
+    rows = [[s.as_dict()[key] for key, _ in ASSESSMENT_COLUMNS] for s in scores]
     return Table(_headers(ASSESSMENT_COLUMNS, lang), rows)
 
 
