@@ -36,8 +36,9 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 @blueprint.before_app_request
 def _api_paths_never_fall_through_to_the_page() -> tuple[Response, int] | None:
-    # Only paths that no route matched: other blueprints (telemetry, cameras) own /api/ routes too.
-    if request.path.startswith(_OWN_PREFIXES) and request.url_rule is None:
+    # Paths no blueprint owns (unmatched, or caught by the page's catch-all route); other blueprints
+    # (telemetry, camera management) serve /api/ routes of their own.
+    if request.path.startswith(_OWN_PREFIXES) and request.blueprint is None:
         return _error(404, _t().gettext("No such resource: {path}").format(path=request.path))
     return None
 
@@ -88,7 +89,7 @@ def alerts() -> Response | tuple[Response, int]:
         message = t.gettext("The limit parameter must be a whole number from 1 to {maximum}, got {value}")
         return _error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
     try:
-        views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone)
+        views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir)
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
         log.warning("GET /api/alerts: repository failed: %s", exc)
         return _error(503, t.gettext("Alerts are unavailable: the database does not answer"))

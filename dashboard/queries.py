@@ -8,11 +8,12 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import redis
 
-from gridwatch import keys, timefmt
+from gridwatch import keys, media, timefmt
 from gridwatch.events import alert_to_dict, camera_state_from_hash
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Alert, CameraState, CameraStatus
@@ -141,9 +142,19 @@ def alert_view(alert: Alert, tz: str = timefmt.DEFAULT_TIMEZONE) -> dict[str, An
 
 
 def alert_views(
-    repo: AlertRepository, limit: int = DEFAULT_ALERT_LIMIT, tz: str = timefmt.DEFAULT_TIMEZONE
+    repo: AlertRepository,
+    limit: int = DEFAULT_ALERT_LIMIT,
+    tz: str = timefmt.DEFAULT_TIMEZONE,
+    media_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    return [alert_view(a, tz) for a in repo.recent_alerts(limit=limit)]
+    """Newest alerts for the API and the wall; with ``media_dir``, each says where its clip is once written."""
+    views = []
+    for a in repo.recent_alerts(limit=limit):
+        view = alert_view(a, tz)
+        if media_dir is not None:
+            view["clip_url"] = media.clip_url(media_dir, a.id, a.detected_at)
+        views.append(view)
+    return views
 
 
 def count_today(alerts: Sequence[Alert], now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE) -> int:

@@ -13,21 +13,20 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from gridwatch.media import clip_relpath
 from gridwatch.settings import RecordingSettings
 from ingest.recorder import ClipError, Recorder
 
 log = logging.getLogger(__name__)
 
 RECHECK_S = 0.25
-_ALERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(order=True)
@@ -65,12 +64,8 @@ class ClipService:
 
     @staticmethod
     def relative_path(alert_id: str, at: datetime) -> str:
-        """Where the clip of this alert goes, relative to the media folder (what the alert stores)."""
-        if not _ALERT_ID.match(alert_id):
-            raise ValueError(f"alert id {alert_id!r} cannot name a clip file (letters, digits, - and _ only)")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError(f"alert time must be timezone-aware (UTC), got naive {at.isoformat()}")
-        return f"clips/{at.astimezone(UTC):%Y/%m/%d}/{alert_id}.mp4"
+        """Where the clip of this alert goes, relative to the media folder (gridwatch.media's convention)."""
+        return clip_relpath(alert_id, at)
 
     def start(self) -> ClipService:
         if self._thread is not None:

@@ -139,6 +139,19 @@ def test_alert_from_demo_car_reaches_the_api(command_centre: Running) -> None:
     assert status == 200 and jpeg[:3] == b"\xff\xd8\xff"
 
 
+def test_alert_gets_a_clip_by_stream_copy(command_centre: Running) -> None:
+    """A few seconds after an alert, its clip (seconds before to seconds after) is served as MP4."""
+
+    def clip() -> str | None:
+        status, body = _get(f"{command_centre.url}/api/alerts?limit=50")
+        urls = [a.get("clip_url") for a in json.loads(body)] if status == 200 else []
+        return next((u for u in urls if u), None)
+
+    url = _wait_for(clip, 90, "an alert clip", command_centre)
+    status, mp4 = _get(command_centre.url + url)
+    assert status == 200 and mp4[4:8] == b"ftyp" and len(mp4) > 50_000
+
+
 def test_alerts_become_one_case_per_place(command_centre: Running) -> None:
     """The case consumer turns the car's repeated sightings of the same people into cases, not one per alert."""
     from alerts.casebook import CaseBook, CaseFilter
@@ -175,6 +188,31 @@ def test_cameras_and_health(command_centre: Running) -> None:
     _, api = _get(f"{command_centre.url}/api/cameras")
     assert b"topsecret" not in api
     assert not any("topsecret" in line for line in command_centre.lines)
+
+
+def test_vehicle_telemetry_and_camera_registry_are_served(command_centre: Running) -> None:
+    from datetime import UTC, datetime
+
+    fix = {"lat": 34.781, "lon": 113.671, "time": datetime.now(UTC).isoformat(), "speed": 6.0, "heading": 90}
+    req = urllib.request.Request(
+        f"{command_centre.url}/api/telemetry/car-9", data=json.dumps(fix).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+    bad = urllib.request.Request(
+        f"{command_centre.url}/api/telemetry/car-9", data=json.dumps({**fix, "lat": 123.0}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    try:
+        urllib.request.urlopen(bad, timeout=10)
+        pytest.fail("an impossible latitude must be refused")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400 and b"lat" in exc.read()
+    status, body = _get(f"{command_centre.url}/api/cameras/config")
+    ids = {c["id"] for c in json.loads(body)["cameras"]} if status == 200 else set()
+    assert {"demo-car", "dead-cam"} <= ids, body[:300]
+    assert b"topsecret" not in body
 
 
 def test_stops_cleanly_with_its_private_services(command_centre: Running) -> None:
