@@ -15,6 +15,7 @@ import redis
 
 from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
+from gridwatch.health import HeartbeatThread, http_ok
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import SHARED_DIR, CameraSettings, Settings
@@ -168,6 +169,9 @@ def start_worker(  # type: ignore[no-untyped-def]
             # Holding no camera there is nothing to analyse: the lease round is this worker's progress.
             on_round=lambda k: None if k.held else beat(client, "worker", worker_id, HEARTBEAT_TTL_S),
         )
+        # Registered before the manager, so it stops after it: leases go back only once this worker's readers
+        # have stopped, and a camera is never read by two workers.
+        life.started(f"camera leases of worker {worker_id}", keeper.stop)
     manager = CameraManager(
         settings.ingest,
         registry,
@@ -181,7 +185,6 @@ def start_worker(  # type: ignore[no-untyped-def]
     life.started("camera manager", manager.stop)
     if keeper is not None:
         keeper.start()
-        life.started(f"camera leases of worker {worker_id}", keeper.stop)
 
     clips: ClipService | None = None
     if recorder is not None:
@@ -236,12 +239,16 @@ def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) 
     consumer = StreamConsumer(repo.engine, client, CaseService(repo.engine, router, settings.cases).ingest_alerts)
     consumer.start()
     life.started("case consumer", consumer.stop)
+    # The heartbeat lapses while the consumer cannot read the stream or write cases (compose health check).
+    beat = HeartbeatThread(client, "alerts", settings.worker.effective_id, probe=lambda: consumer.health().ok).start()
+    life.started("alerts heartbeat", beat.stop)
     return consumer
 
 
 def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
     from dashboard.server import DashboardServer
+    from gridwatch.metrics import RedisCollector, metrics_blueprint
     from ingest.cameras_api import cameras_blueprint
     from ingest.registry import CameraRegistry, redis_announcer
     from ingest.telemetry import TelemetryIngest, TelemetryStore
@@ -254,10 +261,18 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
     registry = CameraRegistry.for_settings(settings, redis_announcer(handle.client))
     server = DashboardServer(
         settings, repo, handle.client, handle.url,
-        blueprints=(telemetry_blueprint(telemetry), cameras_blueprint(registry)),
+        blueprints=(
+            telemetry_blueprint(telemetry),
+            cameras_blueprint(registry),
+            metrics_blueprint(RedisCollector(handle.client)),
+        ),
     )
     server.start()
     life.started(f"dashboard {server.url}", server.stop)
+    beat = HeartbeatThread(
+        handle.client, "dashboard", settings.worker.effective_id, probe=lambda: http_ok(f"{server.url}healthz")
+    ).start()
+    life.started("dashboard heartbeat", beat.stop)
     ws = TelemetryWsServer(telemetry, settings.dashboard.host, settings.ingest.telemetry_ws_port).start()
     life.started(f"telemetry websocket on port {ws.port}", ws.stop)
     return server

@@ -374,7 +374,7 @@ class WorkerSettings(Strict):
         description="A camera lease lapses this long after its worker stops renewing it (crash takeover time).",
     )
     lease_renew_seconds: float = Field(
-        default=2.0, gt=0, le=60, description="How often a worker renews its leases and rebalances the cameras."
+        default=1.0, gt=0, le=60, description="How often a worker renews its leases and rebalances the cameras."
     )
     metrics_port: int | None = Field(
         default=9108, ge=0, le=65535, description="Port of the worker's Prometheus /metrics (0 = any, unset = off)."

@@ -8,6 +8,10 @@ streaming. ``start()`` applies the registry and then follows it: a message on ``
 applies a change at once, and the registry file is also checked every ``poll_seconds`` (a change made
 while Redis was down, or with the CLI against an embedded Redis, still arrives).
 
+``runs(camera_id)`` (optional) limits this worker to the cameras it holds when several workers share them
+(``gridwatch.leases``): a camera it does not hold is neither read nor marked disabled (its holder publishes
+its state); ``request_reapply()`` asks the watcher thread to re-apply the registry after the held set changed.
+
 ``readers`` is a live, read-only mapping of camera id -> reader for the vision worker; ``version`` grows
 with each applied change, and ``add_listener(fn)`` is told of each change (``Changes``).
 """
@@ -101,6 +105,7 @@ class CameraManager:
         gps_for: Callable[[CameraSettings], GpsSource | None] = gps_source_for,
         recorder: Recorder | None = None,
         poll_seconds: float = POLL_S,
+        runs: Callable[[str], bool] | None = None,
     ) -> None:
         self.ingest = ingest
         self.registry = registry
@@ -110,6 +115,8 @@ class CameraManager:
         self._gps_for = gps_for
         self._recorder = recorder
         self.poll_seconds = poll_seconds
+        self._runs = runs
+        self._reapply = threading.Event()
         self._entries: dict[str, _Entry] = {}
         self._readers: dict[str, CameraReader] = {}  # replaced, never mutated: readers see a stable snapshot
         self._lock = threading.Lock()  # guards _readers swaps
@@ -166,6 +173,13 @@ class CameraManager:
         for t in threads:
             t.join(timeout)
 
+    def request_reapply(self) -> None:
+        """Re-apply the registry soon on the watcher thread (never blocks the caller on reader start/stop)."""
+        self._reapply.set()
+
+    def _runnable(self, cam: CameraSettings) -> bool:
+        return cam.enabled and (self._runs is None or self._runs(cam.id))
+
     def reload(self) -> Changes:
         """Apply the registry file as it is now."""
         if self.registry is None:
@@ -203,24 +217,28 @@ class CameraManager:
                 removed.append(cid)
             for cid, cam in wanted.items():
                 known = self._entries.get(cid)
+                runnable = self._runnable(cam)
                 if known is None:
                     entry = self._entries[cid] = _Entry(cam)
-                    if cam.enabled:
+                    if runnable:
                         self._start_reader(entry)
                         started.append(cid)
-                    else:
+                    elif not cam.enabled:
                         self._publish_disabled(cam)
                     continue
                 entry = known
                 old = entry.config
-                if old == cam:
+                if old == cam and (entry.reader is not None) == runnable:
                     continue
                 entry.config = cam
-                if not cam.enabled:
+                if not runnable:
                     if entry.reader is not None:
                         self._stop_reader(entry)
+                        if self._recorder is not None and cam.enabled:
+                            self._recorder.drop(cid)  # handed to another worker: its buffer is of no use here
                         stopped.append(cid)
-                    self._publish_disabled(cam)
+                    if not cam.enabled:
+                        self._publish_disabled(cam)
                 elif entry.reader is None:
                     self._start_reader(entry)
                     started.append(cid)
@@ -301,7 +319,10 @@ class CameraManager:
         last_subscribe = last_poll
         while not self._stop.is_set():
             announced = False
-            if pubsub is not None:
+            if self._reapply.is_set():
+                self._reapply.clear()
+                announced = True
+            elif pubsub is not None:
                 try:
                     msg = pubsub.get_message(timeout=min(self.poll_seconds, 1.0))
                     announced = msg is not None and msg.get("type") == "message"

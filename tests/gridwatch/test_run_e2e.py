@@ -184,6 +184,8 @@ def test_cameras_and_health(command_centre: Running) -> None:
     assert cams["demo-car"]["last_frame_age_s"] < 5
     status, body = _get(f"{command_centre.url}/healthz")
     assert status == 200 and json.loads(body)["status"] == "ok"
+    status, metrics = _get(f"{command_centre.url}/metrics")
+    assert status == 200 and b"gridwatch_" in metrics
     # The unreachable camera's password never leaves the server, in the API or the log.
     _, api = _get(f"{command_centre.url}/api/cameras")
     assert b"topsecret" not in api
