@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -569,32 +569,41 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'gridwatch.db').resolve()}"
 
 
-def _describe(err: ValidationError, source: str) -> str:
-    lines = [f"invalid settings in {source}:"]
+def describe_errors(err: ValidationError, source: str, what: str = "settings") -> str:
+    """A validation error as one line per wrong key, the key spelled as in the file (``vision.model``)."""
+    lines = [f"invalid {what} in {source}:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (not a GridWatch setting)"
-        lines.append(f"  {key}: {msg}")
+        msg = "unknown key (not a setting)" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg.removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 
-def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
-    """Read settings from a TOML file (optional) and the environment; raise SettingsError naming the key."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_toml_model(
+    model: type[M], path: Path | str | None, overrides: dict[str, Any], error: type[ValueError], what: str
+) -> M:
+    """``model`` from a TOML file plus overrides; ``error`` with a message naming the file and every wrong key."""
     data: dict[str, Any] = {}
-    source = "environment"
+    source = "environment and arguments"
     if path is not None:
         p = Path(path)
         source = str(p)
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise SettingsError(f"settings file not found: {p}") from None
+            raise error(f"{what} file not found: {p}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"settings file {p} is not valid TOML: {exc}") from None
+            raise error(f"{what} file {p} is not valid TOML: {exc}") from None
     data.update(overrides)
     try:
-        return Settings(**data)
+        return model(**data)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, source)) from None
+        raise error(describe_errors(exc, source, what)) from None
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read settings from a TOML file (optional) and the environment; raise SettingsError naming the key."""
+    return load_toml_model(Settings, path, overrides, SettingsError, "settings")

@@ -6,13 +6,13 @@ are ``SecretUrl``: masked in logs, reprs and errors.
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gridwatch.secrets import SecretUrl, mask_url
+from gridwatch.settings import load_toml_model
 
 VEHICLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # what the command centre's telemetry receiver accepts
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -245,30 +245,6 @@ class PatrolSettings(Strict):
         return mask_url(self.centre_url.get_secret_value())
 
 
-def _describe(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key}: {msg}")
-    return f"patrol settings from {source} are not valid:\n" + "\n".join(lines)
-
-
 def load_patrol_settings(path: Path | str | None = None, **overrides: Any) -> PatrolSettings:
     """Read the car's TOML file (plus keyword overrides, for tests); PatrolSettingsError naming the key if wrong."""
-    data: dict[str, Any] = {}
-    source = "arguments"
-    if path is not None:
-        p = Path(path)
-        source = str(p)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise PatrolSettingsError(f"patrol settings file not found: {p}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise PatrolSettingsError(f"patrol settings file {p} is not valid TOML: {exc}") from None
-    data.update(overrides)
-    try:
-        return PatrolSettings(**data)
-    except ValidationError as exc:
-        raise PatrolSettingsError(_describe(exc, source)) from None
+    return load_toml_model(PatrolSettings, path, overrides, PatrolSettingsError, "patrol settings")
