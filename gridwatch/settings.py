@@ -105,7 +105,9 @@ class CameraSettings(Strict):
 class IngestSettings(Strict):
     detect_fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second handed to vision.")
     stall_seconds: float = Field(default=5.0, gt=0, description="No frame for this long = camera stalled.")
-    reconnect_max_seconds: float = Field(default=10.0, gt=0, description="Cap of the reconnect backoff.")
+    reconnect_max_seconds: float = Field(
+        default=5.0, gt=0, description="Cap of the reconnect backoff (a camera is back within about twice this)."
+    )
     open_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout to open an RTSP stream.")
     rtsp_transport: str = Field(default="tcp", pattern="^(tcp|udp)$", description="RTSP transport.")
     decode: Literal["all", "keyframes"] = Field(

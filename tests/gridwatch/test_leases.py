@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -253,8 +254,11 @@ def test_no_alert_is_lost_when_a_worker_is_killed(tmp_path: Path, shared_dir: Pa
             except Exception:  # noqa: BLE001 - the schema appears once the first worker has migrated
                 return []
 
+        def entries() -> list[tuple[bytes, dict[bytes, bytes]]]:
+            return cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(ALERTS_STREAM))
+
         def streamed() -> set[str]:
-            return {alert_from_stream(f).id for _, f in client.xrange(ALERTS_STREAM)}
+            return {alert_from_stream(f).id for _, f in entries()}
 
         try:
             procs.append(_worker(cfg, rs.url, db_url, "worker-a", tmp_path / "a.log"))
@@ -277,7 +281,7 @@ def test_no_alert_is_lost_when_a_worker_is_killed(tmp_path: Path, shared_dir: Pa
             # Nothing stored is lost on the way to the stream, nothing is published twice.
             assert _wait(lambda: {i for i, _, _ in stored()} <= streamed(), 30, 1), (
                 {i for i, _, _ in stored()} - streamed())
-            ids = [alert_from_stream(f).id for _, f in client.xrange(ALERTS_STREAM)]
+            ids = [alert_from_stream(f).id for _, f in entries()]
             assert len(ids) == len(set(ids))
         finally:
             for p in procs:

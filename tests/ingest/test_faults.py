@@ -25,7 +25,8 @@ from tests.ingest.conftest import camera, wait_for
 from tests.ingest.faults import FaultProxy
 
 # Realistic waits (the defaults are 5 / 10 s), kept short enough for CI.
-INGEST = IngestSettings(detect_fps=5, stall_seconds=3, reconnect_max_seconds=5, open_timeout_seconds=3)
+# Reconnect worst case = open timeout (3 s, a server still starting) + backoff cap (3 s) + connect: under 10 s.
+INGEST = IngestSettings(detect_fps=5, stall_seconds=3, reconnect_max_seconds=3, open_timeout_seconds=3)
 
 
 @dataclass
