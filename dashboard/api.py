@@ -106,6 +106,26 @@ def media(path: str) -> Response:
     return response
 
 
+@blueprint.get("/video/<camera_id>.jpg")
+def video_frame(camera_id: str) -> Response | tuple[Response, int]:
+    """The camera's newest frame as one JPEG: the wall's tiles poll this (one short request per frame, so 16
+    tiles share the browser's 6 connections per host instead of each holding one as an MJPEG stream does)."""
+    ctx = current()
+    try:
+        frame = queries.preview_jpeg(ctx.redis, camera_id)
+        known = frame is not None or queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
+    except redis.RedisError as exc:
+        log.warning("GET /video/%s.jpg: redis unavailable: %s", camera_id, exc)
+        return _error(503, _t().gettext("Video is unavailable: Redis does not answer"))
+    if not known:
+        return _error(404, _t().gettext("Unknown camera {camera}").format(camera=repr(camera_id)))
+    body = frame or mjpeg.no_signal_jpeg(lang.wall_language(ctx.settings.locale.language))
+    response = Response(body, content_type="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-State"] = "live" if frame is not None else "no-signal"
+    return response
+
+
 @blueprint.get("/video/<camera_id>.mjpg")
 def video(camera_id: str) -> Response | tuple[Response, int]:
     ctx = current()
