@@ -276,3 +276,22 @@ class CaseQueryRow(Base):
     answered_by: Mapped[str | None] = mapped_column(sa.String(100))
     answered_role: Mapped[str | None] = mapped_column(sa.String(24))
     answer: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class UserRow(Base):
+    """A person who logs in to the command centre: a role and the grid subtree they may see and act in."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))  # werkzeug.security (scrypt), never the password
+    role: Mapped[str] = mapped_column(sa.String(24))
+    scope_grid: Mapped[str | None] = mapped_column(sa.String(32))  # None = the whole territory
+    department: Mapped[str | None] = mapped_column(
+        sa.String(32), sa.ForeignKey("departments.code", name="fk_users_department")
+    )
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

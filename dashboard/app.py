@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dash
 import redis
+import sqlalchemy as sa
 from flask import Blueprint
 
-from dashboard import api, lang, texts
+from alerts.users import UserStore
+from dashboard import api, auth, lang, texts
 from dashboard.context import WallContext, attach
 from dashboard.context import current as current_context
 from dashboard.queries import AlertRepository
@@ -20,6 +23,7 @@ from gridwatch.settings import Settings
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
+ADMIN_PASSWORD_ENV = "GRIDWATCH_ADMIN_PASSWORD"  # the first admin's password (else one is generated and logged once)
 
 
 class _LocalisedDash(dash.Dash):
@@ -37,6 +41,19 @@ class _LocalisedDash(dash.Dash):
             app_entry=app_entry, favicon=favicon, renderer=renderer,
         ))
         return page.replace("<html>", f'<html lang="{t.bcp47}">', 1)
+
+
+def _user_store(settings: Settings, repo: AlertRepository) -> UserStore | None:
+    engine = getattr(repo, "engine", None)
+    if engine is None:
+        return None
+    store = UserStore(engine)
+    try:
+        auth.bootstrap_users(store, settings, os.environ.get(ADMIN_PASSWORD_ENV) or None)
+    except sa.exc.SQLAlchemyError as exc:
+        # The wall still starts (and /healthz says what is wrong); logins fail until the database answers.
+        log.error("users could not be checked at start: %s", exc)
+    return store
 
 
 def create_app(
@@ -65,6 +82,8 @@ def create_app(
         add_log_handler=False,  # records go through the logging set up by gridwatch, not a second stdout handler
     )
     attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url))
+    # Before the API's own hooks: an unknown /api/ path without a login is a 401, not a hint of what exists.
+    auth.init_auth(app.server, settings, _user_store(settings, repo))
     app.server.register_blueprint(api.blueprint)
     for extra in blueprints:
         app.server.register_blueprint(extra)

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gridwatch.categories import CATEGORIES
@@ -329,6 +338,35 @@ class DashboardSettings(Strict):
     title: str = Field(default="GridWatch 网格指挥中心", description="Title on the wall.")
 
 
+class AuthSettings(Strict):
+    required: bool = Field(
+        default=True,
+        description="Every page, Dash callback, /api, /media and /video route needs a logged-in user; false only "
+        "for a closed demo network.",
+    )
+    session_minutes: int = Field(
+        default=720, ge=1, le=7 * 24 * 60, description="A login lasts this long (minutes), then /login again."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs session cookies; unset = a random key kept in data_dir/session.key (set the "
+        "same key on every dashboard process behind one address).",
+    )
+    device_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token patrol cars send with telemetry, status and reports; unset = those routes are "
+        "open (set it in production).",
+    )
+    open311_api_key: SecretStr | None = Field(
+        default=None,
+        description="api_key Open311 clients must send to file a request; unset = anyone may file.",
+    )
+    claim_seconds: int = Field(
+        default=300, ge=10, le=24 * 3600,
+        description="An operator's claim on an alert or case lapses after this long (seconds) unless renewed.",
+    )
+
+
 class DemoSettings(Strict):
     enabled: bool = Field(default=True, description="Start a local RTSP server and a demo patrol car.")
     video: Path | None = Field(
@@ -534,6 +572,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rules that raise alerts.")
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="The wall and API.")
     demo: DemoSettings = Field(default_factory=DemoSettings, description="The built-in demo patrol car.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Users, login, sessions and device tokens.")
     cases: CaseSettings = Field(default_factory=CaseSettings, description="Cases: dedup, routing, deadlines.")
     assessment: AssessmentRules = Field(
         default_factory=AssessmentRules, description="The monthly 100-point grid assessment."

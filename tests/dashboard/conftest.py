@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import redis
+from auth_testing import cookie_header, ensure_user
 
 from alerts.db import make_engine, migrate
 from alerts.grids import load_geojson
@@ -135,3 +136,10 @@ def dashboard(
     server = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def login_cookie(dashboard: DashboardServer, repo: Repository) -> dict[str, str]:
+    """{"Cookie": ...} of a logged-in admin ("tester") of the running ``dashboard``, for raw HTTP requests."""
+    ensure_user(repo)
+    return cookie_header(dashboard.url, "tester")

@@ -12,6 +12,7 @@ import dash
 import pytest
 import redis
 import sqlalchemy as sa
+from auth_testing import logged_in_client
 from flask.testing import FlaskClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -25,7 +26,11 @@ from gridwatch.types import Alert, CameraState, CameraStatus
 
 
 def _client(settings: Settings, repo: Repository, redis_client: redis.Redis) -> FlaskClient:
-    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server.test_client()
+    app = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws")
+    try:
+        return logged_in_client(app, repo)
+    except sa.exc.OperationalError:  # a database that cannot be opened: only the public routes answer
+        return app.server.test_client()
 
 
 @pytest.fixture()
@@ -59,8 +64,13 @@ def test_healthz_is_503_naming_the_database_when_it_cannot_be_opened(
     resp = client.get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json() == {"status": "degraded", "redis": True, "database": False}
-    assert client.get("/api/alerts").status_code == 503
-    assert client.get("/").status_code == 200  # the wall still opens: video and pushes work without it
+    # Without the database nobody can log in: the API says so rather than failing.
+    assert client.get("/api/alerts").status_code == 401
+    # A wall without logins (a closed demo network) still opens: video and pushes work without the database.
+    open_settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"required": False})})
+    open_client = _client(open_settings, Repository(engine), redis_client)
+    assert open_client.get("/api/alerts").status_code == 503
+    assert open_client.get("/").status_code == 200
     engine.dispose()
 
 
@@ -148,10 +158,10 @@ def test_media_serves_snapshots_and_nothing_outside_the_media_folder(
         assert b"SQLite format" not in resp.data
 
 
-def _raw_get(port: int, path: str, timeout: float = 5.0) -> tuple[socket.socket, bytes]:
-    """A GET on a raw socket; returns the socket and the head (status line + headers)."""
+def _raw_get(port: int, path: str, cookie: dict[str, str], timeout: float = 5.0) -> tuple[socket.socket, bytes]:
+    """A GET on a raw socket (with a login's cookie); returns the socket and the head (status line + headers)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: wall\r\n\r\n".encode())
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: wall\r\nCookie: {cookie['Cookie']}\r\n\r\n".encode())
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -173,12 +183,13 @@ def _first_jpeg(sock: socket.socket, buffered: bytes) -> bytes:
 
 
 def test_mjpeg_streams_the_camera_preview_and_unknown_cameras_are_404(
-    dashboard: DashboardServer, publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes]
+    dashboard: DashboardServer, publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
+    login_cookie: dict[str, str],
 ) -> None:
     preview = jpeg("bus.jpg", 320)
     publish_camera("car-1", "巡逻车 1", preview=preview)
 
-    sock, head = _raw_get(dashboard.port, "/video/car-1.mjpg")
+    sock, head = _raw_get(dashboard.port, "/video/car-1.mjpg", login_cookie)
     try:
         assert head.startswith(b"HTTP/1.1 200")
         assert b"multipart/x-mixed-replace; boundary=" in head
@@ -187,7 +198,7 @@ def test_mjpeg_streams_the_camera_preview_and_unknown_cameras_are_404(
         sock.close()
 
     conn = http.client.HTTPConnection("127.0.0.1", dashboard.port, timeout=5)
-    conn.request("GET", "/video/nope.mjpg")
+    conn.request("GET", "/video/nope.mjpg", headers=login_cookie)
     resp = conn.getresponse()
     assert resp.status == 404
     assert "nope" in json.loads(resp.read())["error"]
@@ -195,16 +206,17 @@ def test_mjpeg_streams_the_camera_preview_and_unknown_cameras_are_404(
 
 
 def test_mjpeg_viewers_that_leave_free_their_server_thread(
-    dashboard: DashboardServer, publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes]
+    dashboard: DashboardServer, publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
+    login_cookie: dict[str, str],
 ) -> None:
     """More viewers come and go than the server has threads; each must be served, and the API still answers."""
     publish_camera("car-1", "巡逻车 1", preview=jpeg("bus.jpg", 160))
     for _ in range(24):  # > 16 threads: a viewer whose stream outlived it would starve the next ones
-        sock, head = _raw_get(dashboard.port, "/video/car-1.mjpg")
+        sock, head = _raw_get(dashboard.port, "/video/car-1.mjpg", login_cookie)
         _first_jpeg(sock, head)
         sock.close()
     # Several viewers at once do not wait for one another either.
-    viewers = [_raw_get(dashboard.port, "/video/car-1.mjpg") for _ in range(6)]
+    viewers = [_raw_get(dashboard.port, "/video/car-1.mjpg", login_cookie) for _ in range(6)]
     for sock, head in viewers:
         assert _first_jpeg(sock, head)[:2] == b"\xff\xd8"
     conn = http.client.HTTPConnection("127.0.0.1", dashboard.port, timeout=5)
@@ -222,6 +234,6 @@ def test_create_app_twice_in_one_process_gives_two_working_walls(
     second = create_app(settings, repo, redis_client, "ws://127.0.0.1:2/ws")
     for app in (first, second):
         assert isinstance(app, dash.Dash)
-        deps = app.server.test_client().get("/_dash-dependencies").get_json()
+        deps = logged_in_client(app, repo).get("/_dash-dependencies").get_json()
         outputs = " ".join(d["output"] for d in deps)
         assert "wall-alerts-store.data" in outputs and "wall-cam-badge" in outputs

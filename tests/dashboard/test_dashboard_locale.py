@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from auth_testing import logged_in_client
 from flask.testing import FlaskClient
 
 from alerts.repository import Repository
@@ -20,7 +21,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture()
 def client(settings: Settings, repo: Repository, redis_client: redis.Redis) -> FlaskClient:
-    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server.test_client()
+    return logged_in_client(create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws"), repo)
 
 
 def test_api_errors_are_chinese_by_default_and_english_on_request(client: FlaskClient) -> None:
@@ -106,6 +107,6 @@ def test_a_site_can_make_english_the_default(
 ) -> None:
     settings = load_settings(None, data_dir=settings.data_dir, demo={"enabled": False},
                              locale={"language": "en", "timezone": "Europe/London"})
-    client = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server.test_client()
+    client = logged_in_client(create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws"), repo)
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
     assert '<html lang="zh-CN">' in client.get("/?lang=zh_CN").get_data(as_text=True)

@@ -1,0 +1,493 @@
+"""Who is asking: login at /login, a signed session cookie, and a guard in front of every non-public route.
+
+With ``settings.auth.required`` (the default) every page, Dash callback (/_dash-*), /api/*, /media/* and
+/video/* needs a logged-in user: pages redirect to /login?next=..., everything else answers 401 JSON. Public:
+/login, /logout, /healthz, /metrics, static assets, and Open311 (which checks its own api_key). The routes
+patrol cars call (telemetry, vehicle status, reports) take ``Authorization: Bearer <auth.device_token>`` instead
+of a login when a token is set, and are open when it is not.
+
+Views and callbacks ask :func:`current_user`, :func:`current_actor`, :func:`in_scope` and :func:`scope_filter`;
+Flask views use ``@require(*roles)``, Dash callbacks :func:`require_in_callback`. An admin passes every role
+check. The session holds the username and the time the password last changed, and the user is re-read from
+the database (cached a few seconds), so a deactivated user or a changed password ends old sessions.
+"""
+from __future__ import annotations
+
+import functools
+import hmac
+import html
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+from urllib.parse import quote
+
+import flask
+from flask import Blueprint, Flask, Response, jsonify, redirect, request, session
+from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
+
+from alerts.users import User, UserStore
+from alerts.workflow import Actor, Role
+from dashboard import lang
+from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from gridwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "gridwatch_auth"
+SESSION_COOKIE = "gw_session"
+USER_CACHE_SECONDS = 5.0
+MAX_FAILURES = 5  # wrong passwords for one name within FAILURE_WINDOW before the name is locked for a while
+FAILURE_WINDOW = 300.0
+LOCK_SECONDS = 60.0
+
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/metrics", "/favicon.ico", "/_favicon.ico"})
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/")
+JSON_PREFIXES = ("/api/", "/_dash-", "/media/", "/video/", "/open311/")
+# (method, path prefix, path suffix): what patrol cars call with the device token.
+DEVICE_ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("POST", "/api/telemetry/", ""),
+    ("POST", "/api/vehicles/", "/status"),
+    ("POST", "/api/reports", ""),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """The logged-in person as views see them."""
+
+    username: str
+    display_name: str
+    role: Role
+    scope_grid: str | None  # None: the whole territory
+    department: str | None
+
+
+# Who "is" logged in when settings.auth.required is false: no access control at all (closed demo networks).
+ANONYMOUS = AuthUser("anonymous", "anonymous", Role.ADMIN, None, None)
+
+
+class AuthRequiredError(Unauthorized):
+    """No logged-in user (or the session expired)."""
+
+
+class NotAllowedError(Forbidden):
+    """The user's role may not do this, or the thing is outside the user's grid scope."""
+
+
+class CallbackForbiddenError(NotAllowedError):
+    """Raised in a Dash callback: the callback answers 403 and the page keeps what it shows."""
+
+
+@dataclass
+class _Failures:
+    times: list[float] = field(default_factory=list)
+    locked_until: float = 0.0
+
+
+@dataclass
+class AuthState:
+    settings: Settings
+    store: UserStore | None
+    cache: dict[str, tuple[float, User | None]] = field(default_factory=dict)
+    failures: dict[str, _Failures] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def required(self) -> bool:
+        return self.settings.auth.required
+
+    def user(self, username: str) -> User | None:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.cache.get(username)
+        if hit is not None and now - hit[0] < USER_CACHE_SECONDS:
+            return hit[1]
+        user = self.store.get(username) if self.store is not None else None
+        with self.lock:
+            self.cache[username] = (now, user)
+        return user
+
+    def forget(self, username: str) -> None:
+        with self.lock:
+            self.cache.pop(username, None)
+
+    def locked(self, username: str) -> bool:
+        with self.lock:
+            f = self.failures.get(username)
+            return f is not None and f.locked_until > time.monotonic()
+
+    def failed(self, username: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            f = self.failures.setdefault(username, _Failures())
+            f.times = [t for t in f.times if now - t < FAILURE_WINDOW] + [now]
+            if len(f.times) >= MAX_FAILURES:
+                f.locked_until = now + LOCK_SECONDS
+                f.times.clear()
+                log.warning("login of %r locked for %.0f s after %d wrong passwords", username, LOCK_SECONDS,
+                            MAX_FAILURES)
+
+    def succeeded(self, username: str) -> None:
+        with self.lock:
+            self.failures.pop(username, None)
+
+
+def _state(app: Flask | None = None) -> AuthState:
+    target = app or flask.current_app
+    state = target.extensions.get(EXTENSION)
+    if state is None:
+        raise RuntimeError("this Flask app has no GridWatch auth (dashboard.auth.init_auth was not called)")
+    return cast(AuthState, state)
+
+
+def _auth_user(u: User) -> AuthUser:
+    return AuthUser(u.username, u.display_name, u.role, u.scope_grid, u.department)
+
+
+# --- the helpers views and callbacks use --------------------------------------------------------------------------
+
+def current_user() -> AuthUser | None:
+    """The logged-in user of this request; ANONYMOUS (an admin) when auth is switched off and nobody logged in."""
+    cached = flask.g.get("gw_user", False)
+    if cached is not False:
+        return cast(AuthUser | None, cached)
+    state = _state()
+    user = _session_user(state)
+    result = _auth_user(user) if user is not None else (None if state.required else ANONYMOUS)
+    flask.g.gw_user = result
+    return result
+
+
+def _session_user(state: AuthState) -> User | None:
+    username = session.get("u")
+    if not isinstance(username, str):
+        return None
+    started = session.get("at")
+    limit = state.settings.auth.session_minutes * 60
+    if not isinstance(started, int | float) or time.time() - started > limit:
+        session.clear()
+        return None
+    user = state.user(username)
+    if user is None or not user.active or session.get("pw") != user.password_changed_at.timestamp():
+        session.clear()
+        return None
+    return user
+
+
+def _need_user() -> AuthUser:
+    user = current_user()
+    if user is None:
+        raise AuthRequiredError("log in first")
+    return user
+
+
+def current_actor() -> Actor:
+    """The workflow actor for the logged-in user: name, role and the grid they act for (None: the centre)."""
+    user = _need_user()
+    return Actor(user.username, user.role, user.scope_grid)
+
+
+def allowed(user: AuthUser, roles: tuple[Role | str, ...]) -> bool:
+    return not roles or user.role == Role.ADMIN or user.role in {Role(r) for r in roles}
+
+
+def in_scope(grid_code: str | None) -> bool:
+    """Whether ``grid_code`` lies in the user's subtree (a user scoped to a grid never sees what has no grid)."""
+    user = current_user()
+    if user is None:
+        return False
+    if user.scope_grid is None:
+        return True
+    return grid_code is not None and grid_code.startswith(user.scope_grid)
+
+
+def scope_filter() -> str | None:
+    """The grid code whose subtree every query of this request must be limited to; None = the whole territory.
+    Grid codes are hierarchical (a child's code starts with its parent's), so it also works as a prefix."""
+    return _need_user().scope_grid
+
+
+def require(*roles: Role | str) -> Callable[[F], F]:
+    """Flask view decorator: 401 JSON without a login, 403 JSON when the role is not one of ``roles``."""
+
+    def wrap(view: F) -> F:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return _json_error(401, _t().gettext("Log in first"))
+            if not allowed(user, roles):
+                return _json_error(403, _role_message(user, roles))
+            return view(*args, **kwargs)
+
+        return cast(F, inner)
+
+    return wrap
+
+
+def require_in_callback(*roles: Role | str) -> AuthUser:
+    """In a Dash callback: the user, or a 403 that leaves the page as it is."""
+    user = current_user()
+    if user is None:
+        raise AuthRequiredError("log in first")
+    if not allowed(user, roles):
+        raise CallbackForbiddenError(_role_message(user, roles))
+    return user
+
+
+def forbidden(message: str) -> NotAllowedError:
+    """An exception to raise in views for out-of-scope things (answered as 403 JSON)."""
+    return NotAllowedError(message)
+
+
+def _role_message(user: AuthUser, roles: tuple[Role | str, ...]) -> str:
+    wanted = ", ".join(sorted(str(Role(r)) for r in roles))
+    return _t().gettext("Your role ({role}) may not do this; it needs: {roles}").format(role=user.role, roles=wanted)
+
+
+def device_authorized() -> bool:
+    """A patrol car's request: open without a device token, else it must bring it as a bearer token."""
+    token = _state().settings.auth.device_token
+    if token is None:
+        return True
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.get_secret_value().encode())
+
+
+# --- wiring -------------------------------------------------------------------------------------------------------
+
+def _t() -> Translator:
+    settings = _state().settings
+    return lang.wall_translator(settings.locale.language)
+
+
+def _json_error(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _is_device_route(method: str, path: str) -> bool:
+    return any(method == m and path.startswith(p) and path.endswith(s) for m, p, s in DEVICE_ROUTES)
+
+
+def _wants_json(path: str) -> bool:
+    if path.startswith(JSON_PREFIXES):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this server: "//evil.example" or "https://..." would send a fresh login elsewhere.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _guard() -> Response | None:
+    path = request.path
+    state = _state()
+    if _is_public(path) or request.method == "OPTIONS":
+        return None
+    if _is_device_route(request.method, path):
+        if state.settings.auth.device_token is None or device_authorized():
+            return None
+    if not state.required:
+        return None
+    if current_user() is not None:
+        return None
+    if _wants_json(path):
+        return _json_error(401, _t().gettext("Log in first"))
+    return cast(Response, redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"), 302))
+
+
+def _http_error(exc: HTTPException) -> Response:
+    if isinstance(exc, AuthRequiredError):
+        return _json_error(401, _t().gettext("Log in first"))
+    return _json_error(exc.code or 403, exc.description or "forbidden")
+
+
+def session_secret(settings: Settings) -> str:
+    """auth.secret_key, else a random key made once and kept (owner-only) in data_dir/session.key."""
+    if settings.auth.secret_key is not None:
+        return settings.auth.secret_key.get_secret_value()
+    path = Path(settings.data_dir) / "session.key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key, encoding="ascii")
+    tmp.chmod(0o600)
+    try:
+        tmp.rename(path) if not path.exists() else tmp.unlink()
+    except OSError:
+        pass
+    return path.read_text(encoding="ascii").strip()  # another process may have won the race: use its key
+
+
+def bootstrap_users(store: UserStore, settings: Settings, admin_password: str | None) -> None:
+    """First start: an ``admin`` when there are no users (the generated password is logged this once);
+    with the demo on, the demo operator, supervisor and grid staff."""
+    generated = store.ensure_admin(admin_password)
+    if generated is not None:
+        log.warning("first start: created user 'admin' with password %s -- it is shown only now; change it with "
+                    "'gridwatch users passwd admin'", generated)
+    elif admin_password and store.get("admin") is not None and store.count() == 1:
+        log.info("first start: created user 'admin' with the password from GRIDWATCH_ADMIN_PASSWORD")
+    if settings.demo.enabled:
+        added = store.seed_demo()
+        if added:
+            log.info("demo users added: %s (passwords in the README)", ", ".join(added))
+
+
+def init_auth(app: Flask, settings: Settings, store: UserStore | None) -> None:
+    """Sessions, the login pages and the guard on ``app`` (before its first request)."""
+    if store is None and settings.auth.required:
+        raise RuntimeError("auth.required needs a database of users (a repository with an engine)")
+    app.extensions[EXTENSION] = AuthState(settings, store)
+    app.secret_key = session_secret(settings)
+    app.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",  # a cross-site form cannot ride on an operator's session
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.auth.session_minutes),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a login lasts session_minutes from the login, not from the last click
+    )
+    app.before_request(_guard)
+    app.register_error_handler(AuthRequiredError, _http_error)
+    app.register_error_handler(NotAllowedError, _http_error)
+    app.register_blueprint(login_blueprint)
+
+
+# --- /login and /logout --------------------------------------------------------------------------------------------
+
+login_blueprint = Blueprint("gridwatch_login", __name__)
+
+_PAGE = """<!doctype html>
+<html lang="{bcp47}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+ body {{ background:#0b1220; color:#e8eef8; font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+        display:flex; min-height:100vh; align-items:center; justify-content:center; margin:0; }}
+ form {{ background:#142036; padding:2.5rem 3rem; border-radius:12px; width:min(30rem,90vw); }}
+ h1 {{ font-size:2rem; margin:0 0 1.5rem; }}
+ label {{ display:block; font-size:1.4rem; margin:1rem 0 .4rem; }}
+ input {{ width:100%; box-sizing:border-box; font-size:1.5rem; padding:.6rem .8rem; border-radius:6px;
+         border:1px solid #3a4d6e; background:#0b1220; color:#e8eef8; }}
+ button {{ margin-top:1.8rem; width:100%; font-size:1.6rem; padding:.7rem; border:0; border-radius:6px;
+          background:#2f7de1; color:#fff; cursor:pointer; }}
+ .error {{ background:#5c1a1a; color:#ffd7d7; padding:.7rem 1rem; border-radius:6px; font-size:1.3rem; }}
+ .info {{ background:#1a3d5c; padding:.7rem 1rem; border-radius:6px; font-size:1.3rem; }}
+ .langs {{ margin-top:1.4rem; font-size:1.2rem; }} .langs a {{ color:#9cc3ff; margin-right:1rem; }}
+</style></head>
+<body><form method="post" action="/login" id="login-form">
+<h1>{title}</h1>{message}
+<label for="username">{username_label}</label>
+<input id="username" name="username" autocomplete="username" autofocus required value="{username}">
+<label for="password">{password_label}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input type="hidden" name="next" value="{next}">
+<button type="submit" id="login-submit">{submit}</button>
+<div class="langs">{langs}</div>
+</form></body></html>"""
+
+
+def _login_page(t: Translator, status: int, message: str = "", css: str = "error", username: str = "",
+                next_url: str = "/") -> Response:
+    settings = _state().settings
+    notice = f'<p class="{css}" id="login-message">{html.escape(message)}</p>' if message else ""
+    links = " ".join(
+        f'<a href="/login?lang={code}&amp;next={quote(next_url)}">{html.escape(LANGUAGE_NAMES[code])}</a>'
+        for code in LANGUAGES
+    )
+    body = _PAGE.format(
+        bcp47=t.bcp47, title=html.escape(f"{settings.dashboard.title} · {t.gettext('Log in')}"), message=notice,
+        username_label=html.escape(t.gettext("Username")), password_label=html.escape(t.gettext("Password")),
+        username=html.escape(username), next=html.escape(next_url), submit=html.escape(t.gettext("Log in")),
+        langs=links,
+    )
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return lang.remember_choice(response)
+
+
+@login_blueprint.get("/login")
+def login_form() -> Response:
+    t = _t()
+    next_url = _safe_next(request.args.get("next"))
+    if request.args.get("bye"):
+        return _login_page(t, 200, t.gettext("You are logged out."), "info", next_url=next_url)
+    return _login_page(t, 200, next_url=next_url)
+
+
+@login_blueprint.post("/login")
+def login_submit() -> Response:
+    t = _t()
+    state = _state()
+    data = request.get_json(silent=True) if request.is_json else None
+    form: Any = data if isinstance(data, dict) else request.form
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    next_url = _safe_next(str(form.get("next") or request.args.get("next") or "/"))
+    if state.store is None:
+        return _login_page(t, 503, t.gettext("Login is not available: there is no user database"))
+    if state.locked(username):
+        message = t.gettext("Too many wrong passwords; try again in a minute")
+        return _json_error(429, message) if request.is_json else _login_page(t, 429, message, username=username,
+                                                                             next_url=next_url)
+    user = state.store.authenticate(username, password) if username and password else None
+    if user is None:
+        state.failed(username)
+        log.info("failed login for %r from %s", username, request.remote_addr)
+        message = t.gettext("Wrong username or password")
+        return _json_error(401, message) if request.is_json else _login_page(t, 401, message, username=username,
+                                                                             next_url=next_url)
+    state.succeeded(username)
+    state.forget(username)
+    session.clear()
+    session.permanent = True
+    session["u"] = user.username
+    session["pw"] = user.password_changed_at.timestamp()
+    session["at"] = time.time()
+    log.info("user %s (%s) logged in from %s", user.username, user.role, request.remote_addr)
+    if request.is_json:
+        return jsonify({"username": user.username, "display_name": user.display_name, "role": str(user.role),
+                        "scope_grid": user.scope_grid, "department": user.department})
+    return cast(Response, redirect(next_url, 303))
+
+
+@login_blueprint.route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    username = session.get("u")
+    session.clear()
+    if username:
+        log.info("user %s logged out", username)
+    return cast(Response, redirect("/login?bye=1", 303))
+
+
+@login_blueprint.get("/api/me")
+def me() -> Response:
+    user = current_user()
+    if user is None:
+        return _json_error(401, _t().gettext("Log in first"))
+    return jsonify({"username": user.username, "display_name": user.display_name, "role": str(user.role),
+                    "scope_grid": user.scope_grid, "department": user.department})
