@@ -250,13 +250,17 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
     from dashboard.server import DashboardServer
     from gridwatch.metrics import RedisCollector, metrics_blueprint
     from ingest.cameras_api import cameras_blueprint
+    from ingest.fleet import FleetTelemetryStore
+    from ingest.fleet_api import build_fleet, fleet_blueprint
     from ingest.registry import CameraRegistry, redis_announcer
-    from ingest.telemetry import TelemetryIngest, TelemetryStore
+    from ingest.telemetry import TelemetryIngest
     from ingest.telemetry_api import telemetry_blueprint
     from ingest.telemetry_ws import TelemetryWsServer
 
+    # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
+    fleet, fleet_cases = build_fleet(settings, handle.client, repo)
     telemetry = TelemetryIngest(
-        TelemetryStore(handle.client, settings.ingest.telemetry_track_seconds), settings.ingest
+        FleetTelemetryStore(handle.client, settings.ingest.telemetry_track_seconds, fleet), settings.ingest
     )
     registry = CameraRegistry.for_settings(settings, redis_announcer(handle.client))
     server = DashboardServer(
@@ -265,6 +269,7 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
             telemetry_blueprint(telemetry),
             cameras_blueprint(registry),
             metrics_blueprint(RedisCollector(handle.client)),
+            fleet_blueprint(settings, fleet, fleet_cases),
         ),
     )
     server.start()

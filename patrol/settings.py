@@ -196,6 +196,11 @@ class PatrolSettings(Strict):
         description="HTTP base URL of the command centre: fixes go to <centre_url>/api/telemetry/<vehicle_id>, "
         "reports to <centre_url>/api/reports, crew status to <centre_url>/api/vehicles/<vehicle_id>/status."
     )
+    centre_token: SecretStr | None = Field(
+        default=None,
+        description="The command centre's device token (its auth.device_token), sent as 'Authorization: Bearer' "
+        "with fixes, reports and crew status; never shown.",
+    )
     state_dir: Path = Field(
         description="Folder of the car's local queue (SQLite: GPS backlog, reports, crew status, photos)."
     )

@@ -3,7 +3,8 @@
 An ``OutboxSender`` thread drains one kind of item of the ``CarStore``. While the command centre cannot be
 reached (no link, 5xx, timeout) nothing is lost: items stay queued and the sender tries again every
 ``retry_seconds``; once the link is back it sends the backlog without waiting between batches. An item the
-command centre refuses for good (HTTP 400/404/422 ...) is marked refused with the reason and skipped.
+command centre refuses for good (HTTP 400/404/422 ...) is marked refused with the reason and skipped; a
+refused token (401/403) is a settings problem, not the items': they stay queued like on a dead link.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Answers that mean "try again later": the request never reached a working receiver.
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+# The centre does not take this car's token: a settings problem, not the items'; they wait for the fix.
+NOT_AUTHORISED = frozenset({401, 403})
 
 
 class LinkDown(RuntimeError):
@@ -40,10 +43,14 @@ class Answer:
     body: dict[str, Any]
 
 
-def post_json(url: str, payload: object, timeout: float) -> Answer:
-    """POST ``payload`` as JSON; LinkDown for no answer or a retryable status, Refused for another 4xx."""
+def post_json(url: str, payload: object, timeout: float, token: str | None = None) -> Answer:
+    """POST ``payload`` as JSON (with ``Authorization: Bearer <token>`` when given); LinkDown for no answer, a
+    retryable status or a refused token, Refused for another 4xx."""
     data = json.dumps(payload, separators=(",", ":")).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers)
     shown = mask_url(url)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -53,6 +60,8 @@ def post_json(url: str, payload: object, timeout: float) -> Answer:
         reason = str(body.get("error") or exc.reason)
         if exc.code in RETRYABLE or exc.code >= 500:
             raise LinkDown(f"POST {shown}: HTTP {exc.code}: {reason}") from None
+        if exc.code in NOT_AUTHORISED:
+            raise LinkDown(f"POST {shown}: HTTP {exc.code}: {reason} (check centre_token)") from None
         if exc.code == 413:
             raise Refused(f"POST {shown}: HTTP 413 body too large ({len(data)} bytes)") from None
         raise Refused(f"POST {shown}: HTTP {exc.code}: {reason}") from None
@@ -177,11 +186,11 @@ class OutboxSender:
         self.last_error = None
 
 
-def telemetry_send(url: str, timeout: float) -> SendBatch:
+def telemetry_send(url: str, timeout: float, token: str | None = None) -> SendBatch:
     """Batches of queued fixes to ``POST /api/telemetry/<vehicle_id>`` (a JSON list; per-fix refusals)."""
 
     def send(items: list[Item]) -> tuple[list[int], list[tuple[int, str]]]:
-        answer = post_json(url, [i.payload for i in items], timeout)
+        answer = post_json(url, [i.payload for i in items], timeout, token)
         rejected = {int(r["index"]): str(r.get("error", "refused")) for r in answer.body.get("rejected", [])
                     if isinstance(r, dict) and "index" in r}
         refused = [(items[i].id, why) for i, why in rejected.items() if 0 <= i < len(items)]
@@ -191,7 +200,8 @@ def telemetry_send(url: str, timeout: float) -> SendBatch:
     return send
 
 
-def one_by_one(url_for: Callable[[Item], str], body_for: Callable[[Item], object], timeout: float) -> SendBatch:
+def one_by_one(url_for: Callable[[Item], str], body_for: Callable[[Item], object], timeout: float,
+               token: str | None = None) -> SendBatch:
     """Items sent one POST each (reports, status changes): one refused item never holds up the next."""
 
     def send(items: list[Item]) -> tuple[list[int], list[tuple[int, str]]]:
@@ -199,7 +209,7 @@ def one_by_one(url_for: Callable[[Item], str], body_for: Callable[[Item], object
         refused: list[tuple[int, str]] = []
         for item in items:
             try:
-                post_json(url_for(item), body_for(item), timeout)
+                post_json(url_for(item), body_for(item), timeout, token)
             except Refused as exc:
                 refused.append((item.id, str(exc)))
                 continue

@@ -1,0 +1,356 @@
+"""The command centre's routes for patrol vehicles and people's reports (a Flask blueprint).
+
+* ``POST /api/vehicles/<vehicle_id>/status``: the crew's status as ``patrol.crew`` sends it
+  (``{"vehicle_id", "status": "on_patrol"|"paused"|"off_duty", "changed_at", "crew", "shift", "lat", "lon"}``).
+  Idempotent: a resent or older change answers 200 with ``"applied": false`` and changes nothing.
+* ``GET /api/vehicles``: every vehicle (``ingest.fleet.VehicleView.to_dict``): id, name, crew, shift, status,
+  link, link_since, last_fix ``{lat, lon, at}``, today's track ``[[lat, lon], ...]``, covered grids.
+* ``GET /api/coverage?day=YYYY-MM-DD`` (default today): grids and 50 m street cells covered that day, each with
+  the first time and vehicle, and each vehicle's track as polylines.
+* ``POST /api/reports``: a report by hand. From a patrol car exactly as ``patrol.crew`` sends it (``vehicle_id``
+  set; ``report_id`` is the idempotency key: the same report sent twice makes one case), or from a person
+  (``"source": "phone"`` or ``"web"``, the logged-in user is the reporter; ``report_id`` optional). The photo
+  (base64 JPEG/PNG/WebP) is saved under ``media/reports/``; the report enters the case flow through
+  ``CaseService.report`` and is routed to the grid at its position.
+
+Answers: 2xx accepted; 4xx refused for good with ``{"error": "..."}`` naming the field (the car stops
+retrying); 5xx retry later (Redis or the database did not answer, or the same report is being filed right now).
+When ``auth.device_token`` is set, the car's routes need ``Authorization: Bearer <token>`` (a logged-in user
+may also set a vehicle's status); the GET routes need a login (``dashboard.auth``'s guard).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import redis
+import sqlalchemy.exc
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.cases import CaseService
+from alerts.routing import GridRouter
+from alerts.workflow import Actor, Role
+from gridwatch.categories import CATEGORIES
+from gridwatch.settings import Settings
+from ingest.fleet import Fleet, FleetError
+from ingest.telemetry import VEHICLE_ID, TelemetryError
+from patrol.crew import MAX_PHOTO_BYTES, CrewStatus
+
+log = logging.getLogger(__name__)
+
+MAX_STATUS_BODY = 64 * 1024
+# The car's photo limit, base64-inflated by a third, plus the rest of the report.
+MAX_REPORT_BODY = MAX_PHOTO_BYTES * 4 // 3 + 256 * 1024
+PHOTO_DIR = "reports"
+AUTH_EXTENSION = "gridwatch_auth"  # dashboard.auth.EXTENSION: present when the dashboard's login is wired
+ANONYMOUS = "anonymous"  # dashboard.auth.ANONYMOUS's name: who "is" logged in when logins are off
+REPORT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+_IMAGE_KINDS: tuple[tuple[bytes, int, str], ...] = ((b"\xff\xd8\xff", 0, "jpg"), (b"\x89PNG\r\n\x1a\n", 0, "png"),
+                                                     (b"WEBP", 8, "webp"))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class StatusIn(Strict):
+    vehicle_id: str | None = Field(default=None, description="The car's id; when given, it must match the path.")
+    status: CrewStatus = Field(description="on_patrol, paused or off_duty.")
+    changed_at: AwareDatetime | None = Field(default=None, description="When the crew changed it; unset = now.")
+    crew: list[str] = Field(default_factory=list, max_length=20, description="Crew members on board.")
+    shift: str = Field(default="", max_length=100, description="Shift label.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Where the car was (informative).")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Where the car was (informative).")
+
+
+class PhotoIn(Strict):
+    filename: str = Field(default="photo", max_length=255, description="The file's name on the car (informative).")
+    content_type: str = Field(default="", max_length=100, description="Its MIME type (informative; sniffed anyway).")
+    data_base64: str = Field(description="The image, base64.")
+
+
+class ReportIn(Strict):
+    report_id: str | None = Field(default=None, pattern=REPORT_ID_PATTERN, description="Idempotency key.")
+    source: Literal["patrol", "phone", "web"] | None = Field(
+        default=None, description="patrol (default when vehicle_id is set), phone or web."
+    )
+    vehicle_id: str | None = Field(default=None, description="The patrol car filing it.")
+    crew: list[str] = Field(default_factory=list, max_length=20, description="The car's crew.")
+    shift: str = Field(default="", max_length=100, description="The car's shift label.")
+    reporter: str | None = Field(
+        default=None, max_length=100, description="Who reported by phone or web when nobody is logged in."
+    )
+    category: str = Field(description="A gridwatch.categories code, e.g. 0503.")
+    note: str = Field(default="", max_length=4000, description="What the reporter says.")
+    created_at: AwareDatetime | None = Field(default=None, description="When it was filed; unset = now.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="WGS-84 latitude of the problem.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="WGS-84 longitude of the problem.")
+    position_time: AwareDatetime | None = Field(default=None, description="When the car's fix was taken.")
+    photo: PhotoIn | None = Field(default=None, description="A photo of the problem.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReportIn:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category: unknown issue category {self.category!r}; known: {', '.join(CATEGORIES)}")
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat, lon: give both or neither")
+        if self.lat == 0 and self.lon == 0:
+            raise ValueError("lat, lon: (0, 0) is a receiver without a fix, not a place in the city")
+        if self.vehicle_id is not None:
+            if not VEHICLE_ID.match(self.vehicle_id):
+                raise ValueError(f"vehicle_id: {self.vehicle_id!r} is not valid (letters, digits, . - _; at most 64)")
+            if self.source not in (None, "patrol"):
+                raise ValueError(f"source: a report with a vehicle_id comes from a patrol car, not {self.source!r}")
+            if self.report_id is None:
+                raise ValueError("report_id: a patrol car's report needs its report_id (the idempotency key)")
+        elif self.source in (None, "patrol"):
+            raise ValueError("source: say phone or web (or give the patrol car's vehicle_id)")
+        return self
+
+    @property
+    def effective_source(self) -> str:
+        return "patrol" if self.vehicle_id is not None else str(self.source)
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+class RefusedError(ValueError):
+    """Refused for good: the message names the field."""
+
+
+def image_kind(data: bytes) -> str:
+    """The file extension of a JPEG, PNG or WebP image; RefusedError for anything else."""
+    for magic, offset, ext in _IMAGE_KINDS:
+        if data[offset:offset + len(magic)] == magic and (ext != "webp" or data[:4] == b"RIFF"):
+            return ext
+    raise RefusedError("photo.data_base64: not a JPEG, PNG or WebP image")
+
+
+def save_photo(media_dir: Path, photo: PhotoIn, name: str, day: date) -> str:
+    """Decode and save the photo as ``reports/YYYY/MM/DD/<name>.<ext>`` under ``media_dir``; returns that path."""
+    try:
+        data = base64.b64decode(photo.data_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise RefusedError("photo.data_base64: not valid base64") from None
+    if not data:
+        raise RefusedError("photo.data_base64: empty")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise RefusedError(f"photo: {len(data)} bytes; at most {MAX_PHOTO_BYTES}")
+    rel = f"{PHOTO_DIR}/{day:%Y/%m/%d}/{name}.{image_kind(data)}"
+    path = media_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    tmp.write_bytes(data)
+    tmp.replace(path)  # a resend of the same report rewrites the same file; a reader never sees half of it
+    return rel
+
+
+def _token_ok(settings: Settings) -> bool:
+    token = settings.auth.device_token
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.get_secret_value().encode())
+
+
+def _login_wired() -> bool:
+    return AUTH_EXTENSION in current_app.extensions
+
+
+def _person() -> Actor | None:
+    """The logged-in user as the reporter (dashboard.auth); None without a login."""
+    if not _login_wired():
+        return None
+    from dashboard import auth  # only where the dashboard's login is wired into this app
+
+    user = auth.current_user()
+    return None if user is None else Actor(user.username, user.role, user.scope_grid)
+
+
+def _patrol_actor(body: ReportIn) -> Actor:
+    crew = ", ".join(body.crew)
+    # A patrol crew works in the field for the centre, like a grid's staff; the centre is its grid (None).
+    return Actor(f"{body.vehicle_id} ({crew})" if crew else str(body.vehicle_id), Role.GRID_STAFF)
+
+
+def fleet_blueprint(settings: Settings, fleet: Fleet, cases: CaseService) -> Blueprint:
+    """The routes as a blueprint: ``blueprints=(..., fleet_blueprint(settings, fleet, cases))``."""
+    bp = Blueprint("gridwatch_fleet", __name__)
+    media_dir = settings.media_dir
+
+    def device_or_user() -> bool:
+        if _token_ok(settings):
+            return True
+        person = _person()  # with logins off everybody is "anonymous": the token, once set, still counts
+        return person is not None and person.name != ANONYMOUS
+
+    def json_body(limit: int) -> Any:
+        if request.content_length is not None and request.content_length > limit:
+            raise _TooLarge(f"body of {request.content_length} bytes; at most {limit}")
+        raw = request.get_data(cache=False)
+        if len(raw) > limit:
+            raise _TooLarge(f"body over {limit} bytes")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RefusedError(f"invalid JSON: {exc}") from None
+
+    @bp.post("/api/vehicles/<vehicle_id>/status")
+    def set_status(vehicle_id: str) -> tuple[Response, int]:
+        if not device_or_user():
+            return _error(401, "this route needs the vehicles' bearer token (Authorization: Bearer ...)")
+        try:
+            if not VEHICLE_ID.match(vehicle_id):
+                raise RefusedError(f"vehicle id {vehicle_id!r} is not valid (letters, digits, . - _; at most 64)")
+            raw = json_body(MAX_STATUS_BODY)
+            if not isinstance(raw, dict):
+                raise RefusedError("body: a JSON object with status and changed_at")
+            body = StatusIn.model_validate(raw)
+            if body.vehicle_id is not None and body.vehicle_id != vehicle_id:
+                raise RefusedError(f"vehicle_id: the body says {body.vehicle_id!r} but the path {vehicle_id!r}")
+            now = datetime.now(UTC)
+            # A car clock running ahead must not freeze its status until the clock's time comes.
+            changed_at = min(body.changed_at or now, now)
+            outcome = fleet.set_status(vehicle_id, body.status, changed_at, body.crew, body.shift)
+        except ValidationError as exc:
+            return _error(400, _describe(exc))
+        except (RefusedError, FleetError, TelemetryError) as exc:
+            return _error(400, str(exc))
+        except _TooLarge as exc:
+            return _error(413, str(exc))
+        except redis.RedisError as exc:
+            log.warning("POST /api/vehicles/%s/status: Redis: %s", vehicle_id, exc)
+            return _error(503, "vehicle store unavailable; retry later")
+        if outcome.applied:
+            log.info("crew of %s is %s since %s", vehicle_id, body.status.value, changed_at.isoformat())
+        return jsonify({"vehicle_id": vehicle_id, "status": outcome.status, "applied": outcome.applied,
+                        "changed_at": None if outcome.changed_at is None else outcome.changed_at.isoformat()}), 200
+
+    @bp.get("/api/vehicles")
+    def vehicles() -> tuple[Response, int]:
+        try:
+            views = fleet.vehicles(datetime.now(UTC))
+        except redis.RedisError as exc:
+            log.warning("GET /api/vehicles: Redis: %s", exc)
+            return _error(503, "vehicle store unavailable; retry later")
+        return jsonify([v.to_dict() for v in views]), 200
+
+    @bp.get("/api/coverage")
+    def coverage() -> tuple[Response, int]:
+        day_arg = request.args.get("day")
+        try:
+            day = date.fromisoformat(day_arg) if day_arg else datetime.now(fleet.tz).date()
+        except ValueError:
+            return _error(400, f"day: {day_arg!r} is not a date (YYYY-MM-DD)")
+        try:
+            return jsonify(fleet.coverage(day)), 200
+        except redis.RedisError as exc:
+            log.warning("GET /api/coverage: Redis: %s", exc)
+            return _error(503, "vehicle store unavailable; retry later")
+
+    @bp.post("/api/reports")
+    def report() -> tuple[Response, int]:
+        try:
+            raw = json_body(MAX_REPORT_BODY)
+            if not isinstance(raw, dict):
+                raise RefusedError("body: a JSON object with category, note, lat, lon, photo")
+            body = ReportIn.model_validate(raw)
+        except ValidationError as exc:
+            return _error(400, _describe(exc))
+        except RefusedError as exc:
+            return _error(400, str(exc))
+        except _TooLarge as exc:
+            return _error(413, str(exc))
+        if body.vehicle_id is not None:
+            if not _token_ok(settings):
+                return _error(401, "a patrol car's report needs the vehicles' bearer token (Authorization: Bearer)")
+            reporter = _patrol_actor(body)
+        else:
+            person = _person()
+            if person is None and _login_wired() and settings.auth.required:
+                return _error(401, "log in to file a report")
+            reporter = person or Actor(body.reporter or body.effective_source, Role.OPERATOR)
+        return _file(body, reporter)
+
+    def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
+        report_id = body.report_id
+        try:
+            earlier = fleet.begin_report(report_id) if report_id is not None else None
+            if body.vehicle_id is not None:
+                fleet.touch(body.vehicle_id)
+        except redis.RedisError as exc:
+            log.warning("POST /api/reports: Redis: %s", exc)
+            return _error(503, "report store unavailable; retry later")
+        if earlier is not None:
+            if earlier.get("pending"):
+                return _error(503, f"report {report_id} is being filed by another request; retry")
+            return jsonify({**earlier, "duplicate": True}), 200
+        now = datetime.now(UTC)
+        at = min(body.created_at or now, now)  # a clock running ahead must not date a case in the future
+        try:
+            photo = None
+            if body.photo is not None:
+                photo = save_photo(media_dir, body.photo, report_id or uuid.uuid4().hex, at.astimezone(fleet.tz).date())
+            result = cases.report(body.category, body.lat, body.lon, reporter, body.effective_source,
+                                  note=body.note or None, photo_path=photo, at=at)
+        except RefusedError as exc:
+            _abandon(report_id)
+            return _error(400, str(exc))
+        except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+            _abandon(report_id)
+            log.warning("report %s not filed: %s", report_id, exc)
+            return _error(503, "cases database or media folder unavailable; retry later")
+        route = cases.router.route(body.lat, body.lon)
+        outcome = {"report_id": report_id, "case_id": result.case_id, "new_case": result.new_case,
+                   "grid_code": route.responsible, "photo_url": None if photo is None else f"/media/{photo}"}
+        try:
+            if report_id is not None:
+                fleet.finish_report(report_id, outcome, body.vehicle_id)
+        except redis.RedisError as exc:
+            log.warning("report %s filed as case %s but not remembered (a resend may join the case again): %s",
+                        report_id, result.case_id, exc)
+        log.info("%s report %s (%s) by %s -> case %s%s", body.effective_source, report_id, body.category,
+                 reporter.name, result.case_id, " (new)" if result.new_case else "")
+        return jsonify(outcome), 201
+
+    def _abandon(report_id: str | None) -> None:
+        if report_id is None:
+            return
+        try:
+            fleet.abandon_report(report_id)
+        except redis.RedisError as exc:
+            log.warning("report %s: its pending mark stays until it lapses: %s", report_id, exc)
+
+    return bp
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+def build_fleet(settings: Settings, client: redis.Redis, repo: Any) -> tuple[Fleet, CaseService]:
+    """The fleet and the case service of a command centre, as ``start_cases`` builds its case service."""
+    features = repo.list_grids()
+    fleet = Fleet.for_settings(settings, client, features)
+    cases = CaseService(repo.engine, GridRouter(features, settings.cases.fallback_grid), settings.cases)
+    return fleet, cases
