@@ -35,3 +35,37 @@ LOCALE = f"{_NS}-locale"
 PUSH_CONFIG = f"{_NS}-push-config"
 PUSH_INBOX = f"{_NS}-push-inbox"
 PUSH_STARTED = f"{_NS}-push-started"
+
+# connection-lost banner (shown by CSS while push.js marks <html data-gw-conn="lost">)
+LOST_BANNER = f"{_NS}-lost-banner"
+PUSH_SEQ = f"{_NS}-push-seq"
+
+# video tiles: layout 1/4/9/16 and paging
+TILE_LAYOUT = f"{_NS}-tile-layout"
+TILE_CONFIG = f"{_NS}-tile-config"
+PAGE_STORE = f"{_NS}-page"
+PAGE_PREV = f"{_NS}-page-prev"
+PAGE_NEXT = f"{_NS}-page-next"
+PAGE_TEXT = f"{_NS}-page-text"
+PAGER = f"{_NS}-pager"
+CAM_POSITION = f"{_NS}-cam-position"  # pattern-matching: {"type": CAM_POSITION, "camera": camera_id}
+
+# the day's figures and the grid map (dashboard.wall_data's summary)
+SUMMARY = f"{_NS}-summary"
+SUMMARY_TICK = f"{_NS}-summary-tick"
+FIGURES = f"{_NS}-figures"
+MAP_GRAPH = f"{_NS}-map"
+MAP_FOCUS = f"{_NS}-map-focus"
+MAP_CODES = f"{_NS}-map-codes"
+MAP_CRUMBS = f"{_NS}-map-crumbs"
+MAP_CRUMB = f"{_NS}-map-crumb"  # pattern-matching: {"type": MAP_CRUMB, "code": grid code or ""}
+MAP_TOTALS = f"{_NS}-map-totals"
+
+# alert queue extras
+GRID_NAMES = f"{_NS}-grid-names"
+AGE_TICK = f"{_NS}-age-tick"
+
+
+def figure_id(key: str) -> str:
+    """The value element of one figure of the day (keys: dashboard.texts.FIGURE_LABELS)."""
+    return f"{_NS}-figure-{key.replace('_', '-')}"

@@ -4,6 +4,7 @@ Callbacks and routes stay thin over these, so every number the wall shows can be
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from gridwatch import keys, media, timefmt
 from gridwatch.events import alert_to_dict, camera_state_from_hash
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Alert, CameraState, CameraStatus
+from ingest import keys as ingest_keys
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,62 @@ def today_summary(
     alerts = repo.recent_alerts(limit=scan)
     count = count_today(alerts, now, tz)
     return {"day": timefmt.local_day(now, tz).isoformat(), "count": count, "capped": count >= scan}
+
+
+# How urgent each category is on the wall (1 most): a person who may need help first, then what blocks the
+# road, then trading that only needs a visit.
+PRIORITIES: dict[str, int] = {"0502": 1, "0503": 2, "0507": 2, "0501": 3, "0504": 3}
+DEFAULT_PRIORITY = 3
+
+
+def priority(category: str) -> int:
+    return PRIORITIES.get(category, DEFAULT_PRIORITY)
+
+
+def camera_positions(
+    client: redis.Redis,
+    configured: Sequence[CameraSettings],
+    camera_ids: Sequence[str],
+    vehicles: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, dict[str, Any]]:
+    """{camera id: {lat, lon, age_s}}: a fixed camera's configured place, else its car's newest GPS fix.
+
+    ``vehicles`` maps camera ids to vehicle ids where they differ (settings.ingest.telemetry_vehicles).
+    """
+    config = {c.id: c for c in configured}
+    out: dict[str, dict[str, Any]] = {}
+    ask: list[str] = []
+    for cid in camera_ids:
+        cfg = config.get(cid)
+        if cfg is not None and cfg.lat is not None and cfg.lon is not None:
+            out[cid] = {"lat": cfg.lat, "lon": cfg.lon, "age_s": None}
+        else:
+            ask.append(cid)
+    if not ask:
+        return out
+    pipe = client.pipeline(transaction=False)
+    for cid in ask:
+        pipe.hget(ingest_keys.last_fix((vehicles or {}).get(cid, cid)), "fix")
+    for cid, raw in zip(ask, pipe.execute(), strict=True):
+        if not raw:
+            continue
+        try:
+            fix = json.loads(raw)
+            lat, lon = float(fix["lat"]), float(fix["lon"])
+            at = datetime.fromisoformat(fix["time"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("camera %s: unreadable last GPS fix: %s", cid, exc)
+            continue
+        age = None if now is None else round(max(0.0, (now - at).total_seconds()), 1)
+        out[cid] = {"lat": lat, "lon": lon, "age_s": age}
+    return out
+
+
+def preview_jpeg(client: redis.Redis, camera_id: str) -> bytes | None:
+    """The camera's newest annotated preview frame, None while it has none."""
+    raw = client.get(keys.camera_preview(camera_id))
+    return raw if isinstance(raw, bytes) and raw else None
 
 
 def stream_last_id(client: redis.Redis, stream: str = keys.ALERTS_STREAM) -> str:

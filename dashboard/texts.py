@@ -26,6 +26,19 @@ STATE_LABELS = {
 }
 
 
+PRIORITY_LABELS = {1: N_("Urgent"), 2: N_("High"), 3: N_("Normal")}
+
+# The day's figures panel: (key of dashboard.wall_data's figures, label).
+FIGURE_LABELS = (
+    ("collected", N_("Collected")),
+    ("dispatched", N_("Dispatched")),
+    ("escalated", N_("Escalated")),
+    ("closed", N_("Closed")),
+    ("closure_rate", N_("Closure rate")),
+    ("overdue_now", N_("Overdue now")),
+)
+
+
 def title(settings: Settings, t: Translator) -> str:
     configured = settings.dashboard.title
     return t.gettext("GridWatch Command Centre") if configured == DEFAULT_TITLE else configured
@@ -78,4 +91,31 @@ def browser_texts(t: Translator) -> dict[str, str]:
         "connecting": t.gettext("Connecting…"),
         "live": t.gettext("● Live"),
         "lost": t.gettext("Connection lost, reconnecting…"),
+        "lostBanner": t.gettext("Connection lost: what is shown may be out of date. Reconnecting…"),
+        "priority1": t.gettext(PRIORITY_LABELS[1]),
+        "priority2": t.gettext(PRIORITY_LABELS[2]),
+        "priority3": t.gettext(PRIORITY_LABELS[3]),
     }
+
+
+def figure_value(key: str, figures: dict[str, Any], t: Translator) -> str:
+    """One number of the day's figures panel as shown: a count, or the closure rate as a percentage."""
+    value = figures.get(key)
+    if key == "closure_rate":
+        return "—" if value is None else t.percent(float(value))
+    return t.number(int(value or 0))
+
+
+def position_text(position: dict[str, Any] | None, t: Translator) -> str:
+    """A car's (or fixed camera's) place over its video: ``📍 34.77250, 113.67200``; empty when unknown."""
+    if not position:
+        return ""
+    return f"📍 {float(position['lat']):.5f}, {float(position['lon']):.5f}"
+
+
+def position_title(position: dict[str, Any] | None, t: Translator) -> str:
+    age = (position or {}).get("age_s")
+    if age is None:
+        return ""
+    ago = format_timedelta(timedelta(seconds=float(age)), threshold=1.1, locale=t.locale)
+    return t.gettext("GPS fix {ago} ago").format(ago=ago)

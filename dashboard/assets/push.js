@@ -26,6 +26,8 @@
   function showStatus(kind) {
     if (kind === shown) { return; }
     shown = kind;
+    // The stylesheet shows the red banner and greys the queue, figures and map while this says "lost".
+    document.documentElement.setAttribute("data-gw-conn", kind);
     var words = cfg.texts || {};
     setProps(cfg.status, { children: words[kind] || kind, className: "gw-conn gw-conn-" + kind });
   }

@@ -68,16 +68,35 @@
     return name || a.category;
   }
 
-  function alertItem(a, cameras, locale) {
+  function priorityOf(a, locale) {
+    var table = loc(locale).priorities || {};
+    return table[a.category] || loc(locale).defaultPriority || 3;
+  }
+
+  /* "3 minutes ago" in the page's language (the browser's Intl has the words, the catalogue needs none). */
+  function age(iso, locale) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ""; }
+    var s = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
+    var rtf = new Intl.RelativeTimeFormat(loc(locale).bcp47, { numeric: "auto" });
+    if (s < 60) { return rtf.format(-s, "second"); }
+    if (s < 3600) { return rtf.format(-Math.floor(s / 60), "minute"); }
+    if (s < 86400) { return rtf.format(-Math.floor(s / 3600), "hour"); }
+    return rtf.format(-Math.floor(s / 86400), "day");
+  }
+
+  function alertItem(a, cameras, grids, locale) {
     var fresh = a._pushed && (Date.now() - a._pushed) < FRESH_MS;
     var name = categoryName(a, locale);
+    var prio = priorityOf(a, locale);
     var thumb = a.snapshot_url
       ? el("Img", { src: a.snapshot_url, className: "gw-alert-thumb", alt: name })
       : el("Div", { className: "gw-alert-thumb gw-alert-nothumb", children: text(locale, "noSnapshot") });
     var camera = (cameras && cameras[a.camera_id]) || a.camera_id;
+    var grid = a.grid_code ? ((grids && grids[a.grid_code]) || a.grid_code) : text(locale, "noGrid");
     return el("Div", {
       key: a.id,
-      className: "gw-alert" + (fresh ? " gw-alert-new" : ""),
+      className: "gw-alert gw-prio-" + prio + (fresh ? " gw-alert-new" : ""),
       "data-alert-id": a.id,
       children: [
         thumb,
@@ -95,16 +114,18 @@
             el("Div", {
               className: "gw-alert-sub",
               children: [
-                el("Span", { className: "gw-cat-code", children: a.category }),
-                el("Span", { className: "gw-alert-conf", title: text(locale, "confidence"),
-                             children: percent(a.confidence, locale) })
+                el("Span", { className: "gw-prio gw-prio-badge-" + prio, children: text(locale, "priority" + prio) }),
+                el("Span", { className: "gw-alert-grid", title: a.grid_code || "", children: grid }),
+                el("Span", { className: "gw-alert-age", children: age(a.detected_at, locale) })
               ]
             }),
             el("Div", {
               className: "gw-alert-meta",
               children: [
                 el("Span", { className: "gw-alert-camera", children: camera }),
-                el("Span", { className: "gw-alert-grid", children: a.grid_code || text(locale, "noGrid") })
+                el("Span", { className: "gw-cat-code", children: a.category }),
+                el("Span", { className: "gw-alert-conf", title: text(locale, "confidence"),
+                             children: percent(a.confidence, locale) })
               ]
             })
           ]
@@ -113,13 +134,35 @@
     });
   }
 
+  /* Video tiles: one timer asks each tile on screen for its camera's newest JPEG, the next one only when the
+   * last has arrived (a slow browser slows itself, nothing queues on the server). Online cameras at the
+   * configured rate, the others every 2 s (their no-signal card hardly changes). */
+  var frameSeq = 0;
+  var frameFps = 4;
+  function pumpFrames() {
+    if (document.hidden) { return; }
+    var now = Date.now();
+    document.querySelectorAll("img.gw-cam-img[data-camera]").forEach(function (img) {
+      if (img.offsetParent === null || img._gwBusy) { return; }
+      var tile = img.closest(".gw-cam");
+      var live = tile && tile.className.indexOf("gw-cam-online") >= 0;
+      var every = live ? 1000 / frameFps : 2000;
+      if (img._gwLast && now - img._gwLast < every) { return; }
+      img._gwBusy = true;
+      img._gwLast = now;
+      img.onload = img.onerror = function () { img._gwBusy = false; };
+      frameSeq += 1;
+      img.src = "/video/" + encodeURIComponent(img.getAttribute("data-camera")) + ".jpg?f=" + frameSeq;
+    });
+  }
+  window.setInterval(pumpFrames, 50);
+
   function byNewest(a, b) {
     return new Date(b.detected_at).getTime() - new Date(a.detected_at).getTime();
   }
 
-  /* Leaving the page (the language switch reloads it) must end the video streams at once: the browser
-   * allows six connections per server, and streams still held by the old page would keep the new
-   * page's tiles waiting. */
+  /* Leaving the page (the language switch reloads it) drops the frame requests in flight at once: the
+   * browser allows six connections per server, and the new page's tiles should not wait behind them. */
   window.addEventListener("pagehide", function () {
     document.querySelectorAll("img.gw-cam-img").forEach(function (img) { img.src = "data:,"; });
     window.stop();
@@ -156,12 +199,49 @@
         return [{ alerts: merged, seen: Array.from(seen).slice(-1000) }, count];
       },
 
-      renderAlerts: function (store, cameras, locale) {
+      renderAlerts: function (store, cameras, grids, _tick, locale) {
         var alerts = (store && store.alerts) || [];
         if (!alerts.length) {
           return [el("Div", { className: "gw-empty", children: text(locale, "noAlerts") })];
         }
-        return alerts.map(function (a) { return alertItem(a, cameras || {}, locale); });
+        return alerts.map(function (a) { return alertItem(a, cameras || {}, grids || {}, locale); });
+      },
+
+      pushSeq: function (inbox) {
+        return (inbox && inbox.seq) || window.dash_clientside.no_update;
+      },
+
+      renderFigures: function (summary, locale) {
+        var f = (summary && summary.figures) || {};
+        var nf = new Intl.NumberFormat(loc(locale).bcp47);
+        return ["collected", "dispatched", "escalated", "closed", "closure_rate", "overdue_now"].map(function (k) {
+          if (k === "closure_rate") { return f[k] === null || f[k] === undefined ? "—" : percent(f[k], locale); }
+          return nf.format(Number(f[k]) || 0);
+        });
+      },
+
+      /* Which tiles the chosen layout (1/4/9/16) and page show; paging wraps around. */
+      pageTiles: function (layout, _prev, _next, cameraIds, page, config) {
+        var ctx = window.dash_clientside.callback_context;
+        var n = Number(layout) || 16;
+        var ids = cameraIds || [];
+        var pages = Math.max(1, Math.ceil(ids.length / n));
+        var p = (page && page.page) || 0;
+        var triggered = (ctx.triggered || []).map(function (t) { return t.prop_id; });
+        var cfg = config || {};
+        if (cfg.fps) { frameFps = cfg.fps; }
+        if (triggered.indexOf(cfg.prev + ".n_clicks") >= 0) { p -= 1; }
+        if (triggered.indexOf(cfg.next + ".n_clicks") >= 0) { p += 1; }
+        if (triggered.indexOf(cfg.layout + ".value") >= 0) { p = 0; }
+        p = ((p % pages) + pages) % pages;
+        var first = p * n;
+        var styles = (ctx.outputs_list[4] || []).map(function (o) {
+          var i = ids.indexOf(o.id.camera);
+          return i >= first && i < first + n ? {} : { display: "none" };
+        });
+        var cols = Math.max(1, Math.round(Math.sqrt(n)));
+        return [{ page: p }, "gw-cams gw-cams-" + cols, (p + 1) + " / " + pages,
+                pages > 1 ? "gw-pager" : "gw-pager gw-pager-off", styles];
       },
 
       renderToday: function (today, locale) {

@@ -1,7 +1,10 @@
-"""The command-centre wall at "/": live video per camera, pushed alerts, today's count, connection state.
+"""The command-centre wall at "/": video tiles, the day's figures, the grid map and the pushed alert queue.
 
-Alerts arrive by push (assets/push.js -> dcc.Store -> clientside callbacks in assets/wall.js); the only
-interval that reaches the server refreshes camera badges and the day's count, never the alert feed.
+Alerts arrive by push (assets/push.js -> dcc.Store -> clientside callbacks in assets/wall.js); while the
+push connection is down the page says so in a red banner and greys what may be stale. The day's figures and
+the grid map follow a one-second poll of dashboard.wall_data's shared summary (and every pushed alert), which
+answers "no change" without a body; camera badges refresh every few seconds. Video tiles (layouts 1/4/9/16,
+paged) poll single JPEG frames from /video/<id>.jpg, see the note at camera_grid.
 
 Language: ``?lang=`` (the switch in the header), else the browser's cookie, else settings.locale.language.
 Times are shown in settings.locale.timezone whatever the zone of the server or the browser.
@@ -11,16 +14,17 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import dash
 import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
-from dashboard import ids, lang, queries, texts
+from dashboard import ids, lang, queries, texts, wall_data
+from dashboard import map as gridmap
 from dashboard.context import current
 from gridwatch import timefmt
-from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, normalize, translator
+from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, category_name, normalize, translator
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +44,19 @@ def _title(**_path: Any) -> str:
 dash.register_page(__name__, path="/", name="Wall", title=_title, description="GridWatch command-centre wall")
 
 
-def _grid_class(n: int) -> str:
-    cols = 1 if n <= 1 else 2 if n <= 4 else 3 if n <= 9 else 4
+TILE_LAYOUTS = (1, 4, 9, 16)
+FRAME_FPS = 4.0  # tiles poll /video/<id>.jpg at this rate (the workers publish previews at 5 fps)
+SUMMARY_REFRESH_MS = 1000
+AGE_REFRESH_MS = 15_000
+
+
+def default_layout(n_cameras: int) -> int:
+    """The smallest layout that shows every camera, 16 when they need paging."""
+    return next((n for n in TILE_LAYOUTS if n >= n_cameras), TILE_LAYOUTS[-1])
+
+
+def grid_class(layout: int) -> str:
+    cols = max(1, round(layout ** 0.5))
     return f"gw-cams gw-cams-{cols}"
 
 
@@ -66,16 +81,27 @@ def badge_class(cam: dict[str, Any]) -> str:
     return f"gw-badge gw-badge-{cam['state']}"
 
 
-def camera_tile(cam: dict[str, Any], t: Translator) -> html.Div:
+def _data_camera(cid: str) -> dict[str, Any]:
+    """The data-camera attribute wall.js finds tiles by (a keyword Dash accepts but its stubs do not type)."""
+    return {"data-camera": cid}
+
+
+def camera_tile(cam: dict[str, Any], t: Translator, visible: bool = True) -> html.Div:
     cid = str(cam["id"])
+    position = cam.get("position")
     return html.Div(
         id={"type": ids.CAM_TILE, "camera": cid},
         className=tile_class(cam),
+        style=None if visible else {"display": "none"},
         children=[
             html.Div(
                 className="gw-cam-video",
-                children=html.Img(src=f"/video/{quote(cid, safe='')}.mjpg", className="gw-cam-img",
-                                  alt=str(cam["name"])),
+                children=[
+                    # No src: assets/wall.js fetches frames for the tiles on screen (see the note below).
+                    html.Img(className="gw-cam-img", alt=str(cam["name"]), **_data_camera(cid)),
+                    html.Span(texts.position_text(position, t), id={"type": ids.CAM_POSITION, "camera": cid},
+                              className="gw-cam-pos", title=texts.position_title(position, t)),
+                ],
             ),
             html.Div(
                 className="gw-cam-caption",
@@ -91,10 +117,17 @@ def camera_tile(cam: dict[str, Any], t: Translator) -> html.Div:
     )
 
 
-def camera_grid(cams: list[dict[str, Any]], t: Translator) -> list[html.Div]:
+# Why tiles poll single JPEGs: a browser opens at most 6 HTTP/1.1 connections per host, and each MJPEG
+# stream holds one for good, so a 16-tile wall would show 6 tiles and stall the rest (and the page's own
+# callbacks). Short requests share the connections; a tile asks for its next frame only when the last one
+# has arrived, so a slow browser slows only itself and the server never queues frames for it.
+
+
+def camera_grid(cams: list[dict[str, Any]], t: Translator, layout: int | None = None) -> list[html.Div]:
     if not cams:
         return [html.Div(texts.no_cameras(t), className="gw-empty")]
-    return [camera_tile(c, t) for c in cams]
+    shown = layout or default_layout(len(cams))
+    return [camera_tile(c, t, visible=i < shown) for i, c in enumerate(cams)]
 
 
 def camera_names(cams: list[dict[str, Any]]) -> dict[str, str]:
@@ -136,12 +169,17 @@ def language_switch(t: Translator) -> html.Nav:
 
 def _read_cameras() -> list[dict[str, Any]]:
     ctx = current()
+    now = datetime.now(UTC)
     try:
-        return queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC),
-                                    ctx.settings.locale.timezone)
+        cams = queries.camera_views(ctx.redis, ctx.settings.cameras, now, ctx.settings.locale.timezone)
+        places = queries.camera_positions(ctx.redis, ctx.settings.cameras, [c["id"] for c in cams],
+                                          ctx.settings.ingest.telemetry_vehicles, now)
     except redis.RedisError as exc:
         log.warning("wall: camera states unavailable: %s", exc)
         return []
+    for cam in cams:
+        cam["position"] = places.get(cam["id"])
+    return cams
 
 
 def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
@@ -167,9 +205,95 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     return since, alerts, today
 
 
+def _read_summary() -> dict[str, Any] | None:
+    try:
+        return wall_data.current_data().summary()
+    except Exception as exc:  # noqa: BLE001 - the wall keeps video and alerts when the case tables are away
+        log.warning("wall: figures and grid map unavailable: %s", exc)
+        return None
+
+
+def browser_summary(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """What the page keeps of the summary: the figures and a version (the map is drawn on the server)."""
+    if summary is None:
+        return {"version": None, "figures": {}, "totals": {"open": 0, "overdue": 0}}
+    figures = dict(summary["figures"], overdue_now=summary["totals"]["overdue"])
+    return {"version": summary["version"], "figures": figures, "totals": summary["totals"]}
+
+
 def locale_data(t: Translator, tz: str) -> dict[str, Any]:
     """What the browser-side code needs to speak the page's language in the city's time zone."""
-    return {"lang": t.lang, "bcp47": t.bcp47, "tz": tz, "texts": texts.browser_texts(t)}
+    return {"lang": t.lang, "bcp47": t.bcp47, "tz": tz, "texts": texts.browser_texts(t),
+            "priorities": queries.PRIORITIES, "defaultPriority": queries.DEFAULT_PRIORITY}
+
+
+# --- the day's figures and the grid map -------------------------------------------------------------
+
+def figures_panel(figures: dict[str, Any], t: Translator) -> html.Div:
+    return html.Div(
+        id=ids.FIGURES,
+        className="gw-figures",
+        children=[
+            html.Div(className=f"gw-figure gw-figure-{key}", children=[
+                html.Div(texts.figure_value(key, figures, t), id=ids.figure_id(key), className="gw-figure-value"),
+                html.Div(t.gettext(label), className="gw-figure-label"),
+            ])
+            for key, label in texts.FIGURE_LABELS
+        ],
+    )
+
+
+def map_texts(t: Translator) -> gridmap.MapTexts:
+    return gridmap.MapTexts(open=t.gettext("Open cases"), overdue=t.gettext("Overdue"), alert=t.gettext("Alert"),
+                            vehicle=t.gettext("Vehicle"))
+
+
+def _vehicles() -> list[dict[str, Any]]:
+    """The vehicle layer's hook: plain dicts {id, name, status, link, lat, lon, track} (dashboard.map).
+
+    Empty until ingest/fleet.py (GET /api/vehicles) exists to provide them.
+    """
+    return []
+
+
+def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator) -> gridmap.GridMap:
+    features = wall_data.current_data().grids().features if summary is not None else []
+    counts = (summary or {}).get("counts", {})
+    points = [dict(p, label=category_name(p["category"], t.lang)) for p in (summary or {}).get("points", [])]
+    return gridmap.grid_map(features, counts, focus, alerts=points, vehicles=_vehicles(), texts=map_texts(t))
+
+
+def crumbs(focus: str | None, t: Translator) -> list[Any]:
+    """Whole territory > office > community > grid: each a button back to that level."""
+    try:
+        path = gridmap.focus_path(wall_data.current_data().grids().features, focus)
+    except Exception as exc:  # noqa: BLE001 - no grid map: the crumb bar just names the territory
+        log.warning("wall: grid map unavailable: %s", exc)
+        path = []
+    items: list[Any] = [html.Button(t.gettext("Whole territory"), id={"type": ids.MAP_CRUMB, "code": ""},
+                                    className="gw-crumb" + ("" if path else " gw-crumb-on"))]
+    for i, f in enumerate(path):
+        items.append(html.Span("›", className="gw-crumb-sep"))
+        items.append(html.Button(f.name, id={"type": ids.MAP_CRUMB, "code": f.code},
+                                 className="gw-crumb" + (" gw-crumb-on" if i == len(path) - 1 else "")))
+    return items
+
+
+def totals_text(totals: dict[str, Any], t: Translator) -> list[Any]:
+    return [
+        html.Span(t.gettext("Open cases") + " ", className="gw-total-label"),
+        html.B(t.number(int(totals.get("open", 0))), className="gw-total-open"),
+        html.Span(" · " + t.gettext("Overdue") + " ", className="gw-total-label"),
+        html.B(t.number(int(totals.get("overdue", 0))), className="gw-total-overdue"),
+    ]
+
+
+def legend(t: Translator) -> html.Div:
+    return html.Div(className="gw-legend", children=[
+        html.Span([html.I(className=f"gw-swatch gw-swatch-{k}"), label])
+        for k, label in ((gridmap.OK, t.gettext("No open cases")), (gridmap.OPEN, t.gettext("Open cases")),
+                         (gridmap.OVERDUE, t.gettext("Overdue")))
+    ])
 
 
 def layout(**query: Any) -> html.Div:
@@ -180,6 +304,14 @@ def layout(**query: Any) -> html.Div:
     tz = ctx.settings.locale.timezone
     cams = _read_cameras()
     since, alerts, today = _read_alerts()
+    summary = _read_summary()
+    shown = browser_summary(summary)
+    try:
+        the_map = build_map(summary, None, t)
+        names = wall_data.current_data().grids().names
+    except Exception as exc:  # noqa: BLE001 - the wall without its map still shows video and alerts
+        log.warning("wall: grid map unavailable: %s", exc)
+        the_map, names = gridmap.grid_map([], {}), {}
     words = texts.browser_texts(t)
     push_config = {
         "url": ctx.ws_url,
@@ -189,6 +321,7 @@ def layout(**query: Any) -> html.Div:
         "listSize": LIST_SIZE,
         "texts": {k: words[k] for k in ("connecting", "live", "lost")},
     }
+    start_layout = default_layout(len(cams))
     return html.Div(
         className="gw-wall",
         children=[
@@ -196,13 +329,24 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.PUSH_CONFIG, data=push_config),
             dcc.Store(id=ids.PUSH_INBOX),
             dcc.Store(id=ids.PUSH_STARTED),
+            dcc.Store(id=ids.PUSH_SEQ),
             dcc.Store(id=ids.ALERTS_STORE, data={"alerts": alerts, "seen": [a["id"] for a in alerts]}),
             dcc.Store(id=ids.TODAY_STORE, data=today),
             dcc.Store(id=ids.CAMERA_IDS, data=[c["id"] for c in cams]),
             dcc.Store(id=ids.CAMERA_NAMES, data=camera_names(cams)),
+            dcc.Store(id=ids.GRID_NAMES, data=names),
+            dcc.Store(id=ids.SUMMARY, data=shown),
+            dcc.Store(id=ids.MAP_FOCUS, data=None),
+            dcc.Store(id=ids.MAP_CODES, data=the_map.trace_codes),
+            dcc.Store(id=ids.PAGE_STORE, data={"page": 0}),
+            dcc.Store(id=ids.TILE_CONFIG, data={"prev": ids.PAGE_PREV, "next": ids.PAGE_NEXT,
+                                                "layout": ids.TILE_LAYOUT, "fps": FRAME_FPS}),
             dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
             dcc.Interval(id=ids.CAMERA_REFRESH, interval=CAMERA_REFRESH_MS),
             dcc.Interval(id=ids.TODAY_REFRESH, interval=TODAY_REFRESH_MS),
+            dcc.Interval(id=ids.SUMMARY_TICK, interval=SUMMARY_REFRESH_MS),
+            dcc.Interval(id=ids.AGE_TICK, interval=AGE_REFRESH_MS),
+            html.Div(words["lostBanner"], id=ids.LOST_BANNER, className="gw-lost-banner", role="alert"),
             html.Header(
                 className="gw-header",
                 children=[
@@ -228,8 +372,42 @@ def layout(**query: Any) -> html.Div:
                 className="gw-main",
                 children=[
                     html.Section(className="gw-panel gw-video-panel", children=[
-                        html.H2(t.gettext("Live video"), className="gw-panel-title"),
-                        html.Div(camera_grid(cams, t), id=ids.CAMERA_GRID, className=_grid_class(len(cams))),
+                        html.Div(className="gw-panel-head", children=[
+                            html.H2(t.gettext("Live video"), className="gw-panel-title"),
+                            html.Div(className="gw-tile-controls", children=[
+                                dcc.RadioItems(
+                                    id=ids.TILE_LAYOUT, className="gw-layouts", inline=True,
+                                    options=[{"label": str(n), "value": n} for n in TILE_LAYOUTS],
+                                    value=start_layout, persistence=True, persistence_type="local",
+                                ),
+                                html.Div(id=ids.PAGER, className="gw-pager", children=[
+                                    html.Button("‹", id=ids.PAGE_PREV, className="gw-page-btn",
+                                                title=t.gettext("Previous page")),
+                                    html.Span("1 / 1", id=ids.PAGE_TEXT, className="gw-page-text"),
+                                    html.Button("›", id=ids.PAGE_NEXT, className="gw-page-btn",
+                                                title=t.gettext("Next page")),
+                                ]),
+                            ]),
+                        ]),
+                        html.Div(camera_grid(cams, t, start_layout), id=ids.CAMERA_GRID,
+                                 className=grid_class(start_layout)),
+                    ]),
+                    html.Div(className="gw-centre", children=[
+                        html.Section(className="gw-panel gw-figures-panel", children=[
+                            html.H2(t.gettext("Today's cases"), className="gw-panel-title"),
+                            figures_panel(shown["figures"], t),
+                        ]),
+                        html.Section(className="gw-panel gw-map-panel", children=[
+                            html.Div(className="gw-panel-head", children=[
+                                html.H2(t.gettext("Grid map"), className="gw-panel-title"),
+                                html.Div(totals_text(shown["totals"], t), id=ids.MAP_TOTALS, className="gw-totals"),
+                            ]),
+                            html.Nav(crumbs(None, t), id=ids.MAP_CRUMBS, className="gw-crumbs"),
+                            dcc.Graph(id=ids.MAP_GRAPH, figure=the_map.figure, className="gw-map",
+                                      config={"displayModeBar": False, "scrollZoom": False,
+                                              "doubleClick": False, "responsive": True}),
+                            legend(t),
+                        ]),
                     ]),
                     html.Section(className="gw-panel gw-alert-panel", children=[
                         html.H2(t.gettext("Live alerts"), className="gw-panel-title"),
@@ -262,10 +440,19 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatch", function_name="pushSeq"),
+    Output(ids.PUSH_SEQ, "data"),
+    Input(ids.PUSH_INBOX, "data"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
     ClientsideFunction(namespace="gridwatch", function_name="renderAlerts"),
     Output(ids.ALERT_LIST, "children"),
     Input(ids.ALERTS_STORE, "data"),
     Input(ids.CAMERA_NAMES, "data"),
+    Input(ids.GRID_NAMES, "data"),
+    Input(ids.AGE_TICK, "n_intervals"),
     State(ids.LOCALE, "data"),
 )
 
@@ -284,6 +471,29 @@ dash.clientside_callback(
     State(ids.LOCALE, "data"),
 )
 
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatch", function_name="renderFigures"),
+    [Output(ids.figure_id(key), "children") for key, _label in texts.FIGURE_LABELS],
+    Input(ids.SUMMARY, "data"),
+    State(ids.LOCALE, "data"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatch", function_name="pageTiles"),
+    Output(ids.PAGE_STORE, "data"),
+    Output(ids.CAMERA_GRID, "className"),
+    Output(ids.PAGE_TEXT, "children"),
+    Output(ids.PAGER, "className"),
+    Output({"type": ids.CAM_TILE, "camera": ALL}, "style"),
+    Input(ids.TILE_LAYOUT, "value"),
+    Input(ids.PAGE_PREV, "n_clicks"),
+    Input(ids.PAGE_NEXT, "n_clicks"),
+    Input(ids.CAMERA_IDS, "data"),
+    State(ids.PAGE_STORE, "data"),
+    State(ids.TILE_CONFIG, "data"),
+)
+
 
 # --- slow server refreshes: camera badges and the day's count -----------------------------------------
 
@@ -298,26 +508,30 @@ def _by_camera(outputs: list[dict[str, Any]], cams: dict[str, dict[str, Any]], p
     Output({"type": ids.CAM_BADGE, "camera": ALL}, "className"),
     Output(ids.CAMERAS_ONLINE, "children"),
     Output(ids.CAMERA_GRID, "children"),
-    Output(ids.CAMERA_GRID, "className"),
     Output(ids.CAMERA_IDS, "data"),
     Output(ids.CAMERA_NAMES, "data"),
     Output({"type": ids.CAM_DETAIL, "camera": ALL}, "title"),
+    Output({"type": ids.CAM_POSITION, "camera": ALL}, "children"),
+    Output({"type": ids.CAM_POSITION, "camera": ALL}, "title"),
     Input(ids.CAMERA_REFRESH, "n_intervals"),
     State(ids.CAMERA_IDS, "data"),
     State(ids.LOCALE, "data"),
+    State(ids.TILE_LAYOUT, "value"),
     prevent_initial_call=True,
 )
-def refresh_cameras(_n: int | None, shown: list[str] | None, locale: dict[str, Any] | None) -> tuple[Any, ...]:
-    """Badges and details change in place; the grid (and so every video <img>, whose stream would
-    restart) is rebuilt only when cameras come or go."""
+def refresh_cameras(
+    _n: int | None, shown: list[str] | None, locale: dict[str, Any] | None, chosen: int | None
+) -> tuple[Any, ...]:
+    """Badges, details and positions change in place; the grid (and so every video <img>) is rebuilt only
+    when cameras come or go."""
     t = translator((locale or {}).get("lang")) if locale else _translator()
     cams = _read_cameras()
     now_ids = [c["id"] for c in cams]
     outputs = dash.ctx.outputs_list
     if now_ids != (shown or []):
         keep = [[dash.no_update] * len(o) for o in outputs[:4]]  # wildcard outputs want one per match
-        return (*keep, online_text(cams, t), camera_grid(cams, t), _grid_class(len(cams)), now_ids,
-                camera_names(cams), [dash.no_update] * len(outputs[9]))
+        after = [[dash.no_update] * len(o) for o in outputs[8:]]
+        return (*keep, online_text(cams, t), camera_grid(cams, t, chosen), now_ids, camera_names(cams), *after)
     by_id = {c["id"]: c for c in cams}
     return (
         _by_camera(outputs[0], by_id, tile_class),
@@ -328,8 +542,9 @@ def refresh_cameras(_n: int | None, shown: list[str] | None, locale: dict[str, A
         dash.no_update,
         dash.no_update,
         dash.no_update,
-        dash.no_update,
-        _by_camera(outputs[9], by_id, detail_title),
+        _by_camera(outputs[8], by_id, detail_title),
+        _by_camera(outputs[9], by_id, lambda c: texts.position_text(c.get("position"), t)),
+        _by_camera(outputs[10], by_id, lambda c: texts.position_title(c.get("position"), t)),
     )
 
 
@@ -345,3 +560,64 @@ def refresh_today(_n: int | None) -> Any:
     except Exception as exc:  # noqa: BLE001 - keep the last count on screen while the database is away
         log.warning("wall: today's count not refreshed: %s", exc)
         return dash.no_update
+
+
+# --- figures and map: a one-second poll that answers "no change" (204) unless the summary changed -------
+
+@dash.callback(
+    Output(ids.SUMMARY, "data"),
+    Input(ids.SUMMARY_TICK, "n_intervals"),
+    Input(ids.PUSH_SEQ, "data"),
+    State(ids.SUMMARY, "data"),
+    prevent_initial_call=True,
+)
+def refresh_summary(_n: int | None, _seq: int | None, shown: dict[str, Any] | None) -> Any:
+    summary = _read_summary()
+    if summary is None or (shown or {}).get("version") == summary["version"]:
+        raise PreventUpdate
+    return browser_summary(summary)
+
+
+@dash.callback(
+    Output(ids.MAP_GRAPH, "figure"),
+    Output(ids.MAP_CODES, "data"),
+    Output(ids.MAP_CRUMBS, "children"),
+    Output(ids.MAP_TOTALS, "children"),
+    Input(ids.SUMMARY, "data"),
+    Input(ids.MAP_FOCUS, "data"),
+    State(ids.LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str, Any] | None) -> tuple[Any, ...]:
+    t = translator((locale or {}).get("lang")) if locale else _translator()
+    summary = _read_summary()
+    if summary is None:
+        raise PreventUpdate
+    the_map = build_map(summary, focus, t)
+    focus_changed = dash.ctx.triggered_id == ids.MAP_FOCUS
+    return (the_map.figure, the_map.trace_codes, crumbs(focus, t) if focus_changed else dash.no_update,
+            totals_text(summary["totals"], t))
+
+
+@dash.callback(
+    Output(ids.MAP_FOCUS, "data"),
+    Input(ids.MAP_GRAPH, "clickData"),
+    Input({"type": ids.MAP_CRUMB, "code": ALL}, "n_clicks"),
+    State(ids.MAP_FOCUS, "data"),
+    State(ids.MAP_CODES, "data"),
+    prevent_initial_call=True,
+)
+def change_focus(click: dict[str, Any] | None, _crumbs: list[int | None], focus: str | None,
+                 codes: list[str | None] | None) -> Any:
+    """A click on a grid zooms into it; a crumb goes back to that level."""
+    trigger = dash.ctx.triggered_id
+    if isinstance(trigger, dict):
+        if not any(item.get("value") for item in dash.ctx.triggered):
+            raise PreventUpdate  # a crumb button just rendered, not clicked
+        wanted = str(trigger.get("code") or "") or None
+    else:
+        features = wall_data.current_data().grids().features
+        wanted = gridmap.next_focus(features, gridmap.clicked_code(click, codes or []), focus)
+    if wanted == focus:
+        raise PreventUpdate
+    return wanted

@@ -8,11 +8,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from auth_testing import ensure_user, login_browser
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from alerts.repository import Repository
 from dashboard import ids
 from dashboard.push import PushServer
 from dashboard.server import DashboardServer
@@ -94,6 +96,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     jpeg: Callable[..., bytes],
     browser: webdriver.Chrome,
     redis_server: EmbeddedRedis,
+    repo: Repository,
 ) -> None:
     publish_camera("demo-car", "巡逻车 豫A·G2024", preview=jpeg("bus.jpg"))
     publish_camera("park-east", "东区公园 东门", preview=jpeg("streetview_people_sitting_park.jpg"))
@@ -112,6 +115,8 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     store_alert(detected_at=ago(3), category="0502", camera_id="demo-car", snapshot="bus.jpg")
 
     # A newcomer switches nothing (and their browser asks for English): the wall is in Chinese.
+    ensure_user(repo)
+    login_browser(browser, dashboard.url, "tester")
     browser.get(dashboard.url)
     wait = WebDriverWait(browser, 15)
     _wait_live(browser)

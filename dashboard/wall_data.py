@@ -1,0 +1,149 @@
+"""What every wall shows besides video and pushed alerts: the day's figures, open/overdue cases per grid and
+today's alert positions, computed at most once per ``ttl_s`` for all viewers together.
+
+Ten walls polling every second cost one set of queries per second, not ten; the ``version`` (a hash of the
+content) lets a viewer's callback answer "no change" without sending anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import flask
+from sqlalchemy.engine import Engine
+
+from alerts.figures import FigureBook
+from alerts.grids import GridFeature
+from alerts.routing import GridRouter
+from dashboard import wall_store
+from dashboard.context import current
+from gridwatch import timefmt
+from gridwatch.types import Alert
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "gridwatch_wall_data"
+POINTS_MAX = 500  # today's newest alerts drawn on the map
+FIGURE_KEYS = ("reported", "collected", "dispatched", "escalated", "closed", "due", "overdue")
+_lock = threading.Lock()
+
+
+class WallRepository(Protocol):
+    """What the wall's data needs from ``alerts.repository.Repository``."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def list_grids(self, level: int | None = None) -> list[GridFeature]: ...
+
+    def recent_alerts(self, limit: int = 50) -> list[Alert]: ...
+
+
+@dataclass(frozen=True)
+class GridModel:
+    features: list[GridFeature]
+    names: dict[str, str]
+    router: GridRouter
+
+
+def alert_point(alert: Alert) -> dict[str, Any] | None:
+    if alert.lat is None or alert.lon is None:
+        return None
+    return {"id": alert.id, "lat": round(alert.lat, 6), "lon": round(alert.lon, 6), "category": alert.category}
+
+
+def day_figures(book: FigureBook, now: datetime, tz: str) -> dict[str, Any]:
+    """The territory's figures for the cases reported today in the city's zone (alerts.figures definitions)."""
+    start, end = timefmt.local_day_bounds(now, tz)
+    f = book.figures(None, start, end, as_of=now)
+    out: dict[str, Any] = {k: getattr(f, k) for k in FIGURE_KEYS}
+    out["closure_rate"] = f.closure_rate
+    out["day"] = timefmt.local_day(now, tz).isoformat()
+    return out
+
+
+def totals(features: list[GridFeature], counts: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Open and overdue cases in the whole map (the offices' sums)."""
+    tops = [f.code for f in features if f.parent is None]
+    return {"open": sum(counts.get(c, (0, 0))[0] for c in tops),
+            "overdue": sum(counts.get(c, (0, 0))[1] for c in tops)}
+
+
+def version_of(content: dict[str, Any]) -> str:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+class WallData:
+    """Shared, briefly cached wall data of one dashboard app."""
+
+    def __init__(
+        self, repo: WallRepository, tz: str, fallback_grid: str | None = None, ttl_s: float = 0.8,
+        map_ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._repo = repo
+        self._tz = tz
+        self._fallback = fallback_grid
+        self._ttl = ttl_s
+        self._map_ttl = map_ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._grids: GridModel | None = None
+        self._grids_at = float("-inf")
+        self._summary: dict[str, Any] | None = None
+        self._summary_at = float("-inf")
+
+    def grids(self) -> GridModel:
+        """The stored grid map, re-read every ``map_ttl_s`` (an import shows up within that)."""
+        with self._lock:
+            if self._grids is None or self._clock() - self._grids_at >= self._map_ttl:
+                features = self._repo.list_grids()
+                fallback = self._fallback if any(f.code == self._fallback for f in features) else None
+                self._grids = GridModel(features, {f.code: f.name for f in features},
+                                        GridRouter(features, fallback))
+                self._grids_at = self._clock()
+            return self._grids
+
+    def summary(self, now: datetime | None = None) -> dict[str, Any]:
+        """{version, figures, counts: {code: [open, overdue]}, totals, points}; fresh within ``ttl_s``."""
+        model = self.grids()
+        with self._lock:
+            if self._summary is not None and self._clock() - self._summary_at < self._ttl:
+                return self._summary
+            now = now or datetime.now(UTC)
+            engine = self._repo.engine
+            counts = wall_store.open_case_counts(engine, now)
+            start, _end = timefmt.local_day_bounds(now, self._tz)
+            points = [p for a in self._repo.recent_alerts(POINTS_MAX) if a.detected_at >= start
+                      for p in [alert_point(a)] if p is not None]
+            content: dict[str, Any] = {
+                "figures": day_figures(FigureBook(engine, model.router), now, self._tz),
+                "counts": {code: list(v) for code, v in counts.items()},
+                "totals": totals(model.features, counts),
+                "points": points,
+            }
+            content["version"] = version_of(content)
+            self._summary, self._summary_at = content, self._clock()
+            return content
+
+
+def current_data() -> WallData:
+    """The WallData of the app serving this request (made on first use)."""
+    ext = flask.current_app.extensions
+    data = ext.get(EXTENSION)
+    if data is None:
+        with _lock:
+            data = ext.get(EXTENSION)
+            if data is None:
+                ctx = current()
+                repo: Any = ctx.repo
+                data = ext[EXTENSION] = WallData(repo, ctx.settings.locale.timezone, ctx.settings.cases.fallback_grid)
+    assert isinstance(data, WallData)
+    return data
