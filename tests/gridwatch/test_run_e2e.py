@@ -5,6 +5,7 @@ over RTSP, runs the shared OpenVINO YOLO weights, stores alerts in SQLite and se
 """
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import queue
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,9 +35,20 @@ class Running:
     data_dir: Path
 
 
+ADMIN_PASSWORD = "e2e-admin-password"
+# Logged in as the first admin once the command centre is up: every route but /healthz and /metrics needs it.
+_SESSION = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def _login(base_url: str) -> None:
+    form = urllib.parse.urlencode({"username": "admin", "password": ADMIN_PASSWORD, "next": "/"}).encode()
+    with _SESSION.open(urllib.request.Request(f"{base_url}/login", data=form, method="POST"), timeout=30) as resp:
+        assert "/login" not in resp.url, "the first admin could not log in"
+
+
 def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with _SESSION.open(url, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -89,6 +102,7 @@ rtsp_port = 0
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env["GRIDWATCH_ADMIN_PASSWORD"] = ADMIN_PASSWORD  # the first start creates "admin" with it
     proc = subprocess.Popen(
         [str(GRIDWATCH), "--config", str(cfg), "run"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
@@ -109,6 +123,7 @@ rtsp_port = 0
     except queue.Empty:
         proc.kill()
         pytest.fail("gridwatch run never printed the wall URL:\n" + "".join(lines[-40:]))
+    _login(url.rstrip("/"))
     yield Running(proc, url.rstrip("/"), lines, tmp / "data")
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -186,6 +201,11 @@ def test_cameras_and_health(command_centre: Running) -> None:
     assert status == 200 and json.loads(body)["status"] == "ok"
     status, metrics = _get(f"{command_centre.url}/metrics")
     assert status == 200 and b"gridwatch_" in metrics
+    try:  # without the session's cookie
+        urllib.request.urlopen(f"{command_centre.url}/api/cameras", timeout=10)
+        pytest.fail("the API must not answer without a login")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
     # The unreachable camera's password never leaves the server, in the API or the log.
     _, api = _get(f"{command_centre.url}/api/cameras")
     assert b"topsecret" not in api
@@ -200,7 +220,7 @@ def test_vehicle_telemetry_and_camera_registry_are_served(command_centre: Runnin
         f"{command_centre.url}/api/telemetry/car-9", data=json.dumps(fix).encode(),
         headers={"Content-Type": "application/json"}, method="POST",
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=10) as resp:  # a car: no login (no device token is set)
         assert resp.status == 200
     bad = urllib.request.Request(
         f"{command_centre.url}/api/telemetry/car-9", data=json.dumps({**fix, "lat": 123.0}).encode(),

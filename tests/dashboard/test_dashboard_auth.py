@@ -1,0 +1,167 @@
+"""Login and the guard: nothing but /login, health and metrics answers a stranger; roles and scopes on the server."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis
+import requests
+from auth_testing import add_user, login
+from flask import Flask
+from pydantic import SecretStr
+
+from alerts.repository import Repository
+from alerts.users import UserStore
+from alerts.workflow import Role
+from dashboard import auth
+from dashboard.app import create_app
+from dashboard.server import DashboardServer
+from gridwatch.settings import Settings
+
+
+def _app(settings: Settings, repo: Repository, redis_client: redis.Redis) -> Flask:
+    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server
+
+
+@pytest.fixture()
+def app(settings: Settings, repo: Repository, redis_client: redis.Redis) -> Flask:
+    return _app(settings, repo, redis_client)
+
+
+def test_a_stranger_is_sent_to_login_and_json_routes_say_401(app: Flask) -> None:
+    c = app.test_client()
+    page = c.get("/")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=/")
+    for path in ("/api/alerts", "/api/cameras", "/media/snapshots/x.jpg", "/video/car-1.mjpg", "/_dash-layout",
+                 "/api/no-such-thing"):
+        r = c.get(path)
+        assert r.status_code == 401, path
+        assert r.get_json()["error"] == "请先登录"
+    assert c.post("/_dash-update-component", json={}).status_code == 401
+    assert c.get("/healthz").status_code == 200
+    form = c.get("/login").get_data(as_text=True)
+    assert 'name="password"' in form and "登录" in form and 'lang="zh-CN"' in form
+    assert "Username" in c.get("/login?lang=en").get_data(as_text=True)
+
+
+def test_login_opens_the_wall_where_the_user_was_going_and_logout_ends_it(app: Flask, repo: Repository) -> None:
+    add_user(repo, "li.ming", "li-ming-password", Role.OPERATOR)
+    c = app.test_client()
+    wrong = c.post("/login", data={"username": "li.ming", "password": "nope", "next": "/"})
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
+    ok = c.post("/login", data={"username": "li.ming", "password": "li-ming-password", "next": "/api/alerts"})
+    assert ok.status_code == 303 and ok.headers["Location"] == "/api/alerts"
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "li-ming-password" not in cookie
+    assert c.get("/api/alerts").status_code == 200
+    assert c.get("/api/me").get_json() == {
+        "username": "li.ming", "display_name": "li.ming", "role": "operator", "scope_grid": None, "department": None,
+    }
+    assert c.get("/logout").status_code == 303
+    assert c.get("/api/alerts").status_code == 401
+
+
+def test_a_login_never_sends_the_browser_to_another_site(app: Flask, repo: Repository) -> None:
+    add_user(repo, "op", "op-password", Role.OPERATOR)
+    c = app.test_client()
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        r = c.post("/login", data={"username": "op", "password": "op-password", "next": target})
+        assert r.status_code == 303 and r.headers["Location"] == "/", target
+
+
+def test_a_changed_password_ends_the_sessions_opened_with_the_old_one(
+    settings: Settings, repo: Repository, redis_client: redis.Redis
+) -> None:
+    add_user(repo, "op", "old-password", Role.OPERATOR)
+    app = _app(settings, repo, redis_client)
+    c = app.test_client()
+    login(c, "", "op", "old-password")
+    assert c.get("/api/alerts").status_code == 200
+    UserStore(repo.engine).set_password("op", "new-password")
+    app.extensions[auth.EXTENSION].forget("op")  # the few-second user cache of this process
+    assert c.get("/api/alerts").status_code == 401
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(app: Flask, repo: Repository) -> None:
+    add_user(repo, "op", "op-password", Role.OPERATOR)
+    c = app.test_client()
+    for _ in range(auth.MAX_FAILURES):
+        assert c.post("/login", data={"username": "op", "password": "guess"}).status_code == 401
+    locked = c.post("/login", data={"username": "op", "password": "op-password"})
+    assert locked.status_code == 429
+
+
+def test_a_car_needs_the_device_token_once_one_is_set(
+    settings: Settings, repo: Repository, redis_client: redis.Redis
+) -> None:
+    token = settings.auth.model_copy(update={"device_token": SecretStr("car-token")})
+    secured = settings.model_copy(update={"auth": token})
+    c = _app(secured, repo, redis_client).test_client()
+    fix = {"lat": 34.781, "lon": 113.671, "speed": 6.0}
+    assert c.post("/api/telemetry/car-9", json=fix).status_code == 401
+    assert c.post("/api/telemetry/car-9", json=fix, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    # With the token the request reaches the route (404 here: this app has no telemetry blueprint).
+    assert c.post("/api/telemetry/car-9", json=fix, headers={"Authorization": "Bearer car-token"}).status_code != 401
+    # The token opens only the cars' routes.
+    assert c.get("/api/alerts", headers={"Authorization": "Bearer car-token"}).status_code == 401
+
+
+def test_role_and_scope_helpers_answer_for_the_logged_in_user(app: Flask, repo: Repository) -> None:
+    add_user(repo, "grid", "grid-password", Role.GRID_STAFF, scope_grid="410105001001")
+
+    @auth.require(Role.OPERATOR, Role.SUPERVISOR)
+    def centre_only() -> str:
+        return "ok"
+
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["u"], session["at"] = "grid", __import__("time").time()
+        user = UserStore(repo.engine).get("grid")
+        assert user is not None
+        session["pw"] = user.password_changed_at.timestamp()
+        me = auth.current_user()
+        assert me is not None and me.role == Role.GRID_STAFF
+        assert auth.current_actor().grid_code == "410105001001"
+        assert auth.scope_filter() == "410105001001"
+        assert auth.in_scope("410105001001003") and not auth.in_scope("410105001002001")
+        assert not auth.in_scope(None)
+        denied = centre_only()
+        assert not isinstance(denied, str) and denied.status_code == 403
+        with pytest.raises(auth.CallbackForbiddenError):
+            auth.require_in_callback(Role.SUPERVISOR)
+        assert auth.require_in_callback(Role.GRID_STAFF).username == "grid"
+
+
+def test_the_first_start_logs_a_generated_admin_password_once(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GRIDWATCH_ADMIN_PASSWORD", raising=False)
+    with caplog.at_level(logging.WARNING, logger="dashboard.auth"):
+        _app(settings, repo, redis_client)
+    said = [r.getMessage() for r in caplog.records if "created user 'admin'" in r.getMessage()]
+    assert len(said) == 1
+    password = said[0].split("password ", 1)[1].split(" ", 1)[0]
+    assert UserStore(repo.engine).authenticate("admin", password) is not None
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        _app(settings, repo, redis_client)  # the next start
+    assert not any(password in r.getMessage() for r in caplog.records)
+
+
+def test_auth_switched_off_lets_everyone_in(settings: Settings, repo: Repository, redis_client: redis.Redis) -> None:
+    open_settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"required": False})})
+    c = _app(open_settings, repo, redis_client).test_client()
+    assert c.get("/api/alerts").status_code == 200
+    assert c.get("/").status_code == 200
+
+
+def test_a_browser_session_over_http_works_with_requests(dashboard: DashboardServer, repo: Repository) -> None:
+    add_user(repo, "sup", "sup-password", Role.SUPERVISOR)
+    with requests.Session() as s:
+        assert s.get(dashboard.url + "api/alerts", timeout=10).status_code == 401
+        login(s, dashboard.url, "sup", "sup-password")
+        assert s.get(dashboard.url + "api/alerts", timeout=10).status_code == 200
+        page = s.get(dashboard.url, timeout=10)
+        assert page.status_code == 200 and "_dash-config" in page.text
