@@ -123,6 +123,93 @@ def cmd_grids_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from alerts.db import make_engine, migrate
+    from alerts.users import UserStore
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    return UserStore(engine)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From standard input with --password-stdin (scripts), else asked twice on the terminal (never an argument,
+    which other users of the machine could read in the process list)."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UserInputError("the two passwords differ")
+    return first
+
+
+class UserInputError(ValueError):
+    """What a user typed at the command line is not usable."""
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    store = _user_store(args)
+    user = store.add(args.username, _read_password(args), args.role, display_name=args.name,
+                     scope_grid=args.scope, department=args.department)
+    sys.stdout.write(f"added {user.username} ({user.role}, scope {user.scope_grid or 'whole territory'})\n")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    users = _user_store(args).all()
+    rows = [("username", "name", "role", "scope", "department", "active", "last login")]
+    for u in users:
+        rows.append((u.username, u.display_name, str(u.role), u.scope_grid or "-", u.department or "-",
+                     "yes" if u.active else "no", u.last_login_at.isoformat(timespec="minutes") if u.last_login_at
+                     else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    return 0
+
+
+def cmd_users_passwd(args: argparse.Namespace) -> int:
+    store = _user_store(args)
+    store.set_password(args.username, _read_password(args))
+    sys.stdout.write(f"password of {args.username} changed; their open sessions have ended\n")
+    return 0
+
+
+def cmd_users_active(args: argparse.Namespace) -> int:
+    _user_store(args).update(args.username, active=args.active)
+    sys.stdout.write(f"{args.username} {'enabled' if args.active else 'disabled'}\n")
+    return 0
+
+
+def _register_users(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from alerts.users import LOGIN_ROLES
+
+    users = sub.add_parser("users", help="people who log in: roles and grid scopes").add_subparsers(
+        dest="users_command", required=True
+    )
+    add = users.add_parser("add", help="add a user (the password is asked for, or read with --password-stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[str(r) for r in LOGIN_ROLES])
+    add.add_argument("--scope", default=None, help="grid code whose subtree the user sees (default: everything)")
+    add.add_argument("--department", default=None, help="department code (role department)")
+    add.add_argument("--name", default=None, help="name shown on the wall (default: the username)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
+    pw = users.add_parser("passwd", help="set a user's password (ends their sessions)")
+    pw.add_argument("username")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(func=cmd_users_passwd)
+    for name, active in (("enable", True), ("disable", False)):
+        p = users.add_parser(name, help=f"{name} a user's login")
+        p.add_argument("username")
+        p.set_defaults(func=cmd_users_active, active=active)
+
+
 def cmd_check_health(args: argparse.Namespace) -> int:
     """Exit 0 while a process of this kind makes progress (its heartbeat is fresh), else 1: for health checks."""
     import redis
@@ -191,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     from patrol.cli import register as register_patrol
 
     register_patrol(sub)
+    _register_users(sub)
     grids = sub.add_parser("grids", help="grid maps").add_subparsers(dest="grids_command", required=True)
     imp = grids.add_parser("import", help="validate and import a GeoJSON grid map (replaces the current one)")
     imp.add_argument("file", type=Path)
@@ -225,7 +313,8 @@ def _known_error(exc: Exception) -> str | None:
     import redis
 
     name = type(exc).__name__
-    if name in {"GridError", "ModelError", "RedisServerError", "RtspServerError"}:
+    if name in {"GridError", "ModelError", "RedisServerError", "RtspServerError", "UserError", "UnknownUserError",
+                "UserInputError"}:
         return f"{name}: {exc}"
     if isinstance(exc, redis.ConnectionError):
         return f"cannot reach Redis: {exc}"
