@@ -164,6 +164,7 @@ def test_crew_status_and_a_report_with_a_photo_reach_the_wall_and_the_cases_once
     centre: Centre, car: PatrolAgent, shared_dir: Path, tmp_path: Path
 ) -> None:
     assert car.store is not None and car.status_sender is not None and car.reports is not None
+    reports = car.reports
     crew.set_status(car.store, car.settings, "paused")
     car.status_sender.wake()
     shown = wait_for(lambda: (v := centre.vehicle()) and v["status"] == "paused" and v["track"] and v,
@@ -176,7 +177,7 @@ def test_crew_status_and_a_report_with_a_photo_reach_the_wall_and_the_cases_once
     report = crew.file_report(car.store, car.settings, "0503", "stall on the pavement", photo=photo,
                               lat=REPORT_AT[0], lon=REPORT_AT[1])
     car.reports.wake()
-    wait_for(lambda: car.reports.sent == 1, 30, "the report to be accepted")
+    wait_for(lambda: reports.sent == 1, 30, "the report to be accepted")
     [case] = centre.cases()
     there = GridIndex(centre.repo.list_grids()).locate(*REPORT_AT)
     assert there is not None and there.level == 3
@@ -189,7 +190,7 @@ def test_crew_status_and_a_report_with_a_photo_reach_the_wall_and_the_cases_once
     # The car lost the answer and sends the same report again: still one case with one sighting.
     car.store.put(crew.REPORT_KIND, report)
     car.reports.wake()
-    wait_for(lambda: car.reports.sent == 2, 30, "the resent report to be answered")
+    wait_for(lambda: reports.sent == 2, 30, "the resent report to be answered")
     [again] = centre.cases()
     assert again.id == case.id and again.sightings == 1
     assert wait_for(lambda: (v := centre.vehicle()) and v["reports"] == 1, 10, "one report counted")
