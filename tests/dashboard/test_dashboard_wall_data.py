@@ -1,0 +1,83 @@
+"""The wall's figures and grid counts over a real database: cases made by CaseService and Casework."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import redis
+from wall_testing import IN_GRID_1, IN_GRID_2, open_case, overdue_case
+
+from alerts.repository import Repository
+from dashboard import queries
+from dashboard.wall_data import WallData
+from gridwatch.settings import CameraSettings, Settings
+from gridwatch.types import GpsFix
+from ingest.telemetry import TelemetryStore
+
+OFFICE, COMMUNITY = "410105001", "410105001001"
+GRID_1, GRID_2 = "410105001001001", "410105001001002"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_figures_and_counts_follow_the_cases(repo: Repository, settings: Settings) -> None:
+    clock = _Clock()
+    data = WallData(repo, "Asia/Shanghai", ttl_s=1.0, clock=clock)
+    empty = data.summary()
+    assert empty["counts"] == {}
+    assert empty["figures"]["collected"] == 0 and empty["figures"]["closure_rate"] is None
+    assert empty["totals"] == {"open": 0, "overdue": 0}
+
+    open_case(repo, settings, IN_GRID_1)
+    assert data.summary() is empty  # within ttl_s every viewer shares the same answer
+    clock.t = 1.5
+    one = data.summary()
+    assert one["version"] != empty["version"]
+    assert one["counts"][GRID_1] == [1, 0]
+    assert one["counts"][COMMUNITY] == [1, 0] and one["counts"][OFFICE] == [1, 0]
+    assert one["figures"]["collected"] == 1 and one["figures"]["dispatched"] == 0
+
+    overdue_case(repo, settings, IN_GRID_2)
+    clock.t = 3.0
+    two = data.summary()
+    assert two["counts"][GRID_2] == [1, 1]
+    assert two["counts"][OFFICE] == [2, 1]
+    assert two["totals"] == {"open": 2, "overdue": 1}
+    # The day's figures count the cases reported today (in China): the month-old one is not among them.
+    assert two["figures"]["collected"] == 1
+    clock.t = 4.5
+    assert data.summary()["version"] == two["version"]  # nothing changed: same version, viewers get a 204
+
+
+def test_todays_alert_positions_are_on_the_map(repo: Repository, store_alert, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    today = store_alert(detected_at=now)
+    store_alert(detected_at=now - timedelta(days=2))
+    store_alert(detected_at=now, grid_code=None)  # no position
+    points = WallData(repo, "Asia/Shanghai").summary()["points"]
+    assert [p["id"] for p in points] == [today.id]
+    assert points[0]["lat"] == today.lat and points[0]["category"] == today.category
+
+
+def test_camera_positions_come_from_settings_or_the_cars_gps(redis_client: redis.Redis) -> None:
+    store = TelemetryStore(redis_client, 900)
+    fix_at = datetime.now(UTC) - timedelta(seconds=12)
+    store.add("car-7", [GpsFix(lat=34.7801, lon=113.6802, time=fix_at)])
+    fixed = CameraSettings(id="gate", name="东门", url="rtsp://example/gate", lat=34.79, lon=113.67)
+    got = queries.camera_positions(redis_client, [fixed], ["gate", "cam-7", "car-9"], {"cam-7": "car-7"},
+                                   now=fix_at + timedelta(seconds=12))
+    assert got["gate"] == {"lat": 34.79, "lon": 113.67, "age_s": None}
+    assert got["cam-7"] == {"lat": 34.7801, "lon": 113.6802, "age_s": 12.0}
+    assert "car-9" not in got  # no GPS yet: no position rather than a made-up one
+
+
+def test_alert_priority_by_category() -> None:
+    assert queries.priority("0502") == 1  # a person who may need help
+    assert queries.priority("0503") == 2
+    assert queries.priority("0504") == 3
+    assert queries.priority("9999") == queries.DEFAULT_PRIORITY
