@@ -11,14 +11,17 @@ import pytest
 from auth_testing import ensure_user, login_browser
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from wall_testing import IN_GRID_1, IN_GRID_2, open_case, overdue_case
 
 from alerts.repository import Repository
 from dashboard import ids
 from dashboard.push import PushServer
 from dashboard.server import DashboardServer
 from gridwatch.redis_server import EmbeddedRedis
+from gridwatch.settings import Settings
 from gridwatch.types import Alert, CameraState, CameraStatus
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -79,6 +82,11 @@ def _text(browser: webdriver.Chrome, element_id: str) -> str:
 def _wait_live(browser: webdriver.Chrome, timeout: float = 15) -> None:
     WebDriverWait(browser, timeout).until(
         lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
+
+
+def _grey(browser: webdriver.Chrome, selector: str) -> bool:
+    return "grayscale" in str(browser.execute_script(
+        "return getComputedStyle(document.querySelector(arguments[0])).filter;", selector))
 
 
 def _check_chinese_glyphs(browser: webdriver.Chrome, selector: str) -> None:
@@ -179,14 +187,24 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
 
     # The push server goes away: the wall says so, reconnects with backoff, and gets what it missed.
     ws_port = dashboard.push.port
+    banner = browser.find_element(By.ID, ids.LOST_BANNER)
+    assert not banner.is_displayed()
     dashboard.push.stop()
     WebDriverWait(browser, 10).until(lambda d: "连接中断" in _text(d, ids.CONNECTION))
+    # Not stale data in silence: a red banner across the top, and the queue and figures greyed out.
+    WebDriverWait(browser, 5).until(lambda d: banner.is_displayed())
+    assert "连接中断" in banner.text and "可能已过时" in banner.text
+    assert _grey(browser, ".gw-alerts") and _grey(browser, ".gw-figures")
     missed = store_alert(category="0504", camera_id="park-east")
+    assert browser.save_screenshot(str(ARTIFACTS / "wall_connection_lost.png"))
+    assert not browser.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]')
     replacement = PushServer(redis_server.url, port=ws_port).start()
     try:
         WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]'))
         assert "店外经营" in browser.find_element(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]').text
         WebDriverWait(browser, 5).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
+        WebDriverWait(browser, 5).until(lambda d: not banner.is_displayed())
+        assert not _grey(browser, ".gw-alerts")
         assert browser.execute_script("return window.__noReload;") == 1
 
         # The switch: English, the same alerts and figures, and the choice is remembered by this browser.
@@ -219,3 +237,148 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         WebDriverWait(browser, 15).until(lambda d: "今日告警" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
     finally:
         replacement.stop()
+
+
+# --- the grid map and the day's figures --------------------------------------------------------------
+
+RED, YELLOW, GREEN = "rgb(244, 63, 94)", "rgb(245, 158, 11)", "rgb(34, 197, 94)"
+
+# Each filled grid of the map: its fill colour and the name written in it (traces in the same order).
+_MAP_FILLS_JS = """
+const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
+return Array.from(gd.querySelectorAll('path.js-fill')).map(p => p.style.fill);
+"""
+_MAP_LABELS_JS = """
+const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
+return Array.from(gd.querySelectorAll('.textpoint text')).map(t => t.textContent);
+"""
+
+
+def _fills(browser: webdriver.Chrome) -> list[str]:
+    return list(browser.execute_script(_MAP_FILLS_JS, ids.MAP_GRAPH))
+
+
+def _labels(browser: webdriver.Chrome) -> list[str]:
+    return list(browser.execute_script(_MAP_LABELS_JS, ids.MAP_GRAPH))
+
+
+def _click_label(browser: webdriver.Chrome, name: str) -> None:
+    """A real mouse click on a grid's name on the map (Plotly turns it into clickData)."""
+    for text in browser.find_elements(By.CSS_SELECTOR, f"#{ids.MAP_GRAPH} .textpoint text"):
+        if text.text == name:
+            ActionChains(browser).move_to_element(text).click().perform()
+            return
+    raise AssertionError(f"no grid named {name!r} on the map: {_labels(browser)}")
+
+
+def _login(browser: webdriver.Chrome, dashboard: DashboardServer, repo: Repository) -> None:
+    ensure_user(repo)
+    login_browser(browser, dashboard.url, "tester")
+    browser.get(dashboard.url)
+    _wait_live(browser)
+
+
+def test_map_coloured_by_cases_zooms_into_grids_and_figures_follow_new_cases(
+    dashboard: DashboardServer, browser: webdriver.Chrome, repo: Repository, settings: Settings,
+) -> None:
+    overdue_case(repo, settings, IN_GRID_2)  # a month old, dispatched, never handled: red
+    open_case(repo, settings, IN_GRID_1)  # reported today: yellow
+    _login(browser, dashboard, repo)
+    WebDriverWait(browser, 10).until(lambda d: len(_fills(d)) == 2)
+    # The offices: 花园路街道 has the overdue case (red), 丰产路街道 none (green).
+    assert _labels(browser) == ["花园路街道", "丰产路街道"]
+    assert _fills(browser) == [RED, GREEN]
+    assert _text(browser, ids.figure_id("collected")) == "1"  # today's cases only
+    assert _text(browser, ids.figure_id("overdue_now")) == "1"
+    assert _text(browser, ids.figure_id("closure_rate")) == "—"
+    assert "未结案件 2" in _text(browser, ids.MAP_TOTALS)
+    figures = browser.find_element(By.ID, ids.FIGURES).text
+    for label in ("采集", "已派遣", "已上报", "已结案", "结案率", "当前超期"):
+        assert label in figures
+
+    # A new case (as the case consumer or a phone report makes it) shows up without a reload.
+    browser.execute_script("window.__noReload = 1;")
+    open_case(repo, settings, IN_GRID_1, category="0501")
+    WebDriverWait(browser, 5, poll_frequency=0.1).until(lambda d: _text(d, ids.figure_id("collected")) == "2")
+    WebDriverWait(browser, 5).until(lambda d: "未结案件 3" in _text(d, ids.MAP_TOTALS))
+
+    # Click an office: its communities; click a community: its grids, each coloured by its own cases.
+    _click_label(browser, "花园路街道")
+    WebDriverWait(browser, 10).until(lambda d: _labels(d) == ["纬五路社区", "农业路社区"])
+    assert _fills(browser) == [RED, GREEN]
+    _click_label(browser, "纬五路社区")
+    WebDriverWait(browser, 10).until(lambda d: len(_labels(d)) == 4)
+    assert _fills(browser) == [YELLOW, RED, GREEN, GREEN]
+    crumbs = _text(browser, ids.MAP_CRUMBS)
+    assert "全辖区" in crumbs and "花园路街道" in crumbs and "纬五路社区" in crumbs
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "wall_map_zoomed.png"))
+    # Back to the whole territory by the crumb bar.
+    browser.find_element(By.XPATH, f"//nav[@id='{ids.MAP_CRUMBS}']/button[1]").click()
+    WebDriverWait(browser, 10).until(lambda d: _labels(d) == ["花园路街道", "丰产路街道"])
+    assert browser.execute_script("return window.__noReload;") == 1
+
+
+# --- video tiles: 1/4/9/16 layouts and paging ----------------------------------------------------------
+
+def _visible_tiles(browser: webdriver.Chrome) -> list[str]:
+    return [t.find_element(By.CSS_SELECTOR, ".gw-cam-name").text
+            for t in browser.find_elements(By.CSS_SELECTOR, ".gw-cam") if t.is_displayed()]
+
+
+def _choose_layout(browser: webdriver.Chrome, n: int) -> None:
+    for label in browser.find_elements(By.CSS_SELECTOR, f"#{ids.TILE_LAYOUT} label"):
+        if label.text.strip() == str(n):
+            label.click()
+            return
+    raise AssertionError(f"no layout {n}")
+
+
+_FRAMES_JS = """
+return Array.from(document.querySelectorAll('img.gw-cam-img')).filter(i => i.offsetParent !== null)
+  .map(i => [i.getAttribute('data-camera'), i.naturalWidth, i.src]);
+"""
+
+
+def test_sixteen_tiles_all_play_and_page_through_more_cameras(
+    dashboard: DashboardServer, browser: webdriver.Chrome, repo: Repository,
+    publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
+) -> None:
+    frame = jpeg("bus.jpg", 320)
+    names = [f"路口 {i:02d}" for i in range(1, 21)]
+    for i, name in enumerate(names, 1):
+        publish_camera(f"cam-{i:02d}", name, preview=frame)
+    _login(browser, dashboard, repo)
+    # Twenty cameras: sixteen tiles on the first page, and every one of them plays (more than the six
+    # connections a browser keeps per server: tiles poll single frames instead of holding MJPEG streams).
+    WebDriverWait(browser, 10).until(lambda d: len(_visible_tiles(d)) == 16)
+    assert _visible_tiles(browser) == names[:16]
+    assert _text(browser, ids.PAGE_TEXT) == "1 / 2"
+    WebDriverWait(browser, 10).until(lambda d: all(w > 0 for _c, w, _s in d.execute_script(_FRAMES_JS)))
+    first = {c: src for c, _w, src in browser.execute_script(_FRAMES_JS)}
+    # ... and keeps playing: each tile has fetched a newer frame a moment later.
+    WebDriverWait(browser, 10).until(lambda d: all(
+        src != first[c] for c, _w, src in d.execute_script(_FRAMES_JS)))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "wall_16_tiles.png"))
+
+    browser.find_element(By.ID, ids.PAGE_NEXT).click()
+    WebDriverWait(browser, 5).until(lambda d: _visible_tiles(d) == names[16:])
+    assert _text(browser, ids.PAGE_TEXT) == "2 / 2"
+    browser.find_element(By.ID, ids.PAGE_NEXT).click()  # wraps around
+    WebDriverWait(browser, 5).until(lambda d: _visible_tiles(d) == names[:16])
+
+    _choose_layout(browser, 4)
+    WebDriverWait(browser, 5).until(lambda d: _visible_tiles(d) == names[:4])
+    assert _text(browser, ids.PAGE_TEXT) == "1 / 5"
+    browser.find_element(By.ID, ids.PAGE_PREV).click()
+    WebDriverWait(browser, 5).until(lambda d: _visible_tiles(d) == names[16:])
+    _choose_layout(browser, 9)
+    WebDriverWait(browser, 5).until(lambda d: _visible_tiles(d) == names[:9])
+    _choose_layout(browser, 1)
+    WebDriverWait(browser, 5).until(lambda d: _visible_tiles(d) == names[:1])
+    # The wall remembers its layout across a reload.
+    browser.refresh()
+    _wait_live(browser)
+    WebDriverWait(browser, 10).until(lambda d: _visible_tiles(d) == names[:1])
+    assert _text(browser, ids.PAGE_TEXT) == "1 / 20"
