@@ -223,6 +223,15 @@ def camera_positions(
     return out
 
 
+def vehicle_marker(view: dict[str, Any]) -> dict[str, Any]:
+    """A vehicle of ingest.fleet (``VehicleView.to_dict()``) as the map's vehicle layer takes it."""
+    fix = view.get("last_fix") or {}
+    lat, lon = fix.get("lat"), fix.get("lon")
+    return {"id": view["id"], "name": view.get("name") or view["id"], "status": view.get("status"),
+            "link": view.get("link"), "lat": None if lat is None else round(float(lat), 6),
+            "lon": None if lon is None else round(float(lon), 6), "track": view.get("track") or []}
+
+
 def preview_jpeg(client: redis.Redis, camera_id: str) -> bytes | None:
     """The camera's newest annotated preview frame, None while it has none."""
     raw = client.get(keys.camera_preview(camera_id))

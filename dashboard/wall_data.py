@@ -17,20 +17,23 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import flask
+import redis
 from sqlalchemy.engine import Engine
 
 from alerts.figures import FigureBook
 from alerts.grids import GridFeature
 from alerts.routing import GridRouter
-from dashboard import wall_store
+from dashboard import queries, wall_store
 from dashboard.context import current
 from gridwatch import timefmt
+from gridwatch.settings import Settings
 from gridwatch.types import Alert
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "gridwatch_wall_data"
 POINTS_MAX = 500  # today's newest alerts drawn on the map
+TRACK_POINTS_MAX = 200  # of each vehicle's track today
 FIGURE_KEYS = ("reported", "collected", "dispatched", "escalated", "closed", "due", "overdue")
 _lock = threading.Lock()
 
@@ -87,6 +90,7 @@ class WallData:
     def __init__(
         self, repo: WallRepository, tz: str, fallback_grid: str | None = None, ttl_s: float = 0.8,
         map_ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
+        vehicles: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self._repo = repo
         self._tz = tz
@@ -94,6 +98,7 @@ class WallData:
         self._ttl = ttl_s
         self._map_ttl = map_ttl_s
         self._clock = clock
+        self._vehicles = vehicles
         self._lock = threading.Lock()
         self._grids: GridModel | None = None
         self._grids_at = float("-inf")
@@ -112,7 +117,10 @@ class WallData:
             return self._grids
 
     def summary(self, now: datetime | None = None) -> dict[str, Any]:
-        """{version, figures, counts: {code: [open, overdue]}, totals, points}; fresh within ``ttl_s``."""
+        """{version, figures, counts: {code: [open, overdue]}, totals, points, vehicles}; fresh within ``ttl_s``.
+
+        A moving vehicle changes the version too, so the map redraws it where it is now.
+        """
         model = self.grids()
         with self._lock:
             if self._summary is not None and self._clock() - self._summary_at < self._ttl:
@@ -128,10 +136,32 @@ class WallData:
                 "counts": {code: list(v) for code, v in counts.items()},
                 "totals": totals(model.features, counts),
                 "points": points,
+                "vehicles": self._read_vehicles(),
             }
             content["version"] = version_of(content)
             self._summary, self._summary_at = content, self._clock()
             return content
+
+    def _read_vehicles(self) -> list[dict[str, Any]]:
+        if self._vehicles is None:
+            return []
+        try:
+            return self._vehicles()
+        except Exception as exc:  # noqa: BLE001 - the map without its vehicle layer is still the map
+            log.warning("wall: vehicles unavailable: %s", exc)
+            return []
+
+
+def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list[dict[str, Any]]]:
+    """The vehicle layer's source: ingest.fleet's vehicles (as GET /api/vehicles lists them), for the map."""
+
+    def read() -> list[dict[str, Any]]:
+        from ingest.fleet import Fleet  # the fleet's Redis scripts are set up on first use, not at import
+
+        views = Fleet.for_settings(settings, client).vehicles(max_track_points=TRACK_POINTS_MAX)
+        return [queries.vehicle_marker(v.to_dict()) for v in views]
+
+    return read
 
 
 def current_data() -> WallData:
@@ -144,6 +174,7 @@ def current_data() -> WallData:
             if data is None:
                 ctx = current()
                 repo: Any = ctx.repo
-                data = ext[EXTENSION] = WallData(repo, ctx.settings.locale.timezone, ctx.settings.cases.fallback_grid)
+                data = ext[EXTENSION] = WallData(repo, ctx.settings.locale.timezone, ctx.settings.cases.fallback_grid,
+                                                 vehicles=fleet_vehicles(ctx.settings, ctx.redis))
     assert isinstance(data, WallData)
     return data

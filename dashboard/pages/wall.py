@@ -248,19 +248,12 @@ def map_texts(t: Translator) -> gridmap.MapTexts:
                             vehicle=t.gettext("Vehicle"))
 
 
-def _vehicles() -> list[dict[str, Any]]:
-    """The vehicle layer's hook: plain dicts {id, name, status, link, lat, lon, track} (dashboard.map).
-
-    Empty until ingest/fleet.py (GET /api/vehicles) exists to provide them.
-    """
-    return []
-
-
 def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator) -> gridmap.GridMap:
     features = wall_data.current_data().grids().features if summary is not None else []
     counts = (summary or {}).get("counts", {})
     points = [dict(p, label=category_name(p["category"], t.lang)) for p in (summary or {}).get("points", [])]
-    return gridmap.grid_map(features, counts, focus, alerts=points, vehicles=_vehicles(), texts=map_texts(t))
+    vehicles = (summary or {}).get("vehicles", [])  # ingest.fleet's, via dashboard.wall_data
+    return gridmap.grid_map(features, counts, focus, alerts=points, vehicles=vehicles, texts=map_texts(t))
 
 
 def crumbs(focus: str | None, t: Translator) -> list[Any]:

@@ -7,10 +7,12 @@ import redis
 from wall_testing import IN_GRID_1, IN_GRID_2, open_case, overdue_case
 
 from alerts.repository import Repository
+from dashboard import map as gridmap
 from dashboard import queries
-from dashboard.wall_data import WallData
+from dashboard.wall_data import WallData, fleet_vehicles
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import GpsFix
+from ingest.fleet import Fleet
 from ingest.telemetry import TelemetryStore
 
 OFFICE, COMMUNITY = "410105001", "410105001001"
@@ -81,3 +83,20 @@ def test_alert_priority_by_category() -> None:
     assert queries.priority("0503") == 2
     assert queries.priority("0504") == 3
     assert queries.priority("9999") == queries.DEFAULT_PRIORITY
+
+
+def test_vehicles_of_the_fleet_are_in_the_summary_for_the_map(
+    repo: Repository, settings: Settings, redis_client: redis.Redis
+) -> None:
+    fleet = Fleet.for_settings(settings, redis_client, repo.list_grids())
+    now = datetime.now(UTC)
+    fixes = [GpsFix(lat=34.7800 + i * 0.001, lon=113.6700, time=now - timedelta(seconds=30 - i * 10)) for i in range(3)]
+    fleet.record_fixes("car-7", fixes)
+    TelemetryStore(redis_client, 900).add("car-7", fixes)
+    summary = WallData(repo, "Asia/Shanghai", vehicles=fleet_vehicles(settings, redis_client)).summary()
+    car = next(v for v in summary["vehicles"] if v["id"] == "car-7")
+    assert (car["lat"], car["lon"]) == (34.782, 113.67)
+    assert car["track"][0] == [34.78, 113.67] and len(car["track"]) >= 3
+    figure = gridmap.grid_map(repo.list_grids(), summary["counts"], vehicles=summary["vehicles"]).figure
+    marker = next(t for t in figure["data"] if t.get("name") == "Vehicle")
+    assert marker["x"] == [113.67] and marker["y"] == [34.782]
