@@ -143,3 +143,40 @@ def login_cookie(dashboard: DashboardServer, repo: Repository) -> dict[str, str]
     """{"Cookie": ...} of a logged-in admin ("tester") of the running ``dashboard``, for raw HTTP requests."""
     ensure_user(repo)
     return cookie_header(dashboard.url, "tester")
+
+
+def _root_postgres_url(config: pytest.Config) -> str:
+    # The suite's own conftest module, as pytest registered it ("import conftest" would be ambiguous here).
+    root = (Path(__file__).resolve().parents[1] / "conftest.py").resolve()
+    for plugin in config.pluginmanager.get_plugins():
+        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == root:
+            fn: Callable[[], str] = plugin.postgres_url
+            return fn()
+    raise RuntimeError(f"the suite's conftest {root} is not loaded")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_repo(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Repository]:
+    """A migrated database with the demo grid map: the settings' SQLite file, or a fresh PostgreSQL schema."""
+    import sqlalchemy as sa
+
+    if request.param == "sqlite":
+        engine = make_engine(settings.effective_database_url)
+        admin = None
+    else:
+        base = sa.make_url(_root_postgres_url(request.config))
+        schema = f"gw_test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(base)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = base.update_query_dict({"options": f"-csearch_path={schema} -csynchronous_commit=off"})
+        engine = make_engine(url.render_as_string(hide_password=False))
+    migrate(engine)
+    repository = Repository(engine)
+    repository.replace_grids(load_geojson(DEMO_GRIDS))
+    yield repository
+    engine.dispose()
+    if admin is not None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -1,0 +1,591 @@
+"""The JSON API of cases: the queue, one case, every workflow action, queries, merge and split, overdue cases,
+figures, the monthly assessment, exports, and claims on alerts and cases.
+
+Every route checks on the server who asks (dashboard.auth): a user sees and acts only on cases that lie in
+their grid subtree (a department user: the cases dispatched to their department), and the workflow's table
+decides what their role may do. Answers: 401 without a login, 403 for a role or grid that may not, 404 for
+an unknown id, 409 for a transition the case's status does not allow (the workflow's message) or an item
+another operator has claimed, 400 for a missing or bad detail.
+
+    GET  /api/cases?status=&grid=&category=&department=&open=&overdue=&from=&to=&limit=&offset=
+    GET  /api/cases/<id>                      case, sightings, audit log, queries, allowed actions, claim
+    POST /api/cases/<id>/<action>             verify reject register dispatch start handle check close rework
+                                              escalate defer resume invalidate (JSON or form: note, reason,
+                                              grid, department, staff; handle: multipart photo)
+    POST /api/cases/<id>/queries              file a formal query (质询) on an overdue escalated case
+    GET  /api/queries?open=1                  queries of the user's subtree;  POST /api/queries/<n>/answer
+    POST /api/cases/merge                     {"into": id, "others": [ids], "note": ...}
+    POST /api/cases/<id>/split                {"sightings": [ids], "note": ...}
+    GET  /api/cases/overdue?grid=
+    GET  /api/figures?grid=&from=&to=|month=  GET /api/figures/grids?level=   GET /api/assessment?month=&level=
+    GET  /api/export/figures.csv|xlsx         GET /api/export/assessment.csv|xlsx
+    POST|GET|DELETE /api/alerts/<id>/claim, /api/cases/<id>/claim
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.engine import Engine
+
+from alerts import export
+from alerts.assessment import Assessor, month_bounds
+from alerts.casebook import MAX_PAGE, CaseFilter, CaseView
+from alerts.cases import CaseNotFoundError, CaseService, CaseStateError
+from alerts.casework import Casework, QueryNotAllowedError, Target
+from alerts.figures import FigureBook
+from alerts.models import utc_now
+from alerts.repository import check_media_path
+from alerts.routing import GridRouter
+from alerts.workflow import (
+    Action,
+    IllegalTransitionError,
+    Role,
+    RoleNotAllowedError,
+    Status,
+    WorkflowError,
+    allowed_actions,
+)
+from dashboard import auth, lang
+from dashboard.auth import AuthUser
+from dashboard.claims import ClaimHeldError, Claims
+from dashboard.context import current
+from gridwatch.i18n import Translator, category_name, translator
+from gridwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_PHOTO_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+_CENTRE = (Role.OPERATOR, Role.SUPERVISOR)
+_ANYONE = tuple(r for r in Role if r != Role.SYSTEM)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class CaseApi:
+    """What the routes work with, built once per dashboard from the database and its grid map."""
+
+    engine: Engine
+    router: GridRouter
+    settings: Settings
+    service: CaseService
+    work: Casework
+    figures: FigureBook
+    assessor: Assessor
+
+    @classmethod
+    def build(cls, engine: Engine, router: GridRouter, settings: Settings) -> CaseApi:
+        work = Casework(engine, router, settings=settings.cases)
+        return cls(
+            engine=engine, router=router, settings=settings,
+            service=CaseService(engine, router, settings.cases), work=work,
+            figures=FigureBook(engine, router),
+            assessor=Assessor(engine, router, settings.assessment, tz=settings.cases.timezone),
+        )
+
+
+# --- plain values ----------------------------------------------------------------------------------------------
+
+def plain(value: Any) -> Any:
+    """Dataclasses, enums and times as JSON-ready values (times as ISO 8601 with their zone)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _t() -> Translator:
+    return translator(lang.api_language(current().settings.locale.language))
+
+
+def _case_json(view: CaseView, t: Translator) -> dict[str, Any]:
+    d: dict[str, Any] = plain(view)
+    d["category_name"] = category_name(view.category, t.lang)
+    return d
+
+
+# --- who may see what ------------------------------------------------------------------------------------------
+
+def _user() -> AuthUser:
+    user = auth.current_user()
+    if user is None:
+        raise ApiError(401, _t().gettext("Log in first"))
+    return user
+
+
+def location(view: CaseView) -> str | None:
+    """The most specific grid a case lies in (what a scope is compared with)."""
+    return view.grid_code or view.community_code or view.office_code
+
+
+def visible(user: AuthUser, view: CaseView) -> bool:
+    if user.role == Role.DEPARTMENT and user.department is not None and view.department != user.department:
+        return False
+    if user.scope_grid is None:
+        return True
+    where = location(view)
+    return where is not None and where.startswith(user.scope_grid)
+
+
+def _within(user: AuthUser, code: str) -> bool:
+    return user.scope_grid is None or code.startswith(user.scope_grid)
+
+
+def _out_of_scope(t: Translator, user: AuthUser) -> ApiError:
+    return ApiError(403, t.gettext("This is outside your grid ({scope})").format(scope=user.scope_grid or "-"))
+
+
+def _visible_case(api: CaseApi, user: AuthUser, case_id: str, t: Translator) -> CaseView:
+    try:
+        view = api.work.book.get(case_id)
+    except CaseNotFoundError:
+        raise ApiError(404, t.gettext("No case {case}").format(case=case_id)) from None
+    if not visible(user, view):
+        raise _out_of_scope(t, user)
+    return view
+
+
+def _grid_param(api: CaseApi, user: AuthUser, raw: str | None, t: Translator) -> str | None:
+    """A requested subtree, checked against the map and the user's scope; the user's scope when none asked."""
+    if not raw:
+        return user.scope_grid
+    if raw not in api.router:
+        raise ApiError(400, t.gettext("Unknown grid {grid}").format(grid=raw))
+    if not _within(user, raw):
+        raise _out_of_scope(t, user)
+    return raw
+
+
+# --- request values --------------------------------------------------------------------------------------------
+
+def _body() -> Mapping[str, Any]:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ApiError(400, _t().gettext("Send a JSON object"))
+        return data
+    return request.form
+
+
+def _text(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, _t().gettext("{field} must be text").format(field=name))
+    return value.strip() or None
+
+
+def _int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        message = _t().gettext("{field} must be a whole number from {low} to {high}, got {value}")
+        raise ApiError(400, message.format(field=name, low=low, high=high, value=repr(raw)))
+    return value
+
+
+def _time(raw: str | None, name: str, tz: ZoneInfo, end: bool = False) -> datetime | None:
+    """ISO 8601; a bare date is that local day (its end: the next midnight)."""
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(), tz)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, _t().gettext("{field} must be a date or an ISO 8601 time, got {value}").format(
+            field=name, value=repr(raw))) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def _period(api: CaseApi) -> tuple[datetime, datetime]:
+    """?month=YYYY-MM, or ?from=&to=; default the current month (in the working-day time zone)."""
+    tz = ZoneInfo(api.settings.cases.timezone)
+    month = request.args.get("month")
+    if month:
+        try:
+            year, mon = (int(p) for p in month.split("-", 1))
+            return month_bounds(year, mon, api.settings.cases.timezone)
+        except ValueError:
+            raise ApiError(400, _t().gettext("month must look like 2026-11, got {value}").format(
+                value=repr(month))) from None
+    start = _time(request.args.get("from"), "from", tz)
+    end = _time(request.args.get("to"), "to", tz, end=True)
+    if start is None or end is None:
+        now = utc_now().astimezone(tz)
+        first, after = month_bounds(now.year, now.month, api.settings.cases.timezone)
+        start, end = start or first, end or after
+    if end <= start:
+        raise ApiError(400, _t().gettext("The period must end after it starts"))
+    return start, end
+
+
+def _save_photo(case_id: str) -> str | None:
+    """A feedback photo sent as multipart ``photo`` (JPEG or PNG), stored under media/feedback/; its path."""
+    upload = request.files.get("photo")
+    if upload is None:
+        return None
+    data = upload.stream.read(MAX_PHOTO_BYTES + 1)
+    t = _t()
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ApiError(413, t.gettext("The photo is larger than {mb} MB").format(mb=MAX_PHOTO_BYTES // 2**20))
+    ext = next((e for magic, e in _PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if ext is None:
+        raise ApiError(400, t.gettext("The photo must be a JPEG or PNG image"))
+    now = utc_now()
+    rel = f"feedback/{now:%Y/%m/%d}/{case_id}-{uuid.uuid4().hex[:8]}.{ext}"
+    path = current().settings.media_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return rel
+
+
+def _existing_media(rel: str | None) -> str | None:
+    if rel is None:
+        return None
+    rel = rel.removeprefix("/media/")
+    try:
+        check_media_path(rel)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    if not (current().settings.media_dir / rel).is_file():
+        raise ApiError(400, _t().gettext("No media file {path}").format(path=rel))
+    return rel
+
+
+# --- the blueprint ---------------------------------------------------------------------------------------------
+
+def _claims() -> Claims:
+    ctx = current()
+    return Claims(ctx.redis, ctx.settings.auth.claim_seconds)
+
+
+def _error_response(exc: Exception) -> tuple[Response, int]:
+    if isinstance(exc, ApiError):
+        return jsonify({"error": exc.message}), exc.status
+    if isinstance(exc, ClaimHeldError):
+        h = exc.holder
+        t = _t()
+        kind = t.gettext("case") if h.kind == "case" else t.gettext("alert")
+        message = t.gettext("{name} ({user}) is working on this {kind} until {until}; try again later").format(
+            name=h.display_name, user=h.username, kind=kind, until=h.as_dict()["until"])
+        return jsonify({"error": message, "claimed_by": h.as_dict()}), 409
+    if isinstance(exc, CaseNotFoundError):
+        return jsonify({"error": str(exc)}), 404
+    if isinstance(exc, RoleNotAllowedError):
+        return jsonify({"error": str(exc)}), 403
+    if isinstance(exc, IllegalTransitionError | QueryNotAllowedError | CaseStateError):
+        return jsonify({"error": str(exc)}), 409
+    return jsonify({"error": str(exc)}), 400  # a missing or bad detail (WorkflowError, ValueError)
+
+
+def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter], settings: Settings) -> Blueprint:
+    """The routes over ``engine``; ``router`` may be a function, asked once at the first request (the grid map
+    is read then, so a dashboard starts before the map is imported)."""
+    bp = Blueprint("gridwatch_cases", __name__)
+    built: list[CaseApi] = []
+
+    def api() -> CaseApi:
+        if not built:
+            r = router() if callable(router) else router
+            built.append(CaseApi.build(engine, r, settings))
+        return built[0]
+
+    @bp.errorhandler(ApiError)
+    @bp.errorhandler(ClaimHeldError)
+    @bp.errorhandler(WorkflowError)
+    @bp.errorhandler(CaseNotFoundError)
+    def _errors(exc: Exception) -> tuple[Response, int]:
+        return _error_response(exc)
+
+    @bp.get("/api/cases")
+    @auth.require(*_ANYONE)
+    def list_cases() -> Response:
+        a, user, t = api(), _user(), _t()
+        tz = ZoneInfo(a.settings.cases.timezone)
+        statuses = [s for s in (request.args.get("status") or "").split(",") if s]
+        bad = [s for s in statuses if s not in set(Status)]
+        if bad:
+            raise ApiError(400, t.gettext("Unknown status {status}").format(status=", ".join(bad)))
+        department = request.args.get("department") or None
+        if user.role == Role.DEPARTMENT and user.department is not None:
+            department = user.department
+        f = CaseFilter(
+            statuses=statuses, open_only=request.args.get("open") in ("1", "true"),
+            grid=_grid_param(a, user, request.args.get("grid"), t),
+            assignee_grid=request.args.get("assignee_grid") or None, department=department,
+            category=request.args.get("category") or None,
+            overdue_only=request.args.get("overdue") in ("1", "true"),
+            possibly_resolved_only=request.args.get("possibly_resolved") in ("1", "true"),
+            reported_from=_time(request.args.get("from"), "from", tz),
+            reported_to=_time(request.args.get("to"), "to", tz, end=True),
+            limit=_int(request.args.get("limit"), "limit", 50, 1, MAX_PAGE),
+            offset=_int(request.args.get("offset"), "offset", 0, 0, 10**9),
+        )
+        items = a.work.book.queue(f)
+        return jsonify({"total": a.work.book.count(f), "limit": f.limit, "offset": f.offset,
+                        "items": [_case_json(v, t) for v in items]})
+
+    @bp.get("/api/cases/overdue")
+    @auth.require(*_ANYONE)
+    def overdue() -> Response:
+        a, user, t = api(), _user(), _t()
+        grid = _grid_param(a, user, request.args.get("grid"), t)
+        limit = _int(request.args.get("limit"), "limit", 100, 1, MAX_PAGE)
+        views = [v for v in a.work.overdue(grid=grid, limit=limit) if visible(user, v)]
+        return jsonify([_case_json(v, t) for v in views])
+
+    @bp.get("/api/cases/<case_id>")
+    @auth.require(*_ANYONE)
+    def case_detail(case_id: str) -> Response:
+        a, user, t = api(), _user(), _t()
+        _visible_case(a, user, case_id, t)
+        detail = a.work.book.detail(case_id)
+        holder = _claims().holder("case", case_id)
+        body = {
+            "case": _case_json(detail.case, t), "sightings": plain(detail.sightings),
+            "history": plain(detail.history), "queries": plain(detail.queries),
+            "allowed_actions": [str(x) for x in allowed_actions(detail.case.status,
+                                                                 None if user.role == Role.ADMIN else user.role)],
+            "claimed_by": holder.as_dict() if holder else None,
+        }
+        return jsonify(body)
+
+    @bp.post("/api/cases/<case_id>/<action>")
+    @auth.require(*_ANYONE)
+    def act(case_id: str, action: str) -> tuple[Response, int]:
+        a, user, t = api(), _user(), _t()
+        if action not in set(Action):
+            raise ApiError(404, t.gettext("No such action {action}").format(action=action))
+        _visible_case(a, user, case_id, t)
+        _claims().check_free_for("case", case_id, user.username)
+        body = _body()
+        grid = _text(body, "grid")
+        if grid is not None and not _within(user, grid):
+            raise _out_of_scope(t, user)
+        target = Target(grid=grid, department=_text(body, "department"), staff=_text(body, "staff"))
+        photo = _save_photo(case_id) if action == Action.HANDLE else None
+        photo = photo or _existing_media(_text(body, "photo_path"))
+        view = a.work.apply(case_id, action, auth.current_actor(), note=_text(body, "note"),
+                            reason=_text(body, "reason"), target=target, photo_path=photo)
+        return jsonify(_case_json(view, t)), 200
+
+    @bp.post("/api/cases/<case_id>/queries")
+    @auth.require(Role.GRID_STAFF, Role.SUPERVISOR)
+    def file_query(case_id: str) -> tuple[Response, int]:
+        a, user, t = api(), _user(), _t()
+        _visible_case(a, user, case_id, t)
+        question = _text(_body(), "question") or ""
+        return jsonify(plain(a.work.file_query(case_id, auth.current_actor(), question))), 201
+
+    @bp.get("/api/queries")
+    @auth.require(*_ANYONE)
+    def queries() -> Response:
+        a, user = api(), _user()
+        found = a.work.book.queries(open_only=request.args.get("open") in ("1", "true"))
+        mine = [q for q in found if user.scope_grid is None or q.to_grid.startswith(user.scope_grid)
+                or (q.filed_grid or "").startswith(user.scope_grid)]
+        return jsonify(plain(mine))
+
+    @bp.post("/api/queries/<int:query_id>/answer")
+    @auth.require(Role.GRID_STAFF, Role.SUPERVISOR)
+    def answer_query(query_id: int) -> Response:
+        a = api()
+        answer = _text(_body(), "answer") or ""
+        return jsonify(plain(a.work.answer_query(query_id, auth.current_actor(), answer)))
+
+    @bp.post("/api/cases/merge")
+    @auth.require(*_CENTRE)
+    def merge() -> Response:
+        a, user, t = api(), _user(), _t()
+        body = _body()
+        into = _text(body, "into")
+        others = body.get("others")
+        if into is None or not isinstance(others, list) or not all(isinstance(o, str) for o in others):
+            raise ApiError(400, t.gettext("Send into (a case id) and others (a list of case ids)"))
+        claims = _claims()
+        for cid in [into, *others]:
+            _visible_case(a, user, cid, t)
+            claims.check_free_for("case", cid, user.username)
+        a.service.merge(into, others, auth.current_actor(), _text(body, "note"))
+        return jsonify(_case_json(a.work.book.get(into), t))
+
+    @bp.post("/api/cases/<case_id>/split")
+    @auth.require(*_CENTRE)
+    def split(case_id: str) -> tuple[Response, int]:
+        a, user, t = api(), _user(), _t()
+        _visible_case(a, user, case_id, t)
+        _claims().check_free_for("case", case_id, user.username)
+        body = _body()
+        ids = body.get("sightings")
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ApiError(400, t.gettext("Send sightings: a list of sighting ids"))
+        new_id = a.service.split(case_id, ids, auth.current_actor(), _text(body, "note"))
+        return jsonify({"case": _case_json(a.work.book.get(case_id), t),
+                        "new_case": _case_json(a.work.book.get(new_id), t)}), 201
+
+    # --- figures, assessment, export -----------------------------------------------------------------------------
+
+    def _figure_rows(a: CaseApi, user: AuthUser, t: Translator) -> tuple[list[Any], dict[str, str]]:
+        grid = _grid_param(a, user, request.args.get("grid"), t)
+        start, end = _period(a)
+        rows = [a.figures.figures(grid, start, end)]
+        level = request.args.get("level")
+        if level:
+            lvl = _int(level, "level", 3, 1, 3)
+            codes = [c for c in a.router.codes(lvl) if grid is None or c.startswith(grid)]
+            if codes:
+                rows += a.figures.figures_by_grid(lvl, start, end, codes=codes)
+        names = {c: a.router.feature(c).name for c in a.router.codes()}
+        return rows, names
+
+    @bp.get("/api/figures")
+    @auth.require(*_ANYONE)
+    def figures() -> Response:
+        a, user, t = api(), _user(), _t()
+        rows, names = _figure_rows(a, user, t)
+        out = []
+        for f in rows:
+            d = f.as_dict()
+            d["grid_name"] = names.get(f.grid_code or "", "")
+            d["invariant_holds"] = f.collected == f.dispatched + f.escalated + f.pending
+            out.append(d)
+        return jsonify(out[0] if len(out) == 1 and not request.args.get("level") else out)
+
+    @bp.get("/api/figures/grids")
+    @auth.require(*_ANYONE)
+    def figures_by_grid() -> Response:
+        a, user, t = api(), _user(), _t()
+        grid = _grid_param(a, user, request.args.get("grid"), t)
+        lvl = _int(request.args.get("level"), "level", 3, 1, 3)
+        start, end = _period(a)
+        codes = [c for c in a.router.codes(lvl) if grid is None or c.startswith(grid)]
+        rows = a.figures.figures_by_grid(lvl, start, end, codes=codes) if codes else []
+        return jsonify([{**f.as_dict(), "grid_name": a.router.feature(f.grid_code or "").name} for f in rows])
+
+    def _scores(a: CaseApi, user: AuthUser, t: Translator) -> list[Any]:
+        month = request.args.get("month")
+        if month:
+            try:
+                year, mon = (int(p) for p in month.split("-", 1))
+                month_bounds(year, mon)
+            except ValueError:
+                raise ApiError(400, t.gettext("month must look like 2026-11, got {value}").format(
+                    value=repr(month))) from None
+        else:
+            now = utc_now().astimezone(ZoneInfo(a.settings.cases.timezone))
+            year, mon = now.year, now.month
+        lvl = _int(request.args.get("level"), "level", 3, 1, 3)
+        grid = _grid_param(a, user, request.args.get("grid"), t)
+        return [s for s in a.assessor.assess_month(year, mon, level=lvl)
+                if grid is None or s.grid_code.startswith(grid)]
+
+    @bp.get("/api/assessment")
+    @auth.require(*_ANYONE)
+    def assessment() -> Response:
+        a, user, t = api(), _user(), _t()
+        return jsonify([s.as_dict() for s in _scores(a, user, t)])
+
+    def _export_lang(t: Translator) -> str:
+        return "en" if t.lang == "en" else "zh"
+
+    def _download(data: bytes, name: str, fmt: str) -> Response:
+        mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        response = Response(data, mimetype=mime)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+        return response
+
+    @bp.get("/api/export/figures.<fmt>")
+    @auth.require(*_ANYONE)
+    def export_figures(fmt: str) -> Response:
+        a, user, t = api(), _user(), _t()
+        if fmt not in ("csv", "xlsx"):
+            raise ApiError(404, t.gettext("Export as csv or xlsx"))
+        rows, names = _figure_rows(a, user, t)
+        table = export.figures_table(rows, names, _export_lang(t))
+        data = export.csv_bytes(table) if fmt == "csv" else export.xlsx_bytes({t.gettext("figures"): table})
+        return _download(data, "figures", fmt)
+
+    @bp.get("/api/export/assessment.<fmt>")
+    @auth.require(*_ANYONE)
+    def export_assessment(fmt: str) -> Response:
+        a, user, t = api(), _user(), _t()
+        if fmt not in ("csv", "xlsx"):
+            raise ApiError(404, t.gettext("Export as csv or xlsx"))
+        table = export.assessment_table(_scores(a, user, t), _export_lang(t))
+        data = export.csv_bytes(table) if fmt == "csv" else export.xlsx_bytes({t.gettext("assessment"): table})
+        return _download(data, "assessment", fmt)
+
+    # --- claims ------------------------------------------------------------------------------------------------------
+
+    def _claim_target(kind: str, item_id: str) -> None:
+        a, user, t = api(), _user(), _t()
+        if kind == "case":
+            _visible_case(a, user, item_id, t)
+            return
+        get_alert = getattr(current().repo, "get_alert", None)
+        alert = get_alert(item_id) if get_alert is not None else None
+        if alert is None:
+            raise ApiError(404, t.gettext("No alert {alert}").format(alert=item_id))
+        if not auth.in_scope(alert.grid_code):
+            raise _out_of_scope(t, user)
+
+    def _claim_routes(kind: str, prefix: str) -> None:
+        def take(item_id: str) -> Response:
+            user = _user()
+            _claim_target(kind, item_id)
+            return jsonify(_claims().claim(kind, item_id, user.username, user.display_name).as_dict())
+
+        def show(item_id: str) -> Response:
+            _claim_target(kind, item_id)
+            holder = _claims().holder(kind, item_id)
+            return jsonify(holder.as_dict() if holder else None)
+
+        def drop(item_id: str) -> Response:
+            user = _user()
+            _claim_target(kind, item_id)
+            force = user.role in (Role.SUPERVISOR, Role.ADMIN)
+            return jsonify({"released": _claims().release(kind, item_id, user.username, force=force)})
+
+        rule = f"{prefix}/<item_id>/claim"
+        bp.add_url_rule(rule, f"claim_{kind}", auth.require(*_ANYONE)(take), methods=["POST"])
+        bp.add_url_rule(rule, f"claim_{kind}_show", auth.require(*_ANYONE)(show), methods=["GET"])
+        bp.add_url_rule(rule, f"claim_{kind}_drop", auth.require(*_ANYONE)(drop), methods=["DELETE"])
+
+    _claim_routes("alert", "/api/alerts")
+    _claim_routes("case", "/api/cases")
+    return bp
+
+
+def for_repository(repo: Any, settings: Settings) -> Blueprint:
+    """The blueprint for a Repository (its engine and, at the first request, its grid map)."""
+    return cases_blueprint(repo.engine, lambda: GridRouter(repo.list_grids(), settings.cases.fallback_grid), settings)

@@ -1,0 +1,265 @@
+"""Open311 GeoReport v2: civic-reporting apps file problems into the same case flow and follow them.
+
+    GET  /open311/v2/services.json                 the issue categories (gridwatch.categories)
+    POST /open311/v2/requests.json                 form-encoded: service_code, lat, long, description,
+                                                   media_url (optional), api_key (when auth.open311_api_key is set)
+    GET  /open311/v2/requests.json                 requests filed through Open311 (service_request_id=a,b,
+                                                   service_code, status=open|closed, start_date, end_date)
+    GET  /open311/v2/requests/<id>.json            one request's status
+
+A request becomes a report (``CaseService.report(source="open311")``): near an open case of the same category
+it joins that case, like a second sighting, and the answer names that case. Status follows the spec: "open"
+while the case is in the workflow, "closed" once it is closed, rejected (false alarm, duplicate) or invalid;
+``status_notes`` says which. A request merged into another case reports that case's status. Errors are the
+spec's list of {"code", "description"}. These routes take no login (apps have none); case ids are random, so
+only the filer can look a request up, and the list shows only requests that came in through Open311.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.engine import Engine
+
+from alerts.casebook import MAX_PAGE, CaseBook, CaseFilter, CaseView
+from alerts.cases import CaseNotFoundError, CaseService
+from alerts.models import utc_now
+from alerts.routing import GridRouter
+from alerts.workflow import Actor, Role, Status
+from dashboard import lang
+from dashboard.context import current
+from gridwatch.categories import CATEGORIES
+from gridwatch.i18n import Translator, translator
+from gridwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SOURCE = "open311"
+MAX_DESCRIPTION = 4000
+MAX_LIST = 200
+DEFAULT_DAYS = 90  # the spec's default window for a list without dates
+_MERGE_HOPS = 5
+_SCAN_PAGES = 20  # the queue has no source filter: look through at most this many pages of cases
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def _t() -> Translator:
+    return translator(lang.api_language(current().settings.locale.language))
+
+
+def _float(name: str, low: float, high: float) -> float:
+    raw = request.form.get(name) or request.args.get(name)
+    t = _t()
+    if raw is None or raw.strip() == "":
+        raise Open311Error(400, t.gettext("{field} is required").format(field=name))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise Open311Error(400, t.gettext("{field} must be a number from {low} to {high}, got {value}").format(
+            field=name, low=low, high=high, value=repr(raw)))
+    return value
+
+
+def _status(view: CaseView) -> tuple[str, str]:
+    """The spec's open/closed and a note of our status in words."""
+    t = _t()
+    if view.status == Status.CLOSED:
+        return "closed", t.gettext("The problem was handled and the case closed.")
+    if view.status == Status.REJECTED:
+        if view.drop_reason == "duplicate":
+            return "closed", t.gettext("Closed as a duplicate of another report.")
+        return "closed", t.gettext("Closed: no problem was found there.")
+    if view.status == Status.INVALID:
+        return "closed", t.gettext("Closed as invalid.")
+    if view.status in (Status.REPORTED, Status.VERIFIED):
+        return "open", t.gettext("Received; the command centre is checking it.")
+    if view.status == Status.DEFERRED:
+        return "open", t.gettext("Deferred for now.")
+    if view.status in (Status.HANDLED, Status.CHECKED):
+        return "open", t.gettext("Handled; the result is being checked.")
+    return "open", t.gettext("Being handled.")
+
+
+def _updated(view: CaseView) -> datetime:
+    times = [view.reported_at, view.last_seen, view.verified_at, view.registered_at, view.dispatched_at,
+             view.escalated_at, view.handled_at, view.closed_at]
+    return max(x for x in times if x is not None)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter], settings: Settings) -> Blueprint:
+    bp = Blueprint("gridwatch_open311", __name__)
+    built: list[tuple[CaseService, CaseBook, GridRouter]] = []
+
+    def parts() -> tuple[CaseService, CaseBook, GridRouter]:
+        if not built:
+            r = router() if callable(router) else router
+            built.append((CaseService(engine, r, settings.cases), CaseBook(engine, r), r))
+        return built[0]
+
+    @bp.errorhandler(Open311Error)
+    def _error(exc: Open311Error) -> tuple[Response, int]:
+        return jsonify([{"code": exc.code, "description": exc.description}]), exc.code
+
+    def _resolve(book: CaseBook, case_id: str) -> CaseView | None:
+        try:
+            view = book.get(case_id)
+        except CaseNotFoundError:
+            return None
+        for _ in range(_MERGE_HOPS):
+            if view.merged_into is None:
+                break
+            view = book.get(view.merged_into)
+        return view
+
+    def _request_json(book: CaseBook, r: GridRouter, case_id: str, view: CaseView) -> dict[str, Any]:
+        status, notes = _status(view)
+        cat = CATEGORIES.get(view.category)
+        t = _t()
+        agency = None
+        if view.assignee_grid is not None and view.assignee_grid in r:
+            agency = r.feature(view.assignee_grid).name
+        if view.department is not None:
+            agency = view.department
+        description = next((h.note for h in book.history(case_id) if h.action == "report" and h.note), None)
+        return {
+            "service_request_id": case_id,
+            "status": status,
+            "status_notes": notes,
+            "service_name": (cat.name_en if t.lang == "en" else cat.name_zh) if cat else view.category,
+            "service_code": view.category,
+            "description": description,
+            "agency_responsible": agency,
+            "service_notice": None,
+            "requested_datetime": _iso(view.reported_at),
+            "updated_datetime": _iso(_updated(view)),
+            "expected_datetime": _iso(view.due_at),
+            "address": None,
+            "address_id": None,
+            "zipcode": None,
+            "lat": view.lat,
+            "long": view.lon,
+            "media_url": None,
+        }
+
+    @bp.get("/open311/v2/services.json")
+    def services() -> Response:
+        t = _t()
+        group = t.gettext("Street order")
+        return jsonify([
+            {"service_code": c.code, "service_name": c.name_en if t.lang == "en" else c.name_zh,
+             "description": c.name_en if t.lang == "en" else f"{c.name_zh} ({c.name_en})",
+             "metadata": False, "type": "realtime", "keywords": "", "group": group}
+            for c in CATEGORIES.values()
+        ])
+
+    @bp.post("/open311/v2/requests.json")
+    def create() -> tuple[Response, int]:
+        t = _t()
+        key = settings.auth.open311_api_key
+        if key is not None:
+            given = (request.form.get("api_key") or request.args.get("api_key") or "").encode()
+            if not hmac.compare_digest(given, key.get_secret_value().encode()):
+                raise Open311Error(403, t.gettext("api_key is missing or wrong"))
+        code = request.form.get("service_code") or ""
+        if code not in CATEGORIES:
+            raise Open311Error(400, t.gettext("service_code must be one of {codes}, got {value}").format(
+                codes=", ".join(CATEGORIES), value=repr(code)))
+        lat = _float("lat", -90, 90)
+        lon = _float("long", -180, 180)
+        description = (request.form.get("description") or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise Open311Error(400, t.gettext("description is longer than {n} characters").format(
+                n=MAX_DESCRIPTION))
+        media_url = (request.form.get("media_url") or "").strip()
+        if media_url and not media_url.startswith(("http://", "https://")):
+            raise Open311Error(400, t.gettext("media_url must be an http or https URL"))
+        # The photo stays where the app keeps it (nothing is fetched from outside); its link goes with the note.
+        note = "\n".join(x for x in (description, media_url and f"media: {media_url}") if x) or None
+        service, _book, _r = parts()
+        result = service.report(code, lat, lon, Actor(SOURCE, Role.SYSTEM), source=SOURCE, note=note)
+        log.info("open311 request for %s at (%.5f, %.5f) -> case %s (%s)", code, lat, lon, result.case_id,
+                 "new" if result.new_case else "joined")
+        notice = t.gettext("Received.") if result.new_case else t.gettext(
+            "Received; the same problem was already reported here, so your report joins that one.")
+        return jsonify([{"service_request_id": result.case_id, "service_notice": notice, "account_id": None}]), 201
+
+    @bp.get("/open311/v2/requests/<case_id>.json")
+    def one(case_id: str) -> Response:
+        _service, book, r = parts()
+        view = _resolve(book, case_id)
+        if view is None:
+            raise Open311Error(404, _t().gettext("No request {id}").format(id=case_id))
+        return jsonify([_request_json(book, r, case_id, view)])
+
+    @bp.get("/open311/v2/requests.json")
+    def many() -> Response:
+        _service, book, r = parts()
+        t = _t()
+        ids = [i for i in (request.args.get("service_request_id") or "").split(",") if i]
+        out: list[dict[str, Any]] = []
+        if ids:
+            for case_id in ids[:MAX_LIST]:
+                view = _resolve(book, case_id)
+                if view is not None:
+                    out.append(_request_json(book, r, case_id, view))
+            return jsonify(out)
+        try:
+            end = _date_arg("end_date") or utc_now()
+            start = _date_arg("start_date") or end - timedelta(days=DEFAULT_DAYS)
+        except ValueError as exc:
+            raise Open311Error(400, t.gettext("start_date and end_date must be ISO 8601 times: {error}").format(
+                error=exc)) from None
+        code = request.args.get("service_code") or None
+        wanted = request.args.get("status")
+        if wanted not in (None, "", "open", "closed"):
+            raise Open311Error(400, t.gettext("status must be open or closed"))
+        for view in _open311_cases(book, code, start, end):
+            shown = _resolve(book, view.id) or view
+            item = _request_json(book, r, view.id, shown)
+            if not wanted or item["status"] == wanted:
+                out.append(item)
+        out.sort(key=lambda x: x["requested_datetime"] or "", reverse=True)
+        return jsonify(out)
+
+    return bp
+
+
+def _open311_cases(book: CaseBook, code: str | None, start: datetime, end: datetime) -> list[CaseView]:
+    """Cases first reported through Open311 in [start, end), at most MAX_LIST (pages through the queue)."""
+    found: list[CaseView] = []
+    for page in range(_SCAN_PAGES):
+        views = book.queue(CaseFilter(category=code, reported_from=start, reported_to=end, limit=MAX_PAGE,
+                                      offset=page * MAX_PAGE))
+        found += [v for v in views if v.source == SOURCE]
+        if len(views) < MAX_PAGE or len(found) >= MAX_LIST:
+            break
+    return found[:MAX_LIST]
+
+
+def _date_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def for_repository(repo: Any, settings: Settings) -> Blueprint:
+    return open311_blueprint(repo.engine, lambda: GridRouter(repo.list_grids(), settings.cases.fallback_grid),
+                             settings)
