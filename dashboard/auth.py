@@ -166,20 +166,49 @@ def current_user() -> AuthUser | None:
     return result
 
 
-def _session_user(state: AuthState) -> User | None:
-    username = session.get("u")
+def _valid_user(state: AuthState, data: Any) -> User | None:
+    """The user a session's data names, if the login is still good (not expired, same password, active)."""
+    username = data.get("u")
     if not isinstance(username, str):
         return None
-    started = session.get("at")
+    started = data.get("at")
     limit = state.settings.auth.session_minutes * 60
     if not isinstance(started, int | float) or time.time() - started > limit:
-        session.clear()
         return None
     user = state.user(username)
-    if user is None or not user.active or session.get("pw") != user.password_changed_at.timestamp():
-        session.clear()
+    if user is None or not user.active or data.get("pw") != user.password_changed_at.timestamp():
         return None
     return user
+
+
+def _session_user(state: AuthState) -> User | None:
+    if "u" not in session:
+        return None
+    user = _valid_user(state, session)
+    if user is None:
+        session.clear()
+    return user
+
+
+def user_from_cookie(app: Flask, cookie_header: str | None) -> AuthUser | None:
+    """The logged-in user of a request that reached another port of this host with the browser's cookies (the
+    push websocket's handshake): cookies are per host, not per port, so the wall's session comes along. None
+    when there is no valid session; ANONYMOUS when auth is switched off. Safe from any thread."""
+    state = _state(app)
+    if not state.required:
+        return ANONYMOUS
+    from werkzeug.http import parse_cookie
+
+    value = parse_cookie(cookie_header or "").get(SESSION_COOKIE)
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    if not value or serializer is None:
+        return None
+    try:
+        data = serializer.loads(value, max_age=state.settings.auth.session_minutes * 60)
+    except Exception:  # noqa: BLE001 - a forged, stale or garbled cookie is simply no login
+        return None
+    user = _valid_user(state, data) if isinstance(data, dict) else None
+    return _auth_user(user) if user is not None else None
 
 
 def _need_user() -> AuthUser:

@@ -165,3 +165,22 @@ def test_a_browser_session_over_http_works_with_requests(dashboard: DashboardSer
         assert s.get(dashboard.url + "api/alerts", timeout=10).status_code == 200
         page = s.get(dashboard.url, timeout=10)
         assert page.status_code == 200 and "_dash-config" in page.text
+
+
+def test_the_session_cookie_identifies_the_user_on_another_port(
+    app: Flask, repo: Repository
+) -> None:
+    """What the push websocket's handshake can check: the wall's cookie comes along to the other port."""
+    add_user(repo, "op", "op-password", Role.OPERATOR)
+    c = app.test_client()
+    login(c, "", "op", "op-password")
+    cookie = c.get_cookie(auth.SESSION_COOKIE)
+    assert cookie is not None
+    header = f"gw_lang=en; {auth.SESSION_COOKIE}={cookie.value}"
+    user = auth.user_from_cookie(app, header)
+    assert user is not None and user.username == "op"
+    assert auth.user_from_cookie(app, None) is None
+    assert auth.user_from_cookie(app, f"{auth.SESSION_COOKIE}={cookie.value[:-3]}xyz") is None
+    UserStore(repo.engine).update("op", active=False)
+    app.extensions[auth.EXTENSION].forget("op")
+    assert auth.user_from_cookie(app, header) is None
