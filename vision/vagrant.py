@@ -7,8 +7,9 @@ context (moving or fixed, its zones) travels in the state, made once per camera 
   (``vision.posture``); confirmed when ``posture_min_frames`` of the track's last ``posture_window`` frames
   show a configured posture and the person is not walking.
 * Fixed camera: confirmed, with the feet inside a vagrant zone, for ``vagrant_dwell_seconds``.
-* Patrol car: the car passes in seconds, so confirmed in ``patrol_min_frames`` frames taken at one place
-  (all GPS fixes within ``patrol_place_radius_m``).
+* Patrol car: the car passes in seconds, so confirmed and seen sitting/lying in ``patrol_min_frames`` frames
+  taken at one place (all GPS fixes within ``patrol_place_radius_m``); the frames before the posture was
+  confirmed count too.
 * One issue per person: NEW once, UPDATE when a better snapshot is seen (rate-limited), END when gone; a track
   re-found under a new id at the same place or spot joins the open issue instead of raising another.
 """
@@ -109,12 +110,15 @@ def vagrant_rule(
             continue
         track = replace(track, issue_id=None)
         due = False
-        if confirmed and view.mobile:
-            fixes = (*track.ground_fixes, frame.fix)
-            if not one_place(fixes, rules.patrol_place_radius_m):
-                fixes = (frame.fix,)  # the car has moved on: count afresh from here
-            track = replace(track, ground_fixes=fixes)
-            due = len(fixes) >= rules.patrol_min_frames
+        if view.mobile:
+            # Every sitting/lying frame counts towards the place, including those before the posture is
+            # confirmed: a car passes in seconds, and a loaded worker sees only a few frames of it.
+            if posture in wanted:
+                fixes = (*track.ground_fixes, frame.fix)
+                if not one_place(fixes, rules.patrol_place_radius_m):
+                    fixes = (frame.fix,)  # the car has moved on: count afresh from here
+                track = replace(track, ground_fixes=fixes)
+            due = confirmed and len(track.ground_fixes) >= rules.patrol_min_frames
         elif confirmed and in_image_zone(view.vagrant_zones, (x1 + x2) / 2, y2, width, height):
             fresh = track.ground_last is None or now - track.ground_last > MAX_GAP
             since = now if fresh or track.ground_since is None else track.ground_since

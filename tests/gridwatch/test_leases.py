@@ -277,6 +277,9 @@ def test_no_alert_is_lost_when_a_worker_is_killed(tmp_path: Path, shared_dir: Pa
             # ... and reads it: a frame captured after the kill can only come from the survivor's reader.
             assert _wait(lambda: (_states(client, [a_car]).get(a_car, (None, None))[1] or killed_at) > killed_at,
                          15, 0.25)
+            # The survivor analyses the car it took over: a new alert from it, detected after the kill.
+            assert _wait(lambda: any(c == a_car and t > killed_at for _, c, t in stored()), 90, 1), (
+                (tmp_path / "b.log").read_text()[-3000:])
             # Nothing stored is lost on the way to the stream, nothing is published twice.
             assert _wait(lambda: {i for i, _, _ in stored()} <= streamed(), 30, 1), (
                 {i for i, _, _ in stored()} - streamed())
