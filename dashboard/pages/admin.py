@@ -1,0 +1,284 @@
+"""The admin page at /admin: cameras (add, switch off, remove), the grid map (upload a GeoJSON, watch the
+import's progress, read every validation problem by feature) and users (add, change role and scope)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dash
+import flask
+import redis
+from dash import ALL, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from alerts.grids import GridError
+from alerts.users import UserError, UserStore
+from alerts.workflow import Role
+from dashboard import admin_queries, auth, page_services
+from dashboard import pages_ids as ids
+from dashboard.context import current
+from dashboard.pages_common import forbidden_page, header, locale_translator, message, page_translator, page_user
+from dashboard.pages_texts import role_label
+from gridwatch.i18n import N_, Translator
+from ingest.registry import RegistryError
+
+log = logging.getLogger(__name__)
+
+PATH = "/admin"
+ROLES = (Role.ADMIN,)
+POLL_MS = 500
+DATUMS = ("wgs84", "gcj02", "bd09", "cgcs2000")
+_STAGES = {
+    "queued": N_("Waiting to start"), "reading": N_("Reading the file"), "checking": N_("Checking features"),
+    "storing": N_("Storing the grid map"), "done": N_("Imported"), "failed": N_("Not imported"),
+}
+
+
+def _title(**_query: Any) -> str:
+    return page_translator().gettext("Administration")
+
+
+dash.register_page(__name__, path=PATH, name="Admin", title=_title, description="GridWatch administration")
+
+
+def _user_or_403() -> auth.AuthUser:
+    return auth.require_in_callback(*ROLES)
+
+
+def _store() -> UserStore:
+    return UserStore(page_services.current().engine)
+
+
+def layout(**query: Any) -> html.Div:
+    t = page_translator(query)
+    title = t.gettext("Administration")
+    user, ok = page_user(PATH)
+    if not ok:
+        return forbidden_page(t, title, user, PATH)
+    settings = current().settings
+    roles = [r for r in Role if r != Role.SYSTEM]
+    return html.Div(id=ids.ADMIN_ROOT, className="gw-page gw-admin", children=[
+        dcc.Store(id=ids.ADMIN_LOCALE, data={"lang": t.lang}),
+        dcc.Store(id=ids.ADMIN_GRID_JOB),
+        dcc.Interval(id=ids.ADMIN_GRID_TICK, interval=POLL_MS, disabled=True),
+        header(t, title, user, PATH),
+        html.Main(className="gw-admin-main", children=[
+            html.Section(className="gw-panel", children=[
+                html.H2(t.gettext("Cameras"), className="gw-panel-title"),
+                html.Div(cameras_children(t), id=ids.ADMIN_CAMERAS),
+                html.Div(className="gw-form-row", children=[
+                    dcc.Input(id=ids.ADMIN_CAM_ID, placeholder=t.gettext("id, e.g. car-7"), className="gw-input"),
+                    dcc.Input(id=ids.ADMIN_CAM_NAME, placeholder=t.gettext("Name"), className="gw-input"),
+                    dcc.Input(id=ids.ADMIN_CAM_URL, placeholder="rtsp://user:password@host/path", className="gw-input"),
+                    html.Button(t.gettext("Add camera"), id=ids.ADMIN_CAM_ADD, n_clicks=0,
+                                className="gw-btn gw-btn-go"),
+                ]),
+                html.Div(id=ids.ADMIN_CAM_MESSAGE),
+            ]),
+            html.Section(className="gw-panel", children=[
+                html.H2(t.gettext("Grid map"), className="gw-panel-title"),
+                html.Div(t.gettext("Upload a GeoJSON FeatureCollection: code, name, level (1-3), parent, leader. "
+                                   "It replaces the current map only if every feature is valid."), className="gw-hint"),
+                html.Div(className="gw-form-row", children=[
+                    html.Label([t.gettext("Datum of the file"), dcc.Dropdown(
+                        id=ids.ADMIN_GRID_DATUM, options=list(DATUMS), value=settings.locale.grids_datum,
+                        clearable=False, className="gw-dropdown")]),
+                    dcc.Upload(id=ids.ADMIN_GRID_UPLOAD, accept=".geojson,.json,application/json",
+                               className="gw-staff-upload", children=html.Div(t.gettext("Choose a GeoJSON file"))),
+                ]),
+                html.Div(id=ids.ADMIN_GRID_PROGRESS),
+                html.Div(id=ids.ADMIN_GRID_RESULT),
+            ]),
+            html.Section(className="gw-panel", children=[
+                html.H2(t.gettext("Users and roles"), className="gw-panel-title"),
+                html.Div(users_children(t), id=ids.ADMIN_USERS),
+                html.Div(className="gw-form-row", children=[
+                    dcc.Input(id=ids.ADMIN_USER_NAME, placeholder=t.gettext("Username"), className="gw-input"),
+                    dcc.Input(id=ids.ADMIN_USER_DISPLAY, placeholder=t.gettext("Display name"), className="gw-input"),
+                    dcc.Input(id=ids.ADMIN_USER_PASSWORD, type="password", placeholder=t.gettext("Password (new user)"),
+                              className="gw-input"),
+                    dcc.Dropdown(id=ids.ADMIN_USER_ROLE, options=[{"label": role_label(r, t), "value": r.value}
+                                                                  for r in roles],
+                                 value=Role.OPERATOR.value, clearable=False, className="gw-dropdown"),
+                    dcc.Input(id=ids.ADMIN_USER_SCOPE, placeholder=t.gettext("Grid scope (empty = all)"),
+                              className="gw-input"),
+                    html.Button(t.gettext("Add user"), id=ids.ADMIN_USER_ADD, n_clicks=0, className="gw-btn gw-btn-go"),
+                    html.Button(t.gettext("Change role and scope"), id=ids.ADMIN_USER_CHANGE, n_clicks=0,
+                                className="gw-btn"),
+                ]),
+                html.Div(id=ids.ADMIN_USER_MESSAGE),
+            ]),
+        ]),
+    ])
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> html.Table:
+    return html.Table(className="gw-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in head])),
+        html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows]),
+    ])
+
+
+def cameras_children(t: Translator) -> Any:
+    ctx = current()
+    try:
+        cams = admin_queries.list_cameras(admin_queries.registry(ctx.settings, ctx.redis))
+    except RegistryError as exc:
+        log.warning("admin: camera registry unreadable: %s", exc)
+        return message(t.gettext("The camera registry is unreadable; see the server log"), "error")
+    if not cams:
+        return html.Div(t.gettext("No cameras"), className="gw-empty")
+    return _table(
+        [t.gettext("Id"), t.gettext("Name"), t.gettext("Stream"), t.gettext("On"), ""],
+        [[c["id"], c["name"], c["url"], "✓" if c.get("enabled", True) else "—",
+          html.Button(t.gettext("Remove"), id={"type": ids.ADMIN_CAM_REMOVE, "camera": c["id"]}, n_clicks=0,
+                      className="gw-btn gw-btn-bad")] for c in cams],
+    )
+
+
+def users_children(t: Translator) -> Any:
+    users = admin_queries.list_users(_store())
+    return _table(
+        [t.gettext("Username"), t.gettext("Display name"), t.gettext("Role"), t.gettext("Grid scope"),
+         t.gettext("Active")],
+        [[u.username, u.display_name, role_label(u.role, t), u.scope_grid or t.gettext("whole territory"),
+          "✓" if u.active else "—"] for u in users],
+    )
+
+
+@dash.callback(
+    Output(ids.ADMIN_CAMERAS, "children"),
+    Output(ids.ADMIN_CAM_MESSAGE, "children"),
+    Input(ids.ADMIN_CAM_ADD, "n_clicks"),
+    Input({"type": ids.ADMIN_CAM_REMOVE, "camera": ALL}, "n_clicks"),
+    State(ids.ADMIN_CAM_ID, "value"),
+    State(ids.ADMIN_CAM_NAME, "value"),
+    State(ids.ADMIN_CAM_URL, "value"),
+    State(ids.ADMIN_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def cameras(_add: int, _remove: list[int | None], cam_id: str | None, name: str | None, url: str | None,
+            locale: dict[str, Any] | None) -> Any:
+    if not any(x.get("value") for x in dash.ctx.triggered):
+        raise PreventUpdate
+    _user_or_403()
+    t = locale_translator(locale)
+    ctx = current()
+    reg = admin_queries.registry(ctx.settings, ctx.redis)
+    which = dash.ctx.triggered_id
+    try:
+        if which == ids.ADMIN_CAM_ADD:
+            cam = admin_queries.add_camera(reg, cam_id or "", name or "", url or "")
+            text = t.gettext("Camera {camera} added").format(camera=cam["id"])
+        elif isinstance(which, dict):
+            admin_queries.remove_camera(reg, str(which["camera"]))
+            text = t.gettext("Camera {camera} removed").format(camera=which["camera"])
+        else:
+            raise PreventUpdate
+    except RegistryError as exc:
+        return dash.no_update, message(t.gettext("Not done: {reason}").format(reason=str(exc)), "error")
+    return cameras_children(t), message(text, "ok")
+
+
+@dash.callback(
+    Output(ids.ADMIN_GRID_JOB, "data"),
+    Output(ids.ADMIN_GRID_TICK, "disabled"),
+    Output(ids.ADMIN_GRID_RESULT, "children"),
+    Input(ids.ADMIN_GRID_UPLOAD, "contents"),
+    State(ids.ADMIN_GRID_DATUM, "value"),
+    State(ids.ADMIN_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def upload_grids(contents: str | None, datum: str | None, locale: dict[str, Any] | None) -> Any:
+    if not contents:
+        raise PreventUpdate
+    _user_or_403()
+    t = locale_translator(locale)
+    ctx = current()
+    server = flask.current_app._get_current_object()  # type: ignore[attr-defined]  # the thread outlives the request
+    try:
+        data = admin_queries.decode_upload(contents)
+    except GridError as exc:
+        return None, True, problems_table(t, exc.problems)
+    svc = page_services.current()
+    job = admin_queries.start_import(ctx.redis, svc.repo, data, datum or "wgs84",
+                                     on_done=lambda: page_services.reload_grids(server))
+    return job, False, None
+
+
+def problems_table(t: Translator, problems: list[str]) -> Any:
+    rows = admin_queries.problem_rows(problems)
+    return html.Div(className="gw-grid-problems", children=[
+        message(t.gettext("Problems found: {n}; nothing was imported").format(n=t.number(len(rows))), "error"),
+        _table([t.gettext("Feature"), t.gettext("Problem")], [[w, p] for w, p in rows]),
+    ])
+
+
+@dash.callback(
+    Output(ids.ADMIN_GRID_PROGRESS, "children"),
+    Output(ids.ADMIN_GRID_TICK, "disabled", allow_duplicate=True),
+    Output(ids.ADMIN_GRID_RESULT, "children", allow_duplicate=True),
+    Input(ids.ADMIN_GRID_TICK, "n_intervals"),
+    State(ids.ADMIN_GRID_JOB, "data"),
+    State(ids.ADMIN_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def import_progress(_n: int | None, job: str | None, locale: dict[str, Any] | None) -> Any:
+    if not job:
+        raise PreventUpdate
+    _user_or_403()
+    t = locale_translator(locale)
+    try:
+        status = admin_queries.import_status(current().redis, job)
+    except redis.RedisError as exc:
+        log.warning("admin: import progress unavailable: %s", exc)
+        return dash.no_update, dash.no_update, dash.no_update
+    if status is None:
+        return message(t.gettext("The import job is gone"), "error"), True, dash.no_update
+    stage = t.gettext(_STAGES.get(status.stage, status.stage))
+    if status.stage == "checking" and status.total:
+        stage += f" {t.number(status.done)}/{t.number(status.total)}"
+    bar = html.Div(className="gw-progress-box", children=[
+        html.Progress(value=str(status.percent), max="100", className="gw-progress", id="admin-grid-bar"),
+        html.Span(f"{stage} · {status.percent}%", className="gw-hint", id="admin-grid-stage"),
+    ])
+    finished = status.stage in ("done", "failed")
+    result: Any = dash.no_update
+    if status.stage == "done":
+        result = message(t.gettext("{n} grids imported").format(n=t.number(status.imported)), "ok")
+    elif status.stage == "failed":
+        result = problems_table(t, status.problems)
+    return bar, finished, result
+
+
+@dash.callback(
+    Output(ids.ADMIN_USERS, "children"),
+    Output(ids.ADMIN_USER_MESSAGE, "children"),
+    Input(ids.ADMIN_USER_ADD, "n_clicks"),
+    Input(ids.ADMIN_USER_CHANGE, "n_clicks"),
+    State(ids.ADMIN_USER_NAME, "value"),
+    State(ids.ADMIN_USER_DISPLAY, "value"),
+    State(ids.ADMIN_USER_PASSWORD, "value"),
+    State(ids.ADMIN_USER_ROLE, "value"),
+    State(ids.ADMIN_USER_SCOPE, "value"),
+    State(ids.ADMIN_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def users(_add: int, _change: int, username: str | None, display: str | None, password: str | None,
+          role: str | None, scope: str | None, locale: dict[str, Any] | None) -> Any:
+    if not any(x.get("value") for x in dash.ctx.triggered):
+        raise PreventUpdate
+    admin = _user_or_403()
+    t = locale_translator(locale)
+    store = _store()
+    try:
+        if dash.ctx.triggered_id == ids.ADMIN_USER_ADD:
+            u = admin_queries.add_user(store, username or "", password or "", role or "", display, scope, None)
+            text = t.gettext("User {user} added").format(user=u.username)
+        else:
+            u = admin_queries.change_user(store, (username or "").strip(), role or "", (scope or "").strip() or None)
+            text = t.gettext("User {user} is now {role}").format(user=u.username, role=role_label(u.role, t))
+    except (UserError, ValueError) as exc:
+        return dash.no_update, message(t.gettext("Not done: {reason}").format(reason=str(exc)), "error")
+    log.info("admin %s: %s", admin.username, text)
+    return users_children(t), message(text, "ok")

@@ -1,0 +1,293 @@
+"""The supervisor's replay at /replay: search sightings and their cases, play a clip with its detection box
+drawn over it, follow the case's timeline, confirm or reject, and export the evidence bundle."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import dash
+from dash import ALL, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from alerts.cases import CaseNotFoundError
+from alerts.workflow import Action, RejectReason, Role, Status, WorkflowError
+from dashboard import auth, page_services, replay_queries
+from dashboard import pages_ids as ids
+from dashboard.context import current
+from dashboard.pages_common import (
+    actor_of,
+    data_attrs,
+    forbidden_page,
+    header,
+    locale_translator,
+    message,
+    page_translator,
+    page_user,
+)
+from dashboard.pages_texts import STATUS_LABELS, action_label, status_label, when
+from dashboard.staff_queries import case_in_scope
+from gridwatch import timefmt
+from gridwatch.categories import CATEGORIES
+from gridwatch.i18n import Translator, category_name
+
+log = logging.getLogger(__name__)
+
+PATH = "/replay"
+ROLES = (Role.SUPERVISOR,)
+DEFAULT_DAYS = 7
+
+
+def _title(**_query: Any) -> str:
+    return page_translator().gettext("Supervisor's replay")
+
+
+dash.register_page(__name__, path=PATH, name="Replay", title=_title, description="GridWatch supervisor's replay")
+
+
+def _user_or_403() -> auth.AuthUser:
+    return auth.require_in_callback(*ROLES)
+
+
+def layout(**query: Any) -> html.Div:
+    t = page_translator(query)
+    title = t.gettext("Supervisor's replay")
+    user, ok = page_user(PATH)
+    if not ok or user is None:
+        return forbidden_page(t, title, user, PATH)
+    ctx = current()
+    tz = ctx.settings.locale.timezone
+    today = timefmt.local_day(datetime.now(UTC), tz)
+    cams = sorted({c.id for c in ctx.settings.cameras})
+    router = page_services.current().router
+    grids = [c for c in router.codes() if user.scope_grid is None or c.startswith(user.scope_grid)]
+    return html.Div(id=ids.REPLAY_ROOT, className="gw-page gw-replay", children=[
+        dcc.Store(id=ids.REPLAY_LOCALE, data={"lang": t.lang}),
+        dcc.Store(id=ids.REPLAY_SELECTED, data=_initial_selection(query)),
+        dcc.Store(id=ids.REPLAY_DONE, data=0),
+        header(t, title, user, PATH),
+        html.Section(className="gw-panel gw-replay-search", children=[
+            html.Div(className="gw-form-row", children=[
+                html.Label([t.gettext("From"), dcc.DatePickerSingle(
+                    id=ids.REPLAY_FROM, date=(today - timedelta(days=DEFAULT_DAYS)).isoformat(),
+                    display_format="YYYY-MM-DD", className="gw-date")]),
+                html.Label([t.gettext("To"), dcc.DatePickerSingle(
+                    id=ids.REPLAY_TO, date=today.isoformat(), display_format="YYYY-MM-DD", className="gw-date")]),
+                html.Label([t.gettext("Camera"), dcc.Input(id=ids.REPLAY_CAMERA, type="text", className="gw-input",
+                                                           list="replay-cameras", placeholder=t.gettext("any"),
+                                                           style={"width": "10em"})]),
+                html.Datalist(id="replay-cameras", children=[html.Option(value=c) for c in cams]),
+                html.Label([t.gettext("Grid"), dcc.Dropdown(
+                    id=ids.REPLAY_GRID, className="gw-dropdown", clearable=True, placeholder=t.gettext("any"),
+                    options=[{"label": f"{router.feature(c).name} ({c})", "value": c} for c in grids])]),
+                html.Label([t.gettext("Category"), dcc.Dropdown(
+                    id=ids.REPLAY_CATEGORY, className="gw-dropdown", clearable=True, placeholder=t.gettext("any"),
+                    options=[{"label": category_name(code, t.lang), "value": code} for code in CATEGORIES])]),
+                html.Label([t.gettext("Status"), dcc.Dropdown(
+                    id=ids.REPLAY_STATUS, className="gw-dropdown", multi=True, placeholder=t.gettext("any"),
+                    options=[{"label": status_label(s, t), "value": s.value} for s in Status])]),
+                html.Button(t.gettext("Search"), id=ids.REPLAY_SEARCH, n_clicks=0, className="gw-btn gw-btn-go"),
+            ]),
+        ]),
+        html.Main(className="gw-replay-main", children=[
+            html.Section(className="gw-panel gw-replay-results-panel", children=[
+                html.H2(t.gettext("Sightings"), className="gw-panel-title"),
+                html.Div(id=ids.REPLAY_RESULTS, className="gw-replay-results"),
+            ]),
+            html.Section(className="gw-panel gw-replay-player-panel", children=[
+                html.Div(id=ids.REPLAY_MESSAGE),
+                html.Div(id=ids.REPLAY_PLAYER, children=html.Div(t.gettext("Pick a sighting to replay it"),
+                                                                 className="gw-empty")),
+            ]),
+        ]),
+    ])
+
+
+def _initial_selection(query: dict[str, Any]) -> dict[str, str] | None:
+    case = query.get("case")
+    return {"case": str(case), "alert": str(query.get("alert") or "")} if case else None
+
+
+@dash.callback(
+    Output(ids.REPLAY_RESULTS, "children"),
+    Input(ids.REPLAY_SEARCH, "n_clicks"),
+    Input(ids.REPLAY_DONE, "data"),
+    State(ids.REPLAY_FROM, "date"),
+    State(ids.REPLAY_TO, "date"),
+    State(ids.REPLAY_CAMERA, "value"),
+    State(ids.REPLAY_GRID, "value"),
+    State(ids.REPLAY_CATEGORY, "value"),
+    State(ids.REPLAY_STATUS, "value"),
+    State(ids.REPLAY_LOCALE, "data"),
+)
+def search(_n: int | None, _done: int | None, start: str | None, end: str | None, camera: str | None,
+           grid: str | None, category: str | None, statuses: list[str] | None, locale: dict[str, Any] | None) -> Any:
+    user = _user_or_403()
+    t = locale_translator(locale)
+    ctx = current()
+    svc = page_services.current()
+    tz = ctx.settings.locale.timezone
+    try:
+        f = replay_queries.build_filter(svc.router, user.scope_grid, start=start, end=end, tz=tz, camera=camera,
+                                        grid=grid, category=category, statuses=statuses)
+        hits = replay_queries.search(svc, f)
+    except replay_queries.ScopeError:
+        return message(t.gettext("That grid is outside your grid"), "error")
+    except ValueError as exc:
+        return message(t.gettext("Not searched: {reason}").format(reason=str(exc)), "error")
+    if not hits:
+        return html.Div(t.gettext("Nothing found"), className="gw-empty")
+    rows: list[Any] = [html.Div(t.gettext("{n} sightings").format(n=t.number(len(hits))), className="gw-hint")]
+    for h in hits:
+        rows.append(html.Button(
+            id={"type": ids.REPLAY_PICK, "case": h.case_id, "alert": h.alert_id or ""}, n_clicks=0,
+            className="gw-replay-hit", **data_attrs({"alert-id": h.alert_id or "", "case-id": h.case_id}),
+            children=[
+                html.Img(src=h.snapshot_url, className="gw-replay-thumb") if h.snapshot_url else None,
+                html.Div([
+                    html.Div(f"{category_name(h.category, t.lang)} · {status_label(h.status, t)}",
+                             className="gw-desk-cat"),
+                    html.Div(f"{when(h.seen_at, tz)} · {h.camera_id or '—'} · {h.grid_code or '—'}",
+                             className="gw-desk-sub"),
+                ]),
+            ],
+        ))
+    return rows
+
+
+@dash.callback(
+    Output(ids.REPLAY_SELECTED, "data", allow_duplicate=True),
+    Input({"type": ids.REPLAY_PICK, "case": ALL, "alert": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def pick(_clicks: list[int | None]) -> Any:
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(t.get("value") for t in dash.ctx.triggered):
+        raise PreventUpdate
+    return {"case": trigger["case"], "alert": trigger["alert"]}
+
+
+def player_children(t: Translator, user: auth.AuthUser, case_id: str, alert_id: str | None) -> list[Any]:
+    ctx = current()
+    svc = page_services.current()
+    tz = ctx.settings.locale.timezone
+    r = replay_queries.replay(svc, ctx.settings.media_dir, case_id, alert_id or None, user.scope_grid, user.role,
+                              ctx.settings.recording.pre_seconds)
+    c = r.detail.case
+    stage: list[Any] = []
+    if r.clip_url:
+        stage.append(html.Video(id=ids.REPLAY_VIDEO, src=r.clip_url, controls=True, autoPlay=True, muted=True,
+                                className="gw-replay-video", preload="auto"))
+        if r.frame_size and r.bbox:
+            o = replay_queries.box_overlay(r.frame_size, r.bbox, category_name(c.category, t.lang))
+            # An <svg> over the <video>: same box, same letterboxing (preserveAspectRatio meet = object-fit contain).
+            stage.append(_svg_overlay(o))
+    elif r.hit and r.hit.snapshot_url:
+        stage.append(html.Img(src=r.hit.snapshot_url, className="gw-replay-video"))
+        stage.append(html.Div(t.gettext("The clip is not written yet"), className="gw-hint"))
+    else:
+        stage.append(html.Div(t.gettext("No clip for this sighting"), className="gw-empty"))
+    labels = {"sightings": t.gettext("Sightings"), "events": t.gettext("Events"), "log": t.gettext("Log"),
+              "report": t.gettext("Report")}
+    buttons = []
+    for a in r.actions:
+        label = t.gettext("Confirm") if a == Action.VERIFY else (
+            t.gettext("Reject as false alarm") if a == Action.REJECT else action_label(a, t))
+        buttons.append(html.Button(label, id={"type": ids.REPLAY_ACT, "action": a.value}, n_clicks=0,
+                                   className="gw-btn " + ("gw-btn-bad" if a == Action.REJECT else "gw-btn-go")))
+    history = [
+        html.Li(f"{when(e.at, tz)} · {action_label(e.action, t)} · {e.actor} ({e.role})"
+                + (f" · {e.note}" if e.note else ""))
+        for e in r.detail.history
+    ]
+    detected = ""
+    if r.hit is not None:
+        detected = t.gettext("Detected at {time}").format(time=when(r.hit.seen_at, tz))
+        if r.offset_s is not None:
+            detected += " " + t.gettext("({seconds} s into the clip)").format(seconds=t.decimal(r.offset_s, 1))
+    return [
+        html.Div(className="gw-replay-head", children=[
+            html.Div(f"{category_name(c.category, t.lang)} · {status_label(c.status, t)} · {c.id[:8]}",
+                     className="gw-desk-cat"),
+            html.Div(detected, className="gw-desk-sub"),
+        ]),
+        html.Div(stage, className="gw-replay-stage"),
+        dcc.Graph(id=ids.REPLAY_TIMELINE, figure=replay_queries.timeline_figure(
+                      r.detail, tz, labels, lambda s: status_label(s, t) if s in STATUS_LABELS else action_label(s, t)),
+                  config={"displayModeBar": False}, className="gw-replay-timeline"),
+        html.Div(className="gw-buttons", children=[
+            dcc.Input(id=ids.REPLAY_NOTE, type="text", placeholder=t.gettext("Note (optional)"), className="gw-input"),
+            *buttons,
+            html.A(t.gettext("Export evidence (zip)"), id=ids.REPLAY_EXPORT, className="gw-btn",
+                   href=f"/api/evidence/{quote(c.id, safe='')}.zip", download=f"evidence-{c.id}.zip"),
+        ]),
+        html.Details(open=True, children=[html.Summary(t.gettext("Audit log")), html.Ul(history, className="gw-log")]),
+    ]
+
+
+def _svg_overlay(o: dict[str, Any]) -> Any:
+    rect, label = o["rect"], o["label"]
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{o["viewBox"]}" preserveAspectRatio="xMidYMid meet">'
+        f'<rect x="{rect["x"]:.1f}" y="{rect["y"]:.1f}" width="{rect["width"]:.1f}" height="{rect["height"]:.1f}" '
+        f'fill="none" stroke="#f43f5e" stroke-width="{rect["stroke"]}"/>'
+        f'<text x="{label["x"]:.1f}" y="{label["y"]:.1f}" font-size="{label["size"]}" fill="#f43f5e" '
+        f'font-family="Noto Sans CJK SC, sans-serif">{_xml(label["text"])}</text></svg>'
+    )
+    return html.Img(id=ids.REPLAY_OVERLAY, className="gw-replay-overlay", alt="",
+                    src="data:image/svg+xml;charset=utf-8," + quote(svg))
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+@dash.callback(
+    Output(ids.REPLAY_PLAYER, "children"),
+    Input(ids.REPLAY_SELECTED, "data"),
+    Input(ids.REPLAY_DONE, "data"),
+    State(ids.REPLAY_LOCALE, "data"),
+)
+def show(selected: dict[str, str] | None, _done: int | None, locale: dict[str, Any] | None) -> Any:
+    user = _user_or_403()
+    t = locale_translator(locale)
+    if not selected:
+        return html.Div(t.gettext("Pick a sighting to replay it"), className="gw-empty")
+    try:
+        return player_children(t, user, selected["case"], selected.get("alert"))
+    except CaseNotFoundError:
+        return message(t.gettext("No such case"), "error")
+    except replay_queries.ScopeError:
+        return message(t.gettext("This case is outside your grid"), "error")
+
+
+@dash.callback(
+    Output(ids.REPLAY_MESSAGE, "children"),
+    Output(ids.REPLAY_DONE, "data"),
+    Input({"type": ids.REPLAY_ACT, "action": ALL}, "n_clicks"),
+    State(ids.REPLAY_SELECTED, "data"),
+    State(ids.REPLAY_NOTE, "value"),
+    State(ids.REPLAY_DONE, "data"),
+    State(ids.REPLAY_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def act(_clicks: list[int | None], selected: dict[str, str] | None, note: str | None, done: int | None,
+        locale: dict[str, Any] | None) -> Any:
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not selected or not any(t.get("value") for t in dash.ctx.triggered):
+        raise PreventUpdate
+    user = _user_or_403()
+    t = locale_translator(locale)
+    svc = page_services.current()
+    action = Action(trigger["action"])
+    try:
+        case = svc.book.get(selected["case"])
+        if not case_in_scope(case, user.scope_grid):
+            return message(t.gettext("This case is outside your grid"), "error"), dash.no_update
+        reason = RejectReason.FALSE_ALARM.value if action == Action.REJECT else None
+        view = svc.casework.apply(case.id, action, actor_of(user), note=note or None, reason=reason)
+    except (WorkflowError, CaseNotFoundError) as exc:
+        return message(t.gettext("Not done: {reason}").format(reason=str(exc)), "error"), dash.no_update
+    return message(t.gettext("Case is now: {status}").format(status=status_label(view.status, t)), "ok"), \
+        (done or 0) + 1

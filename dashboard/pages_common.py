@@ -1,0 +1,103 @@
+"""What the desk, replay, staff and admin pages share: the language, the signed-in user, the header, and the
+panel a user sees on a page their role may not open."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from babel.dates import format_timedelta
+from dash import dcc, html
+
+from alerts.workflow import Actor, Role
+from dashboard import auth, lang
+from dashboard.context import current
+from dashboard.pages_texts import role_label
+from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, normalize, translator
+
+log = logging.getLogger(__name__)
+
+PAGE_ROLES: dict[str, tuple[Role, ...]] = {
+    "/desk": (Role.OPERATOR, Role.SUPERVISOR),
+    "/replay": (Role.SUPERVISOR,),
+    "/staff": (Role.GRID_STAFF, Role.DEPARTMENT),
+    "/admin": (Role.ADMIN,),
+}
+
+
+def page_translator(query: dict[str, Any] | None = None) -> Translator:
+    """``?lang=`` of the page's own request, else the cookie, else the configured language."""
+    chosen = normalize((query or {}).get(lang.QUERY))
+    return translator(chosen) if chosen else lang.wall_translator(current().settings.locale.language)
+
+
+def locale_translator(locale: dict[str, Any] | None) -> Translator:
+    """In a callback: the language the page was rendered in (kept in a store on the page)."""
+    code = normalize((locale or {}).get("lang"))
+    return translator(code) if code else lang.wall_translator(current().settings.locale.language)
+
+
+def actor_of(user: auth.AuthUser) -> Actor:
+    return Actor(user.username, user.role, user.scope_grid)
+
+
+def page_user(path: str) -> tuple[auth.AuthUser | None, bool]:
+    """(the signed-in user, whether their role may open ``path``)."""
+    user = auth.current_user()
+    return user, user is not None and auth.allowed(user, PAGE_ROLES.get(path, ()))
+
+
+def age_text(then: datetime, now: datetime, t: Translator) -> str:
+    return t.gettext("{ago} ago").format(
+        ago=format_timedelta(max(timedelta(0), now - then), threshold=1.1, locale=t.locale))
+
+
+def header(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> html.Header:
+    links = [("/", t.gettext("Wall")), ("/desk", t.gettext("Desk")), ("/replay", t.gettext("Replay")),
+             ("/staff", t.gettext("My cases")), ("/admin", t.gettext("Admin"))]
+    visible = [(href, text) for href, text in links
+               if href == "/" or (user is not None and auth.allowed(user, PAGE_ROLES[href]))]
+    who = ""
+    if user is not None:
+        who = f"{user.display_name} · {role_label(user.role, t)}"
+        if user.scope_grid:
+            who += f" · {user.scope_grid}"
+    return html.Header(className="gw-page-header", children=[
+        html.H1(title, className="gw-page-title"),
+        html.Nav(className="gw-page-nav", children=[
+            dcc.Link(text, href=href, className="gw-page-link gw-page-link-on" if href == here else "gw-page-link")
+            for href, text in visible
+        ]),
+        html.Div(className="gw-page-user", children=[
+            html.Span(who, className="gw-page-who"),
+            html.A(t.gettext("Log out"), href="/logout", className="gw-page-link") if user else None,
+            html.Span(className="gw-page-langs", children=[
+                html.A(LANGUAGE_NAMES[code], href=f"?{lang.QUERY}={code}", hrefLang=code.replace("_", "-"),
+                       className="gw-lang-opt gw-lang-on" if code == t.lang else "gw-lang-opt")
+                for code in LANGUAGES
+            ]),
+        ]),
+    ])
+
+
+def forbidden_page(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> html.Div:
+    """What a user whose role may not open the page sees (the callbacks refuse them on the server too)."""
+    if user is None:
+        message = t.gettext("Log in first")
+    else:
+        wanted = ", ".join(role_label(r, t) for r in PAGE_ROLES.get(here, ()))
+        message = t.gettext("Your role ({role}) may not open this page; it is for: {roles}").format(
+            role=role_label(user.role, t), roles=wanted)
+    return html.Div(className="gw-page", children=[
+        header(t, title, user, here),
+        html.Div(message, className="gw-page-forbidden", id=f"{here.strip('/')}-forbidden"),
+    ])
+
+
+def data_attrs(values: dict[str, str]) -> dict[str, Any]:
+    """``data-*`` attributes for a component (tests and the keyboard find items by them)."""
+    return {f"data-{k}": v for k, v in values.items()}
+
+
+def message(text: str, kind: str = "info") -> html.Div:
+    return html.Div(text, className=f"gw-msg gw-msg-{kind}")

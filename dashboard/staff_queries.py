@@ -1,0 +1,113 @@
+"""The grid staff's phone page without a browser: my cases, whether I may open one, and what I do with it.
+
+A user scoped to a grid sees the cases that lie in that grid's subtree (or that were handed to a grid in it);
+a department user sees what was dispatched to the department. Grid codes are hierarchical (a child's code
+starts with its parent's), so "in my subtree" is a prefix test on the case's codes.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from alerts.casebook import CaseBook, CaseFilter, CaseView, QueryView
+from alerts.casework import Casework
+from alerts.workflow import Actor, Status, WorkflowError
+
+log = logging.getLogger(__name__)
+
+# What a grid or a department has to do something about (or is waiting on the centre to check).
+STAFF_STATUSES: tuple[Status, ...] = (
+    Status.DISPATCHED, Status.IN_PROGRESS, Status.REWORK, Status.ESCALATED, Status.HANDLED,
+)
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+class UploadError(WorkflowError):
+    """A feedback photo that is not an image, or too big."""
+
+
+def case_in_scope(case: CaseView, scope: str | None) -> bool:
+    """Whether a user scoped to ``scope`` (None: the whole territory) may open ``case``."""
+    if scope is None:
+        return True
+    codes = (case.grid_code, case.community_code, case.assignee_grid, case.escalated_from)
+    return any(code is not None and code.startswith(scope) for code in codes)
+
+
+def my_cases(book: CaseBook, scope: str | None, department: str | None = None, limit: int = 100,
+             now: datetime | None = None) -> list[CaseView]:
+    """The open cases of a grid subtree (or a department), most urgent deadline first."""
+    statuses = [s.value for s in STAFF_STATUSES]
+    if department is not None:
+        return book.queue(CaseFilter(statuses=statuses, department=department, limit=limit), now=now)
+    cases = book.queue(CaseFilter(statuses=statuses, grid=scope, limit=limit), now=now) if scope else \
+        book.queue(CaseFilter(statuses=statuses, limit=limit), now=now)
+    if scope is not None:
+        # Escalated upwards out of the subtree's columns but still assigned inside it: kept by the prefix test.
+        cases = [c for c in cases if case_in_scope(c, scope)]
+    return cases
+
+
+def queries_for(book: CaseBook, scope: str | None) -> list[QueryView]:
+    """Formal queries waiting for an answer from the user's grid (all of them for the whole territory)."""
+    if scope is None:
+        return book.queries(open_only=True)
+    return [q for q in book.queries(open_only=True) if q.to_grid.startswith(scope)]
+
+
+def save_photo(media_dir: Path, contents: str, case_id: str, now: datetime | None = None) -> str:
+    """Store a dcc.Upload data URL (``data:image/jpeg;base64,...``) as the case's feedback photo; returns its
+    path relative to the media folder. The bytes are kept as sent (evidence), after checking they decode."""
+    head, _, payload = contents.partition(",")
+    mime = head.removeprefix("data:").split(";", 1)[0].lower()
+    suffix = _PHOTO_TYPES.get(mime)
+    if suffix is None or ";base64" not in head:
+        raise UploadError(f"the photo must be a JPEG, PNG or WebP image, got {mime or 'nothing'}")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise UploadError("the photo upload is damaged (not base64)") from None
+    if len(data) > MAX_PHOTO_BYTES:
+        raise UploadError(f"the photo is {len(data) // 1024} KiB; at most {MAX_PHOTO_BYTES // 1024} KiB")
+    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
+        raise UploadError("the photo cannot be read as an image")
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    rel = f"feedback/{at:%Y/%m/%d}/{case_id}-{uuid.uuid4().hex[:8]}{suffix}"
+    path = media_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return rel
+
+
+def accept(cw: Casework, case_id: str, actor: Actor) -> CaseView:
+    return cw.start(case_id, actor)
+
+
+def feedback(cw: Casework, media_dir: Path, case_id: str, actor: Actor, note: str, photo: str | None) -> CaseView:
+    """Report the case handled: a note and a photo are both required by the workflow."""
+    if not note or not note.strip():
+        raise WorkflowError("write what was done")
+    if not photo:
+        raise WorkflowError("add a photo of the place after handling")
+    rel = save_photo(media_dir, photo, case_id)
+    return cw.handle(case_id, actor, note=note.strip(), photo_path=rel)
+
+
+def escalate(cw: Casework, case_id: str, actor: Actor, note: str) -> CaseView:
+    return cw.escalate(case_id, actor, note=note)
+
+
+def file_query(cw: Casework, case_id: str, actor: Actor, question: str) -> QueryView:
+    return cw.file_query(case_id, actor, question)
+
+
+def answer_query(cw: Casework, query_id: int, actor: Actor, answer: str) -> QueryView:
+    return cw.answer_query(query_id, actor, answer)
