@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 LEVELS = (1, 2, 3)
 LEVEL_NAMES = {1: "sub-district office", 2: "community", 3: "grid"}
 MAX_CODE, MAX_NAME, MAX_LEADER = 32, 200, 100  # the sizes of the grids table's columns
+MAX_STAFF = 50  # names in one grid's "staff" property
+_STAFF_SEPARATORS = re.compile(r"[,，、;；]")
 _MAX_LISTED = 25  # problems spelled out in one error message; a wholly wrong file would drown the useful ones
 
 
@@ -52,6 +55,20 @@ class GridFeature:
     parent: str | None
     leader: str | None
     geometry: dict[str, Any]
+    staff: tuple[str, ...] = ()  # the grid's staff (网格员) besides its leader, from the "staff" property
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """Two grids of one level that share area (a map drawing error, reported but not refused)."""
+
+    level: int
+    first: str
+    second: str
+    area_m2: float
+
+
+Progress = Callable[[int, int], None]  # (done, total): called while a large map is read
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +157,22 @@ def _property_problems(code: object, name: object, level: object, parent: object
     return problems
 
 
+def parse_staff(raw: object) -> tuple[tuple[str, ...], list[str]]:
+    """A "staff" property: a list of names, or one text with names separated by , ， 、 ; or ；."""
+    if raw is None:
+        return (), []
+    items = _STAFF_SEPARATORS.split(raw) if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(n, str) for n in items):
+        return (), [f"'staff' must be a list of names or a text of names separated by commas, got {raw!r}"]
+    names = tuple(dict.fromkeys(n.strip() for n in items if n.strip()))
+    bad = [n for n in names if len(n) > MAX_LEADER or not n.isprintable()]
+    if bad:
+        return (), [f"'staff' names must be printable text of at most {MAX_LEADER} characters, got {bad[0]!r}"]
+    if len(names) > MAX_STAFF:
+        return (), [f"'staff' lists {len(names)} names; at most {MAX_STAFF}"]
+    return names, []
+
+
 def _parse_feature(index: int, raw: object) -> tuple[GridFeature | None, str | None, list[str]]:
     """A GridFeature from one GeoJSON feature (None if its properties are unusable), its code and its problems."""
     if not isinstance(raw, Mapping) or raw.get("type") != "Feature":
@@ -151,7 +184,8 @@ def _parse_feature(index: int, raw: object) -> tuple[GridFeature | None, str | N
     parent, leader = props.get("parent"), props.get("leader")
     label = _label(index, code)
     geometry = raw.get("geometry")
-    problems = [f"{label}: {p}" for p in _property_problems(code, name, level, parent, leader)]
+    staff, staff_problems = parse_staff(props.get("staff"))
+    problems = [f"{label}: {p}" for p in _property_problems(code, name, level, parent, leader) + staff_problems]
     known_code = code if isinstance(code, str) and code else None
     if problems:
         return None, known_code, problems + [f"{label}: {p}" for p in geometry_problems(geometry)]
@@ -162,6 +196,7 @@ def _parse_feature(index: int, raw: object) -> tuple[GridFeature | None, str | N
         level=int(level),  # type: ignore[arg-type]  # checked above
         parent=parent,  # type: ignore[arg-type]  # checked above
         leader=(leader.strip() or None) if isinstance(leader, str) else None,
+        staff=staff,
         # A private plain copy: callers may mutate their dict.
         geometry=json.loads(json.dumps(geometry)) if isinstance(geometry, Mapping) else {},
     )
@@ -204,6 +239,7 @@ def validate_features(features: Sequence[GridFeature], origin: str = "(features)
     for i, f in enumerate(features):
         label = _label(i, f.code)
         problems += [f"{label}: {p}" for p in _property_problems(f.code, f.name, f.level, f.parent, f.leader)]
+        problems += [f"{label}: {p}" for p in parse_staff(list(f.staff))[1]]
         problems += [f"{label}: {p}" for p in geometry_problems(f.geometry)]
     indexed = list(enumerate(features))
     problems += _hierarchy_problems(indexed, [(i, f.code) for i, f in indexed])
@@ -227,8 +263,10 @@ def _read(source: str | Path | Mapping[str, Any]) -> tuple[object, str]:
         raise GridError(str(path), [f"not valid JSON: {exc}"]) from None
 
 
-def load_geojson(source: str | Path | Mapping[str, Any]) -> list[GridFeature]:
-    """Every feature of a grid-map FeatureCollection, or GridError listing every problem found."""
+def load_geojson(source: str | Path | Mapping[str, Any], progress: Progress | None = None) -> list[GridFeature]:
+    """Every feature of a grid-map FeatureCollection, or GridError listing every problem found.
+
+    ``progress(done, total)`` is told how far the check of the features is (a progress bar for big maps)."""
     doc, origin = _read(source)
     if not isinstance(doc, Mapping) or doc.get("type") != "FeatureCollection":
         kind = doc.get("type") if isinstance(doc, Mapping) else type(doc).__name__
@@ -239,17 +277,50 @@ def load_geojson(source: str | Path | Mapping[str, Any]) -> list[GridFeature]:
     problems: list[str] = []
     parsed: list[tuple[int, GridFeature]] = []
     codes: list[tuple[int, str]] = []
+    total = len(raw_features)
+    step = max(1, total // 200)
     for i, raw in enumerate(raw_features):
+        if progress is not None and i % step == 0:
+            progress(i, total)
         feature, code, errs = _parse_feature(i, raw)
         problems += errs
         if code is not None:
             codes.append((i, code))
         if feature is not None:
             parsed.append((i, feature))
+    if progress is not None:
+        progress(total, total)
     problems += _hierarchy_problems(parsed, codes)
     if problems:
         raise GridError(origin, problems)
     return [f for _, f in parsed]
+
+
+_M_PER_DEGREE = 111_320.0
+
+
+def overlaps(features: Sequence[GridFeature], min_area_m2: float = 1.0) -> list[Overlap]:
+    """Pairs of same-level grids whose areas overlap by at least ``min_area_m2`` (shared borders do not count),
+    largest first. Children lie inside their parents, so only one level is compared with itself."""
+    found: list[Overlap] = []
+    for level in LEVELS:
+        feats = [f for f in features if f.level == level]
+        if len(feats) < 2:
+            continue
+        geoms = [shape(f.geometry) for f in feats]
+        tree = shapely.STRtree(geoms)
+        left, right = tree.query(geoms, predicate="intersects")
+        for i, j in zip(left.tolist(), right.tolist(), strict=True):
+            if i >= j:
+                continue
+            shared = geoms[i].intersection(geoms[j])
+            if shared.is_empty or shared.area <= 0:
+                continue
+            lat = shared.centroid.y
+            area_m2 = shared.area * _M_PER_DEGREE**2 * math.cos(math.radians(lat))
+            if area_m2 >= min_area_m2:
+                found.append(Overlap(level, feats[i].code, feats[j].code, round(area_m2, 1)))
+    return sorted(found, key=lambda o: (-o.area_m2, o.first, o.second))
 
 
 Ring = tuple[tuple[float, ...], tuple[float, ...]]  # xs, ys of a closed ring (last == first)

@@ -295,3 +295,15 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class GridStaffRow(Base):
+    """A grid's staff member (网格员) besides its leader, in the order the map or an admin listed them."""
+
+    __tablename__ = "grid_staff"
+
+    grid_code: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("grids.code", name="fk_grid_staff_grid", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))

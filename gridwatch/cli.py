@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from gridwatch.logs import setup_logging
 from gridwatch.settings import Settings, SettingsError, load_settings
@@ -102,24 +103,83 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """A one-line progress bar on standard error when it is a terminal; silent in scripts and logs."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self._label = label
+        self._stream = stream or sys.stderr
+        self.enabled = self._stream.isatty()
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        pct = min(100, done * 100 // total)
+        if pct == self._shown:
+            return
+        self._shown = pct
+        filled = self.WIDTH * pct // 100
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self._stream.write(f"\r{self._label} [{bar}] {done}/{total} {pct:3d}%")
+        self._stream.flush()
+
+    def step(self, text: str) -> None:
+        if self.enabled:
+            self._stream.write(f"\r{text}\x1b[K")
+            self._stream.flush()
+
+    def done(self) -> None:
+        if self.enabled and self._shown >= 0:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+MAX_OVERLAPS_LISTED = 20
+
+
 def cmd_grids_import(args: argparse.Namespace) -> int:
     from alerts.db import make_engine, migrate
-    from alerts.grids import load_geojson
+    from alerts.grids import load_geojson, overlaps
+    from alerts.gridstaff import GridStaffStore
     from alerts.repository import Repository
     from gridwatch.datum import map_source_in_wgs84
 
     settings = _settings(args)
     datum = args.datum or settings.locale.grids_datum
+    bar = ProgressBar("checking grids")
     # Stored internally in WGS-84 (what vehicle GPS reports); maps drawn on Chinese web maps are converted here.
-    features = load_geojson(map_source_in_wgs84(Path(args.file), datum))  # all validated before the database
+    bar.step("reading the map ...")
+    try:
+        # All validated before the database is touched: a bad file leaves the stored map as it was.
+        features = load_geojson(map_source_in_wgs84(Path(args.file), datum), progress=bar)
+    finally:
+        bar.done()
+    bar.step("looking for overlapping grids ...")
+    overlapping = overlaps(features)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     migrate(engine)
+    bar.step(f"storing {len(features)} grids ...")
     count = Repository(engine).replace_grids(features)
+    staff = GridStaffStore(engine).replace_all(features)
+    bar.step("")
     levels = {lvl: sum(1 for f in features if f.level == lvl) for lvl in (1, 2, 3)}
+    leaders = sum(1 for f in features if f.leader)
     sys.stdout.write(
-        f"imported {count} grids from {args.file} (level 1: {levels[1]}, level 2: {levels[2]}, level 3: {levels[3]})\n"
+        f"imported {count} grids from {args.file} (level 1: {levels[1]}, level 2: {levels[2]}, level 3: {levels[3]}; "
+        f"{leaders} with a leader, {staff} staff names)\n"
     )
+    if overlapping:
+        # Not fatal: a point in two grids goes to one of them; the map's owner should redraw the borders.
+        n = len(overlapping)
+        sys.stdout.write(f"warning: {n} overlapping pair{'s' if n != 1 else ''} of same-level grids:\n")
+        for o in overlapping[:MAX_OVERLAPS_LISTED]:
+            sys.stdout.write(f"  level {o.level}: {o.first} and {o.second} share {o.area_m2:,.0f} m²\n")
+        if len(overlapping) > MAX_OVERLAPS_LISTED:
+            sys.stdout.write(f"  ... and {len(overlapping) - MAX_OVERLAPS_LISTED} more\n")
     return 0
 
 
