@@ -272,3 +272,18 @@ def test_admin_manages_cameras_through_the_registry_and_users_roles_and_scopes(
     with pytest.raises(UserError):
         admin_queries.change_user(store, "zhang", "operator", "999999999")
     assert "zhang" in [x.username for x in admin_queries.list_users(store)]
+
+
+def test_an_escalated_case_comes_back_to_the_desk_and_is_reassigned(
+    svc: PageServices, redis_client: redis.Redis, new_case: Callable[..., tuple[str, Alert]],
+) -> None:
+    case_id, _ = new_case()
+    desk_queries.assign(svc, redis_client, case_id, OP_A, "甲", grid=GRID_1)
+    staff = Actor("grid-1a", Role.GRID_STAFF, GRID_1)
+    staff_queries.accept(svc.casework, case_id, staff)
+    staff_queries.escalate(svc.casework, case_id, staff, "the owner refuses; needs urban management")
+    assert [c.id for c in desk_queries.desk_queue(svc.book)] == [case_id]  # back at the desk
+    view = desk_queries.assign(svc, redis_client, case_id, OP_B, "乙", department="urban_management")
+    assert view.status == Status.DISPATCHED and view.department == "urban_management"
+    assert desk_queries.desk_queue(svc.book) == []
+    assert [c.id for c in staff_queries.my_cases(svc.book, None, department="urban_management")] == [case_id]
