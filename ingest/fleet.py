@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ def polylines(track: Sequence[TrackPoint], max_gap_s: float) -> list[list[list[f
     for p in track:
         if prev is None or p.t - prev.t > max_gap_s:
             pieces.append([])
-        pieces[-1].append([round(p.lat, 6), round(p.lon, 6)])
+        pieces[-1].append([p.lat, p.lon])
         prev = p
     return pieces
 
@@ -205,8 +206,16 @@ def day_vehicles_key(day: str) -> str:
 
 
 def track_key(day: str, vehicle_id: str) -> str:
-    """Hash: time bucket -> "t,lat,lon" (the first fix recorded in each bucket)."""
+    """String: "#<created>;" then "t,lat,lon;" per point, appended as they arrive (a backlog out of time order).
+
+    Append-only, so a reader that has seen its first N bytes fetches only what came after them.
+    """
     return f"{_PREFIX}:track:{day}:{vehicle_id}"
+
+
+def track_buckets_key(day: str, vehicle_id: str) -> str:
+    """Hash: the time buckets already in the track (the first fix of a bucket is kept, a resend adds nothing)."""
+    return f"{_PREFIX}:track-buckets:{day}:{vehicle_id}"
 
 
 def grids_key(day: str, vehicle_id: str) -> str:
@@ -259,6 +268,23 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
+# Today's track: a point per time bucket, appended to the track string; the header tells one string from
+# another of the same name (after it expired or was deleted), so a reader's cached prefix is never mixed up.
+_ADD_TRACK = """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], '#' .. now[1] .. '.' .. now[2] .. ';')
+end
+for i = 2, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], 1) == 1 then
+    redis.call('APPEND', KEYS[2], ARGV[i + 1] .. ';')
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
+
 # The newest recorded fix, which joins the next batch's first fix to the track.
 _SET_PREV = """
 local cur = redis.call('HGET', KEYS[1], 'prev')
@@ -304,6 +330,61 @@ def _epoch(now: datetime | float | None) -> float:
     return now.timestamp() if isinstance(now, datetime) else float(now)
 
 
+class TrackReader:
+    """Tracks read incrementally: the wall asks every few seconds and only the points added since cross the wire.
+
+    Per track string it keeps the bytes read so far (their count), the string's header and the points, sorted
+    by time. A changed header (the string expired and was made anew) or a shorter string means a full read.
+    """
+
+    MAX_CACHED = 10_000  # tracks (vehicles x days) kept; beyond, the cache starts over
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str], tuple[bytes, int, list[TrackPoint]]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _parse(raw: bytes) -> list[TrackPoint]:
+        return [_point_from(e) for e in raw.split(b";") if e and not e.startswith(b"#")]
+
+    def read(self, client: redis.Redis, keys: Sequence[str]) -> list[list[TrackPoint]]:
+        """The points of each track string in ``keys``, oldest first ([] where there is none)."""
+        pool = id(client.connection_pool)
+        with self._lock:
+            cached = [self._cache.get((pool, k)) for k in keys]
+        pipe = client.pipeline(transaction=False)
+        for k, c in zip(keys, cached, strict=True):
+            pipe.getrange(k, 0, 47)
+            pipe.getrange(k, c[1] if c is not None else 0, -1)
+        raw = pipe.execute()
+        out: list[list[TrackPoint]] = []
+        for i, (k, c) in enumerate(zip(keys, cached, strict=True)):
+            head_raw, tail = cast(bytes, raw[2 * i]), cast(bytes, raw[2 * i + 1])
+            if not head_raw:
+                out.append([])
+                continue
+            head = head_raw.split(b";", 1)[0]
+            if c is not None and c[0] == head:
+                new = self._parse(tail)
+                points = c[2]
+                if new:
+                    in_order = (not points or new[0].t >= points[-1].t) and new == sorted(new)
+                    points = points + new if in_order else sorted(points + new)  # a backlog arrived late
+                length = c[1] + len(tail)
+            else:
+                full = tail if c is None else cast(bytes, client.get(k) or b"")
+                points, length = sorted(self._parse(full)), len(full)
+            out.append(points)
+            with self._lock:
+                if len(self._cache) >= self.MAX_CACHED:
+                    self._cache.clear()
+                self._cache[(pool, k)] = (head, length, points)
+        return out
+
+
+TRACKS = TrackReader()
+
+
 @dataclass(frozen=True, slots=True)
 class StatusOutcome:
     vehicle_id: str
@@ -343,7 +424,7 @@ class VehicleView:
             "link_since": None if self.link_since is None else self.link_since.isoformat(),
             "last_seen": None if self.last_seen is None else self.last_seen.isoformat(),
             "last_fix": self.last_fix_dict(),
-            "track": [[round(p.lat, 6), round(p.lon, 6)] for p in self.track],
+            "track": [[p.lat, p.lon] for p in self.track],
             "covered_grids": sorted(self.covered_grids, key=lambda c: (self.covered_grids[c], c)),
             "covered_cells": self.covered_cells,
             "reports": self.reports,
@@ -374,6 +455,7 @@ class Fleet:
         self._set_status = client.register_script(_SET_STATUS)
         self._earliest = client.register_script(_EARLIEST)
         self._set_prev = client.register_script(_SET_PREV)
+        self._add_track = client.register_script(_ADD_TRACK)
 
     @classmethod
     def for_settings(cls, settings: Settings, client: redis.Redis,
@@ -426,13 +508,16 @@ class Fleet:
         self._touch(keys=[vehicle_key(vehicle_id)], args=[f"{t_now:.3f}", s.link_timeout_seconds], client=pipe)
         newest = points[-1]
         self._set_prev(keys=[vehicle_key(vehicle_id)], args=[f"{newest.t:.3f}", _point_text(newest)], client=pipe)
+        track_args: dict[str, list[str | int]] = {}
         for p in points:
-            pipe.hsetnx(track_key(self.day_of(p.t), vehicle_id), str(math.floor(p.t / s.track_point_seconds)),
-                        _point_text(p))
+            track_args.setdefault(self.day_of(p.t), [self.ttl_s]).extend(
+                [str(math.floor(p.t / s.track_point_seconds)), _point_text(p)])
+        for day, args in track_args.items():
+            self._add_track(keys=[track_buckets_key(day, vehicle_id), track_key(day, vehicle_id)], args=args,
+                            client=pipe)
         for day, dense in by_day.items():
             pipe.sadd(day_vehicles_key(day), vehicle_id)
             pipe.expire(day_vehicles_key(day), self.ttl_s)
-            pipe.expire(track_key(day, vehicle_id), self.ttl_s)
             cells: dict[str, float] = {}
             for p in dense:  # already densified at half a cell
                 _earliest(cells, cell_of(p.lat, p.lon, s.coverage_cell_m), p.t)
@@ -536,24 +621,23 @@ class Fleet:
         for vid in ids:
             pipe.hgetall(vehicle_key(vid))
             pipe.hget(ingest_keys.last_fix(vid), "fix")
-            pipe.hvals(track_key(day, vid))
             pipe.hgetall(grids_key(day, vid))
             pipe.hlen(cells_key(day, vid))
         raw = pipe.execute()
+        tracks = TRACKS.read(self._redis, [track_key(day, vid) for vid in ids])
         out: list[VehicleView] = []
         for i, vid in enumerate(ids):
-            h, last_raw, track_raw, grids_raw, n_cells = raw[5 * i: 5 * i + 5]
-            out.append(self._view(vid, h, last_raw, track_raw, grids_raw, n_cells, t_now, max_track_points))
+            h, last_raw, grids_raw, n_cells = raw[4 * i: 4 * i + 4]
+            out.append(self._view(vid, h, last_raw, tracks[i], grids_raw, n_cells, t_now, max_track_points))
         return out
 
-    def _view(self, vid: str, h: Mapping[bytes, bytes], last_raw: bytes | None, track_raw: Sequence[bytes],
+    def _view(self, vid: str, h: Mapping[bytes, bytes], last_raw: bytes | None, track: list[TrackPoint],
               grids_raw: Mapping[bytes, bytes], n_cells: int, now: float, max_points: int | None) -> VehicleView:
         def get(name: str) -> str | None:
             return _text(h.get(name.encode()))
 
         state, since = link_state(_float(get("seen")), _float(get("online_since")), now,
                                   self.settings.link_timeout_seconds)
-        track = sorted(_point_from(r) for r in track_raw)
         if max_points is not None:
             track = thin(track, max_points)
         last_fix = None if last_raw is None else fix_from_json(last_raw)
@@ -568,7 +652,7 @@ class Fleet:
         )
 
     def day_track(self, day: str, vehicle_id: str) -> list[TrackPoint]:
-        return sorted(_point_from(r) for r in cast(list[bytes], self._redis.hvals(track_key(day, vehicle_id))))
+        return TRACKS.read(self._redis, [track_key(day, vehicle_id)])[0]
 
     def coverage(self, day: date | str) -> dict[str, Any]:
         """Everything covered on ``day``: grids and street cells (first time and vehicle), per-vehicle polylines."""
@@ -576,19 +660,19 @@ class Fleet:
         ids = sorted(m.decode() for m in cast(set[bytes], self._redis.smembers(day_vehicles_key(d))))
         pipe = self._redis.pipeline(transaction=False)
         for vid in ids:
-            pipe.hvals(track_key(d, vid))
             pipe.hgetall(grids_key(d, vid))
             pipe.hgetall(cells_key(d, vid))
         raw = pipe.execute()
+        tracks = TRACKS.read(self._redis, [track_key(d, vid) for vid in ids])
         s = self.settings
         grids: dict[str, tuple[float, str]] = {}
         grid_vehicles: dict[str, set[str]] = {}
         cells: dict[str, tuple[float, str]] = {}
         vehicles: list[dict[str, Any]] = []
         for i, vid in enumerate(ids):
-            track = sorted(_point_from(r) for r in raw[3 * i])
-            v_grids = {k.decode(): float(v) for k, v in raw[3 * i + 1].items()}
-            v_cells = {k.decode(): float(v) for k, v in raw[3 * i + 2].items()}
+            track = tracks[i]
+            v_grids = {k.decode(): float(v) for k, v in raw[2 * i].items()}
+            v_cells = {k.decode(): float(v) for k, v in raw[2 * i + 1].items()}
             for code, t in v_grids.items():
                 grid_vehicles.setdefault(code, set()).add(vid)
                 if code not in grids or t < grids[code][0]:
@@ -631,7 +715,7 @@ class FleetTelemetryStore(TelemetryStore):
 
 
 def vehicles_for_wall(client: redis.Redis, now: datetime | float, *, settings: Settings | None = None,
-                      max_track_points: int = 2000) -> list[dict[str, Any]]:
+                      max_track_points: int = 1000) -> list[dict[str, Any]]:
     """Plain dicts for the wall's map, one per vehicle::
 
         {"id", "name", "status", "link", "link_since", "lat", "lon", "track": [[lat, lon], ...],

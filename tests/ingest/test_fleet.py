@@ -88,7 +88,7 @@ def test_polylines_break_at_gaps_and_distance_counts_only_what_was_driven() -> N
     track = [east(0, 0), east(100, 10), east(200, 20), east(900, 900), east(1000, 910)]
     pieces = polylines(track, max_gap_s=60)
     assert [len(p) for p in pieces] == [3, 2]
-    assert pieces[0][0] == [round(LAT0, 6), round(LON0, 6)]
+    assert pieces[0][0] == [LAT0, LON0]
     assert abs(track_length_m(track, 60) - 300) < 1
 
 
@@ -137,7 +137,7 @@ def test_the_fleet_keeps_link_track_and_coverage_and_a_resent_batch_changes_noth
     assert [g["code"] for g in cov["grids"]] == ["G1", "G2", "G3"]
     assert cov["grids"][0] == {"code": "G1", "name": "grid G1", "first_at": "2026-11-24T02:00:00+00:00",
                                "vehicle": "zz-a1234", "vehicles": ["zz-a1234"]}
-    assert len(cov["cells"]) == 13 and cov["vehicles"][0]["polylines"][0][0] == [round(LAT0, 6), round(LON0, 6)]
+    assert len(cov["cells"]) == 13 and cov["vehicles"][0]["polylines"][0][0] == [LAT0, LON0]
     assert abs(cov["vehicles"][0]["km"] - 0.6) < 0.01
     assert fleet.coverage("2026-11-23")["grids"] == []
 
@@ -164,3 +164,22 @@ def test_crew_status_applies_only_when_newer_and_a_day_ends_at_the_citys_midnigh
     assert wall["id"] == "zz-a1234" and wall["status"] == "paused" and wall["link"] == "online"
     assert (wall["lat"], wall["lon"]) == (LAT0, LON0) and wall["track"] == [[LAT0, LON0]]
     assert set(wall) >= {"id", "name", "status", "link", "lat", "lon", "track", "covered_grids"}
+
+
+def test_tracks_read_again_fetch_only_what_was_added_and_a_late_backlog_lands_in_time_order(
+    redis_client: redis.Redis,
+) -> None:
+    fleet = Fleet(redis_client, FleetSettings(track_point_seconds=1), "Asia/Shanghai")
+    day = "2026-11-24"
+    fleet.record_fixes("car-1", [fix(east(10 * i, i)) for i in range(0, 10)], now=T0 + 10)
+    assert [p.t - T0 for p in fleet.day_track(day, "car-1")] == list(range(10))
+    fleet.record_fixes("car-1", [fix(east(10 * i, i)) for i in range(20, 25)], now=T0 + 25)
+    fleet.record_fixes("car-1", [fix(east(10 * i, i)) for i in range(10, 20)], now=T0 + 26)  # the backlog
+    fleet.record_fixes("car-1", [fix(east(10 * i, i)) for i in range(10, 20)], now=T0 + 27)  # and resent
+    assert [p.t - T0 for p in fleet.day_track(day, "car-1")] == list(range(25))
+    # The day's keys expire and the car comes back: the new, longer track is never mixed with the old one read.
+    redis_client.delete(*redis_client.keys("gw:fleet:track*"))
+    fleet.record_fixes("car-1", [fix(east(5, 100 + i, north=50)) for i in range(40)], now=T0 + 140)
+    again = fleet.day_track(day, "car-1")
+    assert [p.t - T0 for p in again] == list(range(100, 140))
+    assert {p.lat for p in again} == {round(east(5, 0, 50).lat, 7)}
