@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from alerts.models import utc_now
 from alerts.redis_clients import fail_fast_client
 from gridwatch import keys
 from gridwatch.events import alert_from_stream
+from gridwatch.loop import ThreadPart
 from gridwatch.types import Alert
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _is_connection_level(exc: BaseException) -> bool:
     )
 
 
-class StreamConsumer:
+class StreamConsumer(ThreadPart):
     """One consumer of a group; ``start()`` runs it in a thread, ``poll_once()``/``reclaim()`` step it by hand."""
 
     def __init__(
@@ -89,6 +89,7 @@ class StreamConsumer:
         reconcile_after_s: float = 30.0,
         reconcile_every_s: float = 10.0,
     ) -> None:
+        super().__init__(f"consumer-{group}")
         self._engine = engine
         self._client = fail_fast_client(redis_source, command_timeout_s=block_ms / 1000 + 1.0)
         self._handler = handler
@@ -107,8 +108,6 @@ class StreamConsumer:
         self._reconcile_after_s = reconcile_after_s
         self._reconcile_every_s = reconcile_every_s
         self._next_reconcile = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._group_ready = False
         self._retry_own_pending = False
         self._next_claim = 0.0
@@ -124,25 +123,8 @@ class StreamConsumer:
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> StreamConsumer:
-        if self.running:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"consumer-{self.group}", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("consumer %s of group %s did not stop within %.1f s", self.name, self.group, timeout)
-            self._thread = None
+        super().stop(timeout)
         self._client.close()
 
     def health(self) -> PartHealth:

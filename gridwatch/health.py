@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
+
+from gridwatch.loop import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def http_ok(url: str, timeout: float = 5.0) -> bool:
         return False
 
 
-class HeartbeatThread:
+class HeartbeatThread(Periodic):
     """Beats ``gw:health:{kind}:{instance}`` every ``every_seconds`` while ``probe()`` says work progresses.
 
     For parts whose progress is easiest checked from outside their loop, e.g. the dashboard:
@@ -103,36 +104,20 @@ class HeartbeatThread:
         self, client: redis.Redis, kind: str, instance: str | None = None, *,
         probe: Callable[[], bool], every_seconds: float = 5.0, ttl_seconds: int = DEFAULT_TTL_S,
     ) -> None:
+        super().__init__(f"heartbeat-{kind}", every_seconds)
         self.client = client
         self.kind = kind
         self.instance = instance
         self.probe = probe
-        self.every_seconds = every_seconds
         self.ttl_seconds = ttl_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> HeartbeatThread:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.kind}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                healthy = self.probe()
-            except Exception:  # noqa: BLE001 - a failing probe means no progress, never a dead heartbeat thread
-                log.exception("health probe of %s failed", self.kind)
-                healthy = False
-            if healthy:
-                beat(self.client, self.kind, self.instance, self.ttl_seconds)
-            else:
-                log.warning("%s made no progress: heartbeat not refreshed", self.kind)
-            self._stop.wait(self.every_seconds)
+    def tick(self) -> None:
+        try:
+            healthy = self.probe()
+        except Exception:  # noqa: BLE001 - a failing probe means no progress, not a failed heartbeat round
+            log.exception("health probe of %s failed", self.kind)
+            healthy = False
+        if healthy:
+            beat(self.client, self.kind, self.instance, self.ttl_seconds)
+        else:
+            log.warning("%s made no progress: heartbeat not refreshed", self.kind)

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 
 import redis
 
+from gridwatch.loop import ThreadPart
+
 log = logging.getLogger(__name__)
 
 WORKERS_KEY = "gw:lease:workers"
@@ -69,7 +71,7 @@ def holders(client: redis.Redis, camera_ids: Iterable[str]) -> dict[str, str | N
     return {c: (v.decode() if isinstance(v, bytes) else v) for c, v in zip(ids, values, strict=True)}
 
 
-class LeaseKeeper:
+class LeaseKeeper(ThreadPart):
     """Holds this worker's share of the cameras: ``start()``, ``held`` (a snapshot), ``stop()`` releases all.
 
     ``cameras()`` lists the camera ids to share (the enabled ones); ``on_change()`` is called (on the keeper's
@@ -92,6 +94,7 @@ class LeaseKeeper:
                 f"lease renew interval {renew_seconds}s must be under half the lease TTL {ttl_seconds}s, "
                 "or a slow round lets leases lapse"
             )
+        super().__init__("camera-leases")
         self.client = client
         self.worker_id = worker_id
         self._cameras = cameras
@@ -104,8 +107,6 @@ class LeaseKeeper:
         self._members = client.register_script(_MEMBERS)
         self._held: dict[str, float] = {}  # camera id -> local deadline (monotonic) of the lease
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.live_workers = 0
         self.rounds = 0
 
@@ -118,20 +119,9 @@ class LeaseKeeper:
         with self._lock:
             return camera_id in self._held
 
-    def start(self) -> LeaseKeeper:
-        if self._thread is not None:
-            raise RuntimeError("lease keeper already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="camera-leases", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self, timeout: float = 5.0) -> None:
         """Stop renewing and hand every lease back at once, so the other workers need not wait for the TTL."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
         with self._lock:
             cams, self._held = list(self._held), {}
         try:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from gridwatch.loop import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class SweepResult:
     kept_bytes: int
 
 
-class RetentionSweeper:
+class RetentionSweeper(Periodic):
     """Keeps ``folders`` (e.g. ``media/clips`` and ``media/snapshots``) within the age and size limits."""
 
     def __init__(
@@ -45,35 +46,14 @@ class RetentionSweeper:
             raise ValueError(f"retention days must be > 0 or unset, got {max_days}")
         if max_gb is not None and max_gb <= 0:
             raise ValueError(f"retention GB must be > 0 or unset, got {max_gb}")
+        super().__init__("media-retention", every_seconds)
         self.folders = [Path(f) for f in folders]
         self.max_days = max_days
         self.max_bytes = None if max_gb is None else int(max_gb * GB)
-        self.every_seconds = every_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.last: SweepResult | None = None
 
-    def start(self) -> RetentionSweeper:
-        if self._thread is not None:
-            raise RuntimeError("retention sweeper already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="media-retention", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sweep()
-            except Exception:  # noqa: BLE001 - a failed pass is retried at the next interval
-                log.exception("media retention pass failed")
-            self._stop.wait(self.every_seconds)
+    def tick(self) -> None:
+        self.sweep()
 
     def _files(self, now: float) -> list[tuple[float, int, Path]]:
         found: list[tuple[float, int, Path]] = []

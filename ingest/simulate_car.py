@@ -24,6 +24,7 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from gridwatch.loop import Periodic
 from gridwatch.types import GpsFix
 from ingest.gps import ROUTES, SimulatedRoute, route
 
@@ -87,20 +88,18 @@ class WsSender:
             self._stack.close()
 
 
-class CarSimulator:
+class CarSimulator(Periodic):
     """Sends the car's fix ``rate_hz`` times a second until ``stop()``; counts sent and failed fixes."""
 
     def __init__(self, car: SimulatedRoute, send: Send, rate_hz: float = 1.0, vehicle_id: str = "car") -> None:
         if not rate_hz > 0:
             raise ValueError(f"rate must be > 0 fixes per second, got {rate_hz}")
+        super().__init__(f"car-{vehicle_id}", 1.0 / rate_hz)
         self.car = car
         self.send = send
-        self.period = 1.0 / rate_hz
         self.vehicle_id = vehicle_id
         self.sent = 0
         self.failed = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def step(self) -> bool:
         """Send one fix for now; True if the receiver accepted it."""
@@ -114,22 +113,8 @@ class CarSimulator:
         self.sent += 1
         return True
 
-    def start(self) -> CarSimulator:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"car-{self.vehicle_id}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.step()
-            self._stop.wait(self.period)
+    def tick(self) -> None:
+        self.step()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

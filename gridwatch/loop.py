@@ -1,0 +1,65 @@
+"""One background thread with start / stop / running, for every long-running part that loops on its own.
+
+``ThreadPart`` owns the thread and its stop event; a part writes ``_run`` (checking ``_stop``) and may extend
+``stop`` to hand things back once its loop has ended. ``Periodic`` is the common case: ``tick()`` every
+``every_seconds``, where a failing tick is logged and retried at the next interval instead of killing the part.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Self
+
+log = logging.getLogger(__name__)
+
+
+class ThreadPart:
+    """A named daemon thread running ``_run`` until ``stop()``; ``start()`` returns the part for chaining."""
+
+    def __init__(self, thread_name: str) -> None:
+        self.thread_name = thread_name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Self:
+        if self._thread is not None:
+            raise RuntimeError(f"{self.thread_name} already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the loop to end and wait up to ``timeout`` s; a loop still busy is left to finish (and said)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s still busy %.1f s after stop; left to finish", self.thread_name, timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Periodic(ThreadPart):
+    """``tick()`` now and then every ``every_seconds`` until stopped."""
+
+    def __init__(self, thread_name: str, every_seconds: float) -> None:
+        super().__init__(thread_name)
+        self.every_seconds = every_seconds
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - one failed round must not end a part that runs for months
+                log.exception("%s: round failed; retried in %.1f s", self.thread_name, self.every_seconds)
+            self._stop.wait(self.every_seconds)
