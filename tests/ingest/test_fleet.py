@@ -183,3 +183,23 @@ def test_tracks_read_again_fetch_only_what_was_added_and_a_late_backlog_lands_in
     again = fleet.day_track(day, "car-1")
     assert [p.t - T0 for p in again] == list(range(100, 140))
     assert {p.lat for p in again} == {round(east(5, 0, 50).lat, 7)}
+
+
+def test_video_from_a_vehicles_camera_keeps_it_online_and_the_wall_names_it(redis_client: redis.Redis) -> None:
+    from gridwatch.events import camera_state_to_hash
+    from gridwatch.keys import camera_state
+    from gridwatch.types import CameraState, CameraStatus
+
+    settings = load_settings(None, fleet={"names": {"zz-b7": "豫A·B7"}, "link_timeout_seconds": 10},
+                             ingest={"telemetry_vehicles": {"zz-b7-front": "zz-b7"}})
+    now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    [never] = vehicles_for_wall(redis_client, now, settings=settings)
+    assert (never["id"], never["name"], never["link"], never["lat"], never["track"]) == ("zz-b7", "豫A·B7",
+                                                                                         "offline", None, [])
+    state = CameraState("zz-b7-front", "front", CameraStatus.ONLINE, fps=10, frames=100, dropped=0,
+                        last_frame_at=now - timedelta(seconds=1), error=None)
+    redis_client.hset(camera_state("zz-b7-front"), mapping=camera_state_to_hash(state))  # type: ignore[arg-type]
+    [seen] = vehicles_for_wall(redis_client, now, settings=settings)
+    assert seen["link"] == "online" and seen["link_since"] == (now - timedelta(seconds=1)).isoformat()
+    [later] = vehicles_for_wall(redis_client, now + timedelta(seconds=30), settings=settings)
+    assert later["link"] == "offline"  # the worker's frames stopped with the camera's state as it was
