@@ -2,8 +2,9 @@
 
 Both are queued in the car's ``CarStore`` first (so they survive a dead link) and sent by the agent.
 
-Command-centre endpoints (JSON bodies; 2xx = accepted, 4xx = refused for good with ``{"error": ...}``, 5xx or
-no answer = the car retries):
+Command-centre endpoints (``ingest.fleet_api``; JSON bodies, with ``Authorization: Bearer <centre_token>`` when
+set; 2xx = accepted, 4xx = refused for good with ``{"error": ...}``, 5xx, 401/403 (a token to fix) or no answer =
+the car retries):
 
 ``POST /api/reports`` — a manual report that enters the same case flow as a video alert::
 
