@@ -87,8 +87,8 @@ def save_photo(media_dir: Path, contents: str, case_id: str, now: datetime | Non
     return rel
 
 
-def accept(cw: Casework, case_id: str, actor: Actor) -> CaseView:
-    return cw.start(case_id, actor)
+def accept(cw: Casework, case_id: str, actor: Actor, now: datetime | None = None) -> CaseView:
+    return cw.start(case_id, actor, now=now)
 
 
 def feedback(cw: Casework, media_dir: Path, case_id: str, actor: Actor, note: str, photo: str | None) -> CaseView:
@@ -101,13 +101,14 @@ def feedback(cw: Casework, media_dir: Path, case_id: str, actor: Actor, note: st
     return cw.handle(case_id, actor, note=note.strip(), photo_path=rel)
 
 
-def escalate(cw: Casework, case_id: str, actor: Actor, note: str) -> CaseView:
-    return cw.escalate(case_id, actor, note=note)
+def escalate(cw: Casework, case_id: str, actor: Actor, note: str, now: datetime | None = None) -> CaseView:
+    return cw.escalate(case_id, actor, note=note, now=now)
 
 
-def file_query(cw: Casework, case_id: str, actor: Actor, question: str) -> QueryView:
-    return cw.file_query(case_id, actor, question)
+def file_query(cw: Casework, case_id: str, actor: Actor, question: str, now: datetime | None = None) -> QueryView:
+    """A formal query to the parent grid; refused (with the deadline) until the parent is overdue."""
+    return cw.file_query(case_id, actor, question, now=now)
 
 
-def answer_query(cw: Casework, query_id: int, actor: Actor, answer: str) -> QueryView:
-    return cw.answer_query(query_id, actor, answer)
+def answer_query(cw: Casework, query_id: int, actor: Actor, answer: str, now: datetime | None = None) -> QueryView:
+    return cw.answer_query(query_id, actor, answer, now=now)

@@ -342,3 +342,22 @@ def test_admin_imports_a_grid_map_with_problems_by_feature_then_a_valid_one(
     _wait(admin, lambda d: "用户 grid2 已添加" in _text(d, ids.ADMIN_USER_MESSAGE))
     assert "410105002" in _text(admin, ids.ADMIN_USERS)
     _shot(admin, "admin_zh")
+
+
+def test_the_desk_speaks_english_when_asked(
+    server: DashboardServer, repo: Repository, make_case: Callable[..., tuple[str, Alert]],
+    browsers: Callable[..., webdriver.Chrome],
+) -> None:
+    _users(repo)
+    case_id, _ = make_case(clip=False)
+    op = browsers()
+    login_browser(op, server.url, "op1", PASSWORD, next_path="/desk?lang=en")
+    _wait(op, lambda d: _item(d, "gw-desk-item", case_id))
+    assert op.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    page = op.find_element(By.CSS_SELECTOR, ".gw-desk").text
+    for label in ("Operator's desk", "Alert queue", "occupying the road for business", "Log out"):
+        assert label in page
+    assert "告警队列" not in page
+    _click(op, f'.gw-desk-item[data-case-id="{case_id}"]')
+    _wait(op, lambda d: "Suggested grid" in _text(d, ids.DESK_DETAIL))
+    _shot(op, "desk_en")

@@ -287,3 +287,43 @@ def test_an_escalated_case_comes_back_to_the_desk_and_is_reassigned(
     assert view.status == Status.DISPATCHED and view.department == "urban_management"
     assert desk_queries.desk_queue(svc.book) == []
     assert [c.id for c in staff_queries.my_cases(svc.book, None, department="urban_management")] == [case_id]
+
+
+def test_the_lower_grid_files_a_query_once_the_parent_is_overdue_and_the_parent_answers_it(
+    svc: PageServices, redis_client: redis.Redis, new_case: Callable[..., tuple[str, Alert]],
+) -> None:
+    case_id, _ = new_case()
+    desk_queries.assign(svc, redis_client, case_id, OP_A, "甲", grid=GRID_1)
+    lower = Actor("grid-1a", Role.GRID_STAFF, GRID_1)
+    parent = Actor("community-1", Role.GRID_STAFF, COMMUNITY_1)
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    staff_queries.accept(svc.casework, case_id, lower, now=month_ago)
+    staff_queries.escalate(svc.casework, case_id, lower, "needs the community", now=month_ago)
+    assert svc.book.get(case_id).overdue  # 7 working days passed long ago
+    q = staff_queries.file_query(svc.casework, case_id, lower, "why is this still open?")
+    assert q.to_grid == COMMUNITY_1 and q.filed_grid == GRID_1
+    assert [x.id for x in staff_queries.queries_for(svc.book, COMMUNITY_1)] == [q.id]
+    assert staff_queries.queries_for(svc.book, "410105002") == []
+    with pytest.raises(WorkflowError):
+        staff_queries.answer_query(svc.casework, q.id, Actor("other", Role.GRID_STAFF, "410105002002"), "not ours")
+    answered = staff_queries.answer_query(svc.casework, q.id, parent, "urban management comes on Monday")
+    assert answered.answered_by == "community-1"
+    assert staff_queries.queries_for(svc.book, COMMUNITY_1) == []
+
+
+def test_the_evidence_gps_trace_is_the_cars_track_around_the_sightings(
+    svc: PageServices, settings: Settings, redis_client: redis.Redis, new_case: Callable[..., tuple[str, Alert]],
+) -> None:
+    from dashboard.evidence_api import gps_trace
+    from gridwatch.types import GpsFix
+    from ingest.telemetry import TelemetryStore
+
+    case_id, alert = new_case(camera="car-1")
+    t0 = alert.detected_at
+    store = TelemetryStore(redis_client, settings.ingest.telemetry_track_seconds)
+    near = [GpsFix(P1[0], P1[1] + i * 1e-5, t0 + timedelta(seconds=i)) for i in range(-5, 6)]
+    far = [GpsFix(P2[0], P2[1], t0 - timedelta(minutes=20))]
+    store.add("car-1", near + far)
+    store.add("car-2", [GpsFix(P1[0], P1[1], t0)])  # another car: not this case's
+    trace = gps_trace(redis_client, settings, svc.book.detail(case_id))
+    assert [f.time for f in trace] == [f.time for f in near]
