@@ -67,6 +67,8 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 _PHOTO_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
 _CENTRE = (Role.OPERATOR, Role.SUPERVISOR)
 _ANYONE = tuple(r for r in Role if r != Role.SYSTEM)
+# What only the grid holding a case may do (a scoped user whose grid is below the holder may not).
+_HOLDER_ACTIONS = frozenset({Action.START, Action.HANDLE, Action.ESCALATE, Action.DISPATCH})
 
 
 class ApiError(Exception):
@@ -385,7 +387,12 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
         a, user, t = api(), _user(), _t()
         if action not in set(Action):
             raise ApiError(404, t.gettext("No such action {action}").format(action=action))
-        _visible_case(a, user, case_id, t)
+        view = _visible_case(a, user, case_id, t)
+        held = view.assignee_grid
+        if action in _HOLDER_ACTIONS and held is not None and not _within(user, held):
+            # Escalated above the user's grid: the parent grid acts on it now, not the grid that asked for help.
+            raise ApiError(403, t.gettext("Grid {grid} holds this case now; your grid is {scope}").format(
+                grid=held, scope=user.scope_grid))
         _claims().check_free_for("case", case_id, user.username)
         body = _body()
         grid = _text(body, "grid")

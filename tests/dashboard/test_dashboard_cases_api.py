@@ -188,6 +188,9 @@ def test_merge_split_and_overdue_queries_over_the_api(
     work.dispatch(first, centre, Target(grid=GRID_A1), now=long_ago)
     work.start(first, grid_staff, now=long_ago)
     work.escalate(first, grid_staff, "needs the community", now=long_ago)
+    # Escalated to the community: the grid below no longer acts on it, the community does.
+    refused = staff_a1.post(f"/api/cases/{first}/start", json={})
+    assert refused.status_code == 403 and COMMUNITY_A in refused.get_json()["error"]
     overdue = staff_a.get("/api/cases/overdue").get_json()
     assert [c["id"] for c in overdue] == [first] and overdue[0]["overdue"] is True
     assert as_user("staff_b").get("/api/cases/overdue").get_json() == []
