@@ -34,7 +34,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from alerts.users import User, UserStore
 from alerts.workflow import Actor, Role
 from dashboard import lang
-from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, translator
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -297,6 +297,8 @@ def device_authorized() -> bool:
 
 def _t() -> Translator:
     settings = _state().settings
+    if request.path.startswith(JSON_PREFIXES):  # like the API's own errors: Accept-Language counts there
+        return translator(lang.api_language(settings.locale.language))
     return lang.wall_translator(settings.locale.language)
 
 

@@ -184,3 +184,10 @@ def test_the_session_cookie_identifies_the_user_on_another_port(
     UserStore(repo.engine).update("op", active=False)
     app.extensions[auth.EXTENSION].forget("op")
     assert auth.user_from_cookie(app, header) is None
+
+
+def test_a_401_speaks_the_clients_language(app: Flask) -> None:
+    c = app.test_client()
+    assert c.get("/api/alerts").get_json()["error"] == "请先登录"
+    english = c.get("/api/alerts", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert english.get_json()["error"] == "Log in first" and english.headers["Content-Language"] == "en"
