@@ -291,3 +291,19 @@ def act(_clicks: list[int | None], selected: dict[str, str] | None, note: str | 
         return message(t.gettext("Not done: {reason}").format(reason=str(exc)), "error"), dash.no_update
     return message(t.gettext("Case is now: {status}").format(status=status_label(view.status, t)), "ok"), \
         (done or 0) + 1
+
+
+@dash.callback(
+    Output(ids.REPLAY_SELECTED, "data", allow_duplicate=True),
+    Input(ids.REPLAY_TIMELINE, "clickData"),
+    State(ids.REPLAY_SELECTED, "data"),
+    prevent_initial_call=True,
+)
+def pick_on_timeline(click: dict[str, Any] | None, selected: dict[str, str] | None) -> Any:
+    """A sighting clicked on the timeline plays that alert's clip."""
+    points = (click or {}).get("points") or []
+    alert_id = points[0].get("customdata") if points else None
+    if not selected or not alert_id or alert_id == selected.get("alert"):
+        raise PreventUpdate
+    _user_or_403()
+    return {"case": selected["case"], "alert": str(alert_id)}

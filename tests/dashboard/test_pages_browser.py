@@ -12,7 +12,7 @@ import shutil
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from auth_testing import add_user, login_browser
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -93,10 +94,11 @@ def make_case(settings: Settings, repo: Repository, shared_dir: Path) -> Callabl
     """An alert with its snapshot and (optionally) its clip on disk, ingested into a case like the consumer does."""
     router = GridRouter(repo.list_grids())
 
-    def make(at: tuple[float, float] = P1, category: str = "0503", clip: bool = True) -> tuple[str, Alert]:
-        alert = Alert(id=uuid.uuid4().hex, camera_id="car-1", category=category, confidence=0.88,
-                      detected_at=datetime.now(UTC), lat=at[0], lon=at[1], grid_code=None, snapshot_url=None,
-                      bbox=(250.0, 150.0, 420.0, 330.0), track_id=3)
+    def make(at: tuple[float, float] = P1, category: str = "0503", clip: bool = True, camera: str = "car-1",
+             seen: datetime | None = None) -> tuple[str, Alert]:
+        alert = Alert(id=uuid.uuid4().hex, camera_id=camera, category=category, confidence=0.88,
+                      detected_at=seen or datetime.now(UTC), lat=at[0], lon=at[1], grid_code=None,
+                      snapshot_url=None, bbox=(250.0, 150.0, 420.0, 330.0), track_id=3)
         rel = f"snapshots/{alert.detected_at:%Y/%m/%d}/{alert.id}.jpg"
         (settings.media_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shared_dir / "images" / "bus.jpg", settings.media_dir / rel)
@@ -248,7 +250,9 @@ def test_replay_plays_the_clip_under_its_box_and_exports_the_evidence_zip(
     make_case: Callable[..., tuple[str, Alert]], browsers: Callable[..., webdriver.Chrome],
 ) -> None:
     _users(repo)
-    case_id, alert = make_case()
+    case_id, alert = make_case(seen=datetime.now(UTC) - timedelta(minutes=10))
+    again, later = make_case(camera="park-east")  # another camera sees the same problem: the same case
+    assert again == case_id
     sup = browsers()
     login_browser(sup, server.url, "sup1", PASSWORD, next_path="/replay")
     _wait(sup, lambda d: d.find_elements(By.CSS_SELECTOR, f'.gw-replay-hit[data-alert-id="{alert.id}"]'))
@@ -264,6 +268,12 @@ def test_replay_plays_the_clip_under_its_box_and_exports_the_evidence_zip(
     assert overlay.rect == video_box  # the box's coordinate space lies exactly over the picture
     assert sup.find_elements(By.CSS_SELECTOR, f"#{ids.REPLAY_TIMELINE} .scatterlayer .point")
     _shot(sup, "replay_zh")
+
+    # The timeline has a point per sighting; clicking the later one plays that alert's clip.
+    points = sup.find_elements(By.CSS_SELECTOR, f"#{ids.REPLAY_TIMELINE} .scatterlayer .trace:first-child .point")
+    assert len(points) == 2
+    ActionChains(sup).move_to_element(points[1]).click().perform()
+    _wait(sup, lambda d: later.id in (d.find_element(By.ID, ids.REPLAY_VIDEO).get_attribute("src") or ""))
 
     # Confirm from the replay: the case is verified and the audit log says who.
     _click(sup, '[id*="verify"]')
