@@ -351,7 +351,18 @@ def test_admin_imports_a_grid_map_with_problems_by_feature_then_a_valid_one(
     admin.find_element(By.ID, ids.ADMIN_USER_ADD).click()
     _wait(admin, lambda d: "用户 grid2 已添加" in _text(d, ids.ADMIN_USER_MESSAGE))
     assert "410105002" in _text(admin, ids.ADMIN_USERS)
+
+    admin.find_element(By.ID, ids.ADMIN_CAM_ID).send_keys("car-9")
+    admin.find_element(By.ID, ids.ADMIN_CAM_NAME).send_keys("巡逻车 豫A·9999")
+    admin.find_element(By.ID, ids.ADMIN_CAM_URL).send_keys("rtsp://cam:s3cret@10.0.0.9/live")
+    admin.find_element(By.ID, ids.ADMIN_CAM_ADD).click()
+    _wait(admin, lambda d: "摄像头 car-9 已添加" in _text(d, ids.ADMIN_CAM_MESSAGE))
+    cameras = _text(admin, ids.ADMIN_CAMERAS)
+    assert "巡逻车 豫A·9999" in cameras and "rtsp://cam:***@10.0.0.9/live" in cameras and "s3cret" not in cameras
     _shot(admin, "admin_zh")
+    _click(admin, '[id*="car-9"]')
+    _wait(admin, lambda d: "摄像头 car-9 已删除" in _text(d, ids.ADMIN_CAM_MESSAGE))
+    assert "car-9" not in _text(admin, ids.ADMIN_CAMERAS)
 
 
 def test_the_desk_speaks_english_when_asked(
