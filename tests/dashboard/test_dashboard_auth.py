@@ -191,3 +191,15 @@ def test_a_401_speaks_the_clients_language(app: Flask) -> None:
     assert c.get("/api/alerts").get_json()["error"] == "请先登录"
     english = c.get("/api/alerts", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert english.get_json()["error"] == "Log in first" and english.headers["Content-Language"] == "en"
+
+
+def test_a_session_older_than_session_minutes_is_over(app: Flask, repo: Repository) -> None:
+    add_user(repo, "op", "op-password", Role.OPERATOR)
+    c = app.test_client()
+    login(c, "", "op", "op-password")
+    assert c.get("/api/alerts").status_code == 200
+    minutes = app.extensions[auth.EXTENSION].settings.auth.session_minutes
+    with c.session_transaction() as s:  # the login happened a minute longer ago than a session lasts
+        s["at"] = s["at"] - (minutes + 1) * 60
+    assert c.get("/api/alerts").status_code == 401
+    assert c.get("/").headers["Location"].startswith("/login")
