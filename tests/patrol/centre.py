@@ -1,7 +1,9 @@
 """A stand-in command centre for the car's tests: a real HTTP server on loopback.
 
 GPS goes through the REAL receiver (``ingest.telemetry_api`` on a private redis-server); reports and crew
-status, whose command-centre side does not exist yet, are kept in lists exactly as they arrived.
+status are kept in lists exactly as they arrived, because these tests check what the car sends and when
+(store and forward, retries, order). The real command-centre routes for them (``ingest.fleet_api``) are run
+against the real car in tests/ingest/test_fleet_api.py.
 ``stop()``/``start()`` keep the port, so a restart is the link coming back.
 """
 from __future__ import annotations
