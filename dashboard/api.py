@@ -13,7 +13,7 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from dashboard import lang, mjpeg, queries
+from dashboard import lang, mjpeg, queries, wall_data
 from dashboard.context import current
 from dashboard.texts import state_label
 from gridwatch.i18n import Translator, category_name, translator
@@ -104,6 +104,19 @@ def media(path: str) -> Response:
     response = flask.send_from_directory(current().settings.media_dir.resolve(), path, max_age=3600)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@blueprint.get("/api/wall/summary")
+def wall_summary() -> Response | tuple[Response, int]:
+    """The wall's figures and map version; ``?v=`` the version the page shows: 204 while it is current."""
+    try:
+        shown = wall_data.browser_summary(wall_data.current_data().summary())
+    except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the wall, logged here
+        log.warning("GET /api/wall/summary: %s", exc)
+        return _error(503, _t().gettext("Alerts are unavailable: the database does not answer"))
+    if shown["version"] == request.args.get("v"):
+        return Response(status=204)
+    return jsonify(shown)
 
 
 @blueprint.get("/video/<camera_id>.jpg")

@@ -7,7 +7,6 @@ _NS = "wall"
 CLOCK = f"{_NS}-clock"
 CLOCK_ZONE = f"{_NS}-clock-zone"
 LANG_SWITCH = f"{_NS}-lang"
-CLOCK_TICK = f"{_NS}-clock-tick"
 CONNECTION = f"{_NS}-connection"
 TODAY_COUNT = f"{_NS}-today-count"
 CAMERAS_ONLINE = f"{_NS}-cameras-online"
@@ -52,7 +51,8 @@ CAM_POSITION = f"{_NS}-cam-position"  # pattern-matching: {"type": CAM_POSITION,
 
 # the day's figures and the grid map (dashboard.wall_data's summary)
 SUMMARY = f"{_NS}-summary"
-SUMMARY_TICK = f"{_NS}-summary-tick"
+SUMMARY_POLL = f"{_NS}-summary-poll"
+SUMMARY_STARTED = f"{_NS}-summary-started"
 FIGURES = f"{_NS}-figures"
 MAP_GRAPH = f"{_NS}-map"
 MAP_FOCUS = f"{_NS}-map-focus"

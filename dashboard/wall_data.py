@@ -164,6 +164,14 @@ def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list
     return read
 
 
+def browser_summary(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """What the page keeps of the summary: the figures and a version (the map is drawn on the server)."""
+    if summary is None:
+        return {"version": None, "figures": {}, "totals": {"open": 0, "overdue": 0}}
+    figures = dict(summary["figures"], overdue_now=summary["totals"]["overdue"])
+    return {"version": summary["version"], "figures": figures, "totals": summary["totals"]}
+
+
 def current_data() -> WallData:
     """The WallData of the app serving this request (made on first use)."""
     ext = flask.current_app.extensions

@@ -157,6 +157,39 @@
   }
   window.setInterval(pumpFrames, 50);
 
+  var summaryPoll = null;
+  function pollSummary() {
+    var p = summaryPoll;
+    if (!p) { return; }
+    if (p.busy) { p.again = true; return; }
+    p.busy = true;
+    var url = p.cfg.url + (p.version ? "?v=" + encodeURIComponent(p.version) : "");
+    fetch(url, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.status === 200 ? r.json() : null; })
+      .then(function (data) {
+        if (data && data.version !== p.version) {
+          p.version = data.version;
+          window.dash_clientside.set_props(p.cfg.store, { data: data });
+        }
+      })
+      .catch(function (err) { console.warn("GridWatch summary: poll failed", err); })
+      .then(function () {
+        p.busy = false;
+        if (p.again) { p.again = false; pollSummary(); }
+      });
+  }
+
+  /* The header clock, once a second in the city's zone: straight into the DOM, no Dash round trip. */
+  function tickClock() {
+    var clock = document.querySelector(".gw-clock[data-tz]");
+    if (!clock) { return; }
+    var locale = { tz: clock.getAttribute("data-tz"), bcp47: clock.getAttribute("data-bcp47") };
+    var d = new Date();
+    var z = zoned(d, locale);
+    clock.textContent = z.day + " " + weekday(d, locale) + " " + z.time;
+  }
+  window.setInterval(tickClock, 1000);
+
   function byNewest(a, b) {
     return new Date(b.detected_at).getTime() - new Date(a.detected_at).getTime();
   }
@@ -208,6 +241,7 @@
       },
 
       pushSeq: function (inbox) {
+        pollSummary();
         return (inbox && inbox.seq) || window.dash_clientside.no_update;
       },
 
@@ -229,7 +263,7 @@
         var p = (page && page.page) || 0;
         var triggered = (ctx.triggered || []).map(function (t) { return t.prop_id; });
         var cfg = config || {};
-        if (cfg.fps) { frameFps = cfg.fps; }
+        if (cfg.fps) { frameFps = cfg.fps[String(n)] || 2; }
         if (triggered.indexOf(cfg.prev + ".n_clicks") >= 0) { p -= 1; }
         if (triggered.indexOf(cfg.next + ".n_clicks") >= 0) { p += 1; }
         if (triggered.indexOf(cfg.layout + ".value") >= 0) { p = 0; }
@@ -250,10 +284,13 @@
         return n + (today.capped ? "+" : "");
       },
 
-      tick: function (_n, locale) {
-        var d = new Date();
-        var z = zoned(d, locale);
-        return z.day + " " + weekday(d, locale) + " " + z.time;
+      /* The figures and the map's version: a plain fetch every second that answers 204 while nothing
+       * changed, and at once when an alert is pushed (pushSeq); a change goes into the summary store. */
+      startSummary: function (poll, current) {
+        if (summaryPoll || !poll || !poll.url) { return window.dash_clientside.no_update; }
+        summaryPoll = { cfg: poll, version: (current && current.version) || null, busy: false, again: false };
+        window.setInterval(pollSummary, poll.everyMs || 1000);
+        return window.dash_clientside.no_update;
       }
     }
   });

@@ -45,8 +45,11 @@ dash.register_page(__name__, path="/", name="Wall", title=_title, description="G
 
 
 TILE_LAYOUTS = (1, 4, 9, 16)
-FRAME_FPS = 4.0  # tiles poll /video/<id>.jpg at this rate (the workers publish previews at 5 fps)
+# Frames per second each tile polls /video/<id>.jpg at, by layout: the workers publish previews at 5 fps,
+# and a 16th of a screen shows no more at 2 fps while costing the browser and the server half as much.
+FRAME_FPS = {1: 5.0, 4: 4.0, 9: 3.0, 16: 2.0}
 SUMMARY_REFRESH_MS = 1000
+SUMMARY_URL = "/api/wall/summary"
 AGE_REFRESH_MS = 15_000
 
 
@@ -79,6 +82,10 @@ def badge_text(cam: dict[str, Any], t: Translator) -> str:
 
 def badge_class(cam: dict[str, Any]) -> str:
     return f"gw-badge gw-badge-{cam['state']}"
+
+
+def _clock_data(tz: str, t: Translator) -> dict[str, Any]:
+    return {"data-tz": tz, "data-bcp47": t.bcp47}
 
 
 def _data_camera(cid: str) -> dict[str, Any]:
@@ -213,14 +220,6 @@ def _read_summary() -> dict[str, Any] | None:
         return None
 
 
-def browser_summary(summary: dict[str, Any] | None) -> dict[str, Any]:
-    """What the page keeps of the summary: the figures and a version (the map is drawn on the server)."""
-    if summary is None:
-        return {"version": None, "figures": {}, "totals": {"open": 0, "overdue": 0}}
-    figures = dict(summary["figures"], overdue_now=summary["totals"]["overdue"])
-    return {"version": summary["version"], "figures": figures, "totals": summary["totals"]}
-
-
 def locale_data(t: Translator, tz: str) -> dict[str, Any]:
     """What the browser-side code needs to speak the page's language in the city's time zone."""
     return {"lang": t.lang, "bcp47": t.bcp47, "tz": tz, "texts": texts.browser_texts(t),
@@ -298,7 +297,7 @@ def layout(**query: Any) -> html.Div:
     cams = _read_cameras()
     since, alerts, today = _read_alerts()
     summary = _read_summary()
-    shown = browser_summary(summary)
+    shown = wall_data.browser_summary(summary)
     try:
         the_map = build_map(summary, None, t)
         names = wall_data.current_data().grids().names
@@ -334,10 +333,13 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.PAGE_STORE, data={"page": 0}),
             dcc.Store(id=ids.TILE_CONFIG, data={"prev": ids.PAGE_PREV, "next": ids.PAGE_NEXT,
                                                 "layout": ids.TILE_LAYOUT, "fps": FRAME_FPS}),
-            dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
+            # Polled by assets/wall.js with plain fetch (204 while unchanged), not a Dash interval: an idle
+            # wall then costs the browser and the server next to nothing between changes.
+            dcc.Store(id=ids.SUMMARY_STARTED),
+            dcc.Store(id=ids.SUMMARY_POLL, data={"url": SUMMARY_URL, "store": ids.SUMMARY,
+                                                 "everyMs": SUMMARY_REFRESH_MS}),
             dcc.Interval(id=ids.CAMERA_REFRESH, interval=CAMERA_REFRESH_MS),
             dcc.Interval(id=ids.TODAY_REFRESH, interval=TODAY_REFRESH_MS),
-            dcc.Interval(id=ids.SUMMARY_TICK, interval=SUMMARY_REFRESH_MS),
             dcc.Interval(id=ids.AGE_TICK, interval=AGE_REFRESH_MS),
             html.Div(words["lostBanner"], id=ids.LOST_BANNER, className="gw-lost-banner", role="alert"),
             html.Header(
@@ -354,7 +356,9 @@ def layout(**query: Any) -> html.Div:
                     html.Div(className="gw-header-right", children=[
                         html.Div(words["connecting"], id=ids.CONNECTION, className="gw-conn gw-conn-connecting"),
                         html.Div(className="gw-clock-box", children=[
-                            html.Div(texts.clock_text(datetime.now(UTC), tz, t), id=ids.CLOCK, className="gw-clock"),
+                            # assets/wall.js ticks it every second in the city's zone (no Dash round trip).
+                            html.Div(texts.clock_text(datetime.now(UTC), tz, t), id=ids.CLOCK, className="gw-clock",
+                                     **_clock_data(tz, t)),
                             html.Div(texts.zone_name(tz, t), id=ids.CLOCK_ZONE, className="gw-clock-zone"),
                         ]),
                         language_switch(t),
@@ -458,10 +462,10 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
-    ClientsideFunction(namespace="gridwatch", function_name="tick"),
-    Output(ids.CLOCK, "children"),
-    Input(ids.CLOCK_TICK, "n_intervals"),
-    State(ids.LOCALE, "data"),
+    ClientsideFunction(namespace="gridwatch", function_name="startSummary"),
+    Output(ids.SUMMARY_STARTED, "data"),
+    Input(ids.SUMMARY_POLL, "data"),
+    State(ids.SUMMARY, "data"),
 )
 
 dash.clientside_callback(
@@ -555,21 +559,7 @@ def refresh_today(_n: int | None) -> Any:
         return dash.no_update
 
 
-# --- figures and map: a one-second poll that answers "no change" (204) unless the summary changed -------
-
-@dash.callback(
-    Output(ids.SUMMARY, "data"),
-    Input(ids.SUMMARY_TICK, "n_intervals"),
-    Input(ids.PUSH_SEQ, "data"),
-    State(ids.SUMMARY, "data"),
-    prevent_initial_call=True,
-)
-def refresh_summary(_n: int | None, _seq: int | None, shown: dict[str, Any] | None) -> Any:
-    summary = _read_summary()
-    if summary is None or (shown or {}).get("version") == summary["version"]:
-        raise PreventUpdate
-    return browser_summary(summary)
-
+# --- figures and map: the summary store is fed by wall.js's poll of SUMMARY_URL ------------------------
 
 @dash.callback(
     Output(ids.MAP_GRAPH, "figure"),

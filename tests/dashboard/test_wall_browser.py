@@ -245,12 +245,12 @@ RED, YELLOW, GREEN = "rgb(244, 63, 94)", "rgb(245, 158, 11)", "rgb(34, 197, 94)"
 
 # Each filled grid of the map: its fill colour and the name written in it (traces in the same order).
 _MAP_FILLS_JS = """
-const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
-return Array.from(gd.querySelectorAll('path.js-fill')).map(p => p.style.fill);
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return gd ? Array.from(gd.querySelectorAll('path.js-fill')).map(p => p.style.fill) : [];
 """
 _MAP_LABELS_JS = """
-const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
-return Array.from(gd.querySelectorAll('.textpoint text')).map(t => t.textContent);
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return gd ? Array.from(gd.querySelectorAll('.textpoint text')).map(t => t.textContent) : [];
 """
 
 
