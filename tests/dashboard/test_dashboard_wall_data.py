@@ -1,17 +1,21 @@
 """The wall's figures and grid counts over a real database: cases made by CaseService and Casework."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import redis
+import requests
 from wall_testing import IN_GRID_1, IN_GRID_2, open_case, overdue_case
 
 from alerts.repository import Repository
 from dashboard import map as gridmap
 from dashboard import queries
+from dashboard.server import DashboardServer
 from dashboard.wall_data import WallData, fleet_vehicles
 from gridwatch.settings import CameraSettings, Settings
-from gridwatch.types import GpsFix
+from gridwatch.types import CameraState, CameraStatus, GpsFix
 from ingest.fleet import Fleet
 from ingest.telemetry import TelemetryStore
 
@@ -100,3 +104,37 @@ def test_vehicles_of_the_fleet_are_in_the_summary_for_the_map(
     figure = gridmap.grid_map(repo.list_grids(), summary["counts"], vehicles=summary["vehicles"]).figure
     marker = next(t for t in figure["data"] if t.get("name") == "Vehicle")
     assert marker["x"] == [113.67] and marker["y"] == [34.782]
+
+
+def test_summary_and_frame_routes_need_a_login_and_answer_204_while_unchanged(
+    dashboard: DashboardServer, login_cookie: dict[str, str], repo: Repository, settings: Settings,
+    publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
+) -> None:
+    base = dashboard.url.rstrip("/")
+    assert requests.get(base + "/api/wall/summary", timeout=10).status_code == 401
+    assert requests.get(base + "/video/cam-1.jpg", timeout=10).status_code == 401
+    first = requests.get(base + "/api/wall/summary", headers=login_cookie, timeout=10)
+    assert first.status_code == 200
+    body = first.json()
+    assert body["figures"]["collected"] == 0 and body["totals"] == {"open": 0, "overdue": 0}
+    same = requests.get(base + "/api/wall/summary", params={"v": body["version"]}, headers=login_cookie, timeout=10)
+    assert same.status_code == 204 and same.content == b""
+    open_case(repo, settings, IN_GRID_1)
+    deadline = time.monotonic() + 10  # the shared summary is recomputed at most once per ttl_s (0.8 s)
+    while True:
+        changed = requests.get(base + "/api/wall/summary", params={"v": body["version"]}, headers=login_cookie,
+                               timeout=10)
+        if changed.status_code != 204 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert changed.status_code == 200 and changed.json()["figures"]["collected"] == 1
+
+    frame = jpeg("bus.jpg", 320)
+    publish_camera("cam-1", "东门", preview=frame)
+    got = requests.get(base + "/video/cam-1.jpg", headers=login_cookie, timeout=10)
+    assert got.status_code == 200 and got.headers["Content-Type"] == "image/jpeg" and got.content == frame
+    assert got.headers["Cache-Control"] == "no-store"
+    publish_camera("cam-2", "西门", CameraStatus.OFFLINE)  # no preview: the no-signal card
+    card = requests.get(base + "/video/cam-2.jpg", headers=login_cookie, timeout=10)
+    assert card.status_code == 200 and card.headers["X-Frame-State"] == "no-signal" and card.content[:2] == b"\xff\xd8"
+    assert requests.get(base + "/video/nope.jpg", headers=login_cookie, timeout=10).status_code == 404
