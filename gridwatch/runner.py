@@ -247,6 +247,7 @@ def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) 
 
 def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
+    from dashboard import cases_api, open311
     from dashboard.server import DashboardServer
     from gridwatch.metrics import RedisCollector, metrics_blueprint
     from ingest.cameras_api import cameras_blueprint
@@ -270,6 +271,8 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
             cameras_blueprint(registry),
             metrics_blueprint(RedisCollector(handle.client)),
             fleet_blueprint(settings, fleet, fleet_cases),
+            cases_api.for_repository(repo, settings),
+            open311.for_repository(repo, settings),
         ),
     )
     server.start()
