@@ -248,6 +248,7 @@ def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) 
 def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
     from dashboard import cases_api, open311
+    from dashboard.evidence_api import evidence_blueprint
     from dashboard.server import DashboardServer
     from gridwatch.metrics import RedisCollector, metrics_blueprint
     from ingest.cameras_api import cameras_blueprint
@@ -270,6 +271,7 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
             telemetry_blueprint(telemetry),
             cameras_blueprint(registry),
             metrics_blueprint(RedisCollector(handle.client)),
+            evidence_blueprint(),
             fleet_blueprint(settings, fleet, fleet_cases),
             cases_api.for_repository(repo, settings),
             open311.for_repository(repo, settings),
