@@ -8,12 +8,14 @@ supervisor watches is byte for byte the one in the evidence bundle, and the box 
 from __future__ import annotations
 
 import functools
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import cv2
 
@@ -125,6 +127,19 @@ def box_overlay(frame_size: tuple[int, int], bbox: tuple[float, float, float, fl
         "rect": {"x": x1, "y": y1, "width": max(0.0, x2 - x1), "height": max(0.0, y2 - y1), "stroke": stroke},
         "label": {"x": x1, "y": max(stroke * 8, y1 - stroke * 2), "size": round(stroke * 7, 1), "text": label},
     }
+
+
+def overlay_src(o: dict[str, Any]) -> str:
+    """The overlay as a ``data:`` URL of an SVG, for an <img> laid over the <video> (no script, no request)."""
+    rect, label = o["rect"], o["label"]
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{o["viewBox"]}" preserveAspectRatio="xMidYMid meet">'
+        f'<rect x="{rect["x"]:.1f}" y="{rect["y"]:.1f}" width="{rect["width"]:.1f}" height="{rect["height"]:.1f}" '
+        f'fill="none" stroke="#f43f5e" stroke-width="{rect["stroke"]}"/>'
+        f'<text x="{label["x"]:.1f}" y="{label["y"]:.1f}" font-size="{label["size"]}" fill="#f43f5e" '
+        f'font-family="Noto Sans CJK SC, sans-serif">{html.escape(str(label["text"]))}</text></svg>'
+    )
+    return "data:image/svg+xml;charset=utf-8," + quote(svg)
 
 
 def timeline_figure(detail: CaseDetail, tz: str, labels: dict[str, str],

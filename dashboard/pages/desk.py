@@ -20,7 +20,7 @@ from alerts.casework import TargetError
 from alerts.departments import list_departments
 from alerts.routing import UnknownGridCodeError
 from alerts.workflow import Action, Role, WorkflowError
-from dashboard import auth, desk_queries, page_services
+from dashboard import auth, desk_queries, page_services, replay_queries
 from dashboard import pages_ids as ids
 from dashboard.context import current
 from dashboard.pages_common import (
@@ -196,8 +196,13 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
     if c.snapshot_url:
         media.append(html.Img(src=c.snapshot_url, className="gw-desk-snapshot", alt=t.gettext("Snapshot")))
     if d.clip_url:
-        media.append(html.Video(id=ids.DESK_VIDEO, src=d.clip_url, controls=True, autoPlay=True, muted=True,
-                                loop=True, className="gw-desk-video"))
+        stage: list[Any] = [html.Video(id=ids.DESK_VIDEO, src=d.clip_url, controls=True, autoPlay=True, muted=True,
+                                       loop=True, className="gw-replay-video")]
+        size = replay_queries.clip_frame_size(ctx.settings.media_dir, d.clip_url)
+        if size and d.alert is not None:
+            box = replay_queries.box_overlay(size, d.alert.bbox, category_name(c.category, t.lang))
+            stage.append(html.Img(className="gw-replay-overlay", alt="", src=replay_queries.overlay_src(box)))
+        media.append(html.Div(stage, className="gw-replay-stage gw-desk-stage"))
     else:
         media.append(html.Div(t.gettext("The clip is not written yet"), className="gw-desk-video gw-empty"))
     nearby_opts = [

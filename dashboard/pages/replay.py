@@ -182,7 +182,8 @@ def player_children(t: Translator, user: auth.AuthUser, case_id: str, alert_id: 
         if r.frame_size and r.bbox:
             o = replay_queries.box_overlay(r.frame_size, r.bbox, category_name(c.category, t.lang))
             # An <svg> over the <video>: same box, same letterboxing (preserveAspectRatio meet = object-fit contain).
-            stage.append(_svg_overlay(o))
+            stage.append(html.Img(id=ids.REPLAY_OVERLAY, className="gw-replay-overlay", alt="",
+                                  src=replay_queries.overlay_src(o)))
     elif r.hit and r.hit.snapshot_url:
         stage.append(html.Img(src=r.hit.snapshot_url, className="gw-replay-video"))
         stage.append(html.Div(t.gettext("The clip is not written yet"), className="gw-hint"))
@@ -224,23 +225,6 @@ def player_children(t: Translator, user: auth.AuthUser, case_id: str, alert_id: 
         ]),
         html.Details(open=True, children=[html.Summary(t.gettext("Audit log")), html.Ul(history, className="gw-log")]),
     ]
-
-
-def _svg_overlay(o: dict[str, Any]) -> Any:
-    rect, label = o["rect"], o["label"]
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{o["viewBox"]}" preserveAspectRatio="xMidYMid meet">'
-        f'<rect x="{rect["x"]:.1f}" y="{rect["y"]:.1f}" width="{rect["width"]:.1f}" height="{rect["height"]:.1f}" '
-        f'fill="none" stroke="#f43f5e" stroke-width="{rect["stroke"]}"/>'
-        f'<text x="{label["x"]:.1f}" y="{label["y"]:.1f}" font-size="{label["size"]}" fill="#f43f5e" '
-        f'font-family="Noto Sans CJK SC, sans-serif">{_xml(label["text"])}</text></svg>'
-    )
-    return html.Img(id=ids.REPLAY_OVERLAY, className="gw-replay-overlay", alt="",
-                    src="data:image/svg+xml;charset=utf-8," + quote(svg))
-
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 @dash.callback(

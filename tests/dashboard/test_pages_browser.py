@@ -186,6 +186,7 @@ def test_operator_assigns_an_alert_by_keyboard_and_it_reaches_the_grid_staff_pho
     assert "纬五路社区第1网格" in detail  # the suggested grid, by name
     _wait(op, lambda d: d.execute_script(f"return document.getElementById('{ids.DESK_VIDEO}').readyState") >= 2)
     _wait(op, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.DESK_MAP} .scatterlayer .trace"))  # offline map
+    assert op.find_elements(By.CSS_SELECTOR, ".gw-desk-stage .gw-replay-overlay")  # the box over the clip
     _shot(op, "desk_zh")
 
     op.find_element(By.TAG_NAME, "body").send_keys("a")  # confirm and assign to the suggested grid

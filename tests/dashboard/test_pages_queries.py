@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import redis
@@ -182,6 +183,8 @@ def test_the_box_overlay_is_in_frame_pixels_and_clamped_to_the_frame() -> None:
     o = replay_queries.box_overlay((640, 360), (-5.0, 100.0, 700.0, 200.0), "占道经营")
     assert o["viewBox"] == "0 0 640 360"
     assert o["rect"]["x"] == 0.0 and o["rect"]["width"] == 640.0 and o["rect"]["height"] == 100.0
+    svg = unquote(replay_queries.overlay_src(replay_queries.box_overlay((640, 360), (1, 2, 3, 4), "<x>")))
+    assert svg.startswith("data:image/svg+xml") and 'viewBox="0 0 640 360"' in svg and "&lt;x&gt;" in svg
 
 
 # --- grid staff -------------------------------------------------------------------------------------------------------
