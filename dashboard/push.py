@@ -3,6 +3,10 @@
 Runs its own asyncio loop in a thread. Each browser has a bounded queue and its own sender task, so a
 slow or stuck browser only ever delays itself; when its queue overflows it is disconnected and, like any
 client, reconnects with ``?since=<last stream id>`` to replay what it missed from the stream.
+
+The websocket is on its own port, but browsers send a host's cookies to every port of it, so the handshake
+carries the wall's login session: ``authorize(cookie_header)`` names the viewer (or refuses, close 4401), and a
+viewer scoped to a grid only ever gets the alerts of its subtree.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +37,7 @@ WS_PATH = "/ws"
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects with ?since and catches up from the stream
 CLOSE_BAD_REQUEST = 1008
 CLOSE_UNAVAILABLE = 1011
+CLOSE_LOGIN = 4401  # no valid login in the handshake's cookies: the page reloads and lands on /login
 # Per-connection kernel send buffer: alerts are small and rare, and a frozen tab must fill its buffers (and
 # so its queue, and be dropped) after a few hundred alerts, not after the megabytes TCP autotuning allows.
 SOCKET_SNDBUF = 64 * 1024
@@ -69,10 +75,33 @@ def encode_entry(
     return json.dumps({"stream_id": stream_id, "alert": view}, ensure_ascii=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is watching: ``scope`` is the grid code whose subtree they may see (None = the whole territory)."""
+
+    name: str
+    scope: str | None = None
+
+    def sees(self, grid_code: str | None) -> bool:
+        # Grid codes are hierarchical: a child's code starts with its parent's.
+        return self.scope is None or (grid_code is not None and grid_code.startswith(self.scope))
+
+
+ANYONE = Viewer("anyone")
+Authorize = Callable[[str | None], Viewer | None]
+
+
+def _grid_of(text: str) -> str | None:
+    alert = json.loads(text).get("alert") or {}
+    code = alert.get("grid_code")
+    return code if isinstance(code, str) else None
+
+
 @dataclass(eq=False)
 class _Client:
     ws: ServerConnection
     queue: asyncio.Queue[tuple[str, str]]
+    viewer: Viewer = ANYONE
     dropped: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -91,8 +120,11 @@ class PushServer:
         replay_limit: int = 1000,
         block_ms: int = 2000,
         timezone: str = timefmt.DEFAULT_TIMEZONE,
+        authorize: Authorize | None = None,
     ) -> None:
+        """``authorize`` (None = everyone may watch everything) may be set later, before browsers connect."""
         timefmt.zone(timezone)  # an unknown zone fails here, not on the first alert
+        self.authorize = authorize
         self._redis_url = redis_url
         self._host = host
         self._requested_port = port
@@ -256,11 +288,23 @@ class PushServer:
         if since is not None and not is_stream_id(since):
             await ws.close(CLOSE_BAD_REQUEST, "since must be a stream id like 1732480000000-0")
             return
+        viewer = ANYONE
+        if self.authorize is not None:
+            cookie = ws.request.headers.get("Cookie") if ws.request is not None else None
+            try:
+                found = await asyncio.to_thread(self.authorize, cookie)
+            except Exception:  # noqa: BLE001 - a failing check refuses the viewer, never crashes the server
+                log.exception("push client %s: login check failed", ws.remote_address)
+                found = None
+            if found is None:
+                await ws.close(CLOSE_LOGIN, "log in on the wall first")
+                return
+            viewer = found
         sock = ws.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
-        client = _Client(ws, asyncio.Queue(self._queue_size))
+        client = _Client(ws, asyncio.Queue(self._queue_size), viewer)
         # Registered before the replay: what arrives meanwhile waits in the queue and is de-duplicated.
         self._clients.add(client)
         try:
@@ -275,21 +319,23 @@ class PushServer:
     async def _send(self, client: _Client, since: str | None) -> None:
         ws = client.ws
         try:
-            sent_up_to = await self._replay(ws, since) if since is not None else None
+            sent_up_to = await self._replay(client, since) if since is not None else None
             while True:
                 stream_id, text = await client.queue.get()
                 if sent_up_to is not None and _sid_key(stream_id) <= _sid_key(sent_up_to):
                     continue
-                await ws.send(text)
+                if client.viewer.sees(_grid_of(text)):
+                    await ws.send(text)
         except ConnectionClosed:
             pass
         except redis.RedisError as exc:
             log.warning("push client %s: replay failed: %s", ws.remote_address, exc)
             await ws.close(CLOSE_UNAVAILABLE, "alerts stream unavailable; retry")
 
-    async def _replay(self, ws: ServerConnection, since: str) -> str:
+    async def _replay(self, client: _Client, since: str) -> str:
         """Send the entries after ``since`` (oldest first, at most replay_limit); return the last id sent."""
         assert self._redis is not None
+        ws = client.ws
         last = since
         sent = 0
         while sent < self._replay_limit:
@@ -301,7 +347,7 @@ class PushServer:
             for entry_id, fields in batch:
                 last = entry_id
                 text = encode_entry(last, fields, self._tz)
-                if text is not None:
+                if text is not None and client.viewer.sees(_grid_of(text)):
                     await ws.send(text)
                     sent += 1
         if sent >= self._replay_limit:

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from flask import Blueprint
+from flask import Blueprint, Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from dashboard import auth
 from dashboard.app import create_app
 from dashboard.context import of as context_of
-from dashboard.push import PushServer
+from dashboard.push import PushServer, Viewer
 from dashboard.queries import AlertRepository
 from gridwatch import keys
 from gridwatch.settings import Settings
@@ -26,6 +27,12 @@ WSGI_THREADS = 16
 # A stalled viewer blocks its own thread after this much unsent video instead of queueing minutes of it.
 OUTBUF_HIGH_WATERMARK = 2 * 1024 * 1024
 _ANY_HOST = {"0.0.0.0", "::", ""}
+
+
+def push_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
+    """The wall's logged-in user, from the cookies of the push websocket's handshake; None = not logged in."""
+    user = auth.user_from_cookie(server, cookie_header)
+    return None if user is None else Viewer(user.username, user.scope_grid)
 
 
 class DashboardServer:
@@ -96,9 +103,12 @@ class DashboardServer:
         if self._thread is not None:
             raise RuntimeError("dashboard server already started")
         self._push = PushServer(self._redis_url, host=self._host, port=self._want_ws_port,
-                                stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone).start()
+                                stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone,
+                                authorize=lambda _cookie: None).start()  # nobody until the app can check logins
         try:
             app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=self._blueprints)
+            # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
+            self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
             self._stopping = context_of(app.server).stopping
             server = create_server(
                 app.server, map=self._wsgi_map, host=self._host, port=self._want_port,

@@ -38,8 +38,21 @@
     if (["0.0.0.0", "[::]", "::", ""].indexOf(url.hostname) >= 0) {
       url.hostname = window.location.hostname;
     }
+    // The login cookie goes only to the host name the page was loaded by: on one machine, use that name.
+    var loopback = ["127.0.0.1", "localhost", "[::1]"];
+    if (loopback.indexOf(url.hostname) >= 0 && loopback.indexOf(window.location.hostname) >= 0) {
+      url.hostname = window.location.hostname;
+    }
     if (since) { url.searchParams.set("since", since); }
     return url.toString();
+  }
+
+  var RELOAD_KEY = "gridwatch-push-reload";
+
+  function reloadedLately() {
+    // A page that is logged in but whose cookie does not reach the push port must not reload for ever.
+    var at = Number(window.sessionStorage.getItem(RELOAD_KEY) || 0);
+    return Date.now() - at < 30000;
   }
 
   function retry() {
@@ -81,8 +94,14 @@
       showStatus("live");
     };
     ws.onmessage = onMessage;
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       ws = null;
+      if (ev && ev.code === 4401 && !reloadedLately()) {
+        // No login behind this page any more (session expired or ended): reloading lands on the login form.
+        window.sessionStorage.setItem(RELOAD_KEY, String(Date.now()));
+        window.location.reload();
+        return;
+      }
       showStatus("lost");
       retry();
     };

@@ -157,3 +157,48 @@ def test_a_busy_port_fails_start_with_a_message_naming_it(redis_server: Embedded
         port = taken.getsockname()[1]
         with pytest.raises(PushServerError, match=f"127.0.0.1:{port}"):
             PushServer(redis_server.url, port=port).start()
+
+
+# ---- the wall's push port checks the login, and a scoped viewer sees only its subtree -------------------------
+
+
+def _push_url(dashboard: Any) -> str:
+    return f"ws://127.0.0.1:{dashboard.push.port}/ws"
+
+
+def test_the_push_port_refuses_a_browser_without_a_login(dashboard: Any) -> None:
+    with connect(_push_url(dashboard)) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    # 4401 makes the page reload, which lands on the login form.
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    with connect(_push_url(dashboard), additional_headers={"Cookie": "gridwatch_session=forged"}) as ws, \
+            pytest.raises(ConnectionClosed) as forged:
+        ws.recv(timeout=5)
+    assert forged.value.rcvd is not None and forged.value.rcvd.code == 4401
+
+
+def test_a_grid_staff_viewer_is_pushed_only_its_own_subtree(
+    dashboard: Any, repo: Any, redis_client: redis.Redis, make_alert: Callable[..., Alert]
+) -> None:
+    from auth_testing import add_user, cookie_header
+
+    from alerts.workflow import Role
+
+    add_user(repo, "grid-a", role=Role.GRID_STAFF, scope_grid="410105001001")
+    add_user(repo, "chief", role=Role.SUPERVISOR)
+    staff = cookie_header(dashboard.url, "grid-a")
+    chief = cookie_header(dashboard.url, "chief")
+    with connect(_push_url(dashboard), additional_headers=staff) as mine, \
+            connect(_push_url(dashboard), additional_headers=chief) as everything:
+        _wait_for(lambda: dashboard.push.client_count == 2, "both viewers to be registered")
+        other = make_alert(grid_code="410105001002001")  # the neighbouring community
+        own = make_alert(grid_code="410105001001003")
+        _xadd(redis_client, other)
+        _xadd(redis_client, own)
+        assert [_recv(everything)["alert"]["id"] for _ in range(2)] == [other.id, own.id]
+        assert _recv(mine)["alert"]["id"] == own.id  # the other community's alert never reached this viewer
+        # ... nor does a replay after a reconnect hand it over.
+    with connect(f"{_push_url(dashboard)}?since=0-0", additional_headers=staff) as again:
+        assert _recv(again)["alert"]["id"] == own.id
+        with pytest.raises(TimeoutError):
+            again.recv(timeout=1)
