@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 PATH = "/replay"
 ROLES = (Role.SUPERVISOR,)
 DEFAULT_DAYS = 7
+MAX_GRID_OPTIONS = 3000
 
 
 def _title(**_query: Any) -> str:
@@ -62,6 +63,8 @@ def layout(**query: Any) -> html.Div:
     cams = sorted({c.id for c in ctx.settings.cameras})
     router = page_services.current().router
     grids = [c for c in router.codes() if user.scope_grid is None or c.startswith(user.scope_grid)]
+    if len(grids) > MAX_GRID_OPTIONS:  # a city map: offices and communities are what a search narrows by
+        grids = [c for c in grids if router.level(c) < 3]
     return html.Div(id=ids.REPLAY_ROOT, className="gw-page gw-replay", children=[
         dcc.Store(id=ids.REPLAY_LOCALE, data={"lang": t.lang}),
         dcc.Store(id=ids.REPLAY_SELECTED, data=_initial_selection(query)),
