@@ -164,8 +164,9 @@ class Repository:
         with self._engine.connect() as conn:
             return conn.execute(sa.select(_ALERTS.c.id).where(_ALERTS.c.event_id == event_id)).first() is not None
 
-    def recent_alerts(self, limit: int = 50) -> list[Alert]:
-        """The newest ``limit`` alerts, newest first (by detection time)."""
+    def recent_alerts(self, limit: int = 50, scope: str | None = None) -> list[Alert]:
+        """The newest ``limit`` alerts, newest first (by detection time); with ``scope``, only those in that grid's
+        subtree (grid codes are hierarchical, so a prefix)."""
         if limit <= 0:
             return []
         query = (
@@ -173,6 +174,8 @@ class Repository:
             .order_by(_ALERTS.c.detected_at.desc(), _ALERTS.c.created_at.desc(), _ALERTS.c.id.desc())
             .limit(limit)
         )
+        if scope is not None:
+            query = query.where(_ALERTS.c.grid_code.startswith(scope, autoescape=True))
         with self._engine.connect() as conn:
             return [_to_alert(r) for r in conn.execute(query)]
 

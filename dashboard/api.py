@@ -13,7 +13,7 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from dashboard import lang, mjpeg, queries, wall_data
+from dashboard import auth, lang, mjpeg, queries, wall_data
 from dashboard.context import current
 from dashboard.texts import state_label
 from gridwatch.i18n import Translator, category_name, translator
@@ -89,7 +89,8 @@ def alerts() -> Response | tuple[Response, int]:
         message = t.gettext("The limit parameter must be a whole number from 1 to {maximum}, got {value}")
         return _error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
     try:
-        views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir)
+        views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir,
+                                    scope=auth.scope_filter())
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
         log.warning("GET /api/alerts: repository failed: %s", exc)
         return _error(503, t.gettext("Alerts are unavailable: the database does not answer"))

@@ -33,7 +33,7 @@ _STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 class AlertRepository(Protocol):
     """What the dashboard needs from ``alerts.repository.Repository``."""
 
-    def recent_alerts(self, limit: int = 50) -> list[Alert]: ...
+    def recent_alerts(self, limit: int = 50, scope: str | None = None) -> list[Alert]: ...
 
 
 class LimitError(ValueError):
@@ -148,10 +148,12 @@ def alert_views(
     limit: int = DEFAULT_ALERT_LIMIT,
     tz: str = timefmt.DEFAULT_TIMEZONE,
     media_dir: Path | None = None,
+    scope: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest alerts for the API and the wall; with ``media_dir``, each says where its clip is once written."""
+    """Newest alerts for the API and the wall (with ``scope``, of that grid's subtree only); with ``media_dir``,
+    each says where its clip is once written."""
     views = []
-    for a in repo.recent_alerts(limit=limit):
+    for a in repo.recent_alerts(limit=limit, scope=scope):
         view = alert_view(a, tz)
         if media_dir is not None:
             view["clip_url"] = media.clip_url(media_dir, a.id, a.detected_at)

@@ -128,6 +128,19 @@ def test_alerts_newest_first_with_names_and_limit(
     assert [a["id"] for a in api.get("/api/alerts?limit=2").get_json()] == [stored[3].id, stored[2].id]
 
 
+def test_a_grid_staff_user_lists_only_the_alerts_of_its_own_subtree(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, store_alert: Callable[..., Alert]
+) -> None:
+    mine = store_alert(grid_code="410105001001003", publish=False)
+    store_alert(grid_code="410105001002001", publish=False)  # the neighbouring community
+    store_alert(grid_code=None, publish=False)  # outside every grid: the territory's, not the community's
+    app = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws")
+    staff = logged_in_client(app, repo, "grid-a", role="grid_staff", scope_grid="410105001001")
+
+    assert [a["id"] for a in staff.get("/api/alerts").get_json()] == [mine.id]
+    assert len(logged_in_client(app, repo, "chief", role="supervisor").get("/api/alerts").get_json()) == 3
+
+
 @pytest.mark.parametrize("limit", ["0", "501", "-3", "ten", "2.5"])
 def test_alerts_limit_out_of_range_is_a_clear_400(api: FlaskClient, limit: str) -> None:
     resp = api.get(f"/api/alerts?limit={limit}")
