@@ -52,6 +52,7 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
     """Migrate the database and import the configured grid map when it holds no grids yet."""
     from alerts.db import make_engine, migrate
     from alerts.grids import load_geojson
+    from alerts.gridstaff import GridStaffStore
     from alerts.repository import Repository
     from gridwatch.datum import map_source_in_wgs84
 
@@ -62,8 +63,10 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
     repo = Repository(engine)
     if settings.grids_file is not None and repo.grid_count() == 0:
         source = map_source_in_wgs84(settings.grids_file, settings.locale.grids_datum)
-        count = repo.replace_grids(load_geojson(source))
-        log.info("imported %d grids from %s", count, settings.grids_file)
+        features = load_geojson(source)
+        count = repo.replace_grids(features)
+        staff = GridStaffStore(engine).replace_all(features)
+        log.info("imported %d grids (%d staff names) from %s", count, staff, settings.grids_file)
     return repo
 
 
