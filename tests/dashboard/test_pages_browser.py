@@ -383,3 +383,38 @@ def test_the_desk_speaks_english_when_asked(
     _click(op, f'.gw-desk-item[data-case-id="{case_id}"]')
     _wait(op, lambda d: "Suggested grid" in _text(d, ids.DESK_DETAIL))
     _shot(op, "desk_en")
+
+
+def _callback(session: requests.Session, base: str, output: str, inputs: list[dict[str, object]],
+              state: list[dict[str, object]]) -> requests.Response:
+    """A Dash callback request as the page's renderer sends it."""
+    out_id, out_prop = output.rsplit(".", 1)
+    body = {"output": output, "outputs": {"id": out_id, "property": out_prop}, "inputs": inputs, "state": state,
+            "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs]}
+    return session.post(base + "_dash-update-component", json=body, timeout=30)
+
+
+def test_page_callbacks_check_the_role_on_the_server(
+    server: DashboardServer, repo: Repository, make_case: Callable[..., tuple[str, Alert]],
+) -> None:
+    """A grid-staff user who sends the desk's own callback (not through the page) is refused; an operator is
+    answered; nobody logged in gets 401."""
+    _users(repo)
+    case_id, _ = make_case(clip=False)
+    inputs: list[dict[str, object]] = [{"id": ids.DESK_QUEUE_TICK, "property": "n_intervals", "value": 1},
+                                       {"id": ids.DESK_DONE, "property": "data", "value": 0},
+                                       {"id": ids.DESK_SELECTED, "property": "data", "value": None}]
+    state: list[dict[str, object]] = [{"id": ids.DESK_LOCALE, "property": "data", "value": {"lang": "zh_CN"}}]
+
+    def as_user(name: str | None) -> requests.Response:
+        s = requests.Session()
+        if name is not None:
+            r = s.post(server.url + "login", data={"username": name, "password": PASSWORD, "next": "/"},
+                       allow_redirects=False, timeout=30)
+            assert r.status_code == 303
+        return _callback(s, server.url, f"{ids.DESK_QUEUE}.children", inputs, state)
+
+    assert as_user(None).status_code == 401
+    assert as_user("grid1").status_code == 403
+    answered = as_user("op1")
+    assert answered.status_code == 200 and case_id in answered.text
