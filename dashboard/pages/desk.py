@@ -74,7 +74,8 @@ def layout(**query: Any) -> html.Div:
                 html.H2(t.gettext("Alert queue"), className="gw-panel-title"),
                 html.Div(t.gettext("Keys: j/k next/previous · a assign · r reject · m merge · Esc release"),
                          className="gw-hint"),
-                html.Div(queue_children(t, user.scope_grid if user else None, None), id=ids.DESK_QUEUE,
+                html.Div(queue_children(t, user.scope_grid if user else None, None, user.username if user else None),
+                         id=ids.DESK_QUEUE,
                          className="gw-desk-queue"),
             ]),
             html.Section(className="gw-panel gw-desk-detail-panel", children=[
@@ -86,7 +87,8 @@ def layout(**query: Any) -> html.Div:
     ])
 
 
-def queue_children(t: Translator, scope: str | None, selected: str | None) -> list[Any]:
+def queue_children(t: Translator, scope: str | None, selected: str | None, me: str | None = None) -> list[Any]:
+    """The queue's items; an alert another operator holds says who (``me``: the viewer, whose own claims don't)."""
     ctx = current()
     svc = page_services.current()
     now = datetime.now(UTC)
@@ -107,6 +109,8 @@ def queue_children(t: Translator, scope: str | None, selected: str | None) -> li
         grid = c.assignee_grid or c.grid_code
         name = svc.router.feature(grid).name if grid and grid in svc.router else t.gettext("No grid")
         lock = held.get(c.id)
+        if lock is not None and lock[0] == me:
+            lock = None
         cls = "gw-desk-item" + (" gw-desk-item-on" if c.id == selected else "") + (" gw-desk-item-held" if lock else "")
         items.append(html.Button(
             id={"type": ids.DESK_PICK, "case": c.id}, className=cls, n_clicks=0,
@@ -140,7 +144,7 @@ def _user_or_403() -> auth.AuthUser:
 )
 def refresh_queue(_n: int | None, _done: int | None, selected: str | None, locale: dict[str, Any] | None) -> Any:
     user = _user_or_403()
-    return queue_children(locale_translator(locale), user.scope_grid, selected)
+    return queue_children(locale_translator(locale), user.scope_grid, selected, user.username)
 
 
 @dash.callback(
