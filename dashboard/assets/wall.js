@@ -157,12 +157,23 @@
   }
   window.setInterval(pumpFrames, 50);
 
+  /* At most one summary request in flight and one per SUMMARY_MIN_MS: a burst of pushed alerts costs one
+   * refresh of the figures and the map per second, not one per alert. */
+  var SUMMARY_MIN_MS = 1000;
   var summaryPoll = null;
   function pollSummary() {
     var p = summaryPoll;
     if (!p) { return; }
-    if (p.busy) { p.again = true; return; }
+    var wait = p.last + SUMMARY_MIN_MS - Date.now();
+    if (p.busy || wait > 0) {
+      if (!p.again) {
+        p.again = true;
+        window.setTimeout(function () { p.again = false; pollSummary(); }, Math.max(wait, 50));
+      }
+      return;
+    }
     p.busy = true;
+    p.last = Date.now();
     var url = p.cfg.url + (p.version ? "?v=" + encodeURIComponent(p.version) : "");
     fetch(url, { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.status === 200 ? r.json() : null; })
@@ -173,10 +184,7 @@
         }
       })
       .catch(function (err) { console.warn("GridWatch summary: poll failed", err); })
-      .then(function () {
-        p.busy = false;
-        if (p.again) { p.again = false; pollSummary(); }
-      });
+      .then(function () { p.busy = false; });
   }
 
   /* The header clock, once a second in the city's zone: straight into the DOM, no Dash round trip. */
@@ -288,7 +296,8 @@
        * changed, and at once when an alert is pushed (pushSeq); a change goes into the summary store. */
       startSummary: function (poll, current) {
         if (summaryPoll || !poll || !poll.url) { return window.dash_clientside.no_update; }
-        summaryPoll = { cfg: poll, version: (current && current.version) || null, busy: false, again: false };
+        summaryPoll = { cfg: poll, version: (current && current.version) || null, busy: false, again: false,
+                        last: 0 };
         window.setInterval(pollSummary, poll.everyMs || 1000);
         return window.dash_clientside.no_update;
       }

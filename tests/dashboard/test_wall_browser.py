@@ -120,7 +120,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     store_alert(detected_at=ago(41), category="0507", camera_id="park-east", snapshot=park)
     store_alert(detected_at=ago(17), category="0501", camera_id="car-3", snapshot="zidane.jpg",
                 grid_code="410105001001002")
-    store_alert(detected_at=ago(3), category="0502", camera_id="demo-car", snapshot="bus.jpg")
+    begging = store_alert(detected_at=ago(3), category="0502", camera_id="demo-car", snapshot="bus.jpg")
 
     # A newcomer switches nothing (and their browser asks for English): the wall is in Chinese.
     ensure_user(repo)
@@ -129,6 +129,11 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     wait = WebDriverWait(browser, 15)
     _wait_live(browser)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 3)
+    # A queue item: priority, category, snapshot, grid (by name) and age.
+    item = browser.find_element(By.CSS_SELECTOR, f'[data-alert-id="{begging.id}"]')
+    assert "紧急" in item.text and "流浪乞讨" in item.text and "纬五路社区第1网格" in item.text
+    assert "分钟前" in item.text or "现在" in item.text  # 3 minutes ago (or just now, right after midnight)
+    assert item.find_element(By.CSS_SELECTOR, "img.gw-alert-thumb").get_attribute("src").endswith(".jpg")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     assert browser.title == "GridWatch 网格指挥中心"
     header = browser.find_element(By.CSS_SELECTOR, ".gw-header").text
