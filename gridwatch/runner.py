@@ -99,6 +99,18 @@ def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
     return settings.model_copy(update={"cameras": (*settings.cameras, car)})
 
 
+def start_demo_telemetry(settings: Settings, dashboard_url: str, life: Lifecycle) -> None:
+    """The demo car reports its GPS like a real one (HTTP telemetry), so the wall shows it on the map and its
+    coverage; it drives the same route as its camera's frames, from the same epoch, so both agree."""
+    from ingest.gps import route
+    from ingest.simulate_car import CarSimulator, http_sender
+
+    token = settings.auth.device_token.get_secret_value() if settings.auth.device_token else None
+    car = CarSimulator(route(settings.demo.gps_route), http_sender(dashboard_url, DEMO_CAMERA_ID, token=token),
+                       rate_hz=1.0, vehicle_id=DEMO_CAMERA_ID).start()
+    life.started(f"demo car telemetry ({settings.demo.gps_route})", car.stop)
+
+
 def publish_camera_state(client: redis.Redis, state: CameraState) -> None:
     key = keys.camera_state(state.camera_id)
     try:
@@ -300,6 +312,8 @@ def run_all(settings: Settings, stop: threading.Event, on_ready: Callable[[str],
         if settings.demo.enabled:
             settings = start_demo_camera(settings, life)
         dashboard = start_dashboard(settings, handle, repo, life)
+        if settings.demo.enabled:
+            start_demo_telemetry(settings, dashboard.url, life)
         start_cases(settings, handle.client, repo, life)
         start_worker(settings, handle.client, repo, life, detector)
         log.info("GridWatch wall: %s", dashboard.url)

@@ -112,13 +112,19 @@ class SimulatedRoute:
     __call__ = fix_at  # a route is itself a GpsSource
 
 
+# Named routes start from one fixed instant, so every part that drives the same route (the demo camera's
+# frames, the demo car's telemetry on the wall) agrees where the car is at any moment.
+ROUTE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def route(name: str, speed_mps: float = 8.0, start: datetime | None = None) -> SimulatedRoute:
-    """The named simulated route; KeyError naming the known routes if there is none by that name."""
+    """The named simulated route (at its first point at ``start``, default ``ROUTE_EPOCH``, and every lap after);
+    KeyError naming the known routes if there is none by that name."""
     try:
         points = ROUTES[name]
     except KeyError:
         raise KeyError(f"unknown GPS route {name!r}; known routes: {', '.join(sorted(ROUTES))}") from None
-    return SimulatedRoute(points, speed_mps=speed_mps, start=start)
+    return SimulatedRoute(points, speed_mps=speed_mps, start=start or ROUTE_EPOCH)
 
 
 def fixed_position(lat: float, lon: float) -> GpsSource:

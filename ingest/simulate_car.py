@@ -43,12 +43,15 @@ def fix_payload(fix: GpsFix) -> dict[str, Any]:
             "speed": None if fix.speed is None else round(fix.speed, 2)}
 
 
-def http_sender(base_url: str, vehicle_id: str, timeout: float = 5.0) -> Send:
+def http_sender(base_url: str, vehicle_id: str, timeout: float = 5.0, token: str | None = None) -> Send:
+    """POSTs each fix to the dashboard's telemetry route (with the vehicles' bearer ``token`` when one is set)."""
     url = f"{base_url.rstrip('/')}/api/telemetry/{vehicle_id}"
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
 
     def send(payload: dict[str, Any]) -> dict[str, Any]:
-        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return dict(json.loads(resp.read()))
@@ -127,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=8.0, help="metres per second (default 8)")
     p.add_argument("--rate", type=float, default=1.0, help="fixes per second (default 1)")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    p.add_argument("--token", default=None, help="the vehicles' bearer token (settings auth.device_token), if set")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    send: Send = http_sender(args.http, args.vehicle) if args.http else WsSender(args.ws, args.vehicle)
+    send: Send = (http_sender(args.http, args.vehicle, token=args.token) if args.http
+                  else WsSender(args.ws, args.vehicle))
     sim = CarSimulator(route(args.route, speed_mps=args.speed), send, args.rate, args.vehicle).start()
     log.info("car %s driving %s at %.1f m/s, %.1f fixes/s", args.vehicle, args.route, args.speed, args.rate)
     try:

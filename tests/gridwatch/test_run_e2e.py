@@ -231,6 +231,15 @@ def test_vehicle_telemetry_and_camera_registry_are_served(command_centre: Runnin
         pytest.fail("an impossible latitude must be refused")
     except urllib.error.HTTPError as exc:
         assert exc.code == 400 and b"lat" in exc.read()
+    # The demo car reports its GPS like a real one: the wall's vehicle list shows it, online, where its route is.
+    def demo_car() -> dict | None:  # type: ignore[type-arg]
+        status, body = _get(f"{command_centre.url}/api/vehicles")
+        cars = {v["id"]: v for v in json.loads(body)} if status == 200 else {}
+        car = cars.get("demo-car")
+        return car if car and car["link"] == "online" and car["last_fix"] and len(car["track"]) >= 2 else None
+
+    car = _wait_for(demo_car, 60, "the demo car on the vehicle list", command_centre)
+    assert 34.7 < car["last_fix"]["lat"] < 34.85 and 113.6 < car["last_fix"]["lon"] < 113.75
     status, body = _get(f"{command_centre.url}/api/cameras/config")
     ids = {c["id"] for c in json.loads(body)["cameras"]} if status == 200 else set()
     assert {"demo-car", "dead-cam"} <= ids, body[:300]
