@@ -136,6 +136,8 @@ def _table() -> tuple[Transition, ...]:
         t(Action.CLOSE, Status.CHECKED, Status.CLOSED, _SUPERVISION),
         t(Action.REWORK, Status.CHECKED, Status.REWORK, _CENTRE, _NOTE),
         t(Action.DISPATCH, Status.REWORK, Status.DISPATCHED, _CENTRE, frozenset({Detail.TARGET})),
+        # Reassign: sent to the wrong grid or department, before anyone started on it (why, in the note).
+        t(Action.DISPATCH, Status.DISPATCHED, Status.DISPATCHED, _CENTRE, frozenset({Detail.TARGET, Detail.NOTE})),
         t(Action.ESCALATE, Status.IN_PROGRESS, Status.ESCALATED, _ESCALATORS, _NOTE),
         # The parent grid takes an escalated case on itself, or sends it to a department.
         t(Action.START, Status.ESCALATED, Status.IN_PROGRESS, _HANDLERS),

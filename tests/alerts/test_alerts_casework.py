@@ -13,7 +13,7 @@ from alerts.departments import add_department, list_departments
 from alerts.grids import GridFeature
 from alerts.repository import Repository
 from alerts.routing import GridRouter
-from alerts.workflow import Actor, IllegalTransitionError, Role
+from alerts.workflow import Actor, IllegalTransitionError, MissingDetailError, Role
 
 GRID = "410105001001001"  # the demo map's north-west grid
 COMMUNITY = GRID[:12]
@@ -232,3 +232,23 @@ def test_a_deferred_case_stops_its_clock_and_restarts_it_when_resumed(work: Case
     work.resume(case_id, SUPERVISOR, now=t0 + timedelta(days=10))
     again = work.dispatch(case_id, OPERATOR, Target(grid=GRID), now=t0 + timedelta(days=10))
     assert again.due_at == bj("2026-12-11 00:00")  # 5 working days from Thursday 3 December
+
+
+def test_a_case_sent_to_the_wrong_grid_is_reassigned_before_work_starts(
+    work: Casework, service: CaseService
+) -> None:
+    t0 = bj("2026-11-23 09:00")
+    case_id = _new_case(service, t0)
+    work.verify(case_id, OPERATOR, now=t0)
+    work.register(case_id, OPERATOR, now=t0)
+    first = work.dispatch(case_id, OPERATOR, Target(grid=GRID), now=t0 + timedelta(minutes=1))
+    with pytest.raises(MissingDetailError, match="note"):
+        work.dispatch(case_id, OPERATOR, Target(department="market_regulation"))  # a reassign says why
+    moved = work.dispatch(case_id, OPERATOR, Target(department="market_regulation"), note="无照经营归市场监管",
+                          now=t0 + timedelta(hours=1))
+    assert (moved.status, moved.department) == ("dispatched", "market_regulation")
+    # The handling clock and the dispatch figures keep the first dispatch: a reassign is not a second dispatch.
+    assert moved.dispatched_at == first.dispatched_at and moved.due_at == first.due_at
+    work.start(case_id, Actor("市场监管所", Role.DEPARTMENT), now=t0 + timedelta(hours=2))
+    with pytest.raises(IllegalTransitionError, match="cannot dispatch a case that is in_progress"):
+        work.dispatch(case_id, OPERATOR, Target(grid=GRID), note="too late")
