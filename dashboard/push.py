@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -23,13 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis
 import redis.asyncio as aioredis
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from dashboard.queries import alert_view, is_stream_id
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_from_stream
 from gridwatch.secrets import mask_url
+from gridwatch.wsserver import WebsocketServerThread
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class _Client:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-class PushServer:
+class PushServer(WebsocketServerThread):
     """``PushServer(redis_url).start()``; browsers connect to ``url`` (optionally ``?since=<stream id>``)."""
 
     def __init__(
@@ -124,33 +124,18 @@ class PushServer:
     ) -> None:
         """``authorize`` (None = everyone may watch everything) may be set later, before browsers connect."""
         timefmt.zone(timezone)  # an unknown zone fails here, not on the first alert
+        super().__init__(host, port, what="push server", thread_name="gridwatch-push", error=PushServerError,
+                         max_size=4096)
         self.authorize = authorize
         self._redis_url = redis_url
-        self._host = host
-        self._requested_port = port
         self._stream = stream
         self._queue_size = queue_size
         self._replay_limit = replay_limit
         self._block_ms = block_ms
         self._tz = timezone
         self._clients: set[_Client] = set()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._port: int | None = None
         self._redis: aioredis.Redis | None = None
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise PushServerError("push server is not started")
-        return self._port
-
-    @property
-    def host(self) -> str:
-        return self._host
+        self._tail_task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -161,67 +146,31 @@ class PushServer:
         return len(self._clients)
 
     def start(self, timeout: float = 10.0) -> PushServer:
-        if self._thread is not None:
-            raise PushServerError("push server already started")
-        self._ready.clear()
-        self._error = None
-        self._port = None
         self._clients.clear()
-        self._thread = threading.Thread(target=self._run, name="gridwatch-push", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise PushServerError(f"push server did not start within {timeout:.0f} s")
-        if self._error is not None:
-            self._thread.join(timeout)
-            self._thread = None
-            raise PushServerError(
-                f"push server could not listen on {self._host}:{self._requested_port}: {self._error}"
-            ) from self._error
+        super().start(timeout)
         log.info("push server on %s tailing %s (redis %s)", self.url, self._stream, mask_url(self._redis_url))
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop may have just ended on its own
-                loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("push server thread did not end within %.0f s", timeout)
-        self._thread = None
-
     # --- inside the loop thread -------------------------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # noqa: BLE001 - handed to start() so the caller sees why
-            self._error = exc
-            self._ready.set()
-            if self._port is not None:
-                log.exception("push server stopped on an error")
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
+    async def _setup(self) -> None:
         self._redis = aioredis.Redis.from_url(self._redis_url)
-        try:
-            async with serve(self._handle, self._host, self._requested_port, close_timeout=2,
-                             ping_interval=20, ping_timeout=20, max_size=4096) as server:
-                self._port = _bound_port(server)
-                start_id = await self._start_id()
-                self._ready.set()
-                tail = asyncio.create_task(self._tail(start_id), name="push-tail")
-                await self._stopping.wait()
-                tail.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await tail
-                server.close()  # closes every browser's connection (code 1001 going away)
-                await server.wait_closed()
-        finally:
+
+    async def _on_listening(self) -> None:
+        start_id = await self._start_id()
+        self._tail_task = asyncio.create_task(self._tail(start_id), name="push-tail")
+
+    async def _on_stopping(self) -> None:
+        if self._tail_task is not None:
+            self._tail_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tail_task
+            self._tail_task = None
+
+    async def _teardown(self) -> None:
+        if self._redis is not None:
             await self._redis.aclose()
+            self._redis = None
 
     async def _latest_id(self) -> str:
         assert self._redis is not None
@@ -354,8 +303,3 @@ class PushServer:
             log.warning("push client %s: replay capped at %d entries after %s", ws.remote_address, sent, since)
         return last
 
-
-def _bound_port(server: Server) -> int:
-    for sock in server.sockets:
-        return int(sock.getsockname()[1])
-    raise PushServerError("websocket server has no listening socket")
