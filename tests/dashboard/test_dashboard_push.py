@@ -171,7 +171,7 @@ def test_the_push_port_refuses_a_browser_without_a_login(dashboard: Any) -> None
         ws.recv(timeout=5)
     # 4401 makes the page reload, which lands on the login form.
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-    with connect(_push_url(dashboard), additional_headers={"Cookie": "gridwatch_session=forged"}) as ws, \
+    with connect(_push_url(dashboard), additional_headers={"Cookie": "gw_session=forged"}) as ws, \
             pytest.raises(ConnectionClosed) as forged:
         ws.recv(timeout=5)
     assert forged.value.rcvd is not None and forged.value.rcvd.code == 4401
