@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -364,6 +364,12 @@ def _polygon_covers(rings: Sequence[Ring], x: float, y: float) -> bool:
         if in_hole:
             return False
     return True
+
+
+class Locator(Protocol):
+    """Point -> leaf grid: a ``GridIndex``, or a ``GridRouter`` (which follows a map replaced at run time)."""
+
+    def locate(self, lat: float, lon: float) -> GridRef | None: ...
 
 
 class GridIndex:

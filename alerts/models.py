@@ -307,3 +307,13 @@ class GridStaffRow(Base):
     )
     position: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100))
+
+
+class GridMapRow(Base):
+    """One row: the stored grid map's version, raised by each import so running processes reload the map."""
+
+    __tablename__ = "grid_map"
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

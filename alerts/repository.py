@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from alerts.grids import GridFeature, validate_features
-from alerts.models import AlertRow, GridRow, OutboxRow, utc_now
+from alerts.models import AlertRow, GridMapRow, GridRow, OutboxRow, utc_now
 from gridwatch.events import alert_to_stream
 from gridwatch.types import Alert
 
@@ -27,6 +27,7 @@ MEDIA_URL_PREFIX = "/media/"
 _ALERTS = cast(sa.Table, AlertRow.__table__)
 _GRIDS = cast(sa.Table, GridRow.__table__)
 _OUTBOX = cast(sa.Table, OutboxRow.__table__)
+_GRID_MAP = cast(sa.Table, GridMapRow.__table__)
 
 
 class RepositoryError(RuntimeError):
@@ -230,6 +231,9 @@ class Repository:
                 )
                 for code in gone:
                     conn.execute(sa.delete(_GRIDS).where(_GRIDS.c.code == code))
+            # In the same transaction: whoever sees the new version reads the whole new map.
+            conn.execute(sa.update(_GRID_MAP).where(_GRID_MAP.c.id == 1)
+                         .values(version=_GRID_MAP.c.version + 1, changed_at=now))
         if orphaned:
             log.warning("grid map replaced: %d removed grids had %d alerts, now without a grid", len(gone), orphaned)
         log.info("grid map replaced: %d grids (%d new, %d removed)", len(grids), len(new_codes - old.keys()), len(gone))
@@ -241,6 +245,11 @@ class Repository:
             query = query.where(_GRIDS.c.level == level)
         with self._engine.connect() as conn:
             return [_to_feature(r) for r in conn.execute(query)]
+
+    def grid_map_version(self) -> int:
+        """Raised by every ``replace_grids``: a process whose map is older reloads it (``alerts.gridmap``)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(_GRID_MAP.c.version).where(_GRID_MAP.c.id == 1)).scalar_one())
 
     def grid_count(self) -> int:
         with self._engine.connect() as conn:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alerts.grids import GridFeature, GridIndex
+from alerts.grids import GridFeature, GridIndex, GridRef
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +36,67 @@ class Route:
 UNROUTED = Route(None, None, None, fallback=False)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Map:
+    """One grid map as the router answers from it; replaced whole, never changed, so a reader sees one map."""
+
+    features: dict[str, GridFeature]
+    index: GridIndex
+    fallback_grid: str | None
+    routes: dict[str, Route]  # a cache of route_for by leaf code, filled as points come
+
+
 class GridRouter:
-    """Point -> Route over a grid map, and the tree questions the workflow asks (parent, level, subtree)."""
+    """Point -> Route over a grid map, and the tree questions the workflow asks (parent, level, subtree).
+
+    ``replace(features)`` swaps in a new map at run time (an admin imported one): every holder of the router
+    (case service, casework, figures, the alert sink) answers from the new map at once, and each call reads
+    one map from start to end.
+    """
 
     def __init__(self, features: Sequence[GridFeature], fallback_grid: str | None = None) -> None:
-        self._features = {f.code: f for f in features}
-        self._index = GridIndex(features)
-        if fallback_grid is not None and fallback_grid not in self._features:
+        self._map = self._build(features, fallback_grid)
+
+    @staticmethod
+    def _build(features: Sequence[GridFeature], fallback_grid: str | None) -> _Map:
+        by_code = {f.code: f for f in features}
+        if fallback_grid is not None and fallback_grid not in by_code:
             raise UnknownGridCodeError(f"fallback grid {fallback_grid!r} is not in the grid map")
-        self.fallback_grid = fallback_grid
-        self._routes: dict[str, Route] = {}
-        self._fallback_route = self.route_for(fallback_grid, fallback=True) if fallback_grid else UNROUTED
+        return _Map(by_code, GridIndex(features), fallback_grid, {})
+
+    def replace(self, features: Sequence[GridFeature]) -> None:
+        """Answer from ``features`` from now on; UnknownGridCodeError (and the old map kept) when the new map
+        lacks the fallback grid."""
+        self._map = self._build(features, self._map.fallback_grid)
+
+    @property
+    def fallback_grid(self) -> str | None:
+        return self._map.fallback_grid
 
     @property
     def index(self) -> GridIndex:
-        return self._index
+        return self._map.index
+
+    def locate(self, lat: float, lon: float) -> GridRef | None:
+        """The leaf grid holding the point (the current map's ``GridIndex.locate``)."""
+        return self._map.index.locate(lat, lon)
 
     def __contains__(self, code: object) -> bool:
-        return code in self._features
+        return code in self._map.features
 
     def feature(self, code: str) -> GridFeature:
+        return self._feature(self._map, code)
+
+    @staticmethod
+    def _feature(m: _Map, code: str) -> GridFeature:
         try:
-            return self._features[code]
+            return m.features[code]
         except KeyError:
             raise UnknownGridCodeError(f"grid {code!r} is not in the grid map") from None
 
     def codes(self, level: int | None = None) -> list[str]:
         """Every grid code (of ``level`` when given), sorted."""
-        return sorted(c for c, f in self._features.items() if level is None or f.level == level)
+        return sorted(c for c, f in self._map.features.items() if level is None or f.level == level)
 
     def level(self, code: str) -> int:
         return self.feature(code).level
@@ -73,11 +106,15 @@ class GridRouter:
 
     def ancestors(self, code: str) -> tuple[str, ...]:
         """``code``'s parents, nearest first."""
+        return self._ancestors(self._map, code)
+
+    @classmethod
+    def _ancestors(cls, m: _Map, code: str) -> tuple[str, ...]:
         chain: list[str] = []
-        parent = self.feature(code).parent
-        while parent is not None and parent in self._features and parent not in chain:
+        parent = cls._feature(m, code).parent
+        while parent is not None and parent in m.features and parent not in chain:
             chain.append(parent)
-            parent = self._features[parent].parent
+            parent = m.features[parent].parent
         return tuple(chain)
 
     def is_within(self, code: str, ancestor: str) -> bool:
@@ -86,17 +123,22 @@ class GridRouter:
 
     def route_for(self, code: str, fallback: bool = False) -> Route:
         """The Route of a known grid code (a case filed on a grid directly, or the fallback)."""
-        by_level: dict[int, str] = {self.level(code): code}
-        for parent in self.ancestors(code):
-            by_level[self.level(parent)] = parent
+        return self._route_for(self._map, code, fallback)
+
+    @classmethod
+    def _route_for(cls, m: _Map, code: str, fallback: bool = False) -> Route:
+        by_level: dict[int, str] = {cls._feature(m, code).level: code}
+        for parent in cls._ancestors(m, code):
+            by_level[m.features[parent].level] = parent
         return Route(by_level.get(3), by_level.get(2), by_level.get(1), fallback=fallback)
 
     def route(self, lat: float | None, lon: float | None) -> Route:
         """The Route of a WGS-84 point; the fallback (or UNROUTED) when it lies in no grid or is unknown."""
-        ref = self._index.locate(lat, lon) if lat is not None and lon is not None else None
+        m = self._map
+        ref = m.index.locate(lat, lon) if lat is not None and lon is not None else None
         if ref is None:
-            return self._fallback_route
-        route = self._routes.get(ref.code)
+            return self._route_for(m, m.fallback_grid, fallback=True) if m.fallback_grid else UNROUTED
+        route = m.routes.get(ref.code)
         if route is None:
-            route = self._routes[ref.code] = self.route_for(ref.code)
+            route = m.routes[ref.code] = self._route_for(m, ref.code)
         return route

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
-from alerts.grids import GridIndex
+from alerts.grids import Locator
 from alerts.health import PartHealth
 from alerts.outbox import OutboxRelay
 from alerts.repository import MEDIA_URL_PREFIX, Repository, UnknownGridError
@@ -87,7 +87,7 @@ class AlertSink:
         repo: Repository,
         redis: redis.Redis | str,
         media_dir: Path,
-        grids: GridIndex | None,
+        grids: Locator | None,
         stream: str = keys.ALERTS_STREAM,
         maxlen: int = 10000,
         relay: OutboxRelay | None = None,

@@ -12,6 +12,7 @@ import redis
 import sqlalchemy as sa
 from flask import Blueprint
 
+from alerts.gridmap import GridMapWatcher
 from alerts.users import UserStore
 from dashboard import api, auth, lang, texts
 from dashboard.context import WallContext, attach
@@ -62,6 +63,7 @@ def create_app(
     redis_client: redis.Redis,
     ws_url: str,
     blueprints: Sequence[Blueprint] = (),
+    grid_maps: GridMapWatcher | None = None,
 ) -> dash.Dash:
     """A ready WSGI app (``app.server``): the wall at "/", the JSON API, media and MJPEG routes.
 
@@ -81,7 +83,8 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         add_log_handler=False,  # records go through the logging set up by gridwatch, not a second stdout handler
     )
-    attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url))
+    attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url,
+                                   grid_maps=grid_maps))
     # Before the API's own hooks: an unknown /api/ path without a login is a 401, not a hint of what exists.
     auth.init_auth(app.server, settings, _user_store(settings, repo))
     app.server.register_blueprint(api.blueprint)

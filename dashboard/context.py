@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import flask
 import redis
 
+from alerts.gridmap import GridMapWatcher
 from dashboard.queries import AlertRepository
 from gridwatch.settings import Settings
 
@@ -20,6 +21,7 @@ class WallContext:
     redis: redis.Redis
     ws_url: str
     stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown: streams end
+    grid_maps: GridMapWatcher | None = None  # keeps the pages' routers on a newly imported map
 
 
 def attach(server: flask.Flask, ctx: WallContext) -> None:

@@ -38,7 +38,8 @@ def build(ctx: WallContext) -> PageServices:
     repo = ctx.repo
     if not isinstance(repo, Repository):
         raise TypeError("the case pages need alerts.repository.Repository as the dashboard's repository")
-    router = GridRouter(repo.list_grids(), ctx.settings.cases.fallback_grid)
+    fallback = ctx.settings.cases.fallback_grid
+    router = ctx.grid_maps.router(fallback) if ctx.grid_maps is not None else GridRouter(repo.list_grids(), fallback)
     return PageServices(
         engine=repo.engine, repo=repo, router=router, book=CaseBook(repo.engine, router),
         casework=Casework(repo.engine, router, settings=ctx.settings.cases),
@@ -63,6 +64,11 @@ def current() -> PageServices:
 
 
 def reload_grids(server: flask.Flask) -> PageServices:
+    """After an import on this server: the new map at once (the watcher would take it within seconds)."""
+    grid_maps = context_of(server).grid_maps
+    if grid_maps is not None:
+        grid_maps.check()  # every router of this process, the pages' included, now answers from the new map
+        return of(server)
     with _LOCK:
         fresh = server.extensions[EXTENSION] = build(context_of(server))
     return fresh

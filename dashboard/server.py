@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from alerts.gridmap import GridMapWatcher
 from dashboard import auth
 from dashboard.app import create_app
 from dashboard.context import of as context_of
@@ -52,7 +53,9 @@ class DashboardServer:
         ws_port: int | None = None,
         threads: int = WSGI_THREADS,
         blueprints: Sequence[Blueprint] = (),
+        grid_maps: GridMapWatcher | None = None,
     ) -> None:
+        """``grid_maps`` keeps the pages' grid routers on a map imported while the dashboard runs."""
         self._settings = settings
         self._repo = repo
         self._redis = redis_client
@@ -62,6 +65,7 @@ class DashboardServer:
         self._want_ws_port = settings.dashboard.ws_port if ws_port is None else ws_port
         self._threads = max(threads, WSGI_THREADS)
         self._blueprints = tuple(blueprints)
+        self._grid_maps = grid_maps
         self._push: PushServer | None = None
         self._wsgi_map: dict[int, Any] = {}
         self._wsgi: Any = None  # waitress ships no type hints
@@ -106,7 +110,8 @@ class DashboardServer:
                                 stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone,
                                 authorize=lambda _cookie: None).start()  # nobody until the app can check logins
         try:
-            app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=self._blueprints)
+            app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=self._blueprints,
+                             grid_maps=self._grid_maps)
             # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
             self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
             self._stopping = context_of(app.server).stopping

@@ -70,6 +70,15 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
     return repo
 
 
+def start_grid_maps(repo, life: Lifecycle):  # type: ignore[no-untyped-def]
+    """Grid routers that follow the stored map: an import while this process runs is taken within seconds."""
+    from alerts.gridmap import GridMapWatcher
+
+    watcher = GridMapWatcher(repo).start()
+    life.started("grid map watcher", watcher.stop)
+    return watcher
+
+
 def demo_driveby(settings: Settings) -> Path:
     """The demo car's clip: a drive-by made from a shared street photo, once, then reused."""
     from vision.driveby import scene_photo, write_clip
@@ -141,7 +150,6 @@ def start_worker(  # type: ignore[no-untyped-def]
     ``share_cameras``: this worker runs only the cameras whose lease it holds (``gridwatch.leases``), so several
     ``gridwatch worker`` processes split the cameras and take over a crashed one's.
     """
-    from alerts.grids import GridIndex
     from alerts.sink import AlertSink
     from gridwatch.health import beat
     from gridwatch.leases import LeaseKeeper
@@ -157,7 +165,7 @@ def start_worker(  # type: ignore[no-untyped-def]
 
     if detector is None:
         detector = load_detector(settings)
-    grids = GridIndex(repo.list_grids())  # the map in the database, which `grids import` may have replaced
+    grids = start_grid_maps(repo, life).router()  # follows the stored map, which `grids import` may replace
     # Alert + outbox row in one transaction; the relay publishes to the stream (and catches up after an outage).
     sink = AlertSink(repo, client, settings.media_dir, grids, language=settings.locale.language).start()
     life.started("alert outbox relay", sink.stop)
@@ -248,9 +256,8 @@ def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) 
     """The case consumer: alerts from the stream (consumer group, acknowledged, reclaimed) become deduplicated cases."""
     from alerts.cases import CaseService
     from alerts.consumer import StreamConsumer
-    from alerts.routing import GridRouter
 
-    router = GridRouter(repo.list_grids(), settings.cases.fallback_grid)
+    router = start_grid_maps(repo, life).router(settings.cases.fallback_grid)
     consumer = StreamConsumer(repo.engine, client, CaseService(repo.engine, router, settings.cases).ingest_alerts)
     consumer.start()
     life.started("case consumer", consumer.stop)
@@ -274,8 +281,10 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
     from ingest.telemetry_api import telemetry_blueprint
     from ingest.telemetry_ws import TelemetryWsServer
 
+    grid_maps = start_grid_maps(repo, life)
+    router = grid_maps.router(settings.cases.fallback_grid)
     # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
-    fleet, fleet_cases = build_fleet(settings, handle.client, repo)
+    fleet, fleet_cases = build_fleet(settings, handle.client, repo, router)
     telemetry = TelemetryIngest(
         FleetTelemetryStore(handle.client, settings.ingest.telemetry_track_seconds, fleet), settings.ingest
     )
@@ -288,9 +297,10 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
             metrics_blueprint(RedisCollector(handle.client)),
             evidence_blueprint(),
             fleet_blueprint(settings, fleet, fleet_cases),
-            cases_api.for_repository(repo, settings),
-            open311.for_repository(repo, settings),
+            cases_api.cases_blueprint(repo.engine, router, settings),
+            open311.open311_blueprint(repo.engine, router, settings),
         ),
+        grid_maps=grid_maps,
     )
     server.start()
     life.started(f"dashboard {server.url}", server.stop)

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from alerts.grids import GridFeature, GridIndex
+from alerts.grids import GridFeature, GridIndex, Locator
 from gridwatch import keys as gw_keys
 from gridwatch.settings import FleetSettings, Settings
 from gridwatch.types import CameraStatus, GpsFix
@@ -144,7 +144,7 @@ def covered_cells(track: Sequence[TrackPoint], cell_m: float, max_gap_s: float) 
     return out
 
 
-def covered_grids(track: Sequence[TrackPoint], grids: GridIndex, step_m: float, max_gap_s: float) -> dict[str, float]:
+def covered_grids(track: Sequence[TrackPoint], grids: Locator, step_m: float, max_gap_s: float) -> dict[str, float]:
     """Leaf grids the track passed through (points every ``step_m`` along it) -> the first time in each."""
     out: dict[str, float] = {}
     for p in densify(sorted(track), step_m, max_gap_s):
@@ -439,7 +439,7 @@ class Fleet:
         client: redis.Redis,
         settings: FleetSettings,
         timezone: str = "Asia/Shanghai",
-        grids: GridIndex | None = None,
+        grids: Locator | None = None,
         grid_names: Mapping[str, str] | None = None,
         camera_vehicles: Mapping[str, str] | None = None,
     ) -> None:
@@ -459,10 +459,12 @@ class Fleet:
 
     @classmethod
     def for_settings(cls, settings: Settings, client: redis.Redis,
-                     features: Sequence[GridFeature] | None = None) -> Fleet:
-        """The fleet of a command centre; ``features`` (``repo.list_grids()``) enable grid coverage."""
+                     features: Sequence[GridFeature] | None = None, grids: Locator | None = None) -> Fleet:
+        """The fleet of a command centre; ``features`` (``repo.list_grids()``) enable grid coverage, located with
+        ``grids`` when given (a ``GridRouter`` that follows a newly imported map)."""
         feats = list(features or ())
-        return cls(client, settings.fleet, settings.locale.timezone, GridIndex(feats) if feats else None,
+        locator = grids if grids is not None else (GridIndex(feats) if feats else None)
+        return cls(client, settings.fleet, settings.locale.timezone, locator,
                    {f.code: f.name for f in feats}, settings.ingest.telemetry_vehicles)
 
     @property

@@ -348,9 +348,14 @@ class _TooLarge(ValueError):
     pass
 
 
-def build_fleet(settings: Settings, client: redis.Redis, repo: Any) -> tuple[Fleet, CaseService]:
-    """The fleet and the case service of a command centre, as ``start_cases`` builds its case service."""
+def build_fleet(
+    settings: Settings, client: redis.Redis, repo: Any, router: GridRouter | None = None
+) -> tuple[Fleet, CaseService]:
+    """The fleet and the case service of a command centre, as ``start_cases`` builds its case service;
+    ``router`` (default: one on the stored map) locates coverage and routes reports."""
     features = repo.list_grids()
-    fleet = Fleet.for_settings(settings, client, features)
-    cases = CaseService(repo.engine, GridRouter(features, settings.cases.fallback_grid), settings.cases)
+    if router is None:
+        router = GridRouter(features, settings.cases.fallback_grid)
+    fleet = Fleet.for_settings(settings, client, features, grids=router)
+    cases = CaseService(repo.engine, router, settings.cases)
     return fleet, cases
