@@ -19,7 +19,7 @@ from alerts.figures import FigureBook, Figures
 from alerts.grids import GridFeature
 from alerts.repository import Repository
 from alerts.routing import GridRouter
-from alerts.workflow import Action, Actor, Role, allowed_actions
+from alerts.workflow import Action, Actor, Role, allowed_actions, transition
 
 ADMIN = Actor("管理员", Role.ADMIN)
 OPERATOR = Actor("王敏", Role.OPERATOR)
@@ -88,8 +88,10 @@ def _counts(f: Figures) -> dict[str, int]:
 def _random_walk(work: Casework, rng: random.Random, case_id: str, now: datetime, router: GridRouter) -> None:
     for _ in range(rng.randint(0, 12)):
         case = work.book.get(case_id)
+        # Reassigning (dispatched -> dispatched) goes nowhere: the walk keeps to steps that change the status.
         actions = [a for a in allowed_actions(case.status, Role.ADMIN)
-                   if a != Action.ESCALATE or (case.assignee_grid and router.parent(case.assignee_grid))]
+                   if transition(case.status, a).target != case.status
+                   and (a != Action.ESCALATE or (case.assignee_grid and router.parent(case.assignee_grid)))]
         if not actions:
             return
         # Favour moving forward so many cases get far; defer and invalidate stay occasional.
