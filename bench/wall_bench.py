@@ -289,8 +289,10 @@ def first_render(driver: webdriver.Chrome, base: str, loads: int) -> dict[str, l
 
 
 def push_latency(drivers: Sequence[webdriver.Chrome], repo: Repository, client: redis.Redis,
-                 features: list[GridFeature], n: int, interval_s: float) -> tuple[list[float], list[float]]:
-    """(stream entry -> item in the DOM, stream entry -> websocket message in the page) in ms."""
+                 features: list[GridFeature], n: int, interval_s: float,
+                 listener: WireListener | None = None) -> tuple[list[float], list[float], list[float]]:
+    """(stream entry -> item in the DOM, -> websocket message handled in the page, -> message received by a
+    plain websocket client) in ms."""
     rng = random.Random(7)
     leaves = [f for f in features if f.level == 3]
     sent: dict[str, float] = {}
@@ -321,7 +323,51 @@ def push_latency(drivers: Sequence[webdriver.Chrome], repo: Repository, client: 
                 wire.append(float(got[aid]) - t0)
     if missing:
         log.warning("%d pushed alerts never appeared in a wall", missing)
-    return latencies, wire
+    sock = [listener.seen[aid] - t0 for aid, t0 in sent.items() if listener is not None and aid in listener.seen]
+    return latencies, wire, sock
+
+
+class WireListener:
+    """A websocket client beside the browsers, logged in like them: when the push server sent each alert
+    (the browsers' own latency adds their main thread's queueing on top of this)."""
+
+    def __init__(self, ws_url: str, base: str) -> None:
+        import requests
+
+        with requests.Session() as s:
+            r = s.post(base + "login", data={"username": USER, "password": PASSWORD, "next": "/"},
+                       allow_redirects=False, timeout=30)
+            if r.status_code != 303:
+                raise SystemExit(f"bench login refused: {r.status_code}")
+            self._cookie = "; ".join(f"{k}={v}" for k, v in s.cookies.items())
+        self._url = ws_url.replace("0.0.0.0", "127.0.0.1")
+        self.seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-wire", daemon=True)
+        self.thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        with connect(self._url, additional_headers={"Cookie": self._cookie}) as ws:
+            self._ready.set()
+            while not self._stop.is_set():
+                try:
+                    raw = ws.recv(timeout=0.5)
+                except TimeoutError:
+                    continue
+                except ConnectionClosed:
+                    return
+                msg = json.loads(raw)
+                if "alert" in msg:
+                    self.seen.setdefault(msg["alert"]["id"], time.time() * 1000)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
 
 
 def _server_cpu(exclude: set[int]) -> float:
@@ -385,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = DashboardServer(settings, repo, client, rserver.url, port=0, ws_port=0).start()
         exclude = {threading.main_thread().native_id or 0, cams.thread.native_id or 0}
         drivers: list[webdriver.Chrome] = []
+        listener: WireListener | None = None
         rows = ["| what | result |", "| --- | --- |"]
         try:
             base = server.url
@@ -399,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 v = runs.get(key, [])
                 rows.append(f"| first render: {label}, median / max of {len(v)} loads | "
                             f"{statistics.median(v):.0f} / {max(v):.0f} ms |")
+            with _step("16 MJPEG streams vs 16 polled JPEGs in one page"):
+                compared = compare_video(first, base, cams.ids, 5.0)
+            rows.append(f"| tiles with a frame after 5 s in one page: 16 MJPEG streams / 16 polled JPEGs | "
+                        f"{compared['mjpg']} / {compared['jpg']} |")
             with _step("idle CPU (no wall open)"):
                 first.get("about:blank")
                 time.sleep(3)
@@ -423,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(f"| {n} wall(s) of 16 tiles: server CPU per wall (above idle) | "
                             f"{100 * per_viewer:.1f} % of a core (+ redis {100 * per_viewer_redis:.1f} %); "
                             f"{statistics.mean(fps):.1f} frames/s fetched per wall |")
+            listener = WireListener(server.ws_url, base)
             for walls in sorted({1, len(drivers)}):
                 with _step(f"push latency with {walls} wall(s) open"):
                     for d in drivers[walls:]:
@@ -430,18 +482,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for d in drivers[:walls]:
                         open_wall(d, base)
                     time.sleep(2)
-                    lat, wire = push_latency(drivers[:walls], repo, client, features, args.pushes,
-                                             1 / args.push_rate)
+                    lat, wire, sock = push_latency(drivers[:walls], repo, client, features, args.pushes,
+                                                   1 / args.push_rate, listener)
                 rows.append(f"| push latency, {walls} wall(s) open, {args.push_rate:g} alert/s: stream entry -> "
                             f"item in the DOM ({len(lat)} deliveries) | p50 {_pct(lat, 0.5):.0f} ms, "
                             f"p95 {_pct(lat, 0.95):.0f} ms, max {max(lat, default=float('nan')):.0f} ms |")
                 rows.append(f"| ... of which stream entry -> websocket message handled in the page | "
                             f"p50 {_pct(wire, 0.5):.0f} ms, p95 {_pct(wire, 0.95):.0f} ms |")
-            with _step("16 MJPEG streams vs 16 polled JPEGs in one page"):
-                compared = compare_video(first, base, cams.ids, 5.0)
-            rows.append(f"| tiles with a frame after 5 s in one page: 16 MJPEG streams / 16 polled JPEGs | "
-                        f"{compared['mjpg']} / {compared['jpg']} |")
+                rows.append(f"| ... server side: stream entry -> message at a plain websocket client | "
+                            f"p50 {_pct(sock, 0.5):.0f} ms, p95 {_pct(sock, 0.95):.0f} ms |")
         finally:
+            if listener is not None:
+                listener.stop()
             for d in drivers:
                 try:
                     d.quit()

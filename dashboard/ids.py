@@ -16,10 +16,12 @@ CAMERA_GRID = f"{_NS}-camera-grid"
 CAMERA_REFRESH = f"{_NS}-camera-refresh"
 CAMERA_IDS = f"{_NS}-camera-ids"
 CAMERA_NAMES = f"{_NS}-camera-names"
-# Pattern-matching ids of one camera's tile parts: {"type": CAM_TILE, "camera": camera_id}.
+CAMERA_NAMES_SEEN = f"{_NS}-camera-names-seen"
+# Pattern-matching id of one camera's tile: {"type": CAM_TILE, "camera": camera_id}.
 CAM_TILE = f"{_NS}-cam-tile"
-CAM_DETAIL = f"{_NS}-cam-detail"
-CAM_BADGE = f"{_NS}-cam-badge"
+# Camera states ({camera id: what its tile shows}) that assets/wall.js writes into the tiles.
+CAMERA_STATES = f"{_NS}-camera-states"
+CAMERA_STATES_APPLIED = f"{_NS}-camera-states-applied"
 
 # alerts
 ALERT_LIST = f"{_NS}-alert-list"
@@ -47,7 +49,6 @@ PAGE_PREV = f"{_NS}-page-prev"
 PAGE_NEXT = f"{_NS}-page-next"
 PAGE_TEXT = f"{_NS}-page-text"
 PAGER = f"{_NS}-pager"
-CAM_POSITION = f"{_NS}-cam-position"  # pattern-matching: {"type": CAM_POSITION, "camera": camera_id}
 
 # the day's figures and the grid map (dashboard.wall_data's summary)
 SUMMARY = f"{_NS}-summary"

@@ -92,7 +92,7 @@
     var thumb = a.snapshot_url
       ? el("Img", { src: a.snapshot_url, className: "gw-alert-thumb", alt: name })
       : el("Div", { className: "gw-alert-thumb gw-alert-nothumb", children: text(locale, "noSnapshot") });
-    var camera = (cameras && cameras[a.camera_id]) || a.camera_id;
+    var camera = (cameras && cameras[a.camera_id]) || a.camera_name || a.camera_id;
     var grid = a.grid_code ? ((grids && grids[a.grid_code]) || a.grid_code) : text(locale, "noGrid");
     return el("Div", {
       key: a.id,
@@ -143,13 +143,16 @@
     if (document.hidden) { return; }
     var now = Date.now();
     document.querySelectorAll("img.gw-cam-img[data-camera]").forEach(function (img) {
-      if (img.offsetParent === null || img._gwBusy) { return; }
+      if (img._gwBusy) { return; }
       var tile = img.closest(".gw-cam");
+      // Off-page tiles are display:none (pageTiles): read from the style, since offsetParent forces a layout.
+      if (!tile || tile.style.display === "none") { return; }
       var live = tile && tile.className.indexOf("gw-cam-online") >= 0;
       var every = live ? 1000 / frameFps : 2000;
       if (img._gwLast && now - img._gwLast < every) { return; }
       img._gwBusy = true;
       img._gwLast = now;
+      img.decoding = "async";  // decode off the main thread: a push must not wait behind 16 frames
       img.onload = img.onerror = function () { img._gwBusy = false; };
       frameSeq += 1;
       img.src = "/video/" + encodeURIComponent(img.getAttribute("data-camera")) + ".jpg?f=" + frameSeq;
@@ -161,6 +164,7 @@
    * refresh of the figures and the map per second, not one per alert. */
   var SUMMARY_MIN_MS = 1000;
   var summaryPoll = null;
+  var cameraNames = {};
   function pollSummary() {
     var p = summaryPoll;
     if (!p) { return; }
@@ -240,12 +244,39 @@
         return [{ alerts: merged, seen: Array.from(seen).slice(-1000) }, count];
       },
 
-      renderAlerts: function (store, cameras, grids, _tick, locale) {
+      /* Straight into the tiles' DOM: React never re-renders these parts (their props stay as first
+       * rendered), and a store of plain values is far cheaper for Dash than an output per tile and part. */
+      applyCameraStates: function (states) {
+        Object.keys(states || {}).forEach(function (cid) {
+          var tile = document.querySelector('.gw-cam[data-cam="' + CSS.escape(cid) + '"]');
+          if (!tile) { return; }
+          var s = states[cid];
+          if (tile.className !== s.tile) { tile.className = s.tile; }
+          var set = function (sel, textValue, title, cls) {
+            var node = tile.querySelector(sel);
+            if (!node) { return; }
+            if (node.textContent !== textValue) { node.textContent = textValue; }
+            if (title !== undefined && node.title !== title) { node.title = title; }
+            if (cls !== undefined && node.className !== cls) { node.className = cls; }
+          };
+          set(".gw-cam-detail", s.detail, s.error);
+          set(".gw-badge", s.badge, undefined, s.badgeClass);
+          set(".gw-cam-pos", s.position, s.positionTitle);
+        });
+        return window.dash_clientside.no_update;
+      },
+
+      rememberCameras: function (names) {
+        cameraNames = names || {};
+        return window.dash_clientside.no_update;
+      },
+
+      renderAlerts: function (store, _tick, grids, locale) {
         var alerts = (store && store.alerts) || [];
         if (!alerts.length) {
           return [el("Div", { className: "gw-empty", children: text(locale, "noAlerts") })];
         }
-        return alerts.map(function (a) { return alertItem(a, cameras || {}, grids || {}, locale); });
+        return alerts.map(function (a) { return alertItem(a, cameraNames, grids || {}, locale); });
       },
 
       pushSeq: function (inbox) {

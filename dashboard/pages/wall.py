@@ -88,6 +88,11 @@ def _clock_data(tz: str, t: Translator) -> dict[str, Any]:
     return {"data-tz": tz, "data-bcp47": t.bcp47}
 
 
+def _data_cam(cid: str) -> dict[str, Any]:
+    """The tile's data-cam attribute, by which wall.js applies camera states (see refresh_cameras)."""
+    return {"data-cam": cid}
+
+
 def _data_camera(cid: str) -> dict[str, Any]:
     """The data-camera attribute wall.js finds tiles by (a keyword Dash accepts but its stubs do not type)."""
     return {"data-camera": cid}
@@ -99,6 +104,7 @@ def camera_tile(cam: dict[str, Any], t: Translator, visible: bool = True) -> htm
     return html.Div(
         id={"type": ids.CAM_TILE, "camera": cid},
         className=tile_class(cam),
+        **_data_cam(cid),
         style=None if visible else {"display": "none"},
         children=[
             html.Div(
@@ -106,18 +112,16 @@ def camera_tile(cam: dict[str, Any], t: Translator, visible: bool = True) -> htm
                 children=[
                     # No src: assets/wall.js fetches frames for the tiles on screen (see the note below).
                     html.Img(className="gw-cam-img", alt=str(cam["name"]), **_data_camera(cid)),
-                    html.Span(texts.position_text(position, t), id={"type": ids.CAM_POSITION, "camera": cid},
-                              className="gw-cam-pos", title=texts.position_title(position, t)),
+                    html.Span(texts.position_text(position, t), className="gw-cam-pos",
+                              title=texts.position_title(position, t)),
                 ],
             ),
             html.Div(
                 className="gw-cam-caption",
                 children=[
                     html.Span(str(cam["name"]), className="gw-cam-name"),
-                    html.Span(detail_text(cam, t), id={"type": ids.CAM_DETAIL, "camera": cid},
-                              className="gw-cam-detail", title=detail_title(cam)),
-                    html.Span(badge_text(cam, t), id={"type": ids.CAM_BADGE, "camera": cid},
-                              className=badge_class(cam)),
+                    html.Span(detail_text(cam, t), className="gw-cam-detail", title=detail_title(cam)),
+                    html.Span(badge_text(cam, t), className=badge_class(cam)),
                 ],
             ),
         ],
@@ -296,6 +300,9 @@ def layout(**query: Any) -> html.Div:
     tz = ctx.settings.locale.timezone
     cams = _read_cameras()
     since, alerts, today = _read_alerts()
+    names_of_cameras = camera_names(cams)
+    for a in alerts:
+        a["camera_name"] = names_of_cameras.get(str(a["camera_id"]))
     summary = _read_summary()
     shown = wall_data.browser_summary(summary)
     try:
@@ -326,6 +333,9 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.TODAY_STORE, data=today),
             dcc.Store(id=ids.CAMERA_IDS, data=[c["id"] for c in cams]),
             dcc.Store(id=ids.CAMERA_NAMES, data=camera_names(cams)),
+            dcc.Store(id=ids.CAMERA_NAMES_SEEN),
+            dcc.Store(id=ids.CAMERA_STATES),
+            dcc.Store(id=ids.CAMERA_STATES_APPLIED),
             dcc.Store(id=ids.GRID_NAMES, data=names),
             dcc.Store(id=ids.SUMMARY, data=shown),
             dcc.Store(id=ids.MAP_FOCUS, data=None),
@@ -443,13 +453,21 @@ dash.clientside_callback(
     prevent_initial_call=True,
 )
 
+# The queue must not depend on any output of a server callback (the camera refresh every few seconds): Dash
+# holds a callback back while anything upstream of it is in flight, and a pushed alert would wait for it.
+# Camera names reach renderAlerts through rememberCameras instead.
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatch", function_name="rememberCameras"),
+    Output(ids.CAMERA_NAMES_SEEN, "data"),
+    Input(ids.CAMERA_NAMES, "data"),
+)
+
 dash.clientside_callback(
     ClientsideFunction(namespace="gridwatch", function_name="renderAlerts"),
     Output(ids.ALERT_LIST, "children"),
     Input(ids.ALERTS_STORE, "data"),
-    Input(ids.CAMERA_NAMES, "data"),
-    Input(ids.GRID_NAMES, "data"),
     Input(ids.AGE_TICK, "n_intervals"),
+    State(ids.GRID_NAMES, "data"),
     State(ids.LOCALE, "data"),
 )
 
@@ -494,22 +512,22 @@ dash.clientside_callback(
 
 # --- slow server refreshes: camera badges and the day's count -----------------------------------------
 
-def _by_camera(outputs: list[dict[str, Any]], cams: dict[str, dict[str, Any]], part: Any) -> list[Any]:
-    return [part(cams[o["id"]["camera"]]) for o in outputs]
+def camera_state_view(cam: dict[str, Any], t: Translator) -> dict[str, str]:
+    """What a tile shows of its camera's state, as wall.js writes it into the tile."""
+    position = cam.get("position")
+    return {
+        "tile": tile_class(cam), "detail": detail_text(cam, t), "error": detail_title(cam),
+        "badge": badge_text(cam, t), "badgeClass": badge_class(cam),
+        "position": texts.position_text(position, t), "positionTitle": texts.position_title(position, t),
+    }
 
 
 @dash.callback(
-    Output({"type": ids.CAM_TILE, "camera": ALL}, "className"),
-    Output({"type": ids.CAM_DETAIL, "camera": ALL}, "children"),
-    Output({"type": ids.CAM_BADGE, "camera": ALL}, "children"),
-    Output({"type": ids.CAM_BADGE, "camera": ALL}, "className"),
+    Output(ids.CAMERA_STATES, "data"),
     Output(ids.CAMERAS_ONLINE, "children"),
     Output(ids.CAMERA_GRID, "children"),
     Output(ids.CAMERA_IDS, "data"),
     Output(ids.CAMERA_NAMES, "data"),
-    Output({"type": ids.CAM_DETAIL, "camera": ALL}, "title"),
-    Output({"type": ids.CAM_POSITION, "camera": ALL}, "children"),
-    Output({"type": ids.CAM_POSITION, "camera": ALL}, "title"),
     Input(ids.CAMERA_REFRESH, "n_intervals"),
     State(ids.CAMERA_IDS, "data"),
     State(ids.LOCALE, "data"),
@@ -519,30 +537,25 @@ def _by_camera(outputs: list[dict[str, Any]], cams: dict[str, dict[str, Any]], p
 def refresh_cameras(
     _n: int | None, shown: list[str] | None, locale: dict[str, Any] | None, chosen: int | None
 ) -> tuple[Any, ...]:
-    """Badges, details and positions change in place; the grid (and so every video <img>) is rebuilt only
-    when cameras come or go."""
+    """Badges, details and positions as one store that wall.js writes into the tiles: one small update,
+    not a pattern-matching output per tile and part (which costs Dash's renderer seconds on a 16-tile
+    wall and holds back the queue meanwhile). The grid (and so every video <img>) is rebuilt only when
+    cameras come or go."""
     t = translator((locale or {}).get("lang")) if locale else _translator()
     cams = _read_cameras()
     now_ids = [c["id"] for c in cams]
-    outputs = dash.ctx.outputs_list
+    states = {str(c["id"]): camera_state_view(c, t) for c in cams}
     if now_ids != (shown or []):
-        keep = [[dash.no_update] * len(o) for o in outputs[:4]]  # wildcard outputs want one per match
-        after = [[dash.no_update] * len(o) for o in outputs[8:]]
-        return (*keep, online_text(cams, t), camera_grid(cams, t, chosen), now_ids, camera_names(cams), *after)
-    by_id = {c["id"]: c for c in cams}
-    return (
-        _by_camera(outputs[0], by_id, tile_class),
-        _by_camera(outputs[1], by_id, lambda c: detail_text(c, t)),
-        _by_camera(outputs[2], by_id, lambda c: badge_text(c, t)),
-        _by_camera(outputs[3], by_id, badge_class),
-        online_text(cams, t),
-        dash.no_update,
-        dash.no_update,
-        dash.no_update,
-        _by_camera(outputs[8], by_id, detail_title),
-        _by_camera(outputs[9], by_id, lambda c: texts.position_text(c.get("position"), t)),
-        _by_camera(outputs[10], by_id, lambda c: texts.position_title(c.get("position"), t)),
-    )
+        return states, online_text(cams, t), camera_grid(cams, t, chosen), now_ids, camera_names(cams)
+    return states, online_text(cams, t), dash.no_update, dash.no_update, dash.no_update
+
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatch", function_name="applyCameraStates"),
+    Output(ids.CAMERA_STATES_APPLIED, "data"),
+    Input(ids.CAMERA_STATES, "data"),
+    prevent_initial_call=True,
+)
 
 
 @dash.callback(
