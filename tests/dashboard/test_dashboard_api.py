@@ -249,4 +249,4 @@ def test_create_app_twice_in_one_process_gives_two_working_walls(
         assert isinstance(app, dash.Dash)
         deps = logged_in_client(app, repo).get("/_dash-dependencies").get_json()
         outputs = " ".join(d["output"] for d in deps)
-        assert "wall-alerts-store.data" in outputs and "wall-cam-badge" in outputs
+        assert "wall-alerts-store.data" in outputs and "wall-camera-grid.children" in outputs
