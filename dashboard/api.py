@@ -111,7 +111,7 @@ def media(path: str) -> Response:
 def wall_summary() -> Response | tuple[Response, int]:
     """The wall's figures and map version; ``?v=`` the version the page shows: 204 while it is current."""
     try:
-        shown = wall_data.browser_summary(wall_data.current_data().summary())
+        shown = wall_data.browser_summary(wall_data.current_data().summary(scope=auth.scope_filter()))
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the wall, logged here
         log.warning("GET /api/wall/summary: %s", exc)
         return _error(503, _t().gettext("Alerts are unavailable: the database does not answer"))

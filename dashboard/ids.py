@@ -25,6 +25,8 @@ CAMERA_STATES_APPLIED = f"{_NS}-camera-states-applied"
 
 # alerts
 ALERT_LIST = f"{_NS}-alert-list"
+ALERT_LIST_ID = f"{_NS}-alert-list-id"  # the list's id, for wall.js
+ALERTS_RENDERED = f"{_NS}-alerts-rendered"
 ALERTS_STORE = f"{_NS}-alerts-store"
 TODAY_STORE = f"{_NS}-today-store"
 TODAY_REFRESH = f"{_NS}-today-refresh"

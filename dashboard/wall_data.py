@@ -62,10 +62,11 @@ def alert_point(alert: Alert) -> dict[str, Any] | None:
     return {"id": alert.id, "lat": round(alert.lat, 6), "lon": round(alert.lon, 6), "category": alert.category}
 
 
-def day_figures(book: FigureBook, now: datetime, tz: str) -> dict[str, Any]:
-    """The territory's figures for the cases reported today in the city's zone (alerts.figures definitions)."""
+def day_figures(book: FigureBook, now: datetime, tz: str, scope: str | None = None) -> dict[str, Any]:
+    """The figures of the territory (or ``scope``'s subtree) for the cases reported today in the city's zone
+    (alerts.figures definitions)."""
     start, end = timefmt.local_day_bounds(now, tz)
-    f = book.figures(None, start, end, as_of=now)
+    f = book.figures(scope, start, end, as_of=now)
     out: dict[str, Any] = {k: getattr(f, k) for k in FIGURE_KEYS}
     out["closure_rate"] = f.closure_rate
     out["day"] = timefmt.local_day(now, tz).isoformat()
@@ -102,8 +103,7 @@ class WallData:
         self._lock = threading.Lock()
         self._grids: GridModel | None = None
         self._grids_at = float("-inf")
-        self._summary: dict[str, Any] | None = None
-        self._summary_at = float("-inf")
+        self._summaries: dict[str | None, tuple[float, dict[str, Any]]] = {}  # by viewer scope
 
     def grids(self) -> GridModel:
         """The stored grid map, re-read every ``map_ttl_s`` (an import shows up within that)."""
@@ -116,30 +116,42 @@ class WallData:
                 self._grids_at = self._clock()
             return self._grids
 
-    def summary(self, now: datetime | None = None) -> dict[str, Any]:
+    def summary(self, now: datetime | None = None, scope: str | None = None) -> dict[str, Any]:
         """{version, figures, counts: {code: [open, overdue]}, totals, points, vehicles}; fresh within ``ttl_s``.
 
-        A moving vehicle changes the version too, so the map redraws it where it is now.
+        ``scope``: a grid code whose subtree a viewer is limited to (dashboard.auth.scope_filter), None for the
+        whole territory. A moving vehicle changes the version too, so the map redraws it where it is now.
         """
         model = self.grids()
         with self._lock:
-            if self._summary is not None and self._clock() - self._summary_at < self._ttl:
-                return self._summary
+            cached = self._summaries.get(scope)
+            if cached is not None and self._clock() - cached[0] < self._ttl:
+                return cached[1]
             now = now or datetime.now(UTC)
             engine = self._repo.engine
             counts = wall_store.open_case_counts(engine, now)
+            if scope is not None:
+                counts = {code: v for code, v in counts.items() if code.startswith(scope)}
             start, _end = timefmt.local_day_bounds(now, self._tz)
             points = [p for a in self._repo.recent_alerts(POINTS_MAX) if a.detected_at >= start
+                      and (scope is None or (a.grid_code or "").startswith(scope))
                       for p in [alert_point(a)] if p is not None]
+            if scope is None or scope in model.router:
+                figures = day_figures(FigureBook(engine, model.router), now, self._tz, scope)
+            else:  # a scope the map no longer has: nothing of it to count
+                figures = {k: 0 for k in FIGURE_KEYS} | {"closure_rate": None, "day": timefmt.local_day(
+                    now, self._tz).isoformat()}
+            top = totals(model.features, counts) if scope is None else {
+                "open": counts.get(scope, (0, 0))[0], "overdue": counts.get(scope, (0, 0))[1]}
             content: dict[str, Any] = {
-                "figures": day_figures(FigureBook(engine, model.router), now, self._tz),
+                "figures": figures,
                 "counts": {code: list(v) for code, v in counts.items()},
-                "totals": totals(model.features, counts),
+                "totals": top,
                 "points": points,
                 "vehicles": self._read_vehicles(),
             }
             content["version"] = version_of(content)
-            self._summary, self._summary_at = content, self._clock()
+            self._summaries[scope] = (self._clock(), content)
             return content
 
     def _read_vehicles(self) -> list[dict[str, Any]]:

@@ -46,10 +46,6 @@
 
   function localDay(d, locale) { return zoned(d, locale).day; }
 
-  function el(type, props) {
-    return { namespace: "dash_html_components", type: type, props: props };
-  }
-
   function formatTime(iso, locale) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) { return iso || ""; }
@@ -85,52 +81,77 @@
     return rtf.format(-Math.floor(s / 86400), "day");
   }
 
+  /* A DOM element: ``children`` is text or a list of elements. The queue is plain DOM written by
+   * renderAlerts, not Dash components: Dash turns every returned component into a wrapped React element
+   * with its own path, which for 40 items of a dozen parts kept the page busy for seconds per push. */
+  function dom(tag, cls, children, attrs) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (Array.isArray(children)) {
+      children.forEach(function (c) { node.appendChild(c); });
+    } else if (children !== undefined && children !== null) {
+      node.textContent = String(children);
+    }
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  }
+
   function alertItem(a, cameras, grids, locale) {
     var fresh = a._pushed && (Date.now() - a._pushed) < FRESH_MS;
     var name = categoryName(a, locale);
     var prio = priorityOf(a, locale);
     var thumb = a.snapshot_url
-      ? el("Img", { src: a.snapshot_url, className: "gw-alert-thumb", alt: name })
-      : el("Div", { className: "gw-alert-thumb gw-alert-nothumb", children: text(locale, "noSnapshot") });
+      ? dom("img", "gw-alert-thumb", null, { src: a.snapshot_url, alt: name })
+      : dom("div", "gw-alert-thumb gw-alert-nothumb", text(locale, "noSnapshot"));
     var camera = (cameras && cameras[a.camera_id]) || a.camera_name || a.camera_id;
     var grid = a.grid_code ? ((grids && grids[a.grid_code]) || a.grid_code) : text(locale, "noGrid");
-    return el("Div", {
-      key: a.id,
-      className: "gw-alert gw-prio-" + prio + (fresh ? " gw-alert-new" : ""),
-      "data-alert-id": a.id,
-      children: [
-        thumb,
-        el("Div", {
-          className: "gw-alert-body",
-          children: [
-            el("Div", {
-              className: "gw-alert-head",
-              children: [
-                el("Span", { className: "gw-cat", children: name }),
-                el("Span", { className: "gw-alert-time", title: a.detected_at_local || a.detected_at,
-                             children: formatTime(a.detected_at, locale) })
-              ]
-            }),
-            el("Div", {
-              className: "gw-alert-sub",
-              children: [
-                el("Span", { className: "gw-prio gw-prio-badge-" + prio, children: text(locale, "priority" + prio) }),
-                el("Span", { className: "gw-alert-grid", title: a.grid_code || "", children: grid }),
-                el("Span", { className: "gw-alert-age", children: age(a.detected_at, locale) })
-              ]
-            }),
-            el("Div", {
-              className: "gw-alert-meta",
-              children: [
-                el("Span", { className: "gw-alert-camera", children: camera }),
-                el("Span", { className: "gw-cat-code", children: a.category }),
-                el("Span", { className: "gw-alert-conf", title: text(locale, "confidence"),
-                             children: percent(a.confidence, locale) })
-              ]
-            })
-          ]
-        })
-      ]
+    var ageNode = dom("span", "gw-alert-age", age(a.detected_at, locale));
+    var timeNode = dom("span", "gw-alert-time", formatTime(a.detected_at, locale),
+                       { title: a.detected_at_local || a.detected_at });
+    var item = dom("div", "gw-alert gw-prio-" + prio + (fresh ? " gw-alert-new" : ""), [
+      thumb,
+      dom("div", "gw-alert-body", [
+        dom("div", "gw-alert-head", [dom("span", "gw-cat", name), timeNode]),
+        dom("div", "gw-alert-sub", [
+          dom("span", "gw-prio gw-prio-badge-" + prio, text(locale, "priority" + prio)),
+          dom("span", "gw-alert-grid", grid, { title: a.grid_code || "" }),
+          ageNode
+        ]),
+        dom("div", "gw-alert-meta", [
+          dom("span", "gw-alert-camera", camera),
+          dom("span", "gw-cat-code", a.category),
+          dom("span", "gw-alert-conf", percent(a.confidence, locale), { title: text(locale, "confidence") })
+        ])
+      ])
+    ], { "data-alert-id": a.id });
+    item._gwRefresh = function () {
+      ageNode.textContent = age(a.detected_at, locale);
+      timeNode.textContent = formatTime(a.detected_at, locale);
+    };
+    return item;
+  }
+
+  /* Keyed update of the queue: items already shown are kept (their thumbnails do not reload), new ones
+   * are inserted in order, the rest removed; ages and times are refreshed in place. */
+  function drawQueue(box, alerts, grids, locale) {
+    if (!alerts.length) {
+      box.replaceChildren(dom("div", "gw-empty", text(locale, "noAlerts")));
+      return;
+    }
+    var shown = {};
+    Array.from(box.children).forEach(function (n) {
+      var id = n.getAttribute("data-alert-id");
+      if (id) { shown[id] = n; }
+    });
+    var wanted = alerts.map(function (a) {
+      var n = shown[a.id];
+      if (n && n._gwRefresh) { n._gwRefresh(); return n; }
+      return alertItem(a, cameraNames, grids, locale);
+    });
+    var keep = new Set(wanted);
+    Array.from(box.children).forEach(function (n) { if (!keep.has(n)) { box.removeChild(n); } });
+    wanted.forEach(function (n, i) {
+      if (box.children[i] !== n) { box.insertBefore(n, box.children[i] || null); }
     });
   }
 
@@ -271,12 +292,15 @@
         return window.dash_clientside.no_update;
       },
 
-      renderAlerts: function (store, _tick, grids, locale) {
+      renderAlerts: function (store, _tick, grids, locale, listId) {
         var alerts = (store && store.alerts) || [];
-        if (!alerts.length) {
-          return [el("Div", { className: "gw-empty", children: text(locale, "noAlerts") })];
-        }
-        return alerts.map(function (a) { return alertItem(a, cameraNames, grids || {}, locale); });
+        var draw = function () {
+          var box = document.getElementById(listId);
+          if (!box) { window.setTimeout(draw, 50); return; }  // the first call may precede the page's DOM
+          drawQueue(box, alerts, grids || {}, locale);
+        };
+        draw();
+        return window.dash_clientside.no_update;
       },
 
       pushSeq: function (inbox) {

@@ -20,7 +20,7 @@ import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import ids, lang, queries, texts, wall_data
+from dashboard import auth, ids, lang, queries, texts, wall_data
 from dashboard import map as gridmap
 from dashboard.context import current
 from gridwatch import timefmt
@@ -208,7 +208,8 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     except redis.RedisError as exc:
         log.warning("wall: alerts stream unavailable: %s", exc)
     try:
-        alerts = queries.alert_views(ctx.repo, LIST_SIZE, tz)
+        # A grid-scoped viewer sees its subtree's alerts only, as the push feed sends them (dashboard.auth).
+        alerts = [a for a in queries.alert_views(ctx.repo, LIST_SIZE, tz) if auth.in_scope(a.get("grid_code"))]
         today = queries.today_summary(ctx.repo, now, tz)
     except Exception as exc:  # noqa: BLE001 - the wall still shows video and live pushes without the database
         log.warning("wall: alerts from the database unavailable: %s", exc)
@@ -216,9 +217,14 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     return since, alerts, today
 
 
+def _scope() -> str | None:
+    """The grid subtree the viewer is limited to (None: the whole territory)."""
+    return auth.scope_filter()
+
+
 def _read_summary() -> dict[str, Any] | None:
     try:
-        return wall_data.current_data().summary()
+        return wall_data.current_data().summary(scope=_scope())
     except Exception as exc:  # noqa: BLE001 - the wall keeps video and alerts when the case tables are away
         log.warning("wall: figures and grid map unavailable: %s", exc)
         return None
@@ -251,26 +257,34 @@ def map_texts(t: Translator) -> gridmap.MapTexts:
                             vehicle=t.gettext("Vehicle"))
 
 
-def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator) -> gridmap.GridMap:
+def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator,
+              scope: str | None = None) -> gridmap.GridMap:
+    """The map of ``focus``; None is the top: the whole territory, or the viewer's ``scope`` grid."""
     features = wall_data.current_data().grids().features if summary is not None else []
     counts = (summary or {}).get("counts", {})
     points = [dict(p, label=category_name(p["category"], t.lang)) for p in (summary or {}).get("points", [])]
     vehicles = (summary or {}).get("vehicles", [])  # ingest.fleet's, via dashboard.wall_data
-    return gridmap.grid_map(features, counts, focus, alerts=points, vehicles=vehicles, texts=map_texts(t))
+    return gridmap.grid_map(features, counts, focus or scope, alerts=points, vehicles=vehicles,
+                            texts=map_texts(t))
 
 
-def crumbs(focus: str | None, t: Translator) -> list[Any]:
-    """Whole territory > office > community > grid: each a button back to that level."""
+def crumbs(focus: str | None, t: Translator, scope: str | None = None) -> list[Any]:
+    """Whole territory (or the viewer's scope grid) > office > community > grid: each a button to that level."""
     try:
-        path = gridmap.focus_path(wall_data.current_data().grids().features, focus)
+        path = gridmap.focus_path(wall_data.current_data().grids().features, focus or scope)
     except Exception as exc:  # noqa: BLE001 - no grid map: the crumb bar just names the territory
         log.warning("wall: grid map unavailable: %s", exc)
         path = []
-    items: list[Any] = [html.Button(t.gettext("Whole territory"), id={"type": ids.MAP_CRUMB, "code": ""},
-                                    className="gw-crumb" + ("" if path else " gw-crumb-on"))]
+    items: list[Any] = []
+    if scope is None:
+        items.append(html.Button(t.gettext("Whole territory"), id={"type": ids.MAP_CRUMB, "code": ""},
+                                 className="gw-crumb" + ("" if path else " gw-crumb-on")))
+    else:  # the viewer's own grid is the top; nothing above it is theirs to open
+        path = [f for f in path if f.code.startswith(scope)]
     for i, f in enumerate(path):
-        items.append(html.Span("›", className="gw-crumb-sep"))
-        items.append(html.Button(f.name, id={"type": ids.MAP_CRUMB, "code": f.code},
+        if items:
+            items.append(html.Span("›", className="gw-crumb-sep"))
+        items.append(html.Button(f.name, id={"type": ids.MAP_CRUMB, "code": "" if f.code == scope else f.code},
                                  className="gw-crumb" + (" gw-crumb-on" if i == len(path) - 1 else "")))
     return items
 
@@ -303,10 +317,11 @@ def layout(**query: Any) -> html.Div:
     names_of_cameras = camera_names(cams)
     for a in alerts:
         a["camera_name"] = names_of_cameras.get(str(a["camera_id"]))
+    scope = _scope()
     summary = _read_summary()
     shown = wall_data.browser_summary(summary)
     try:
-        the_map = build_map(summary, None, t)
+        the_map = build_map(summary, None, t, scope)
         names = wall_data.current_data().grids().names
     except Exception as exc:  # noqa: BLE001 - the wall without its map still shows video and alerts
         log.warning("wall: grid map unavailable: %s", exc)
@@ -334,6 +349,8 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.CAMERA_IDS, data=[c["id"] for c in cams]),
             dcc.Store(id=ids.CAMERA_NAMES, data=camera_names(cams)),
             dcc.Store(id=ids.CAMERA_NAMES_SEEN),
+            dcc.Store(id=ids.ALERTS_RENDERED),
+            dcc.Store(id=ids.ALERT_LIST_ID, data=ids.ALERT_LIST),
             dcc.Store(id=ids.CAMERA_STATES),
             dcc.Store(id=ids.CAMERA_STATES_APPLIED),
             dcc.Store(id=ids.GRID_NAMES, data=names),
@@ -409,7 +426,7 @@ def layout(**query: Any) -> html.Div:
                                 html.H2(t.gettext("Grid map"), className="gw-panel-title"),
                                 html.Div(totals_text(shown["totals"], t), id=ids.MAP_TOTALS, className="gw-totals"),
                             ]),
-                            html.Nav(crumbs(None, t), id=ids.MAP_CRUMBS, className="gw-crumbs"),
+                            html.Nav(crumbs(None, t, scope), id=ids.MAP_CRUMBS, className="gw-crumbs"),
                             dcc.Graph(id=ids.MAP_GRAPH, figure=the_map.figure, className="gw-map",
                                       config={"displayModeBar": False, "scrollZoom": False,
                                               "doubleClick": False, "responsive": True}),
@@ -418,6 +435,7 @@ def layout(**query: Any) -> html.Div:
                     ]),
                     html.Section(className="gw-panel gw-alert-panel", children=[
                         html.H2(t.gettext("Live alerts"), className="gw-panel-title"),
+                        # Filled by assets/wall.js (renderAlerts) as plain DOM; Dash never sets its children.
                         html.Div(id=ids.ALERT_LIST, className="gw-alerts"),
                     ]),
                 ],
@@ -464,11 +482,12 @@ dash.clientside_callback(
 
 dash.clientside_callback(
     ClientsideFunction(namespace="gridwatch", function_name="renderAlerts"),
-    Output(ids.ALERT_LIST, "children"),
+    Output(ids.ALERTS_RENDERED, "data"),
     Input(ids.ALERTS_STORE, "data"),
     Input(ids.AGE_TICK, "n_intervals"),
     State(ids.GRID_NAMES, "data"),
     State(ids.LOCALE, "data"),
+    State(ids.ALERT_LIST_ID, "data"),
 )
 
 dash.clientside_callback(
@@ -589,9 +608,10 @@ def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str
     summary = _read_summary()
     if summary is None:
         raise PreventUpdate
-    the_map = build_map(summary, focus, t)
+    scope = _scope()
+    the_map = build_map(summary, focus, t, scope)
     focus_changed = dash.ctx.triggered_id == ids.MAP_FOCUS
-    return (the_map.figure, the_map.trace_codes, crumbs(focus, t) if focus_changed else dash.no_update,
+    return (the_map.figure, the_map.trace_codes, crumbs(focus, t, scope) if focus_changed else dash.no_update,
             totals_text(summary["totals"], t))
 
 
@@ -614,6 +634,11 @@ def change_focus(click: dict[str, Any] | None, _crumbs: list[int | None], focus:
     else:
         features = wall_data.current_data().grids().features
         wanted = gridmap.next_focus(features, gridmap.clicked_code(click, codes or []), focus)
+    scope = _scope()
+    if scope is not None:
+        if wanted is not None and not wanted.startswith(scope):
+            raise PreventUpdate  # outside the viewer's grid: checked here, not only by what the map offers
+        wanted = None if wanted == scope else wanted
     if wanted == focus:
         raise PreventUpdate
     return wanted

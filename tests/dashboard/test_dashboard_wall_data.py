@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 import requests
-from wall_testing import IN_GRID_1, IN_GRID_2, open_case, overdue_case
+from auth_testing import DEFAULT_PASSWORD, add_user, login
+from wall_testing import IN_GRID_1, IN_GRID_2, OTHER_OFFICE, open_case, overdue_case
 
 from alerts.repository import Repository
 from dashboard import map as gridmap
@@ -138,3 +139,20 @@ def test_summary_and_frame_routes_need_a_login_and_answer_204_while_unchanged(
     card = requests.get(base + "/video/cam-2.jpg", headers=login_cookie, timeout=10)
     assert card.status_code == 200 and card.headers["X-Frame-State"] == "no-signal" and card.content[:2] == b"\xff\xd8"
     assert requests.get(base + "/video/nope.jpg", headers=login_cookie, timeout=10).status_code == 404
+
+
+def test_a_grid_scoped_viewer_gets_the_figures_and_counts_of_its_subtree_only(
+    dashboard: DashboardServer, repo: Repository, settings: Settings,
+) -> None:
+    open_case(repo, settings, IN_GRID_1)
+    open_case(repo, settings, OTHER_OFFICE, category="0501")
+    add_user(repo, "grid-1-staff", DEFAULT_PASSWORD, "grid_staff", scope_grid=GRID_1)
+    summary = WallData(repo, "Asia/Shanghai").summary(scope=GRID_1)
+    assert set(summary["counts"]) == {GRID_1} and summary["totals"] == {"open": 1, "overdue": 0}
+    assert summary["figures"]["collected"] == 1
+    territory = WallData(repo, "Asia/Shanghai").summary()
+    assert territory["totals"]["open"] == 2 and territory["figures"]["collected"] == 2
+    with requests.Session() as s:
+        login(s, dashboard.url, "grid-1-staff")
+        body = s.get(dashboard.url.rstrip("/") + "/api/wall/summary", timeout=10).json()
+    assert body["totals"] == {"open": 1, "overdue": 0} and body["figures"]["collected"] == 1

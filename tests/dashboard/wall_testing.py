@@ -14,6 +14,7 @@ OPERATOR = Actor("wall-test-operator", Role.OPERATOR)
 # Points inside grids of the demo map (alerts/data/demo_grids.geojson): lat, lon.
 IN_GRID_1 = (34.796, 113.667)  # 410105001001001, office 410105001
 IN_GRID_2 = (34.796, 113.683)  # 410105001001002, office 410105001
+OTHER_OFFICE = (34.796, 113.700)  # office 410105002
 
 
 def _router(repo: Repository, settings: Settings) -> GridRouter:
