@@ -3,6 +3,7 @@
     python -m patrol run --config car.toml
     python -m patrol status --config car.toml [--set on_patrol|paused|off_duty] [--json]
     python -m patrol report --config car.toml --category 0503 --note "stall on the pavement" [--photo p.jpg]
+    python -m patrol fetch --car http://car:8090 --start 2026-11-24T08:00+08:00 --end ... --out DIR   (centre)
 
 ``status`` and ``report`` work whether or not the agent is running: they write the car's local queue,
 which the running agent sends (at once if the link is up, later if not).
@@ -18,6 +19,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,34 @@ def cmd_report(settings: PatrolSettings, args: argparse.Namespace) -> int:
 Command = Callable[[PatrolSettings, argparse.Namespace], int]
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """At the command centre: download what a car recorded while its link was down (no car settings needed)."""
+    from patrol.fetch import FetchError, fetch_segments
+
+    try:
+        got = fetch_segments(args.car, args.out, start=args.start, end=args.end, camera=args.camera,
+                             token=args.token)
+    except FetchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    _out(f"{got.listed} segments in the range: {len(got.downloaded)} fetched, {got.kept} already here"
+         + (f"; {got.dropped_on_car} deleted on the car by its disk cap (the replay may have holes)"
+            if got.dropped_on_car else ""))
+    for path in got.downloaded:
+        _out(f"  {path}")
+    return 0
+
+
+def _iso(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if t.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time zone, e.g. {text}+08:00")
+    return t
+
+
 def _runner(cmd: Command) -> Callable[[argparse.Namespace], int]:
     """The command with the car's settings loaded; a settings or report error is one line and status 2."""
 
@@ -148,11 +178,19 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     rp.add_argument("--lat", type=float, help="latitude (default: the car's last GPS fix)")
     rp.add_argument("--lon", type=float, help="longitude (default: the car's last GPS fix)")
     rp.set_defaults(func=_runner(cmd_report))
+    ft = sub.add_parser("fetch", help="(command centre) download the segments a car recorded during a link gap")
+    ft.add_argument("--car", required=True, help="the car's segment server, e.g. http://10.8.0.17:8090")
+    ft.add_argument("--out", type=Path, required=True, help="folder to put them in (one subfolder per camera)")
+    ft.add_argument("--start", type=_iso, help="from (ISO 8601 with zone)")
+    ft.add_argument("--end", type=_iso, help="to (ISO 8601 with zone)")
+    ft.add_argument("--camera", help="only this camera of the car")
+    ft.add_argument("--token", help="the car's segments_api.token, if it has one")
+    ft.set_defaults(func=cmd_fetch)
 
 
 def register(sub: Any) -> None:
     """``gridwatch patrol ...``: call with the ``gridwatch`` parser's subparsers (as ingest.cameras_cli does)."""
-    add_commands(sub.add_parser("patrol", help="the patrol car's agent: run, status, report"))
+    add_commands(sub.add_parser("patrol", help="the patrol car's agent: run, status, report; fetch a car's segments"))
 
 
 def build_parser() -> argparse.ArgumentParser:
