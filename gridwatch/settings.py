@@ -271,7 +271,8 @@ class RulesSettings(Strict):
         default=10.0, gt=0, description="Fixed camera: a confirmed sitter/lier in a vagrant zone this long alerts."
     )
     patrol_min_frames: int = Field(
-        default=4, ge=1, description="Patrol car: frames with the confirmed posture (or stall) needed at one place."
+        default=5, ge=1, description="Patrol car: frames at one place that show the person sitting/lying (counted "
+        "from the first such frame, the posture confirmed too) or the stall, needed to alert.",
     )
     patrol_place_radius_m: float = Field(
         default=30.0, gt=0, description="Patrol car: sightings within this many metres are one place (one issue)."

@@ -88,9 +88,9 @@ def test_per_camera_dwell_overrides_the_global_one() -> None:
 def test_patrol_car_needs_k_frames_at_one_place() -> None:
     place = [fix_at(34.7800, 113.6800, i) for i in range(8)]
     ((when, event),) = news(run([[person()] for _ in range(8)], PATROL, fixes=place)[1])
-    # Posture confirmed on frame 2; the 4 sitting frames at one place (0-3) include those before it, so a
+    # Posture confirmed on frame 2; the 5 sitting frames at one place (0-4) include those before it, so a
     # car that passes quickly, or a loaded worker that sees few frames of it, still raises the alert.
-    assert when == 3
+    assert when == RULES.patrol_min_frames - 1 == 4
     assert event.fix == place[0] or event.fix in place
 
 
