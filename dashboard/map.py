@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.grids import GridFeature
@@ -35,6 +35,8 @@ class MapTexts:
     overdue: str = "Overdue"
     alert: str = "Alert"
     vehicle: str = "Vehicle"
+    # The crew's status and the link state by their codes (ingest.fleet), e.g. {"on_patrol": "On patrol"}.
+    states: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,9 @@ def vehicle_traces(vehicles: Sequence[Mapping[str, Any]], texts: MapTexts) -> li
             "x": [float(v["lon"]) for v in placed], "y": [float(v["lat"]) for v in placed],
             "text": [str(v.get("name") or v.get("id")) for v in placed], "textposition": "top center",
             "textfont": {"color": "#7dd3fc", "size": 12, "family": FONT},
-            "hovertext": [f"{texts.vehicle}: {v.get('name') or v.get('id')}<br>{v.get('status') or ''}"
-                          f"<br>{v.get('link') or ''}" for v in placed],
+            "hovertext": [f"{texts.vehicle}: {v.get('name') or v.get('id')}<br>"
+                          f"{texts.states.get(str(v.get('status')), v.get('status') or '')} · "
+                          f"{texts.states.get(str(v.get('link')), v.get('link') or '')}" for v in placed],
             "hoverinfo": "text",
             "marker": {"symbol": "triangle-up", "size": 16, "color": "#38bdf8",
                        "line": {"color": "#0c4a6e", "width": 1.5}},

@@ -52,11 +52,16 @@ def age_text(then: datetime, now: datetime, t: Translator) -> str:
         ago=format_timedelta(max(timedelta(0), now - then), threshold=1.1, locale=t.locale))
 
 
-def header(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> html.Header:
+def page_links(t: Translator, user: auth.AuthUser | None) -> list[tuple[str, str]]:
+    """(path, name) of the pages ``user`` may open, the wall first: the navigation every page shows."""
     links = [("/", t.gettext("Wall")), ("/desk", t.gettext("Desk")), ("/replay", t.gettext("Replay")),
              ("/staff", t.gettext("My cases")), ("/admin", t.gettext("Admin"))]
-    visible = [(href, text) for href, text in links
-               if href == "/" or (user is not None and auth.allowed(user, PAGE_ROLES[href]))]
+    return [(href, text) for href, text in links
+            if href == "/" or (user is not None and auth.allowed(user, PAGE_ROLES[href]))]
+
+
+def header(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> html.Header:
+    visible = page_links(t, user)
     who = ""
     if user is not None:
         who = f"{user.display_name} · {role_label(user.role, t)}"

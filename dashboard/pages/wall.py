@@ -23,6 +23,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import auth, ids, lang, queries, texts, wall_data
 from dashboard import map as gridmap
 from dashboard.context import current
+from dashboard.pages_common import page_links
 from gridwatch import timefmt
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, category_name, normalize, translator
 
@@ -164,6 +165,15 @@ def _stat(label: str, value_id: str, value: str) -> html.Div:
     )
 
 
+def page_nav(t: Translator) -> html.Nav:
+    """The other pages this user may open, and logging out (the wall is often the first page after login)."""
+    user = auth.current_user()
+    links = [html.A(text, href=href, className="gw-lang-opt") for href, text in page_links(t, user) if href != "/"]
+    if user is not None and user is not auth.ANONYMOUS:
+        links.append(html.A(t.gettext("Log out"), href="/logout", className="gw-lang-opt"))
+    return html.Nav(id=ids.PAGE_NAV, className="gw-lang gw-page-nav-wall", children=links)
+
+
 def language_switch(t: Translator) -> html.Nav:
     """Links, not a callback: the page reloads in the chosen language and the server remembers it (cookie)."""
     return html.Nav(
@@ -254,7 +264,10 @@ def figures_panel(figures: dict[str, Any], t: Translator) -> html.Div:
 
 def map_texts(t: Translator) -> gridmap.MapTexts:
     return gridmap.MapTexts(open=t.gettext("Open cases"), overdue=t.gettext("Overdue"), alert=t.gettext("Alert"),
-                            vehicle=t.gettext("Vehicle"))
+                            vehicle=t.gettext("Vehicle"), states={
+                                "on_patrol": t.gettext("On patrol"), "paused": t.gettext("Paused"),
+                                "off_duty": t.gettext("Off duty"), "online": t.gettext("Link up"),
+                                "offline": t.gettext("Link down")})
 
 
 def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator,
@@ -388,6 +401,7 @@ def layout(**query: Any) -> html.Div:
                                      **_clock_data(tz, t)),
                             html.Div(texts.zone_name(tz, t), id=ids.CLOCK_ZONE, className="gw-clock-zone"),
                         ]),
+                        page_nav(t),
                         language_switch(t),
                     ]),
                 ],

@@ -250,3 +250,23 @@ def test_create_app_twice_in_one_process_gives_two_working_walls(
         deps = logged_in_client(app, repo).get("/_dash-dependencies").get_json()
         outputs = " ".join(d["output"] for d in deps)
         assert "wall-alerts-store.data" in outputs and "wall-camera-grid.children" in outputs
+
+
+def test_the_wall_links_to_the_pages_the_user_may_open(
+    settings: Settings, repo: Repository, redis_client: redis.Redis
+) -> None:
+    from gridwatch.i18n import translator
+
+    app = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws")
+    from dashboard.pages.wall import page_nav  # a page module registers itself: only once an app exists
+
+    def links(client: FlaskClient) -> list[str]:
+        with client:  # keeps the request's context (its login) for the layout function
+            assert client.get("/api/me").status_code == 200
+            nav = page_nav(translator("en"))
+        return [a.href for a in nav.children]
+
+    assert links(logged_in_client(app, repo, "op", role="operator")) == ["/desk", "/logout"]
+    assert links(logged_in_client(app, repo, "chief", role="supervisor")) == ["/desk", "/replay", "/logout"]
+    assert links(logged_in_client(app, repo, "grid-a", role="grid_staff", scope_grid="410105001001")) == [
+        "/staff", "/logout"]
