@@ -7,30 +7,22 @@ from pathlib import Path
 import pytest
 from auth_testing import add_user, login_browser
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts.repository import Repository
 from alerts.workflow import Role
 from dashboard.server import DashboardServer
+from tests.browser_testing import start_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMEDRIVER} not found: install Debian's chromium-driver")
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver = start_chromium(tmp_path / "chromium", "--window-size=1280,900")
     try:
         yield driver
     finally:

@@ -21,7 +21,6 @@ import requests
 from auth_testing import add_user, login_browser
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -41,9 +40,9 @@ from gridwatch import media
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import DEMO_GRIDS, Settings
 from gridwatch.types import Alert
+from tests.browser_testing import start_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 COMMUNITY_1 = "410105001001"  # 纬五路社区
 GRID_1 = "410105001001001"
 P1 = (34.7960, 113.6650)  # in GRID_1
@@ -66,19 +65,11 @@ def server(settings: Settings, repo: Repository, redis_client: redis.Redis,
 @pytest.fixture()
 def browsers(tmp_path: Path) -> Iterator[Callable[..., webdriver.Chrome]]:
     """``browsers(width, height)`` starts a headless Chromium of its own profile; all quit at the end."""
-    if not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMEDRIVER} not found: install Debian's chromium-driver")
     started: list[webdriver.Chrome] = []
 
     def start(width: int = 1600, height: int = 1000, mobile: bool = False) -> webdriver.Chrome:
-        opts = webdriver.ChromeOptions()
-        profile = tmp_path / f"chromium-{len(started)}"
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--autoplay-policy=no-user-gesture-required", "--lang=zh-CN",
-                    f"--window-size={width},{height}", f"--user-data-dir={profile}"):
-            opts.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+        driver = start_chromium(tmp_path / f"chromium-{len(started)}", "--autoplay-policy=no-user-gesture-required",
+                                "--lang=zh-CN", f"--window-size={width},{height}")
         started.append(driver)
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from auth_testing import ensure_user, login_browser
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -23,9 +22,9 @@ from dashboard.server import DashboardServer
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings
 from gridwatch.types import Alert, CameraState, CameraStatus
+from tests.browser_testing import start_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHINA = ZoneInfo("Asia/Shanghai")
 # The browser runs in another zone on purpose: the wall must show China time, not the browser's.
 BROWSER_ZONE = "America/New_York"
@@ -57,14 +56,7 @@ return {family: family, inkA: inkA, inkB: inkB, differ: differ,
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMEDRIVER} not found: install Debian's chromium-driver")
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--lang=en-US", "--window-size=1920,1080", f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver = start_chromium(tmp_path / "chromium", "--lang=en-US", "--window-size=1920,1080")
     try:
         # The wall is a 1920x1080 screen: size the page itself, not the headless window around it.
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",

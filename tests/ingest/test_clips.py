@@ -14,14 +14,13 @@ from typing import Any
 import av
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ingest.clips import ClipService
 from ingest.recorder import ClipError, Recorder
+from tests.browser_testing import start_chromium
 from tests.ingest.conftest import keyframe_gap, recording_settings
 
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PAGE = """<!doctype html><html><body>
 <video id="v" src="{src}" muted playsinline preload="auto" width="640"></video>
 </body></html>"""
@@ -38,14 +37,7 @@ def clips(recorded_camera: Recorder) -> Iterator[ClipService]:
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    if not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMEDRIVER} not found: install Debian's chromium-driver")
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver = start_chromium(tmp_path / "chromium", "--autoplay-policy=no-user-gesture-required")
     try:
         yield driver
     finally:
