@@ -47,6 +47,8 @@ class EmbeddedRedis:
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            # Its own process group: Ctrl-C in a terminal reaches GridWatch only, which closes its clients first.
+            process_group=0,
         )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout

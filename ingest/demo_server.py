@@ -144,8 +144,10 @@ class RtspTestServer:
                 "gir1.2-gst-rtsp-server-1.0 (set GRIDWATCH_GST_PYTHON to use another interpreter)"
             )
         self._log_tail.clear()
+        # Its own process group: Ctrl-C in a terminal reaches GridWatch only, which stops this server in order
+        # (after the readers of its stream), instead of every process of the group dying at once.
         proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.PIPE, process_group=0)
         assert proc.stderr is not None
         self._log_thread = threading.Thread(target=self._pump_log, args=(proc.stderr,),
                                             name=f"rtsp-server-log-{self.port}", daemon=True)
