@@ -1,6 +1,7 @@
 """The dashboard process part: push websocket + the Dash/Flask app under waitress, each in its own thread."""
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Sequence
@@ -72,6 +73,7 @@ class DashboardServer:
         self._thread: threading.Thread | None = None
         self._stopping: threading.Event | None = None
         self._port: int | None = None
+        self._closing = False  # set by stop(): the WSGI loop may then see its sockets closed under it
 
     @property
     def port(self) -> int:
@@ -127,16 +129,26 @@ class DashboardServer:
             raise
         self._wsgi = server
         self._port = int(server.effective_port)
-        self._thread = threading.Thread(target=server.run, name="gridwatch-wsgi", daemon=True)
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, args=(server,), name="gridwatch-wsgi", daemon=True)
         self._thread.start()
         log.info("dashboard on %s (push %s, %d threads)", self.url, self.ws_url, self._threads)
         return self
+
+    def _serve(self, server: Any) -> None:
+        try:
+            server.run()
+        except OSError as exc:
+            # stop() closes the sockets from its own thread; a select() then running sees them vanish.
+            if not (self._closing and exc.errno == errno.EBADF):
+                raise
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._stopping is not None:
             self._stopping.set()  # MJPEG generators return within one frame interval
         server, thread = self._wsgi, self._thread
         if server is not None:
+            self._closing = True
             server.task_dispatcher.shutdown(timeout=timeout)
             # The loop ends once its socket map is empty: listening socket, trigger and open channels.
             wasyncore.close_all(self._wsgi_map)
