@@ -18,6 +18,7 @@ it includes the network and the decoder's hold (~0.1 s here with frame threads),
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import math
@@ -80,22 +81,22 @@ def bench_backends(frames: int) -> list[dict[str, Any]]:
 
     image = _frame_720p()
     rows: list[dict[str, Any]] = []
-    plain: dict[str, Any] = {"openvino_requests": 1, "stack_frames": False}
+    plain: dict[str, Any] = {"openvino_requests": 1}
     cases = [
         ("OpenVINO", "yolo11n int8, Ultralytics' way (latency mode, one image at a time)",
-         VisionSettings(model=str(MODEL), imgsz=640, **plain), OpenVINOBackend, (1, 8)),
-        ("OpenVINO", "yolo11n int8, GridWatch: 2 parallel requests", VisionSettings(model=str(MODEL), imgsz=640,
-         stack_frames=False), None, (8,)),
-        ("OpenVINO", "yolo11n int8, GridWatch: 2 parallel requests + 2 frames stacked per input",
-         VisionSettings(model=str(MODEL), imgsz=640), None, (8,)),
+         VisionSettings(model=str(MODEL), imgsz=640, **plain), OpenVINOBackend, (1, 8), 1),
+        ("OpenVINO", "yolo11n int8, GridWatch: 2 parallel requests", VisionSettings(model=str(MODEL), imgsz=640),
+         None, (12,), 1),
+        *[("OpenVINO", f"yolo11n int8, GridWatch: 2 parallel requests + {k} frames stacked per input",
+           VisionSettings(model=str(MODEL), imgsz=640), None, (12,), k) for k in (2, 3, 6)],
         ("ONNX Runtime", "yolo11n int8 (fixed 320 export)",
-         VisionSettings(model=str(ONNX_MODEL), imgsz=320, confidence=0.25, **plain), ONNXBackend, (1, 8)),
+         VisionSettings(model=str(ONNX_MODEL), imgsz=320, confidence=0.25, **plain), ONNXBackend, (1, 8), 1),
     ]
     cls: Any
-    for backend, model, settings, cls, batches in cases:
+    for backend, model, settings, cls, batches, per_input in cases:
         det = Detector(settings)
         for _ in range(3):
-            det.detect_batch([image] * max(batches))
+            det.detect_batch([image] * max(batches), per_input)
         for batch in batches:
             per_frame: list[float] = []
             forward: list[float] = []
@@ -114,7 +115,7 @@ def bench_backends(frames: int) -> list[dict[str, Any]]:
             try:
                 for _ in range(max(2, frames // batch)):
                     t = time.perf_counter()
-                    det.detect_batch([image] * batch)
+                    det.detect_batch([image] * batch, per_input)
                     per_frame.append((time.perf_counter() - t) / batch)
             finally:
                 if cls is not None:
@@ -233,8 +234,12 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool) -> dict
         done0 = worker.frames_processed
         decoded0 = len(decoded_lat)
         batches0, frames0, crops0 = worker.times.batches, worker.times.frames, worker.times.pose_crops
+        missed0 = worker.frames_missed
         t0 = time.monotonic()
-        time.sleep(seconds)
+        stacked: collections.Counter[int] = collections.Counter()  # frames per model input, sampled
+        while (left := t0 + seconds - time.monotonic()) > 0:
+            time.sleep(min(0.25, left))
+            stacked[worker.frames_per_input] += 1
         wall = time.monotonic() - t0
         after = (thread_cpu(), meter.snapshot(), time.monotonic())
         window = worker.frames_processed - done0  # latencies of this window are the newest entries
@@ -247,6 +252,8 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool) -> dict
             "frames_per_stream_min": round(min(rates), 2),
             "frames_per_stream_mean": round(sum(rates) / len(rates), 2),
             "stale_dropped": worker.stale_dropped - stale0,
+            "frames_missed": worker.frames_missed - missed0,
+            "frames_per_input": {k: round(v / sum(stacked.values()), 2) for k, v in sorted(stacked.items())},
             "reader_dropped": sum(r.state().dropped - dropped0[c] for c, r in readers.items()),
             "latency_p50_s": round(_pct(lat, 50), 3),
             "latency_p95_s": round(_pct(lat, 95), 3),

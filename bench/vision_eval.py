@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, load_settings
+from vision.stacking import FRAMES_PER_INPUT
 
 log = logging.getLogger("bench.vision_eval")
 
@@ -92,13 +93,13 @@ def _persons(name: str) -> list[Person]:
 
 
 def _analyze(source: str, settings: Settings, mobile: bool | None, detector: Any, pose: Any,
-             max_seconds: float | None = None) -> list[dict[str, Any]]:
+             max_seconds: float | None = None, per_input: int = 1) -> list[dict[str, Any]]:
     from vision.analyze import analyze
 
     out = io.StringIO()
     with tempfile.TemporaryDirectory() as snaps:
         analyze(source, settings, out, Path(snaps), mobile=mobile, max_seconds=max_seconds, progress=False,
-                detector=detector, pose=pose)
+                detector=detector, pose=pose, per_input=per_input)
     rows = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     return [r for r in rows if not r.get("summary")]
 
@@ -139,7 +140,7 @@ def _to_photo(box: Sequence[float], frame_index: int, photo_size: tuple[int, int
             float(pts[:, 0].max()), float(pts[:, 1].max()) + row_offset)
 
 
-def eval_clips(settings: Settings, detector: Any, pose: Any, tmp: Path) -> list[SourceResult]:
+def eval_clips(settings: Settings, detector: Any, pose: Any, tmp: Path, per_input: int = 1) -> list[SourceResult]:
     from vision.driveby import scene_photo, write_clip
 
     data = json.loads((LABELS / "clips.json").read_text(encoding="utf-8"))
@@ -152,7 +153,7 @@ def eval_clips(settings: Settings, detector: Any, pose: Any, tmp: Path) -> list[
             source = write_clip(photo, tmp / f"{name}.mp4", drive)
         else:
             source = SHARED_DIR / spec["file"]
-        events = _analyze(str(source), short, mobile, detector, pose, spec.get("seconds"))
+        events = _analyze(str(source), short, mobile, detector, pose, spec.get("seconds"), per_input)
         scores = _count_only(events, spec["positives"])
         if "labels_from" in spec:
             boxes = [_to_photo(e["bbox"], round(e["snapshot_s"] * drive.fps), (photo.shape[1], photo.shape[0]),
@@ -185,9 +186,9 @@ def markdown(results: list[SourceResult]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.vision_eval", description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
-    parser.add_argument("--stack", action="store_true",
-                        help="stack frames two to a model input, as the live worker does under load "
-                             "(gridwatch analyze does not)")
+    parser.add_argument("--stack", type=int, choices=FRAMES_PER_INPUT, default=1,
+                        help="frames per model input, as a loaded live worker stacks them (vision.stacking); "
+                             "gridwatch analyze uses 1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for noisy in ("ultralytics", "vision", "gridwatch"):
@@ -196,10 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vision.yolo import Detector
 
     settings = load_settings(None)
-    detector = Detector(settings.vision.model_copy(update={"stack_frames": args.stack}))
+    detector = Detector(settings.vision)
     pose = PoseEstimator(settings.vision)
     with tempfile.TemporaryDirectory() as tmp:
-        results = eval_stills(settings, detector, pose) + eval_clips(settings, detector, pose, Path(tmp))
+        results = eval_stills(settings, detector, pose) + eval_clips(settings, detector, pose, Path(tmp), args.stack)
     table = markdown(results)
     sys.stdout.write(table + "\n")
     if args.json is not None:

@@ -216,16 +216,22 @@ class VisionSettings(Strict):
         description="OpenVINO on CPU: images of a batch run as this many parallel requests (1 = Ultralytics' "
         "own one-image-at-a-time latency mode).",
     )
-    stack_frames: bool = Field(
-        default=True,
-        description="Under load, two wide (16:9) frames share one square model input, one above the other: "
-        "twice the frames per inference, objects ~11% smaller. A frame alone is letterboxed as usual.",
+    max_frames_per_input: Literal[1, 2, 3, 6] = Field(
+        default=6,
+        description="Under load, up to this many wide (16:9) camera frames share one square model input "
+        "(2 one above the other: objects ~11% smaller; 3: 41% smaller; 6 in a 2x3 grid: half size), so the "
+        "worker keeps every camera at ingest.detect_fps instead of missing frames. It starts at 1 (full size) "
+        "and steps up only while frames are missed, back down when the CPU has room. 1 = never stack.",
     )
     batch_wait_seconds: float = Field(
         default=0.05, ge=0, le=1,
-        description="A lone frame waits this long for another camera's frame to share a stacked model input.",
+        description="While frames are being stacked, a lone frame waits this long for another camera's frame "
+        "to share its model input.",
     )
-    max_batch: int = Field(default=8, ge=1, le=256, description="Most frames (from any cameras) per model call.")
+    max_batch: int = Field(
+        default=12, ge=1, le=256,
+        description="Most frames (from any cameras) per model call: two inputs of six stacked frames.",
+    )
     max_frame_age_seconds: float = Field(
         default=1.0, gt=0,
         description="Staleness budget: a frame older than this when its batch starts is dropped and counted.",

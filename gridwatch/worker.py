@@ -4,7 +4,9 @@ One model instance serves all cameras of the process. Each turn of the loop take
 camera that has one ready (never waiting for a slow or silent camera), drops those older than the staleness
 budget (``vision.max_frame_age_seconds``, counted per camera), and runs the rest through
 ``vision.pipeline.process_batch`` as one batch of at most ``vision.max_batch`` frames, oldest first. Frames
-that arrive while a batch runs make up the next one, so batches grow with the load by themselves.
+that arrive while a batch runs make up the next one, so batches grow with the load by themselves. When the
+worker still misses frames, its ``StackController`` has the detector put several cameras' frames in one model
+input (``vision.max_frames_per_input``), and takes them back to full size when the CPU has room again.
 
 What happens to events (storing, publishing) and to preview frames is handed in as callables, so the loop
 knows nothing of the database or the wall.
@@ -22,6 +24,7 @@ from typing import Protocol
 
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import Detections, Frame, IssueEvent
+from vision.load_control import StackController, missed_frames
 from vision.pipeline import CameraPipeline, StageTimes, process_batch
 from vision.pose import PoseEstimator
 from vision.yolo import Detector
@@ -110,6 +113,14 @@ class VisionWorker:
         # Seconds from a frame's capture to the end of its rules (when its events are out), newest last.
         self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_SAMPLES)
         self.events_raised = 0
+        self.stacking = StackController.up_to(settings.vision.max_frames_per_input)
+        self._stale_since_batch = 0
+        self.frames_missed = 0  # handed over by a reader, never analysed (replaced by a newer one, or stale)
+
+    @property
+    def frames_per_input(self) -> int:
+        """How many camera frames currently share one model input (1 = full size)."""
+        return self.stacking.frames_per_input
 
     @property
     def frames_processed(self) -> int:
@@ -203,6 +214,7 @@ class VisionWorker:
             if (now - frame.captured_at).total_seconds() > budget:
                 pipe.last_seq = frame.seq
                 self.counters[cid].stale_dropped += 1
+                self._stale_since_batch += 1
                 log.debug("camera %s: frame %d dropped, %.2f s old", cid, frame.seq,
                           (now - frame.captured_at).total_seconds())
                 continue
@@ -216,9 +228,13 @@ class VisionWorker:
         items = [(pipe, frame) for pipe, frame in items if self._pipes.get(pipe.camera_id) is pipe]
         if not items:
             return []
+        started = time.monotonic()
+        missed = missed_frames([p.last_seq for p, _ in items], [f.seq for _, f in items]) + self._stale_since_batch
+        self._stale_since_batch = 0
+        self.frames_missed += missed
         try:
             results, times = process_batch(self._detector, self._pose, items, self._settings.vision,
-                                           self._settings.rules)
+                                           self._settings.rules, per_input=self.stacking.frames_per_input)
         except Exception:
             # A failing batch must not stop the worker; skip its frames and go on with newer ones.
             log.exception("vision failed on a batch of cameras %s", ", ".join(p.camera_id for p, _ in items))
@@ -226,6 +242,11 @@ class VisionWorker:
                 pipe.last_seq = frame.seq
             return []
         self.times.add(times)
+        before = self.stacking.frames_per_input
+        now = time.monotonic()
+        if self.stacking.observe(now, len(items), missed, now - started) != before:
+            log.info("vision: %d frames per model input from now (%d missed in the last batch)",
+                     self.stacking.frames_per_input, missed)
         done = self._clock()
         events: list[IssueEvent] = []
         for res in results:
@@ -256,14 +277,14 @@ class VisionWorker:
                 log.exception("storing event %s from camera %s failed", event.event_id, camera_id)
 
     def _gather(self, items: list[tuple[CameraPipeline, Frame]]) -> list[tuple[CameraPipeline, Frame]]:
-        """A lone frame waits up to ``vision.batch_wait_seconds`` for a partner from another camera.
+        """While frames are stacked, a lone frame waits up to ``vision.batch_wait_seconds`` for company.
 
-        Two frames share one model input when stacked (``vision.stack_frames``), so pairing halves the cost of
-        a frame; the wait is short next to a camera's frame interval, and never made when there is no one to
-        wait for.
+        Frames sharing a model input cost a fraction of one each; the wait is short next to a camera's frame
+        interval, and never made at full size or when there is no one to wait for.
         """
         vision = self._settings.vision
-        if len(items) != 1 or not vision.stack_frames or vision.batch_wait_seconds <= 0 or len(self._pipes) < 2:
+        if (len(items) != 1 or self.stacking.frames_per_input < 2 or vision.batch_wait_seconds <= 0
+                or len(self._pipes) < 2):
             return items
         deadline = time.monotonic() + vision.batch_wait_seconds
         while time.monotonic() < deadline and not self._stop.is_set():

@@ -201,11 +201,13 @@ def analyze(
     progress: bool | None = None,
     detector: Any = None,
     pose: Any = "settings",
+    per_input: int = 1,
 ) -> Summary:
     """Run the pipeline over ``source``, writing JSON lines to ``out`` and snapshots into ``snapshots``.
 
     ``mobile``: None = a patrol car for stills, a fixed camera for video. ``progress``: None = a bar on
-    files when stderr is a terminal. ``detector``/``pose`` may be given to reuse loaded models.
+    files when stderr is a terminal. ``detector``/``pose`` may be given to reuse loaded models. ``per_input``:
+frames of the footage sharing one model input, as a loaded live worker stacks them (evaluation only).
     """
     from vision.pipeline import CameraPipeline, process_batch
     from vision.pose import PoseEstimator
@@ -216,10 +218,10 @@ def analyze(
     mobile = (kind == "image") if mobile is None else mobile
     shown = mask_url(source)
     summary = Summary(source=shown, kind=kind, mobile=mobile)
-    # Recorded footage has no deadline: frames are not stacked two to a model input (vision.stacking), so
-    # small people keep their full size.
+    # Recorded footage has no deadline: by default frames are not stacked (vision.stacking), so small people
+    # keep their full size.
     if detector is None:
-        detector = Detector(settings.vision.model_copy(update={"stack_frames": False}))
+        detector = Detector(settings.vision)
     if pose == "settings":
         wanted = settings.vision.pose_model is not None and "vagrant" in settings.rules.enabled
         pose = PoseEstimator(settings.vision) if wanted and detector.task != "pose" else None
@@ -260,13 +262,13 @@ def analyze(
             offsets[id(frame.image)] = offset
             if len(offsets) > MAX_OFFSETS:
                 offsets.pop(next(iter(offsets)))
-            if len(batch) >= (1 if kind == "stream" else FILE_BATCH):
-                results, _ = process_batch(detector, pose, batch, settings.vision, settings.rules)
+            if len(batch) >= (1 if kind == "stream" else max(FILE_BATCH, per_input)):
+                results, _ = process_batch(detector, pose, batch, settings.vision, settings.rules, per_input)
                 emit([e for r in results for e in r.events])
                 summary.frames += len(batch)
                 batch = []
         if batch:
-            results, _ = process_batch(detector, pose, batch, settings.vision, settings.rules)
+            results, _ = process_batch(detector, pose, batch, settings.vision, settings.rules, per_input)
             emit([e for r in results for e in r.events])
             summary.frames += len(batch)
     except KeyboardInterrupt:

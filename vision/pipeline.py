@@ -151,16 +151,18 @@ def process_batch(
     items: list[tuple[CameraPipeline, Frame]],
     vision: VisionSettings,
     rules: RulesSettings,
+    per_input: int = 1,
 ) -> tuple[list[FrameResult], StageTimes]:
     """Detect all frames in one call, track each on its camera, add keypoints, apply each camera's rules.
 
-    Frames of one camera must come in capture order across calls (its tracker and rules are stateful).
+    Frames of one camera must come in capture order across calls (its tracker and rules are stateful);
+    ``per_input`` frames share a model input (``Detector.detect_batch``).
     """
     times = StageTimes(batches=1, frames=len(items))
     if not items:
         return [], times
     t0 = time.perf_counter()
-    all_dets = detector.detect_batch([frame.image for _, frame in items])
+    all_dets = detector.detect_batch([frame.image for _, frame in items], per_input)
     t1 = time.perf_counter()
     tracked = [pipe.tracker.update(dets, frame.image) for (pipe, frame), dets in zip(items, all_dets, strict=True)]
     t2 = time.perf_counter()

@@ -136,26 +136,28 @@ class Detector:
         """Detections in one BGR image, in its own pixel coordinates."""
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[Detections]:
-        """Detections for several BGR images (one model call), in input order.
+    def detect_batch(self, images: list[npt.NDArray[np.uint8]], per_input: int = 1) -> list[Detections]:
+        """Detections for several BGR images (one model call), in input order, in each image's own pixels.
 
-        With ``vision.stack_frames``, wide frames go two to a model input (``vision.stacking``).
+        ``per_input`` > 1: wide frames go up to that many to a model input (``vision.stacking``); the last,
+        smaller group takes the smallest layout that holds it, a frame left alone is letterboxed as usual.
         """
         if not images:
             return []
-        if not self.settings.stack_frames or len(images) < 2:
+        if per_input <= 1 or len(images) < 2:
             return [_to_detections(r, self.names) for r in self._predict(images)]
         wide = [i for i, im in enumerate(images) if stackable(im)]
-        pairs = [(wide[k], wide[k + 1]) for k in range(0, len(wide) - 1, 2)]
-        paired = {i for pair in pairs for i in pair}
+        groups = [tuple(wide[k:k + per_input]) for k in range(0, len(wide), per_input)]
+        grouped = {i for group in groups if len(group) > 1 for i in group}
         inputs: list[npt.NDArray[np.uint8]] = []
         plan: list[tuple[tuple[int, ...], tuple[Placement, ...] | None]] = []
-        for a, b in pairs:
-            canvas, placements = stack(images[a], images[b], self.settings.imgsz)
-            inputs.append(canvas)
-            plan.append(((a, b), placements))
+        for group in groups:
+            if len(group) > 1:
+                canvas, placements = stack([images[i] for i in group], self.settings.imgsz)
+                inputs.append(canvas)
+                plan.append((group, placements))
         for i, image in enumerate(images):
-            if i not in paired:
+            if i not in grouped:
                 inputs.append(image)
                 plan.append(((i,), None))
         out: list[Detections] = [Detections.empty()] * len(images)

@@ -22,7 +22,7 @@ def read_image(shared_dir: Path, name: str) -> npt.NDArray[np.uint8]:
 @pytest.fixture(scope="session")
 def coco_detector() -> Detector:
     # The default yolo11n int8 OpenVINO at 640, frames not stacked: as `gridwatch analyze` runs it.
-    return Detector(VisionSettings(stack_frames=False))
+    return Detector(VisionSettings())
 
 
 @pytest.fixture(scope="session")
