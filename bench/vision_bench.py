@@ -45,6 +45,7 @@ ONNX_MODEL = SHARED_DIR / "models" / "yolo11n_int8.onnx"
 POSE_MODEL = SHARED_DIR / "models" / "yolov8n-pose_int8_openvino_model"
 TOWN = SHARED_DIR / "video" / "towncentre_street_pedestrians_1080p.mp4"
 SUSTAINED_FPS = 4.5
+STAGES = ("detect", "track", "pose", "rules")
 SUSTAINED_P95_S = 1.0
 
 
@@ -175,23 +176,25 @@ def _bench_trackers(frames: int) -> list[dict[str, Any]]:
 
 # ---- streams: ours ----------------------------------------------------------------------------------------
 
-def _stream_settings(urls: list[str], pose: bool) -> Settings:
+def _stream_settings(urls: list[str], pose: bool, skip_deblocking: bool = False) -> Settings:
     cams = [{"id": f"cam-{i}", "name": f"Stream {i}", "url": u} for i, u in enumerate(urls)]
     vision: dict[str, Any] = {"model": str(MODEL)}
     if not pose:
         vision["pose_model"] = None
     return load_settings(None, demo={"enabled": False}, cameras=cams, vision=vision,
-                         ingest={"detect_fps": 5, "stall_seconds": 5, "open_timeout_seconds": 10})
+                         ingest={"detect_fps": 5, "stall_seconds": 5, "open_timeout_seconds": 10,
+                                 "skip_deblocking": skip_deblocking})
 
 
-def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool) -> dict[str, Any]:
+def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool,
+             skip_deblocking: bool = False) -> dict[str, Any]:
     from vision.yolo import Detector  # isort: skip
     from ultralytics.nn.backends.openvino import OpenVINOBackend
 
     from gridwatch.worker import VisionWorker
     from ingest.reader import CameraReader
 
-    settings = _stream_settings(urls, pose)
+    settings = _stream_settings(urls, pose, skip_deblocking)
     detector = Detector(settings.vision)
     # When each frame became available to vision (decoded and handed over), to compare with the plain way,
     # whose capture thread can only tell when it retrieved a decoded frame.
@@ -234,6 +237,7 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool) -> dict
         done0 = worker.frames_processed
         decoded0 = len(decoded_lat)
         batches0, frames0, crops0 = worker.times.batches, worker.times.frames, worker.times.pose_crops
+        stages0 = {k: getattr(worker.times, k) for k in STAGES}
         missed0 = worker.frames_missed
         t0 = time.monotonic()
         stacked: collections.Counter[int] = collections.Counter()  # frames per model input, sampled
@@ -267,6 +271,9 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool) -> dict
             "events": len(events),
             "cpu_ms_per_frame": round(1000 * cpu.total / window, 1) if window else None,
             "pose_crops_per_frame": round((worker.times.pose_crops - crops0) / window, 2) if window else None,
+            # Wall time per analysed frame in each stage of the worker thread (detect includes waiting for CPU).
+            "stage_ms_per_frame": {k: round(1000 * (getattr(worker.times, k) - v) / window, 1)
+                                   for k, v in stages0.items()} if window else None,
         }
     finally:
         worker.stop()
@@ -385,7 +392,8 @@ def run_plain(urls: list[str], seconds: float, warmup: float) -> dict[str, Any]:
     }
 
 
-def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[str]) -> list[dict[str, Any]]:
+def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[str],
+                  skip_deblocking: bool = False) -> list[dict[str, Any]]:
     from ingest.demo_server import RtspTestServer
     from vision.driveby import scene_photo, write_clip
 
@@ -402,8 +410,8 @@ def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[s
                     if way == "plain":
                         res = run_plain(urls, seconds, warmup)
                     else:
-                        res = run_ours(urls, seconds, warmup, pose=(way == "ours"))
-                    res.update(way=way, streams=n, load=load_before)
+                        res = run_ours(urls, seconds, warmup, pose=(way == "ours"), skip_deblocking=skip_deblocking)
+                    res.update(way=way, streams=n, load=load_before, skip_deblocking=skip_deblocking)
                     res["sustained"] = (res["frames_per_stream_min"] >= SUSTAINED_FPS
                                         and res["decoded_latency_p95_s"] <= SUSTAINED_P95_S)
                     rows.append(res)
@@ -423,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
     s.add_argument("--warmup", type=float, default=6.0)
     s.add_argument("--ways", default="ours,ours-detect,plain")
+    s.add_argument("--skip-deblocking", action="store_true", help="ours: ingest.skip_deblocking = true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for noisy in ("ultralytics", "ingest", "gridwatch", "vision"):
@@ -432,7 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in bench_backends(args.frames):
             sys.stdout.write(json.dumps(row) + "\n")
     else:
-        bench_streams([int(x) for x in args.streams.split(",")], args.seconds, args.warmup, args.ways.split(","))
+        bench_streams([int(x) for x in args.streams.split(",")], args.seconds, args.warmup, args.ways.split(","),
+                      args.skip_deblocking)
     log.info("end, %s", _load())
     return 0
 

@@ -89,6 +89,12 @@ class WorkerCollector(Collector):
                                   value=getattr(w, "stale_dropped", 0))
         yield CounterMetricFamily("gridwatch_vision_events", "Issue events the rules raised",
                                   value=getattr(w, "events_raised", 0))
+        yield CounterMetricFamily("gridwatch_vision_missed_frames",
+                                  "Frames handed over by readers but never analysed (vision was behind)",
+                                  value=getattr(w, "frames_missed", 0))
+        yield GaugeMetricFamily("gridwatch_vision_frames_per_input",
+                                "Camera frames sharing one model input now (1 = full size; more under load)",
+                                value=getattr(w, "frames_per_input", 1))
         times = getattr(w, "times", None)
         if times is not None:
             stages = CounterMetricFamily("gridwatch_vision_stage_seconds", "Seconds spent per stage", labels=["stage"])

@@ -72,6 +72,21 @@ STARVE_S = 3.0  # no frame handed over for this long: a frame up to CATCH_UP_S o
 FAST_OPEN_OPTIONS = {"analyzeduration": "100000"}
 
 
+def configure_decoder(stream: VideoStream, ingest: IngestSettings) -> None:
+    """Threads and shortcuts of a video stream's decoder, from the settings (before its first packet)."""
+    if ingest.decode == "keyframes":
+        # Frame threads hold back as many pictures as there are threads: 80 ms when every frame is decoded,
+        # but seconds when only keyframes are. Keyframes alone decode on slice threads, without delay.
+        stream.thread_type = "SLICE"
+    elif ingest.decode_threads == 1:
+        stream.thread_type = "NONE"
+    else:
+        stream.thread_type = "AUTO"
+        stream.thread_count = ingest.decode_threads  # 0: FFmpeg picks (cores + 1)
+    if ingest.skip_deblocking:
+        stream.codec_context.options = {**stream.codec_context.options, "skip_loop_filter": "all"}
+
+
 class PacketSink(Protocol):
     """Receives every compressed video packet of the reader's connection (``ingest.recorder.PacketBuffer``)."""
 
@@ -334,9 +349,7 @@ class CameraReader:
                 return False
             stream = container.streams.video[0]
             keyframes_only = self.ingest.decode == "keyframes"
-            # Frame threads hold back as many pictures as there are threads: 80 ms when every frame is decoded,
-            # but seconds when only keyframes are. Keyframes alone decode on slice threads, without delay.
-            stream.thread_type = "SLICE" if keyframes_only else "AUTO"
+            configure_decoder(stream, self.ingest)
             time_base = stream.time_base or Fraction(1, 90000)
             # Reset only on jumps longer than any stall this connection may survive: that is a new timeline.
             clock = StreamClock(reset_after_s=max(RESET_AFTER_S, 2 * self.ingest.stall_seconds))

@@ -31,6 +31,7 @@ from gridwatch.categories import category
 from gridwatch.secrets import mask_url
 from gridwatch.settings import Settings
 from gridwatch.types import Frame, IssueEvent, Phase
+from ingest.reader import configure_decoder
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _video_frames(source: str, settings: Settings, start: datetime, max_seconds:
         if not container.streams.video:
             raise SourceError(f"{mask_url(source)} has no video track")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        configure_decoder(stream, settings.ingest)
         period = 1.0 / settings.ingest.detect_fps
         next_t = 0.0
         first_t: float | None = None
