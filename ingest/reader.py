@@ -82,7 +82,8 @@ def configure_decoder(stream: VideoStream, ingest: IngestSettings) -> None:
         stream.thread_type = "NONE"
     else:
         stream.thread_type = "AUTO"
-        stream.thread_count = ingest.decode_threads  # 0: FFmpeg picks (cores + 1)
+        if ingest.decode_threads > 1:  # else FFmpeg picks (cores + 1)
+            stream.thread_count = ingest.decode_threads
     if ingest.skip_deblocking:
         stream.codec_context.options = {**stream.codec_context.options, "skip_loop_filter": "all"}
 
