@@ -31,6 +31,11 @@ class DatabaseError(RuntimeError):
     """The database could not be opened or migrated; the message names the (password-masked) URL."""
 
 
+# Whatever a query can raise (connection lost, database locked, a constraint): modules outside the persistence
+# layer catch it by this name, so they need not import SQLAlchemy.
+QueryError = sa.exc.SQLAlchemyError
+
+
 def _masked(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import dash
 import redis
-import sqlalchemy as sa
 from flask import Blueprint
 
+from alerts.db import QueryError
 from alerts.gridmap import GridMapWatcher
 from alerts.users import UserStore
 from dashboard import api, auth, lang, texts
@@ -51,7 +51,7 @@ def _user_store(settings: Settings, repo: AlertRepository) -> UserStore | None:
     store = UserStore(engine)
     try:
         auth.bootstrap_users(store, settings, os.environ.get(ADMIN_PASSWORD_ENV) or None)
-    except sa.exc.SQLAlchemyError as exc:
+    except QueryError as exc:
         # The wall still starts (and /healthz says what is wrong); logins fail until the database answers.
         log.error("users could not be checked at start: %s", exc)
     return store

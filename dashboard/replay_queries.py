@@ -21,9 +21,9 @@ import cv2
 
 from alerts.casebook import CaseDetail
 from alerts.routing import GridRouter
+from alerts.sighting_search import SightingFilter, SightingHit, search_sightings
 from alerts.workflow import Action, Status, allowed_actions
 from dashboard.page_services import PageServices
-from dashboard.pages_store import SightingFilter, SightingHit, search_sightings
 from dashboard.staff_queries import case_in_scope
 from gridwatch import media, timefmt
 

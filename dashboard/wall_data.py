@@ -20,10 +20,11 @@ import flask
 import redis
 from sqlalchemy.engine import Engine
 
+from alerts import gridload
 from alerts.figures import FigureBook
 from alerts.grids import GridFeature
 from alerts.routing import GridRouter
-from dashboard import queries, wall_store
+from dashboard import queries
 from dashboard.context import current
 from gridwatch import timefmt
 from gridwatch.settings import Settings
@@ -129,7 +130,7 @@ class WallData:
                 return cached[1]
             now = now or datetime.now(UTC)
             engine = self._repo.engine
-            counts = wall_store.open_case_counts(engine, now)
+            counts = gridload.open_case_counts(engine, now)
             if scope is not None:
                 counts = {code: v for code, v in counts.items() if code.startswith(scope)}
             start, _end = timefmt.local_day_bounds(now, self._tz)

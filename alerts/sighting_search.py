@@ -1,5 +1,5 @@
-"""SQL behind the desk and the replay that the case modules do not offer: open cases near a point, and a
-search over sightings (each one an alert) joined to their case and alert.
+"""A search over sightings (each one an alert, or a person's report) joined to their case and alert: what the
+supervisor's replay lists, newest first, narrowed by time, camera, grid, category, status or case.
 
 Read-only, one short transaction per call; everything returned is plain values ready for the pages.
 """
@@ -13,9 +13,8 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts import geo
-from alerts.casebook import CaseView, case_view, media_url, subtree_clause
-from alerts.models import AlertRow, CaseRow, SightingRow, utc_now
+from alerts.casebook import media_url, subtree_clause
+from alerts.models import AlertRow, CaseRow, SightingRow
 from alerts.routing import GridRouter
 from alerts.workflow import Status
 
@@ -23,31 +22,6 @@ _CASES = cast(sa.Table, CaseRow.__table__)
 _SIGHTINGS = cast(sa.Table, SightingRow.__table__)
 _ALERTS = cast(sa.Table, AlertRow.__table__)
 MAX_HITS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class NearbyCase:
-    case: CaseView
-    distance_m: float
-
-
-def nearby_open_cases(
-    engine: Engine, lat: float, lon: float, radius_m: float, exclude: Sequence[str] = (), limit: int = 10,
-    now: datetime | None = None,
-) -> list[NearbyCase]:
-    """Open cases within ``radius_m`` of a point, any category, nearest first (merge candidates)."""
-    lat0, lat1, lon0, lon1 = geo.bounding_box(lat, lon, radius_m)
-    query = sa.select(_CASES).where(
-        _CASES.c.is_open == sa.true(), _CASES.c.lat.between(lat0, lat1), _CASES.c.lon.between(lon0, lon1),
-    )
-    if exclude:
-        query = query.where(_CASES.c.id.not_in(list(exclude)))
-    now = now or utc_now()
-    with engine.connect() as conn:
-        rows = list(conn.execute(query))
-    found = [(geo.haversine_m(lat, lon, r.lat, r.lon), r) for r in rows]
-    found = sorted(((d, r) for d, r in found if d <= radius_m), key=lambda dr: dr[0])
-    return [NearbyCase(case_view(r, now), round(d, 1)) for d, r in found[:limit]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +70,7 @@ def search_sightings(engine: Engine, router: GridRouter, f: SightingFilter) -> l
             s.c.snapshot_path, s.c.new_pass, c.c.category, c.c.status, c.c.grid_code, c.c.assignee_grid,
             a.c.bbox_x1, a.c.bbox_y1, a.c.bbox_x2, a.c.bbox_y2,
         )
+        # Outer join: a person's report is a sighting without an alert (and so without a box).
         .select_from(s.join(c, s.c.case_id == c.c.id).outerjoin(a, s.c.alert_id == a.c.id))
         .order_by(s.c.seen_at.desc(), s.c.id.desc())
         .limit(f.limit)

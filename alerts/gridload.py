@@ -1,4 +1,4 @@
-"""SQL behind the wall's grid map: open and overdue cases per grid, at every level of the map, grouped in the
+"""Open and overdue cases per grid, at every level of the map (what the wall's grid map colours), grouped in the
 database (a city has thousands of open cases; the wall needs a few hundred numbers)."""
 from __future__ import annotations
 
