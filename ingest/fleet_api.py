@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import redis
-import sqlalchemy.exc
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.cases import CaseService
+from alerts.db import QueryError
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from gridwatch.categories import CATEGORIES
@@ -316,7 +316,7 @@ def fleet_blueprint(settings: Settings, fleet: Fleet, cases: CaseService) -> Blu
         except RefusedError as exc:
             _abandon(report_id)
             return _error(400, str(exc))
-        except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        except (QueryError, OSError) as exc:
             _abandon(report_id)
             log.warning("report %s not filed: %s", report_id, exc)
             return _error(503, "cases database or media folder unavailable; retry later")
