@@ -1,14 +1,16 @@
 """CPU per decoded 720p25 H.264 frame by decoder setting: frame threads, one thread, deblocking skipped.
 
-Run: ``.venv/bin/python -m bench.decode_bench`` (≈1 min). Two 720p clips made from ../shared with ffmpeg (the
+Run: ``.venv/bin/python -m bench.decode_bench`` (≈2 min). Two 720p clips made from ../shared with ffmpeg (the
 town-centre video scaled down, the synthetic park drive-by), 750 frames each, every fifth converted to BGR as
-the camera reader does. Prints one JSON line per setting and clip; results in BENCHMARKS.md.
+the camera reader does; the settings take turns for ``--rounds`` rounds and the median counts. Prints one JSON
+line per setting and clip; results in BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,18 +68,26 @@ def decode_cost(path: Path, ingest: IngestSettings, frames: int) -> tuple[int, f
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.decode_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=750)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         clips = _clips(Path(tmp))
         for name, clip in clips.items():
             decode_cost(clip, IngestSettings(), 50)  # warm caches
-            for label, ingest in SETTINGS.items():
-                t = time.perf_counter()
-                n, ms = decode_cost(clip, ingest, args.frames)
-                sys.stdout.write(json.dumps({"clip": name, "decoder": label, "frames": n,
-                                             "cpu_ms_per_frame": round(ms, 2),
-                                             "wall_ms_per_frame": round(1000 * (time.perf_counter() - t) / n, 2)})
-                                 + "\n")
+            cpu: dict[str, list[float]] = {label: [] for label in SETTINGS}
+            wall: dict[str, list[float]] = {label: [] for label in SETTINGS}
+            for _ in range(args.rounds):
+                for label, ingest in SETTINGS.items():
+                    t = time.perf_counter()
+                    n, ms = decode_cost(clip, ingest, args.frames)
+                    cpu[label].append(ms)
+                    wall[label].append(1000 * (time.perf_counter() - t) / n)
+            for label in SETTINGS:
+                sys.stdout.write(json.dumps({
+                    "clip": name, "decoder": label, "frames": args.frames, "rounds": args.rounds,
+                    "cpu_ms_per_frame": round(statistics.median(cpu[label]), 2),
+                    "cpu_ms_min_max": [round(min(cpu[label]), 2), round(max(cpu[label]), 2)],
+                    "wall_ms_per_frame": round(statistics.median(wall[label]), 2)}) + "\n")
     return 0
 
 

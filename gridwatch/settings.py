@@ -128,13 +128,13 @@ class IngestSettings(Strict):
         default=1, ge=0, le=16,
         description="Decoder threads per camera. 1: one thread, the least CPU per frame when a worker reads "
         "several cameras (their decoders already run side by side) and no pictures held back; more (0 = as many "
-        "as FFmpeg likes): frame threads, quicker per frame for one big stream but ~20% more CPU and a picture "
-        "of delay per thread.",
+        "as FFmpeg likes): frame threads, quicker per frame for one big stream but ~12% more CPU and a "
+        "picture of delay per thread.",
     )
     skip_deblocking: bool = Field(
         default=False,
-        description="Skip H.264/H.265 deblocking when decoding (FFmpeg skip_loop_filter=all): ~25% less decode "
-        "CPU; pictures and snapshots are slightly blockier (recorded clips are not: they are copied, not "
+        description="Skip H.264/H.265 deblocking when decoding (FFmpeg skip_loop_filter=all): ~12-15% less "
+        "decode CPU; pictures and snapshots are slightly blockier (recorded clips are not: they are copied, not "
         "decoded). For workers that decode many cameras; recall measured in BENCHMARKS.md.",
     )
     telemetry_ws_port: int = Field(

@@ -9,6 +9,7 @@ import dataclasses
 import io
 import json
 import shutil
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -254,18 +255,28 @@ def test_replay_plays_the_clip_under_its_box_and_exports_the_evidence_zip(
     start = sup.execute_script(f"return document.getElementById('{ids.REPLAY_VIDEO}').currentTime")
     _wait(sup, lambda d: d.execute_script(
         f"return document.getElementById('{ids.REPLAY_VIDEO}').currentTime") > start + 0.5, timeout=15)
-    overlay = sup.find_element(By.ID, ids.REPLAY_OVERLAY)
-    assert "viewBox%3D%220%200%20640%20360%22" in (overlay.get_attribute("src") or "")  # the clip's frame size
-    video_box = sup.find_element(By.ID, ids.REPLAY_VIDEO).rect
-    assert overlay.rect == video_box  # the box's coordinate space lies exactly over the picture
-    assert sup.find_elements(By.CSS_SELECTOR, f"#{ids.REPLAY_TIMELINE} .scatterlayer .point")
+    # The overlay and the timeline may still be laying out while the clip plays: wait for them, do not sample.
+    _wait(sup, lambda d: "viewBox%3D%220%200%20640%20360%22"  # the clip's frame size
+          in (d.find_element(By.ID, ids.REPLAY_OVERLAY).get_attribute("src") or ""))
+    # The box's coordinate space lies exactly over the picture.
+    _wait(sup, lambda d: d.find_element(By.ID, ids.REPLAY_OVERLAY).rect == d.find_element(By.ID, ids.REPLAY_VIDEO).rect)
     _shot(sup, "replay_zh")
 
     # The timeline has a point per sighting; clicking the later one plays that alert's clip.
-    points = sup.find_elements(By.CSS_SELECTOR, f"#{ids.REPLAY_TIMELINE} .scatterlayer .trace:first-child .point")
-    assert len(points) == 2
-    ActionChains(sup).move_to_element(points[1]).click().perform()
-    _wait(sup, lambda d: later.id in (d.find_element(By.ID, ids.REPLAY_VIDEO).get_attribute("src") or ""))
+    first_trace = f"#{ids.REPLAY_TIMELINE} .scatterlayer .trace:first-child .point"
+    _wait(sup, lambda d: len(d.find_elements(By.CSS_SELECTOR, first_trace)) == 2)
+
+    clicked = [0.0]
+
+    def play_later(d: webdriver.Chrome) -> bool:
+        if later.id in (d.find_element(By.ID, ids.REPLAY_VIDEO).get_attribute("src") or ""):
+            return True
+        if time.monotonic() - clicked[0] > 3:  # a click that hit a point still moving into place is made again
+            clicked[0] = time.monotonic()
+            ActionChains(d).move_to_element(d.find_elements(By.CSS_SELECTOR, first_trace)[1]).click().perform()
+        return False
+
+    _wait(sup, play_later)
 
     # Confirm from the replay: the case is verified and the audit log says who.
     _click(sup, '[id*="verify"]')
