@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -168,11 +168,15 @@ def count_today(alerts: Sequence[Alert], now: datetime, tz: str = timefmt.DEFAUL
 
 
 def today_summary(
-    repo: AlertRepository, now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE, scan: int = TODAY_SCAN_LIMIT
+    repo: AlertRepository, now: datetime, tz: str = timefmt.DEFAULT_TIMEZONE, scan: int = TODAY_SCAN_LIMIT,
+    in_scope: Callable[[str | None], bool] | None = None,
 ) -> dict[str, Any]:
+    """Today's alert count for the wall's header; ``in_scope`` keeps a grid-scoped viewer's subtree only."""
     alerts = repo.recent_alerts(limit=scan)
-    count = count_today(alerts, now, tz)
-    return {"day": timefmt.local_day(now, tz).isoformat(), "count": count, "capped": count >= scan}
+    count = count_today([a for a in alerts if in_scope is None or in_scope(a.grid_code)], now, tz)
+    # Capped: every alert scanned is today's, so older ones of today may lie beyond the scan.
+    capped = len(alerts) >= scan and count_today(alerts, now, tz) >= scan
+    return {"day": timefmt.local_day(now, tz).isoformat(), "count": count, "capped": capped}
 
 
 # How urgent each category is on the wall (1 most): a person who may need help first, then what blocks the

@@ -220,7 +220,7 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     try:
         # A grid-scoped viewer sees its subtree's alerts only, as the push feed sends them (dashboard.auth).
         alerts = [a for a in queries.alert_views(ctx.repo, LIST_SIZE, tz) if auth.in_scope(a.get("grid_code"))]
-        today = queries.today_summary(ctx.repo, now, tz)
+        today = queries.today_summary(ctx.repo, now, tz, in_scope=auth.in_scope)
     except Exception as exc:  # noqa: BLE001 - the wall still shows video and live pushes without the database
         log.warning("wall: alerts from the database unavailable: %s", exc)
         alerts, today = [], {"day": timefmt.local_day(now, tz).isoformat(), "count": 0, "capped": False}
@@ -598,7 +598,8 @@ dash.clientside_callback(
 def refresh_today(_n: int | None) -> Any:
     ctx = current()
     try:
-        return queries.today_summary(ctx.repo, datetime.now(UTC), ctx.settings.locale.timezone)
+        return queries.today_summary(ctx.repo, datetime.now(UTC), ctx.settings.locale.timezone,
+                                     in_scope=auth.in_scope)
     except Exception as exc:  # noqa: BLE001 - keep the last count on screen while the database is away
         log.warning("wall: today's count not refreshed: %s", exc)
         return dash.no_update

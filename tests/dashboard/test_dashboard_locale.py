@@ -110,3 +110,19 @@ def test_a_site_can_make_english_the_default(
     client = logged_in_client(create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws"), repo)
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
     assert '<html lang="zh-CN">' in client.get("/?lang=zh_CN").get_data(as_text=True)
+
+
+def test_a_grid_scoped_viewer_counts_only_its_subtrees_alerts_today(
+    repo: Repository, store_alert: Callable[..., Alert]
+) -> None:
+    now = datetime.now(UTC)
+    mine, other = "410105001001001", "410105002001001"
+    for grid in (mine, mine, other, None):
+        store_alert(publish=False, grid_code=grid, detected_at=now - timedelta(minutes=1))
+    everyone = queries.today_summary(repo, now, "Asia/Shanghai")
+    scoped = queries.today_summary(repo, now, "Asia/Shanghai",
+                                   in_scope=lambda g: g is not None and g.startswith("410105001"))
+    assert everyone["count"] == 4 and not everyone["capped"]
+    assert scoped["count"] == 2
+    short = queries.today_summary(repo, now, "Asia/Shanghai", scan=3)  # more of today's than were read
+    assert short["capped"] and short["count"] == 3
