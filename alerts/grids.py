@@ -371,6 +371,10 @@ class Locator(Protocol):
 
     def locate(self, lat: float, lon: float) -> GridRef | None: ...
 
+    def name_of(self, code: str) -> str | None:
+        """The grid's name in the current map (None: not in it)."""
+        ...
+
 
 class GridIndex:
     """Point -> grid lookup over the map's leaf polygons (the level-3 grids; an undivided community counts too).
@@ -387,6 +391,7 @@ class GridIndex:
         has_children = {f.parent for f in feats if f.parent is not None}
         leaves = sorted((f for f in feats if f.code not in has_children), key=lambda f: (-f.level, f.code))
         self._refs = [GridRef(f.code, f.name, f.level, self._parents(f, by_code)) for f in leaves]
+        self._names = {f.code: f.name for f in feats}
         shapes = [shape(f.geometry) for f in leaves]
         self._shapes = np.array(shapes, dtype=object)
         shapely.prepare(self._shapes)
@@ -440,6 +445,9 @@ class GridIndex:
 
     def __len__(self) -> int:
         return len(self._refs)
+
+    def name_of(self, code: str) -> str | None:
+        return self._names.get(code)
 
     def _covers(self, i: int, x: float, y: float) -> bool:
         x1, y1, x2, y2 = self._boxes[i]

@@ -84,6 +84,11 @@ class GridRouter:
     def __contains__(self, code: object) -> bool:
         return code in self._map.features
 
+    def name_of(self, code: str) -> str | None:
+        """The grid's name in the current map (a renamed grid shows its new name at once)."""
+        found = self._map.features.get(code)
+        return found.name if found is not None else None
+
     def feature(self, code: str) -> GridFeature:
         return self._feature(self._map, code)
 

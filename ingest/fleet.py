@@ -440,14 +440,12 @@ class Fleet:
         settings: FleetSettings,
         timezone: str = "Asia/Shanghai",
         grids: Locator | None = None,
-        grid_names: Mapping[str, str] | None = None,
         camera_vehicles: Mapping[str, str] | None = None,
     ) -> None:
         self._redis = client
         self.settings = settings
         self.tz = ZoneInfo(timezone)
         self.grids = grids
-        self.grid_names = dict(grid_names or {})
         # Cameras a worker reads from a vehicle's stream: a frame from them is contact with the vehicle too.
         self.camera_vehicles = dict(camera_vehicles or {})
         self._telemetry = TelemetryStore(client, track_seconds=1.0)  # only read: the newest fix
@@ -464,8 +462,7 @@ class Fleet:
         ``grids`` when given (a ``GridRouter`` that follows a newly imported map)."""
         feats = list(features or ())
         locator = grids if grids is not None else (GridIndex(feats) if feats else None)
-        return cls(client, settings.fleet, settings.locale.timezone, locator,
-                   {f.code: f.name for f in feats}, settings.ingest.telemetry_vehicles)
+        return cls(client, settings.fleet, settings.locale.timezone, locator, settings.ingest.telemetry_vehicles)
 
     @property
     def ttl_s(self) -> int:
@@ -688,10 +685,12 @@ class Fleet:
                 "km": round(track_length_m(track, s.coverage_max_gap_seconds) / 1000, 3),
                 "grids": len(v_grids), "cells": len(v_cells),
             })
+        locator = self.grids
         return {
             "day": d, "cell_m": s.coverage_cell_m,
-            "grids": [{"code": code, "name": self.grid_names.get(code), "first_at": _iso(t), "vehicle": vid,
-                       "vehicles": sorted(grid_vehicles[code])}
+            # Names from the map in force now: a grid renamed by a new import shows its new name.
+            "grids": [{"code": code, "name": locator.name_of(code) if locator is not None else None,
+                       "first_at": _iso(t), "vehicle": vid, "vehicles": sorted(grid_vehicles[code])}
                       for code, (t, vid) in sorted(grids.items(), key=lambda kv: (kv[1][0], kv[0]))],
             "cells": [{"cell": cell, "lat": round(c[0], 6), "lon": round(c[1], 6), "first_at": _iso(t), "vehicle": vid}
                       for cell, (t, vid) in sorted(cells.items(), key=lambda kv: (kv[1][0], kv[0]))

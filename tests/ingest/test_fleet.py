@@ -1,12 +1,14 @@
 """Vehicles in the command centre: coverage over a track (pure), and the fleet's state in a real Redis."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
 
 import redis
 
 from alerts.grids import GridFeature, GridIndex
+from alerts.routing import GridRouter
 from gridwatch.settings import FleetSettings, load_settings
 from gridwatch.types import GpsFix
 from ingest.fleet import (
@@ -106,7 +108,7 @@ def test_the_fleet_keeps_link_track_and_coverage_and_a_resent_batch_changes_noth
     redis_client: redis.Redis,
 ) -> None:
     settings = FleetSettings(link_timeout_seconds=30, track_point_seconds=5, names={"zz-a1234": "豫A·G2024"})
-    fleet = Fleet(redis_client, settings, "Asia/Shanghai", GridIndex(GRIDS), {g.code: g.name for g in GRIDS})
+    fleet = Fleet(redis_client, settings, "Asia/Shanghai", GridIndex(GRIDS))
     ingest = TelemetryIngest(FleetTelemetryStore(redis_client, 900, fleet), load_settings(None).ingest,
                              clock=lambda: T0 + 100)
     batch = [{"lat": p.lat, "lon": p.lon, "time": datetime.fromtimestamp(p.t, UTC).isoformat(), "speed": 12.0}
@@ -203,3 +205,15 @@ def test_video_from_a_vehicles_camera_keeps_it_online_and_the_wall_names_it(redi
     assert seen["link"] == "online" and seen["link_since"] == (now - timedelta(seconds=1)).isoformat()
     [later] = vehicles_for_wall(redis_client, now + timedelta(seconds=30), settings=settings)
     assert later["link"] == "offline"  # the worker's frames stopped with the camera's state as it was
+
+
+def test_coverage_names_grids_from_the_map_in_force_after_an_import_renames_one(redis_client: redis.Redis) -> None:
+    router = GridRouter(GRIDS)
+    fleet = Fleet(redis_client, FleetSettings(), "Asia/Shanghai", router)
+    ingest = TelemetryIngest(FleetTelemetryStore(redis_client, 900, fleet), load_settings(None).ingest,
+                             clock=lambda: T0 + 100)
+    assert ingest.submit("zz-b5678", [{"lat": east(0, 0).lat, "lon": east(0, 0).lon,
+                                       "time": datetime.fromtimestamp(T0, UTC).isoformat()}]).accepted == 1
+    assert [(g["code"], g["name"]) for g in fleet.coverage("2026-11-24")["grids"]] == [("G1", "grid G1")]
+    router.replace([dataclasses.replace(GRIDS[0], name="花园路第一网格"), *GRIDS[1:]])  # the admin's new map
+    assert [(g["code"], g["name"]) for g in fleet.coverage("2026-11-24")["grids"]] == [("G1", "花园路第一网格")]
