@@ -52,7 +52,6 @@ PAGE_PREV = f"{_NS}-page-prev"
 PAGE_NEXT = f"{_NS}-page-next"
 PAGE_TEXT = f"{_NS}-page-text"
 PAGER = f"{_NS}-pager"
-PAGE_TOUR = f"{_NS}-page-tour"
 
 # the day's figures and the grid map (dashboard.wall_data's summary)
 SUMMARY = f"{_NS}-summary"

@@ -356,11 +356,6 @@ class DashboardSettings(Strict):
     port: int = Field(default=8050, ge=0, le=65535, description="Port of the wall and JSON API (0 = any free).")
     ws_port: int = Field(default=8051, ge=0, le=65535, description="Port of the push websocket (0 = any free).")
     title: str = Field(default="GridWatch 网格指挥中心", description="Title on the wall.")
-    tour_seconds: float = Field(
-        default=0, ge=0, le=3600,
-        description="Unattended wall: with more cameras than tiles, show the next page of tiles every this many "
-        "seconds (0 = off). A page an operator turns by hand stays up for a minute first.",
-    )
 
 
 class AuthSettings(Strict):

@@ -317,29 +317,19 @@
         });
       },
 
-      /* Which tiles the chosen layout (1/4/9/16) and page show; paging wraps around. The tour (an interval)
-       * turns the page too, unless the operator turned one by hand within holdMs. */
-      pageTiles: function (layout, _prev, _next, cameraIds, _tour, page, config) {
+      /* Which tiles the chosen layout (1/4/9/16) and page show; paging wraps around. */
+      pageTiles: function (layout, _prev, _next, cameraIds, page, config) {
         var ctx = window.dash_clientside.callback_context;
         var n = Number(layout) || 16;
         var ids = cameraIds || [];
         var pages = Math.max(1, Math.ceil(ids.length / n));
         var p = (page && page.page) || 0;
-        var byHand = (page && page.byHand) || 0;  // when the operator last turned a page (ms)
         var triggered = (ctx.triggered || []).map(function (t) { return t.prop_id; });
         var cfg = config || {};
-        var now = Date.now();
         if (cfg.fps) { frameFps = cfg.fps[String(n)] || 2; }
-        if (triggered.indexOf(cfg.prev + ".n_clicks") >= 0) { p -= 1; byHand = now; }
-        if (triggered.indexOf(cfg.next + ".n_clicks") >= 0) { p += 1; byHand = now; }
+        if (triggered.indexOf(cfg.prev + ".n_clicks") >= 0) { p -= 1; }
+        if (triggered.indexOf(cfg.next + ".n_clicks") >= 0) { p += 1; }
         if (triggered.indexOf(cfg.layout + ".value") >= 0) { p = 0; }
-        if (triggered.indexOf(cfg.tour + ".n_intervals") >= 0) {
-          if (pages < 2 || now - byHand < (cfg.holdMs || 0)) {
-            var nu = window.dash_clientside.no_update;
-            return [nu, nu, nu, nu, nu];
-          }
-          p += 1;
-        }
         p = ((p % pages) + pages) % pages;
         var first = p * n;
         var styles = (ctx.outputs_list[4] || []).map(function (o) {
@@ -347,7 +337,7 @@
           return i >= first && i < first + n ? {} : { display: "none" };
         });
         var cols = Math.max(1, Math.round(Math.sqrt(n)));
-        return [{ page: p, byHand: byHand }, "gw-cams gw-cams-" + cols, (p + 1) + " / " + pages,
+        return [{ page: p }, "gw-cams gw-cams-" + cols, (p + 1) + " / " + pages,
                 pages > 1 ? "gw-pager" : "gw-pager gw-pager-off", styles];
       },
 

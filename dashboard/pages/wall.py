@@ -50,7 +50,6 @@ TILE_LAYOUTS = (1, 4, 9, 16)
 # and a 16th of a screen shows no more at 2 fps while costing the browser and the server half as much.
 FRAME_FPS = {1: 5.0, 4: 4.0, 9: 3.0, 16: 2.0}
 SUMMARY_REFRESH_MS = 1000
-TOUR_HOLD_MS = 60_000  # a page turned by hand is what the operator wants to see: the tour waits this long
 SUMMARY_URL = "/api/wall/summary"
 AGE_REFRESH_MS = 15_000
 
@@ -373,11 +372,7 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.MAP_CODES, data=the_map.trace_codes),
             dcc.Store(id=ids.PAGE_STORE, data={"page": 0}),
             dcc.Store(id=ids.TILE_CONFIG, data={"prev": ids.PAGE_PREV, "next": ids.PAGE_NEXT,
-                                                "layout": ids.TILE_LAYOUT, "fps": FRAME_FPS,
-                                                "tour": ids.PAGE_TOUR, "holdMs": TOUR_HOLD_MS}),
-            # The tour turns the tile pages of an unattended wall (dashboard.tour_seconds; off when 0).
-            dcc.Interval(id=ids.PAGE_TOUR, interval=max(1.0, ctx.settings.dashboard.tour_seconds) * 1000,
-                         disabled=ctx.settings.dashboard.tour_seconds <= 0),
+                                                "layout": ids.TILE_LAYOUT, "fps": FRAME_FPS}),
             # Polled by assets/wall.js with plain fetch (204 while unchanged), not a Dash interval: an idle
             # wall then costs the browser and the server next to nothing between changes.
             dcc.Store(id=ids.SUMMARY_STARTED),
@@ -542,7 +537,6 @@ dash.clientside_callback(
     Input(ids.PAGE_PREV, "n_clicks"),
     Input(ids.PAGE_NEXT, "n_clicks"),
     Input(ids.CAMERA_IDS, "data"),
-    Input(ids.PAGE_TOUR, "n_intervals"),
     State(ids.PAGE_STORE, "data"),
     State(ids.TILE_CONFIG, "data"),
 )

@@ -2,14 +2,12 @@
 zone, a new alert pushed onto the open page without a reload, and English by the switch, remembered."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis
 from auth_testing import ensure_user, login_browser
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
@@ -381,36 +379,3 @@ def test_sixteen_tiles_all_play_and_page_through_more_cameras(
     _wait_live(browser)
     WebDriverWait(browser, 10).until(lambda d: _visible_tiles(d) == names[:1])
     assert _text(browser, ids.PAGE_TEXT) == "1 / 20"
-
-
-def test_an_unattended_wall_tours_its_tile_pages_and_holds_one_turned_by_hand(
-    settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
-    browser: webdriver.Chrome, publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
-) -> None:
-    touring = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(update={"tour_seconds": 1.0})})
-    server = DashboardServer(touring, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
-    try:
-        frame = jpeg("bus.jpg", 320)
-        names = [f"路口 {i}" for i in range(1, 4)]
-        for i, name in enumerate(names, 1):
-            publish_camera(f"cam-{i}", name, preview=frame)
-        _login(browser, server, repo)
-        _choose_layout(browser, 1)
-        # Three cameras, one tile: nobody touches the wall, and it shows each camera in turn.
-        seen: set[str] = set()
-
-        def toured(d: webdriver.Chrome) -> bool:
-            seen.update(_visible_tiles(d))
-            return seen == set(names)
-
-        WebDriverWait(browser, 20, poll_frequency=0.2).until(toured)
-        # The operator turns a page by hand: it stays up (the tour waits a minute), tick after tick.
-        browser.find_element(By.ID, ids.PAGE_PREV).click()
-        WebDriverWait(browser, 5).until(lambda d: len(_visible_tiles(d)) == 1)
-        time.sleep(0.5)  # let the click's page settle
-        chosen = _visible_tiles(browser)
-        for _ in range(4):  # four tour intervals
-            time.sleep(1.0)
-            assert _visible_tiles(browser) == chosen
-    finally:
-        server.stop()
