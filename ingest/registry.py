@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import redis
 from pydantic import ValidationError
@@ -79,13 +79,34 @@ def camera_view(cam: CameraSettings) -> dict[str, Any]:
     return data
 
 
+# Ports a URL without one means, so rtsp://h/x and rtsp://h:554/x count as the same server.
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443, "http": 80, "https": 443}
+
+
+def _origin(url: SplitResult) -> tuple[str, str, int | None]:
+    try:
+        port = url.port
+    except ValueError:  # a port that is not a number: never the same server as a stored one
+        port = -1
+    scheme = url.scheme.lower()
+    return scheme, (url.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
 def keep_masked_password(new_url: str, old_url: str) -> str:
-    """A URL sent back as shown (``user:***@host``) keeps the stored password instead of becoming '***'."""
+    """A URL sent back as shown (``user:***@host``) keeps the stored password instead of becoming '***'.
+
+    Only while it still points at the same server (scheme, host and port): otherwise anyone who may edit a
+    camera could point it at a server of their own and receive the stored password when it connects.
+    """
     new, old = urlsplit(new_url), urlsplit(old_url)
     if new.password != MASK:
         return new_url
     if old.password is None:
         raise RegistryError("the URL's password is '***' but no password is stored to keep; send the real one")
+    if _origin(new) != _origin(old):
+        raise RegistryError("the URL's password is '***' but the URL points at another server (scheme, host or "
+                            "port changed); the stored password is kept only for the same server: send the "
+                            "new server's password")
     host = new.hostname or ""
     if new.port is not None:
         host = f"{host}:{new.port}"

@@ -104,6 +104,29 @@ def test_api_never_returns_a_password_but_accepts_one(registry: CameraRegistry) 
     assert client.delete("/api/cameras/config/car-5").status_code == 404
 
 
+def test_masked_password_is_kept_only_for_the_same_server(registry: CameraRegistry) -> None:
+    """Issue 14: a masked URL pointed at another host must not receive the stored password."""
+    app = flask.Flask("cameras-test")
+    app.register_blueprint(cameras_blueprint(registry))
+    client = app.test_client()
+    for elsewhere in ("rtsp://admin:***@evil.example:554/ch1",   # another host
+                      "rtsp://admin:***@10.0.0.5:8554/ch1",      # another port
+                      "rtsps://admin:***@10.0.0.5:554/ch1",      # another scheme
+                      "http://admin:***@10.0.0.5:554/ch1"):
+        refused = client.patch("/api/cameras/config/gate-1", json={"url": elsewhere})
+        assert refused.status_code == 400, elsewhere
+        assert "another server" in refused.get_json()["error"] and SECRET not in refused.get_data(as_text=True)
+        assert registry.get("gate-1").url.get_secret_value() == f"rtsp://admin:{SECRET}@10.0.0.5:554/ch1"
+    # The same server without its (default) port, in other letter case: still the same server.
+    same = client.patch("/api/cameras/config/gate-1", json={"url": "RTSP://admin:***@10.0.0.5/ch3"})
+    assert same.status_code == 200
+    assert registry.get("gate-1").url.get_secret_value() == f"rtsp://admin:{SECRET}@10.0.0.5/ch3"
+    # Another server with its own password is a plain change.
+    moved = client.patch("/api/cameras/config/gate-1", json={"url": "rtsp://admin:other-pw@10.0.0.9/ch1"})
+    assert moved.status_code == 200
+    assert registry.get("gate-1").url.get_secret_value() == "rtsp://admin:other-pw@10.0.0.9/ch1"
+
+
 def test_cli_manages_cameras_and_masks_passwords(
     settings: Settings, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
