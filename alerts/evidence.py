@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from alerts.casebook import CaseDetail
+from alerts.export import spreadsheet_safe
 from gridwatch import media
 from gridwatch.types import GpsFix
 
@@ -94,7 +95,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else _plain(v) for v in row])
+        writer.writerow(["" if v is None else spreadsheet_safe(_plain(v)) for v in row])
     # A BOM so that spreadsheet programs open the Chinese text as UTF-8.
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 

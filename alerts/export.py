@@ -14,6 +14,17 @@ from alerts.assessment import GridScore
 from alerts.figures import Figures
 from gridwatch.i18n import N_, translator
 
+# A cell starting with one of these is a formula to Excel/LibreOffice (OWASP "CSV injection"): a grid name,
+# a note or a user's name typed as "=HYPERLINK(...)" would run when a supervisor opens the export.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value``, with a leading apostrophe when it is text a spreadsheet would read as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 @dataclass(frozen=True)
 class Table:
@@ -92,8 +103,8 @@ def csv_bytes(table: Table) -> bytes:
     """The table as CSV, UTF-8 with a byte-order mark (Excel needs it to read Chinese), CRLF lines."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(table.headers)
-    writer.writerows(["" if v is None else v for v in row] for row in table.rows)
+    writer.writerow([spreadsheet_safe(h) for h in table.headers])
+    writer.writerows(["" if v is None else spreadsheet_safe(v) for v in row] for row in table.rows)
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -105,9 +116,9 @@ def xlsx_bytes(sheets: Mapping[str, Table]) -> bytes:
     for name, table in sheets.items():
         ws = wb.create_sheet(title=name[:31])
         ws.freeze_panes = "A2"
-        ws.append(table.headers)
+        ws.append([spreadsheet_safe(h) for h in table.headers])
         for row in table.rows:
-            ws.append(row)
+            ws.append([spreadsheet_safe(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

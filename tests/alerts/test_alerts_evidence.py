@@ -125,3 +125,17 @@ def test_media_outside_the_media_folder_is_refused(tmp_path: Path) -> None:
         with pytest.raises(EvidenceError):
             media_file(tmp_path, ref)
     assert media_file(tmp_path, "/media/clips/x.mp4") == (tmp_path / "clips" / "x.mp4").resolve()
+
+
+def test_audit_log_csv_escapes_a_note_written_as_a_formula(case_with_media: tuple[str, Path, CaseBook],
+                                                          repo: Repository, demo_features: list[GridFeature]) -> None:
+    """Issue 14: a note typed as a formula reaches the spreadsheet as text; the JSON log keeps it exactly."""
+    case_id, media_dir, book = case_with_media
+    note = "=HYPERLINK(\"http://evil.example\",\"open\")"
+    Casework(repo.engine, GridRouter(demo_features)).register(case_id, OPERATOR, note=note)
+    out = io.BytesIO()
+    write_bundle(out, book.detail(case_id), media_dir, "supervisor1", AT + timedelta(hours=1))
+    with zipfile.ZipFile(out) as zf:
+        audit = list(csv.DictReader(io.StringIO(zf.read("audit_log.csv").decode("utf-8-sig"))))
+        assert audit[-1]["note"] == "'" + note
+        assert json.loads(zf.read("audit_log.json"))[-1]["note"] == note

@@ -1,6 +1,7 @@
 """Figures for a subtree and period, the monthly assessment, and their CSV / XLSX export."""
 from __future__ import annotations
 
+import csv
 import io
 import random
 from datetime import datetime, timedelta
@@ -248,3 +249,22 @@ def test_export_as_csv_and_xlsx(work: Casework, service: CaseService, router: Gr
     assert [c.value for c in workbook["指标"][2]][4:7] == [1, 0, 1]
     en = figures_table(rows[:1], lang="en")
     assert en.headers[:3] == ["grid code", "grid name", "period start"] and en.rows[0][1] == "all"
+
+
+def test_exports_escape_text_a_spreadsheet_would_run_as_a_formula(
+    work: Casework, service: CaseService, router: GridRouter, repo: Repository
+) -> None:
+    """Issue 14: a grid name like ``=HYPERLINK(..)`` must reach Excel as text, in CSV and in XLSX (OWASP)."""
+    _case(service, bj("2026-11-02 09:00"))
+    book = FigureBook(repo.engine, router)
+    rows = book.figures_by_grid(2, NOV_START, NOV_END)
+    evil = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    names = {f.grid_code: evil[i % len(evil)] for i, f in enumerate(rows) if f.grid_code}
+    table = figures_table(rows, names)
+    cells = [row[1] for row in csv.reader(io.StringIO(csv_bytes(table).decode("utf-8-sig")))][1:]
+    assert cells == ["'" + names[f.grid_code or ""] for f in rows]
+    sheet = load_workbook(io.BytesIO(xlsx_bytes({"figures": table})))["figures"]
+    for r in range(2, sheet.max_row + 1):
+        cell = sheet.cell(r, 2)
+        assert cell.data_type == "s" and str(cell.value).startswith("'"), cell.value  # text, not a formula
+    assert sheet.cell(2, 5).value == rows[0].reported  # numbers stay numbers (a negative one too)
