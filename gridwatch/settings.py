@@ -99,6 +99,12 @@ class CameraSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Stable camera id (lowercase, digits, - _).")
     name: str = Field(description="Name shown to operators, e.g. the car's plate or the street.")
     url: SecretUrl = Field(description="RTSP URL of the stream; credentials inside it are never shown.")
+    detect_url: SecretUrl | None = Field(
+        default=None,
+        description="Optional detection stream of the same camera (its sub-stream, e.g. 640x360): vision decodes "
+        "only this one, while recording, alert clips and alert snapshots come from the main url by stream copy "
+        "(boxes scaled to the main stream). Unset = vision decodes the main url, as before.",
+    )
     enabled: bool = Field(default=True, description="A disabled camera is listed but not read.")
     gps_route: str | None = Field(
         default=None,
@@ -375,7 +381,7 @@ class AuthSettings(Strict):
     device_token: SecretStr | None = Field(
         default=None,
         description="Bearer token patrol cars send with telemetry, status and reports; unset = those routes are "
-        "open (set it in production).",
+        "closed to cars (401) unless auth.open_car_routes (dev only); `gridwatch run`'s demo car gets its own.",
     )
     open311_api_key: SecretStr | None = Field(
         default=None,
@@ -384,6 +390,20 @@ class AuthSettings(Strict):
     claim_seconds: int = Field(
         default=300, ge=10, le=24 * 3600,
         description="An operator's claim on an alert or case lapses after this long (seconds) unless renewed.",
+    )
+    open_car_routes: bool = Field(
+        default=False,
+        description="Dev only: without auth.device_token, let anyone post GPS, crew status and car reports (HTTP and "
+        "the telemetry websocket); off = those routes answer 401 until a token is set.",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Served over HTTPS: session cookies get the Secure flag and pages send HSTS.",
+    )
+    allow_open_on_network: bool = Field(
+        default=False,
+        description="Let dashboard, worker and alerts start on a non-loopback address although car routes are "
+        "open, Open311 takes requests without a key or logins are off (a closed test network only).",
     )
 
 
