@@ -17,12 +17,13 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from pydantic import ValidationError
 
 from gridwatch.settings import CameraSettings, Settings
+from gridwatch.urls import origin
 from ingest import keys
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,13 @@ def describe(err: ValidationError) -> str:
 
 
 def check_url(cam: CameraSettings) -> CameraSettings:
-    parts = urlsplit(cam.url.get_secret_value())
-    if parts.scheme not in URL_SCHEMES or not parts.hostname:
-        raise RegistryError(f"camera {cam.id!r}: url must be a stream URL like rtsp://host/path "
-                            f"(schemes: {', '.join(URL_SCHEMES)}), got {cam.url.masked!r}")
+    for field, url in (("url", cam.url), ("detect_url", cam.detect_url)):
+        if url is None:
+            continue
+        parts = urlsplit(url.get_secret_value())
+        if parts.scheme not in URL_SCHEMES or not parts.hostname:
+            raise RegistryError(f"camera {cam.id!r}: {field} must be a stream URL like rtsp://host/path "
+                                f"(schemes: {', '.join(URL_SCHEMES)}), got {url.masked!r}")
     return cam
 
 
@@ -68,6 +72,8 @@ def camera_to_json(cam: CameraSettings) -> dict[str, Any]:
     """The full config, password included: for the registry file only, never for a log or a browser."""
     data = cam.model_dump(mode="json", exclude_defaults=True)
     data["url"] = cam.url.get_secret_value()
+    if cam.detect_url is not None:
+        data["detect_url"] = cam.detect_url.get_secret_value()
     return data
 
 
@@ -76,20 +82,8 @@ def camera_view(cam: CameraSettings) -> dict[str, Any]:
     data = cam.model_dump(mode="json")
     data["url"] = cam.url.masked
     data["has_password"] = urlsplit(cam.url.get_secret_value()).password is not None
+    data["detect_url"] = cam.detect_url.masked if cam.detect_url is not None else None
     return data
-
-
-# Ports a URL without one means, so rtsp://h/x and rtsp://h:554/x count as the same server.
-_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443, "http": 80, "https": 443}
-
-
-def _origin(url: SplitResult) -> tuple[str, str, int | None]:
-    try:
-        port = url.port
-    except ValueError:  # a port that is not a number: never the same server as a stored one
-        port = -1
-    scheme = url.scheme.lower()
-    return scheme, (url.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
 
 
 def keep_masked_password(new_url: str, old_url: str) -> str:
@@ -103,7 +97,7 @@ def keep_masked_password(new_url: str, old_url: str) -> str:
         return new_url
     if old.password is None:
         raise RegistryError("the URL's password is '***' but no password is stored to keep; send the real one")
-    if _origin(new) != _origin(old):
+    if origin(new_url) != origin(old_url):
         raise RegistryError("the URL's password is '***' but the URL points at another server (scheme, host or "
                             "port changed); the stored password is kept only for the same server: send the "
                             "new server's password")
@@ -253,7 +247,7 @@ class CameraRegistry:
         return self._change("added", cam.id, edit)
 
     def update(self, camera_id: str, changes: Mapping[str, Any]) -> CameraSettings:
-        """Change fields of a camera (name, enabled, url, gps_route, lat, lon, vision); the id stays."""
+        """Change fields of a camera (name, enabled, url, detect_url, gps_route, lat, lon, vision); the id stays."""
         if "id" in changes and changes["id"] != camera_id:
             raise RegistryError(f"camera {camera_id!r}: the id cannot change (remove it and add a new one)")
 
@@ -262,8 +256,9 @@ class CameraRegistry:
                 if raw.get("id") != camera_id:
                     continue
                 merged = {**raw, **changes}
-                if isinstance(changes.get("url"), str) and isinstance(raw.get("url"), str):
-                    merged["url"] = keep_masked_password(changes["url"], raw["url"])
+                for key in ("url", "detect_url"):
+                    if isinstance(changes.get(key), str) and isinstance(raw.get(key), str):
+                        merged[key] = keep_masked_password(changes[key], raw[key])
                 try:
                     cam = CameraSettings.model_validate(merged)
                 except ValidationError as exc:

@@ -4,7 +4,8 @@
 segment server (``patrol.segments_api``) which finished segments overlap the range and downloads each one (stream
 copies as the car recorded them), so a supervisor can replay what happened while the car was offline. A file
 already fetched (same name and size) is not fetched again; each download is written to a temporary name first, so
-a cut link never leaves a half file that looks complete.
+a cut link never leaves a half file that looks complete. Only http(s) URLs on the car's own server (the --car URL's
+scheme, host and port) are fetched, redirects included: the bearer token never goes anywhere else.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gridwatch.secrets import mask_url
+from gridwatch.urls import Origin, origin
 from patrol.settings import CAMERA_ID_PATTERN
 
 log = logging.getLogger(__name__)
@@ -40,15 +42,50 @@ class Fetched:
     dropped_on_car: int  # segments the car's disk cap deleted: the replay may have holes
 
 
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only on the car's own server: urllib would carry the bearer token to any other."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        if origin(newurl) != origin(req.full_url):
+            raise FetchError(f"car {mask_url(req.full_url)} redirected to another server ({mask_url(newurl)}); "
+                             "not followed, so the token stays with the car")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+# Only HTTP(S): the default opener would also read file:, ftp: and data: URLs a car lists.
+_OPENER = urllib.request.OpenerDirector()
+for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _SameOriginRedirects(),
+                 urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+    _OPENER.add_handler(_handler)
+
+
 def _get(url: str, token: str | None) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        return _OPENER.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:200]
         raise FetchError(f"car {mask_url(url)} answered HTTP {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise FetchError(f"car {mask_url(url)} cannot be reached: {exc}") from None
+
+
+def car_origin(car_url: str) -> Origin:
+    """The --car URL's origin; FetchError unless it is an http(s) URL with a host."""
+    own = origin(car_url)
+    if own[0] not in ("http", "https") or not own[1]:
+        raise FetchError(f"--car must be the car's http:// or https:// address, got {mask_url(car_url)!r}")
+    return own
+
+
+def segment_url(base: str, listed: str, own: Origin) -> str:
+    """A listed segment's absolute URL; FetchError unless it is on the car's own server (scheme, host, port)."""
+    url = base + listed if listed.startswith("/") else listed
+    if origin(url) != own:
+        raise FetchError(f"car {mask_url(base)} listed a segment on another server or scheme "
+                         f"({mask_url(url)!r}); refused: segments are fetched from the car itself only")
+    return url
 
 
 def fetch_segments(
@@ -59,6 +96,7 @@ def fetch_segments(
     query = {k: v for k, v in (("camera", camera), ("start", start and start.isoformat()),
                                ("end", end and end.isoformat())) if v}
     base = car_url.rstrip("/")
+    own = car_origin(base)
     with _get(f"{base}/api/segments?{urllib.parse.urlencode(query)}", token) as resp:
         try:
             listing = json.loads(resp.read())
@@ -72,13 +110,14 @@ def fetch_segments(
         name = url.rsplit("/", 1)[-1]
         if not re.fullmatch(CAMERA_ID_PATTERN, cam) or not name.endswith(".mp4") or "/" in name or name.startswith("."):
             raise FetchError(f"car {mask_url(base)} listed an unexpected segment {cam}/{name}")
+        source = segment_url(base, url, own)
         target = out_dir / cam / name
         if target.exists() and target.stat().st_size == size:
             kept += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
-        with _get(base + url if url.startswith("/") else url, token) as resp, part.open("wb") as f:
+        with _get(source, token) as resp, part.open("wb") as f:
             shutil.copyfileobj(resp, f)
         if part.stat().st_size != size:
             part.unlink()

@@ -1,10 +1,14 @@
 """The command centre fetches what a car recorded during a link gap, from the car's real segment server."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -63,3 +67,77 @@ def test_gridwatch_patrol_fetch_command(car_api: SegmentsApi, tmp_path: Path) ->
     bad = subprocess.run([str(GRIDWATCH), "patrol", "fetch", "--car", car_api.url, "--out", str(out),
                           "--start", "2026-11-24 08:00"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "give the time zone" in bad.stderr
+
+
+class _Server:
+    """A real HTTP server on a free port that answers GETs with ``answer(path)`` and remembers what it was sent."""
+
+    def __init__(self, answer: Callable[[str], tuple[int, dict[str, str], bytes]]) -> None:
+        self.seen: list[tuple[str, str | None]] = []  # (path, Authorization header)
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                seen.append((self.path, self.headers.get("Authorization")))
+                status, headers, body = answer(self.path)
+                self.send_response(status)
+                for k, v in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def thief() -> Iterator[_Server]:
+    server = _Server(lambda path: (200, {}, b"stolen"))
+    yield server
+    server.close()
+
+
+def _hostile_car(segment_url: str, redirect_to: str | None = None) -> _Server:
+    listing = {"segments": [{"camera": "front", "start": "x", "end": "y", "bytes": 6, "url": segment_url}]}
+
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/api/segments?"):
+            return 200, {"Content-Type": "application/json"}, json.dumps(listing).encode()
+        return 302, {"Location": redirect_to or "/"}, b""
+
+    return _Server(answer)
+
+
+def test_fetch_refuses_urls_off_the_cars_own_server_and_never_sends_the_token_there(
+    thief: _Server, tmp_path: Path
+) -> None:
+    """Issue 14: a car's listing (or redirect) must not lead the fetch to file: or another host with the token."""
+    out = tmp_path / "out"
+    for car in ("file:///etc", "ftp://127.0.0.1/x", "http:///no-host"):
+        with pytest.raises(FetchError, match="--car must be the car's http:// or https:// address"):
+            fetch_segments(car, out, token="tok")
+    for listed, redirect, error in (
+        ("file:///etc/seg.mp4", None, "listed a segment on another server or scheme"),
+        (f"{thief.url}/api/segments/front/a.mp4", None, "listed a segment on another server or scheme"),
+        ("/api/segments/front/a.mp4", f"{thief.url}/api/segments/front/a.mp4", "redirected to another server"),
+    ):
+        car = _hostile_car(listed, redirect)
+        try:
+            with pytest.raises(FetchError, match=error):
+                fetch_segments(car.url, out, token="tok")
+            assert car.seen[0][1] == "Bearer tok"  # the car itself gets the token
+        finally:
+            car.close()
+    assert thief.seen == []  # the other server never heard from us, so never saw the token
+    assert not list(out.rglob("*.mp4")) and not list(out.rglob("*.part"))
+    run = subprocess.run([str(GRIDWATCH), "patrol", "fetch", "--car", "file:///etc", "--out", str(out)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "--car must be the car's http:// or https:// address" in run.stderr
