@@ -121,9 +121,9 @@ def test_fetch_refuses_urls_off_the_cars_own_server_and_never_sends_the_token_th
 ) -> None:
     """Issue 14: a car's listing (or redirect) must not lead the fetch to file: or another host with the token."""
     out = tmp_path / "out"
-    for car in ("file:///etc", "ftp://127.0.0.1/x", "http:///no-host"):
+    for car_url in ("file:///etc", "ftp://127.0.0.1/x", "http:///no-host"):
         with pytest.raises(FetchError, match="--car must be the car's http:// or https:// address"):
-            fetch_segments(car, out, token="tok")
+            fetch_segments(car_url, out, token="tok")
     for listed, redirect, error in (
         ("file:///etc/seg.mp4", None, "listed a segment on another server or scheme"),
         (f"{thief.url}/api/segments/front/a.mp4", None, "listed a segment on another server or scheme"),
