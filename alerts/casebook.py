@@ -85,6 +85,13 @@ class CaseView:
     rework_count: int
     feedback_note: str | None
     feedback_photo_url: str | None
+    suppressed: int = 0  # sightings kept quietly after this case was rejected as a false alarm
+    previous_case_id: str | None = None  # the finished case of the same place before this one
+
+    @property
+    def seen_clear(self) -> bool:
+        """A camera's pass saw the place clear after the problem was last seen (现场复查: 已无)."""
+        return self.is_open and self.possibly_resolved_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class SightingView:
     snapshot_url: str | None
     clip_url: str | None
     new_pass: bool
+    kind: str = "seen"  # seen, suppressed (its place was rejected lately) or clear (a pass saw nothing there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +172,7 @@ def case_view(row: Any, now: datetime) -> CaseView:
         escalation_due_at=row.escalation_due_at, overdue=overdue, possibly_resolved_at=row.possibly_resolved_at,
         merged_into=row.merged_into, drop_reason=row.drop_reason, rework_count=int(row.rework_count),
         feedback_note=row.feedback_note, feedback_photo_url=media_url(row.feedback_photo),
+        suppressed=int(row.suppressed or 0), previous_case_id=row.previous_case_id,
     )
 
 
@@ -274,7 +283,7 @@ class CaseBook:
             SightingView(
                 id=int(r.id), alert_id=r.alert_id, camera_id=r.camera_id, seen_at=r.seen_at, lat=r.lat, lon=r.lon,
                 distance_m=r.distance_m, confidence=r.confidence, snapshot_url=media_url(r.snapshot_path),
-                clip_url=media_url(r.clip_path), new_pass=bool(r.new_pass),
+                clip_url=media_url(r.clip_path), new_pass=bool(r.new_pass), kind=r.kind,
             )
             for r in conn.execute(query)
         ]

@@ -114,6 +114,7 @@ class Casework:
         }
         with write_transaction(self._engine) as conn:
             row = self._lock(conn, case_id)
+            details[Detail.SEEN_CLEAR] = row.possibly_resolved_at  # a clear pass since the last sighting
             t = check(row.status, action, actor, details)
             values: dict[str, Any] = {
                 "status": t.target.value, "is_open": t.target not in TERMINAL, "updated_at": now,

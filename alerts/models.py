@@ -166,6 +166,7 @@ class CaseRow(Base):
         sa.Index("ix_cases_grid_reported", "grid_code", "reported_at"),
         sa.Index("ix_cases_assignee_status", "assignee_grid", "status"),
         sa.Index("ix_cases_open_deadline", "is_open", "deadline_at"),
+        sa.Index("ix_cases_camera_open", "camera_id", "category", "is_open"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # uuid4 hex
@@ -190,7 +191,7 @@ class CaseRow(Base):
     last_camera_id: Mapped[str | None] = mapped_column(sa.String(64))
     sightings: Mapped[int] = mapped_column(sa.Integer, default=0)
     passes: Mapped[int] = mapped_column(sa.Integer, default=0)
-    snapshot_path: Mapped[str | None] = mapped_column(sa.String(255))  # the latest sighting's
+    snapshot_path: Mapped[str | None] = mapped_column(sa.String(255))  # the best sighting's (alerts.places)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     verify_seconds: Mapped[int | None] = mapped_column(sa.Integer)  # reported -> verified or rejected
@@ -210,7 +211,15 @@ class CaseRow(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # what is due next: due_at or escalation's
     rework_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     merged_into: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("cases.id", name="fk_cases_merged"))
-    possibly_resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    possibly_resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the latest "seen clear" pass
+    # Where a fixed camera sees the problem in its picture (the latest box, in snapshot pixels).
+    spot_x1: Mapped[float | None] = mapped_column(sa.Float)
+    spot_y1: Mapped[float | None] = mapped_column(sa.Float)
+    spot_x2: Mapped[float | None] = mapped_column(sa.Float)
+    spot_y2: Mapped[float | None] = mapped_column(sa.Float)
+    snapshot_score: Mapped[float | None] = mapped_column(sa.Float)  # of snapshot_path (alerts.places)
+    previous_case_id: Mapped[str | None] = mapped_column(sa.String(32))  # the closed case of the same place
+    suppressed: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")  # quiet after rejection
     feedback_note: Mapped[str | None] = mapped_column(sa.Text)
     feedback_photo: Mapped[str | None] = mapped_column(sa.String(255))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
@@ -234,6 +243,13 @@ class SightingRow(Base):
     snapshot_path: Mapped[str | None] = mapped_column(sa.String(255))
     clip_path: Mapped[str | None] = mapped_column(sa.String(255))
     new_pass: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # seen: the problem was there; suppressed: there, but its place was rejected lately; clear: a pass saw nothing.
+    kind: Mapped[str] = mapped_column(sa.String(16), default="seen", server_default="seen")
+    snapshot_score: Mapped[float | None] = mapped_column(sa.Float)
+    spot_x1: Mapped[float | None] = mapped_column(sa.Float)
+    spot_y1: Mapped[float | None] = mapped_column(sa.Float)
+    spot_x2: Mapped[float | None] = mapped_column(sa.Float)
+    spot_y2: Mapped[float | None] = mapped_column(sa.Float)
 
 
 class CaseEventRow(Base):

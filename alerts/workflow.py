@@ -3,6 +3,8 @@
     reported --verify--> verified --register--> registered --dispatch--> dispatched --start--> in_progress
     reported --reject (false_alarm | duplicate)--> rejected
     in_progress --handle (note + photo)--> handled --check--> checked --close--> closed
+    any case not yet handled --seen_clear (a camera's pass found nothing there)--> handled
+    handled --close (only once seen clear: the operator saw the clear picture)--> closed
     checked --rework (note)--> rework --dispatch--> dispatched
     in_progress --escalate (note)--> escalated      (to the parent grid, which then starts or dispatches it)
     escalated --start--> in_progress ; escalated --dispatch--> dispatched
@@ -49,6 +51,7 @@ class Action(StrEnum):
     DEFER = "defer"
     RESUME = "resume"
     INVALIDATE = "invalidate"
+    SEEN_CLEAR = "seen_clear"
 
 
 class Role(StrEnum):
@@ -72,6 +75,7 @@ class Detail(StrEnum):
     REASON = "reason"
     TARGET = "target"  # a grid or a department
     PHOTO = "photo"
+    SEEN_CLEAR = "seen_clear"  # the case's latest pass saw its place clear (casework supplies it from the case)
 
 
 TERMINAL: frozenset[Status] = frozenset({Status.CLOSED, Status.REJECTED, Status.INVALID})
@@ -121,6 +125,7 @@ _SUPERVISION = frozenset({Role.SUPERVISOR, Role.ADMIN})
 _HANDLERS = frozenset({Role.GRID_STAFF, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN})
 _ESCALATORS = frozenset({Role.GRID_STAFF, Role.SUPERVISOR, Role.ADMIN})
 _NOTE = frozenset({Detail.NOTE})
+_CAMERAS = frozenset({Role.SYSTEM})
 
 
 def _table() -> tuple[Transition, ...]:
@@ -144,7 +149,11 @@ def _table() -> tuple[Transition, ...]:
         t(Action.DISPATCH, Status.ESCALATED, Status.DISPATCHED, _CENTRE | {Role.GRID_STAFF},
           frozenset({Detail.TARGET})),
         t(Action.RESUME, Status.DEFERRED, Status.REGISTERED, _SUPERVISION),
+        # Seen clear: the operator looked at the clear picture, which is the check; one key closes it.
+        t(Action.CLOSE, Status.HANDLED, Status.CLOSED, _CENTRE, frozenset({Detail.SEEN_CLEAR})),
     ]
+    for status in (Status.REPORTED, Status.VERIFIED, Status.REGISTERED, *sorted(NOT_YET_HANDLED)):
+        rows.append(t(Action.SEEN_CLEAR, status, Status.HANDLED, _CAMERAS))
     for status in sorted(OPEN):
         if status != Status.DEFERRED:
             rows.append(t(Action.DEFER, status, Status.DEFERRED, _SUPERVISION, _NOTE))
@@ -156,11 +165,14 @@ TRANSITIONS: tuple[Transition, ...] = _table()
 TABLE: Mapping[tuple[Status, Action], Transition] = {(t.source, t.action): t for t in TRANSITIONS}
 
 
-def allowed_actions(status: Status | str, role: Role | str | None = None) -> list[Action]:
-    """The actions possible from ``status`` (for ``role`` when given), in table order: the buttons a UI shows."""
+def allowed_actions(status: Status | str, role: Role | str | None = None, seen_clear: bool = False) -> list[Action]:
+    """The actions possible from ``status`` (for ``role`` when given), in table order: the buttons a UI shows.
+    ``seen_clear``: the case's place was seen clear since its last sighting (closing it from handled)."""
     s = Status(status)
     return [
-        t.action for t in TRANSITIONS if t.source == s and (role is None or Role(role) in t.roles)
+        t.action for t in TRANSITIONS if t.source == s
+        and (Role(role) in t.roles if role is not None else t.roles != _CAMERAS)  # people's actions by default
+        and (seen_clear or Detail.SEEN_CLEAR not in t.requires)
     ]
 
 
@@ -187,6 +199,11 @@ def check(
         raise RoleNotAllowedError(f"role {actor.role} may not {row.action} a case (allowed: {allowed})")
     given = details or {}
     missing = [d for d in sorted(row.requires) if not _present(given.get(d))]
+    if Detail.SEEN_CLEAR in missing:
+        raise MissingDetailError(
+            f"a {status} case can be closed at once only when a camera saw its place clear since it was last "
+            f"seen; otherwise check it first"
+        )
     if missing:
         raise MissingDetailError(f"to {row.action} a case, give: {', '.join(missing)}")
     if Detail.REASON in row.requires:

@@ -88,6 +88,14 @@ class CameraVisionSettings(Strict):
     stall_seconds: float | None = Field(
         default=None, gt=0, description="This camera's rules.stall_seconds (unset = the global one)."
     )
+    facing_deg: float = Field(
+        default=0.0, ge=-180, le=360,
+        description="Moving camera: where it looks, degrees clockwise from the car's heading (0 forward, 90 right "
+        "side); a pass counts as having seen a case's place only when the place lies in this view.",
+    )
+    fov_deg: float = Field(
+        default=90.0, gt=0, le=360, description="Moving camera: its horizontal field of view in degrees."
+    )
 
     @field_validator("vagrant_zones", "no_vending_zones")
     @classmethod
@@ -495,6 +503,24 @@ class CaseSettings(Strict):
     holidays_dir: Path | None = Field(
         default=None,
         description="Extra folder of holiday files (YYYY.json) an admin adds; they replace built-in years.",
+    )
+    suppress_days: float = Field(
+        default=7.0, ge=0, le=365,
+        description="After an operator rejects a false alarm, new sightings of that category at that place are "
+        "kept (attached to the rejected case and counted) but raise nothing for this many days; 0 = never quiet.",
+    )
+    clear_after_seconds: float = Field(
+        default=600.0, gt=0,
+        description="A fixed camera that watched an open case's spot this long without seeing its problem "
+        "records a 'seen clear' pass and moves the case to the operator's check.",
+    )
+    clear_range_m: float = Field(
+        default=40.0, gt=0, le=500,
+        description="A patrol camera within this distance of an open case's place, facing it, has looked at it.",
+    )
+    clear_min_frames: int = Field(
+        default=3, ge=1,
+        description="Analysed frames with the place in view a pass needs before 'nothing there' counts as seen clear.",
     )
 
     @field_validator("handling_working_days_by_category")

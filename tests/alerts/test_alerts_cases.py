@@ -156,9 +156,9 @@ def test_points_outside_every_grid_go_to_the_fallback_grid(
 def test_a_later_pass_that_sees_nothing_flags_the_case_possibly_resolved(service: CaseService, book: CaseBook) -> None:
     lat, lon = 34.7750, 113.7100
     case_id = service.ingest([_obs(lat, lon, T0)])[0].case_id
-    assert service.note_empty_pass("car-2", lat, lon, T0 + timedelta(hours=3)) == [case_id]
+    assert service.record_clear_pass(case_id, "car-2", T0 + timedelta(hours=3), lat, lon)
     assert [c.id for c in book.queue(CaseFilter(possibly_resolved_only=True))] == [case_id]
-    assert book.history(case_id)[-1].action == "possibly_resolved"
+    assert book.history(case_id)[-1].action == "seen_clear"
     service.ingest([_obs(lat, lon, T0 + timedelta(hours=4))])  # it is back: no longer possibly resolved
     assert book.queue(CaseFilter(possibly_resolved_only=True)) == []
 

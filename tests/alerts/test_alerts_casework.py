@@ -114,14 +114,15 @@ def test_an_illegal_step_is_refused_and_changes_nothing(work: Casework, service:
     assert work.book.history(case_id)[0].actor == "car-1"
 
 
-def test_rejected_and_closed_cases_take_no_more_sightings(work: Casework, service: CaseService) -> None:
+def test_rejected_cases_take_no_more_sightings_into_the_queue(work: Casework, service: CaseService) -> None:
     t0 = bj("2026-11-23 09:00")
     false_alarm = _new_case(service, t0, category="0502")
     work.reject(false_alarm, OPERATOR, "false_alarm", "a pedestrian waiting for the bus", now=t0)
     assert work.book.get(false_alarm).drop_reason == "false_alarm"
-    again = _new_case(service, t0 + timedelta(minutes=5), category="0502")
-    assert again != false_alarm
-    assert work.book.get(again).sightings == 1
+    again = _new_case(service, t0 + timedelta(minutes=5), category="0502")  # kept quietly (cases.suppress_days)
+    assert again == false_alarm
+    case = work.book.get(false_alarm)
+    assert (case.status, case.is_open, case.sightings, case.suppressed) == ("rejected", False, 1, 1)
 
 
 def test_dispatch_targets_must_exist(work: Casework, service: CaseService, repo: Repository) -> None:

@@ -69,8 +69,8 @@ def test_escalation_defer_and_invalid_paths() -> None:
         (Status.CLOSED, Action.REWORK, "cannot rework a case that is closed; from closed the possible actions are: "
                                        "nothing (the case is finished)"),
         (Status.DISPATCHED, Action.ESCALATE, "cannot escalate a case that is dispatched"),
-        (Status.HANDLED, Action.CLOSE, "cannot close a case that is handled; from handled the possible actions are: "
-                                       "check, defer, invalidate"),
+        (Status.HANDLED, Action.REWORK, "cannot rework a case that is handled; from handled the possible actions "
+                                        "are: check, defer, invalidate"),
         (Status.DEFERRED, Action.DEFER, "cannot defer a case that is deferred"),
         ("flying", Action.VERIFY, "'flying' is not a valid Status"),
     ],
