@@ -156,6 +156,7 @@ def start_worker(  # type: ignore[no-untyped-def]
     from gridwatch.types import IssueEvent
     from gridwatch.worker import VisionWorker
     from ingest.clips import ClipService
+    from ingest.main_snapshots import MainSnapshots
     from ingest.manager import CameraManager, forget_camera_state
     from ingest.recorder import Recorder
     from ingest.registry import CameraRegistry, RegistryError, redis_announcer
@@ -220,8 +221,10 @@ def start_worker(  # type: ignore[no-untyped-def]
         ).start()
         life.started("media retention", sweeper.stop)
 
+    main_snapshots = MainSnapshots(manager.readers)  # cameras with a detect_url: snapshot from the main stream
+
     def on_event(event: IssueEvent) -> None:
-        alert = sink.record(event)
+        alert = sink.record(main_snapshots.apply(event))
         if alert is not None and clips is not None:
             clips.request(alert.id, alert.camera_id, alert.detected_at)
 

@@ -131,6 +131,7 @@ class IssueEvent:
     bbox: tuple[float, float, float, float]  # xyxy in the snapshot's pixels
     fix: GpsFix | None
     snapshot: npt.NDArray[np.uint8] | None = None  # the full BGR frame the event was decided on
+    snapshot_at: datetime | None = None  # capture time of ``snapshot`` (to find it in a camera's main stream)
 
 
 @dataclass(frozen=True, slots=True)

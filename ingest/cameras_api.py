@@ -1,11 +1,12 @@
 """The camera registry as JSON: ``/api/cameras/config`` (a Flask blueprint).
 
 * ``GET /api/cameras/config`` -> ``{"version": n, "cameras": [camera, ...]}``
-* ``POST /api/cameras/config`` with a camera (id, name, url, enabled, gps_route, lat, lon, vision) -> 201
+* ``POST /api/cameras/config`` with a camera (id, name, url, detect_url, enabled, gps_route, lat, lon, vision)
+  -> 201 (``detect_url``: an optional detection sub-stream; vision reads it, clips come from ``url``)
 * ``PATCH /api/cameras/config/<id>`` with the fields to change (e.g. ``{"name": ..}``, ``{"enabled": false}``)
 * ``DELETE /api/cameras/config/<id>`` -> ``{"removed": id}``
 
-A camera is answered with its URL masked (``rtsp://user:***@host/...``) and ``has_password``; a password
+A camera is answered with its URLs masked (``rtsp://user:***@host/...``) and ``has_password``; a password
 is accepted but never returned. A URL sent back with ``***`` as its password keeps the stored password.
 Errors are ``{"error": "..."}`` naming the field: 400 invalid, 404 unknown camera, 409 duplicate id.
 """

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         elif action == "add":
             fields: dict[str, Any] = {"id": args.id, "name": args.name or args.id, "url": args.url,
                                       "enabled": not args.disabled}
+            if args.detect_url:
+                fields["detect_url"] = args.detect_url
             if args.gps_route:
                 fields["gps_route"] = args.gps_route
             if args.lat is not None or args.lon is not None:
@@ -87,6 +89,9 @@ def register(sub: Any, load: LoadSettings) -> argparse.ArgumentParser:
     add = cmds.add_parser("add", help="add a camera; running workers start reading it")
     add.add_argument("id", help="camera id: lowercase letters, digits, - and _")
     add.add_argument("--url", required=True, help="stream URL, e.g. rtsp://user:password@host:554/stream1")
+    add.add_argument("--detect-url", default=None,
+                     help="optional detection sub-stream (e.g. 640x360): vision reads it, clips and snapshots "
+                     "come from --url")
     add.add_argument("--name", default=None, help="name shown to operators (default: the id)")
     add.add_argument("--disabled", action="store_true", help="add it switched off")
     add.add_argument("--gps-route", default=None, help="simulated GPS route (demo); default: the car's telemetry")

@@ -73,6 +73,8 @@ class RtspTestServer:
     ``width`` downscales wider clips (default 1280, i.e. 1080p is served as 720p); ``port=None`` (or 0)
     picks a free loopback port. A clip that must be re-encoded is transcoded once and cached (in
     ``$GRIDWATCH_RTSP_CACHE``, default ``<tmp>/gridwatch-rtsp-cache``), so only the first start is slower.
+    ``sub_mount`` also serves the clip scaled to ``sub_width`` there (a detection sub-stream, ``sub_url``), on
+    the same timeline as the main mount.
     """
 
     def __init__(
@@ -85,9 +87,15 @@ class RtspTestServer:
         fps: float | None = None,
         host: str = "127.0.0.1",
         python: str = SYSTEM_PYTHON,
+        sub_mount: str | None = None,
+        sub_width: int = 640,
     ) -> None:
         if not mount.startswith("/"):
             raise ValueError(f"RTSP mount must start with '/': {mount!r}")
+        if sub_mount is not None and (not sub_mount.startswith("/") or sub_mount == mount):
+            raise ValueError(f"RTSP sub-stream mount must start with '/' and differ from {mount!r}: {sub_mount!r}")
+        self.sub_mount = sub_mount
+        self.sub_width = sub_width
         self.video = Path(video)
         self.mount = mount
         self.width = width
@@ -106,6 +114,13 @@ class RtspTestServer:
         return f"rtsp://{self.host}:{self.port}{self.mount}"
 
     @property
+    def sub_url(self) -> str:
+        """The scaled detection sub-stream (only with ``sub_mount``)."""
+        if self.sub_mount is None:
+            raise ValueError("this RTSP test server serves no sub-stream (no sub_mount)")
+        return f"rtsp://{self.host}:{self.port}{self.sub_mount}"
+
+    @property
     def pid(self) -> int | None:
         """The server process id while it runs (tests pause it with SIGSTOP to simulate a silent camera)."""
         return self._proc.pid if self.running and self._proc is not None else None
@@ -121,6 +136,8 @@ class RtspTestServer:
             cmd += ["--width", str(self.width)]
         if self.fps is not None:
             cmd += ["--fps", str(self.fps)]
+        if self.sub_mount is not None:
+            cmd += ["--sub-mount", self.sub_mount, "--sub-width", str(self.sub_width)]
         return cmd
 
     def _pump_log(self, stream: IO[bytes]) -> None:
@@ -178,7 +195,8 @@ class RtspTestServer:
                     raise RtspServerError(
                         f"RTSP test server for {self.video} exited with status {code}:\n{self._tail()}"
                     )
-                if rtsp_describe(self.host, self.port, self.mount, timeout=min(3.0, timeout)) is not None:
+                mounts = (self.mount,) if self.sub_mount is None else (self.mount, self.sub_mount)
+                if all(rtsp_describe(self.host, self.port, m, timeout=min(3.0, timeout)) is not None for m in mounts):
                     log.info("RTSP test server ready at %s (serving %s)", self.url, self.video.name)
                     return self
                 if time.monotonic() > deadline:

@@ -34,12 +34,14 @@ from ingest.gps import GpsSource, gps_source_for
 from ingest.reader import CameraReader
 from ingest.recorder import Recorder
 from ingest.registry import CameraRegistry, RegistryError
+from ingest.stream_roles import reader_for
 
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0
 RESUBSCRIBE_S = 5.0
-_READER_FIELDS = ("url", "gps_route", "lat", "lon")  # a change of these needs a new connection / GPS source
+# A change of these needs a new connection / GPS source.
+_READER_FIELDS = ("url", "detect_url", "gps_route", "lat", "lon")
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,8 @@ class CameraManager:
         except (KeyError, ValueError) as exc:
             log.error("camera %s: no GPS (%s); frames go without a position", cam.id, exc)
         packets = self._recorder.buffer(cam.id) if self._recorder is not None else None
-        entry.reader = CameraReader(cam, self.ingest, gps=gps, on_state=self._on_state, packets=packets).start()
+        # A camera with a detection sub-stream gets a DualStreamReader: its buffer records the main stream.
+        entry.reader = reader_for(cam, self.ingest, gps=gps, on_state=self._on_state, packets=packets).start()
 
     def _stop_reader(self, entry: _Entry) -> None:
         """Stop and forget the entry's reader; waits a bounded time (a blocked network read ends by itself)."""

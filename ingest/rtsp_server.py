@@ -12,6 +12,11 @@ Steady state is pure stream copy, so serving costs almost no CPU. When the file 
 (not H.264, wider than ``--width``, another ``--fps`` wanted, or keyframes more than 2 s apart) it is
 transcoded ONCE at start to H.264 with a keyframe every second and cached on disk, then served by copy.
 
+``--sub-mount /demo_sub --sub-width 640`` serves the same clip a second time, scaled (a camera's detection
+sub-stream beside its main stream). Then every media of the server plays on ONE shared timeline (clip time is
+a function of the system clock, like a real camera's two encoders): a reader of either mount sees the same
+picture at the same moment, so a box found on the sub-stream lands on the same scene in the main stream.
+
 All output goes through ``logging`` to stderr. SIGTERM / SIGINT stop the server cleanly (exit status 0).
 """
 from __future__ import annotations
@@ -270,11 +275,15 @@ def prepare_clip(path: Path, width: int | None, fps: float | None, cache_dir: Pa
 class LoopFeeder:
     """Pushes a clip into one media's appsrc forever, paced to the pipeline clock, timestamps always growing."""
 
-    def __init__(self, clip: Clip, appsrc: Gst.Element, name: str) -> None:
+    def __init__(self, clip: Clip, appsrc: Gst.Element, name: str, epoch: int | None = None) -> None:
+        """``epoch``: absolute clock time (ns) of clip time 0 on a timeline shared with other media; None =
+        each media starts its own timeline at its first keyframe (one mount)."""
         self._clip = clip
         self._src = appsrc
+        self._epoch = epoch
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"feeder-{name}", daemon=True)
+        target = self._run if epoch is None else self._run_aligned
+        self._thread = threading.Thread(target=target, name=f"feeder-{name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -347,17 +356,83 @@ class LoopFeeder:
                 log.debug("loop %d done after %d frames", lap, pushed)
 
 
-class LoopingServer:
-    """An RTSP server with one mount that plays ``clip`` as a live stream (its own pipeline per reader)."""
+    def _next_keyframe(self, at: int) -> tuple[int, int]:
+        """(unit index, lap) of the first keyframe due at or after absolute clock time ``at`` (shared timeline)."""
+        assert self._epoch is not None
+        period = self._clip.period
+        lap, pos = divmod(max(0, at - self._epoch), period)
+        for i, unit in enumerate(self._clip.units):
+            if unit.keyframe and unit.dts >= pos:
+                return i, lap
+        first = next((i for i, u in enumerate(self._clip.units) if u.keyframe), 0)
+        return first, lap + 1
 
-    def __init__(self, clip: Clip, host: str, port: int, mount: str) -> None:
-        self._clip = clip
+    def _run_aligned(self) -> None:
+        """Like ``_run``, but clip time follows the shared timeline: a unit is due at ``epoch + lap * period +
+        dts`` of the absolute clock. A reader joins at the next keyframe; a feeder held back (preroll, a
+        stopped process) skips ahead to the next keyframe on time instead of shifting its timeline."""
+        assert self._epoch is not None
+        units, period = self._clip.units, self._clip.period
+        frame_ns = int(SECOND / self._clip.fps)
+        position: tuple[int, int] | None = None
+        last_dts = -1
+        while not self._stop.is_set():
+            clock = self._src.get_clock()
+            if clock is None:  # not PLAYING yet
+                self._stop.wait(0.01)
+                continue
+            now = clock.get_time()
+            if position is None:
+                position = self._next_keyframe(now)
+            i, lap = position
+            unit = units[i]
+            due = self._epoch + lap * period + unit.dts
+            if now - due > REBASE_AFTER_NS:
+                position = self._next_keyframe(now)
+                log.debug("feeder held for %.2f s; skipped to the next keyframe", (now - due) / SECOND)
+                continue
+            if due - now > FEED_LEAD_NS:
+                self._stop.wait(min(due - now - FEED_LEAD_NS, SECOND // 10) / SECOND)
+                continue
+            base_time = self._src.get_base_time()
+            dts = due - base_time
+            if dts <= last_dts:  # the media was paused and resumed (a new base time): never go back
+                position = self._next_keyframe(now + frame_ns)
+                continue
+            buf = Gst.Buffer.new_wrapped(unit.data)
+            buf.dts = dts
+            buf.pts = dts + unit.pts - unit.dts
+            buf.duration = frame_ns
+            if not unit.keyframe:
+                buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+            ret = self._src.emit("push-buffer", buf)
+            if ret == Gst.FlowReturn.FLUSHING:
+                self._stop.wait(0.05)
+                continue
+            if ret != Gst.FlowReturn.OK:
+                log.warning("appsrc refused a buffer (%s); stopping this media's feeder", ret.value_nick)
+                return
+            last_dts = dts
+            position = (i + 1, lap) if i + 1 < len(units) else (0, lap + 1)
+
+
+class LoopingServer:
+    """An RTSP server that plays ``clip`` as a live stream at ``mount`` (its own pipeline per reader), and each
+    of ``more`` (mount -> clip: e.g. a scaled copy) at its mount, all on one shared timeline."""
+
+    def __init__(self, clip: Clip, host: str, port: int, mount: str, more: dict[str, Clip] | None = None) -> None:
         self._feeders: set[LoopFeeder] = set()
         self._media_ids = itertools.count(1)
         self._lock = threading.Lock()
+        # With several mounts, clip time 0 is one instant of the (system) clock every media pipeline runs on.
+        self._epoch = Gst.SystemClock.obtain().get_time() if more else None
         self.server = GstRtspServer.RTSPServer()
         self.server.set_address(host)
         self.server.set_service(str(port))
+        for path, served in {mount: clip, **(more or {})}.items():
+            self._add_mount(path, served)
+
+    def _add_mount(self, mount: str, clip: Clip) -> None:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(
             # A tiny blocking queue: while the media is held (preroll before PLAY) the feeder waits instead of
@@ -369,12 +444,13 @@ class LoopingServer:
         # reader with 503 for a moment. Separate media cost one cheap copy-feeder each, and every reader
         # starts on a keyframe.
         factory.set_shared(False)
-        factory.connect("media-configure", self._on_media_configure)
+        factory.connect("media-configure", self._on_media_configure, clip)
         self.server.get_mount_points().add_factory(mount, factory)
 
-    def _on_media_configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+    def _on_media_configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia,
+                            clip: Clip) -> None:
         appsrc = media.get_element().get_by_name("src")
-        feeder = LoopFeeder(self._clip, appsrc, name=f"media{next(self._media_ids)}")
+        feeder = LoopFeeder(clip, appsrc, name=f"media{next(self._media_ids)}", epoch=self._epoch)
         with self._lock:
             self._feeders.add(feeder)
         # The feeder travels as signal user data: PyGObject wrappers of one media are not stable dict keys.
@@ -413,6 +489,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--width", type=int, default=None, help="downscale to this width if the file is wider")
     p.add_argument("--fps", type=float, default=None, help="frame rate to serve (default: the file's)")
+    p.add_argument("--sub-mount", default=None, help="also serve a scaled copy here (a detection sub-stream)")
+    p.add_argument("--sub-width", type=int, default=640, help="width of the --sub-mount copy (default 640)")
     p.add_argument("--cache-dir", type=Path, default=None, help="where transcoded copies are kept")
     p.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process is gone")
     p.add_argument("--log-level", default="INFO")
@@ -421,6 +499,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--mount must start with '/': {args.mount!r}")
     if args.width is not None and args.width < 16:
         p.error(f"--width too small: {args.width}")
+    if args.sub_mount is not None and (not args.sub_mount.startswith("/") or args.sub_mount == args.mount):
+        p.error(f"--sub-mount must start with '/' and differ from --mount: {args.sub_mount!r}")
+    if args.sub_width < 16:
+        p.error(f"--sub-width too small: {args.sub_width}")
     if args.fps is not None and not 0 < args.fps <= 120:
         p.error(f"--fps out of range: {args.fps}")
     return args
@@ -433,13 +515,21 @@ def main(argv: list[str] | None = None) -> int:
     Gst.init(None)
     try:
         clip = prepare_clip(args.file, args.width, args.fps, args.cache_dir or default_cache_dir())
+        more: dict[str, Clip] = {}
+        if args.sub_mount is not None:
+            # Same frame rate as the main clip, so both have the same frames and the same loop length.
+            sub = prepare_clip(args.file, args.sub_width, float(clip.fps), args.cache_dir or default_cache_dir())
+            if sub.period != clip.period:
+                log.warning("sub-stream loop %.3f s differs from the main stream's %.3f s: they drift apart",
+                            sub.period / SECOND, clip.period / SECOND)
+            more[args.sub_mount] = sub
     except ClipError as exc:
         log.error("%s", exc)
         return 2
     except Exception:  # noqa: BLE001 - say what broke through logging, not a bare traceback
         log.exception("cannot prepare %s", args.file)
         return 2
-    server = LoopingServer(clip, args.host, args.port, args.mount)
+    server = LoopingServer(clip, args.host, args.port, args.mount, more)
     try:
         server.attach()
     except OSError as exc:
@@ -464,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             return GLib.SOURCE_CONTINUE
 
         GLib.timeout_add_seconds(1, check_parent)
-    log.info("serving rtsp://%s:%d%s", args.host, args.port, args.mount)
+    for mount in (args.mount, *more):
+        log.info("serving rtsp://%s:%d%s", args.host, args.port, mount)
     loop.run()
     server.stop()
     log.info("stopped")

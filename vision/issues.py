@@ -71,6 +71,7 @@ class Issue:
             bbox=self.best.bbox,
             fix=self.best.fix if self.best.fix is not None else self.place,
             snapshot=self.best.image,
+            snapshot_at=self.best.at,
         )
 
 
