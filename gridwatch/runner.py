@@ -238,9 +238,20 @@ def start_worker(  # type: ignore[no-untyped-def]
     def heartbeat() -> None:
         beat(client, "worker", worker_id, HEARTBEAT_TTL_S)
 
+    # A pass that looks at an open case's place and sees nothing of it: the case goes to the operator's check.
+    from alerts.cases import CaseService
+    from alerts.clearance import ClearWatch, fixed_cameras
+
+    fixed = fixed_cameras(manager.configs, ttl_s=1.0)
+    clear = ClearWatch(repo.engine, CaseService(repo.engine, grids, settings.cases, fixed), settings.media_dir,
+                       fixed_camera=fixed)
+
+    def on_frame(frame: Frame, seen: list[tuple[str, tuple[float, float, float, float]]]) -> None:
+        clear.observe(frame, seen, manager.configs().get(frame.camera_id))
+
     worker = VisionWorker(
         settings, manager.readers, detector, on_event=on_event, on_preview=preview, heartbeat=heartbeat,
-        camera_configs=manager.configs,
+        camera_configs=manager.configs, on_frame=on_frame,
     )
     worker.start()
     life.started("vision worker", worker.stop)
@@ -258,10 +269,15 @@ def start_worker(  # type: ignore[no-untyped-def]
 def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) -> object:  # type: ignore[no-untyped-def]
     """The case consumer: alerts from the stream (consumer group, acknowledged, reclaimed) become deduplicated cases."""
     from alerts.cases import CaseService
+    from alerts.clearance import fixed_cameras
     from alerts.consumer import StreamConsumer
+    from ingest.registry import CameraRegistry
 
     router = start_grid_maps(repo, life).router(settings.cases.fallback_grid)
-    consumer = StreamConsumer(repo.engine, client, CaseService(repo.engine, router, settings.cases).ingest_alerts)
+    registry = CameraRegistry.for_settings(settings)  # fixed cameras' alerts are matched by picture spot
+    fixed = fixed_cameras(lambda: {c.id: c for c in registry.load()})
+    consumer = StreamConsumer(repo.engine, client,
+                              CaseService(repo.engine, router, settings.cases, fixed).ingest_alerts)
     consumer.start()
     life.started("case consumer", consumer.stop)
     # The heartbeat lapses while the consumer cannot read the stream or write cases (compose health check).

@@ -8,8 +8,9 @@ that arrive while a batch runs make up the next one, so batches grow with the lo
 worker still misses frames, its ``StackController`` has the detector put several cameras' frames in one model
 input (``vision.max_frames_per_input``), and takes them back to full size when the CPU has room again.
 
-What happens to events (storing, publishing) and to preview frames is handed in as callables, so the loop
-knows nothing of the database or the wall.
+What happens to events (storing, publishing), to preview frames and to what each analysed frame still sees
+(``on_frame``: a pass that sees a case's place clear) is handed in as callables, so the loop knows nothing of
+the database or the wall.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 EventSink = Callable[[IssueEvent], object]
 PreviewSink = Callable[[Frame, Detections], object]
+FrameSink = Callable[[Frame, list[tuple[str, tuple[float, float, float, float]]]], object]
+"""Each analysed frame with the (category, box) of every issue its camera's rules hold open at that frame."""
 Heartbeat = Callable[[], object]
 Clock = Callable[[], datetime]
 CameraConfigs = Callable[[], Mapping[str, CameraSettings]]
@@ -82,6 +85,7 @@ class VisionWorker:
         pose: PoseEstimator | None | _LoadFromSettings = LOAD_POSE,
         clock: Clock = _utc_now,
         camera_configs: CameraConfigs | None = None,
+        on_frame: FrameSink | None = None,
     ) -> None:
         """``readers`` may change while the worker runs (a live mapping such as ``CameraManager.readers``):
         cameras that appear get a pipeline, a camera whose reader object changes (a new URL) starts afresh,
@@ -93,6 +97,7 @@ class VisionWorker:
         self._detector = detector
         self._on_event = on_event
         self._on_preview = on_preview
+        self._on_frame = on_frame
         self._heartbeat = heartbeat
         self._clock = clock
         if isinstance(pose, _LoadFromSettings):
@@ -259,6 +264,11 @@ class VisionWorker:
                     log.exception("preview of camera %s failed", res.pipeline.camera_id)
             self._emit(res.pipeline.camera_id, res.events)
             events.extend(res.events)
+            if self._on_frame is not None:
+                try:
+                    self._on_frame(res.frame, res.seen)
+                except Exception:
+                    log.exception("frame report of camera %s failed", res.pipeline.camera_id)
         return events
 
     def process(self, camera_id: str, frame: Frame) -> list[IssueEvent]:

@@ -124,6 +124,7 @@ class FrameResult:
     frame: Frame
     detections: Detections  # tracked, with keypoints where pose ran
     events: list[IssueEvent] = field(default_factory=list)
+    seen: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)  # CameraRules.seen
 
 
 def pose_candidates(dets: Detections, vision: VisionSettings, rules: RulesSettings) -> list[int]:
@@ -196,7 +197,8 @@ def process_batch(
     for (pipe, frame), dets in zip(items, tracked, strict=True):
         events = pipe.rules.step(TrackedFrame(frame=frame, detections=dets), frame.captured_at)
         pipe.last_seq = frame.seq
-        results.append(FrameResult(pipe, frame, dets, events))
+        seen = pipe.rules.seen() + [(e.category, e.bbox) for e in events]
+        results.append(FrameResult(pipe, frame, dets, events, seen))
     t4 = time.perf_counter()
     times.detect, times.track, times.pose, times.rules = t1 - t0, t2 - t1, t3 - t2, t4 - t3
     return results, times

@@ -42,6 +42,15 @@ class CameraRules:
             return set()
         return {tid for tid, t in state.tracks.items() if t.issue_id is not None and t.issue_id in state.issues}
 
+    def seen(self) -> list[tuple[str, tuple[float, float, float, float]]]:
+        """(category, latest box) of every issue open on this camera now: what the camera still sees. A pass
+        that holds none of a case's category while its place is in view saw that place clear (alerts.clearance)."""
+        out: list[tuple[str, tuple[float, float, float, float]]] = []
+        for state in self._states.values():
+            for issue in getattr(state, "issues", {}).values():
+                out.append((issue.category, issue.region))
+        return out
+
     def step(self, tracked: TrackedFrame, now: datetime) -> list[IssueEvent]:
         events: list[IssueEvent] = []
         for name, state in self._states.items():
