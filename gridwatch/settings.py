@@ -291,8 +291,10 @@ class RulesSettings(Strict):
         "(vision.class_categories), dwell (any person staying dwell_seconds; demo only).",
     )
     vagrant_category: str = Field(default="0502", description="Category code of the vagrant rule.")
-    vagrant_postures: tuple[Literal["lying", "sitting"], ...] = Field(
-        default=("lying", "sitting"), min_length=1, description="Postures that count as a vagrant's."
+    vagrant_postures: tuple[Literal["lying", "sitting", "seated"], ...] = Field(
+        default=("lying", "sitting"), min_length=1,
+        description="Postures that count as a vagrant's: lying (anywhere), sitting (on the ground, not on a lawn); "
+        "seated (on a bench, chair or wall) is not one by default.",
     )
     posture_window: int = Field(
         default=5, ge=1, le=100, description="Posture is judged over this many of the track's latest frames ..."
@@ -370,6 +372,21 @@ class DashboardSettings(Strict):
     port: int = Field(default=8050, ge=0, le=65535, description="Port of the wall and JSON API (0 = any free).")
     ws_port: int = Field(default=8051, ge=0, le=65535, description="Port of the push websocket (0 = any free).")
     title: str = Field(default="GridWatch 网格指挥中心", description="Title on the wall.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024,
+        description="Largest request body (bytes) on any route that takes no photo or file; a bigger one, also a "
+        "chunked one, gets 413. Photo routes (reports, a case's 'handled' photo) allow a 10 MiB photo, an admin's "
+        "grid map import its 200 MiB file.",
+    )
+    max_streams_per_user: int = Field(
+        default=4, ge=1, le=64,
+        description="Live MJPEG streams (/video/<camera>.mjpg) one user may watch at once; one more gets 429.",
+    )
+    max_streams: int = Field(
+        default=8, ge=1, le=256,
+        description="Live MJPEG streams served at once, all users together (each holds a web server thread); "
+        "kept at least 6 below the server's threads, so pages, /login and /healthz always answer.",
+    )
 
 
 class AuthSettings(Strict):
@@ -419,12 +436,23 @@ class DemoSettings(Strict):
     enabled: bool = Field(default=True, description="Start a local RTSP server and a demo patrol car.")
     video: Path | None = Field(
         default=None,
-        description="Clip the demo RTSP server loops; unset = a synthetic drive-by of the shared park photo "
-        "(people sitting on the street), made once into data_dir/demo/ because no such real footage exists offline.",
+        description="Clip the demo RTSP server loops while the car drives demo.gps_route; unset = the demo lap: "
+        "street footage (demo.street_video) and, passing the park at the same place every lap, a synthetic drive-by "
+        "of the shared park photo (no real footage of people sitting on the street exists offline), made once into "
+        "data_dir/demo/ and played in step with the car's GPS (ingest.demo_lap).",
     )
-    scene: str = Field(default="park", description="Drive-by scene made when demo.video is unset (vision.driveby).")
+    scene: str = Field(default="park", description="Drive-by scene of the park pass (vision.driveby).")
+    lap_seconds: float = Field(
+        default=150.0, ge=20, le=3600,
+        description="One lap of the demo car's 1.6 km block loop, park pass included (longer than cases.pass_gap_s, "
+        "so each lap's sightings count as a new pass).",
+    )
+    street_video: Path = Field(
+        default=SHARED_DIR / "video" / "dashcam_highway_640x360.mp4",
+        description="Ordinary street footage the demo lap shows between park passes (looped, scaled).",
+    )
     rtsp_port: int = Field(default=8554, ge=0, le=65535, description="Port of the demo RTSP server (0 = free).")
-    gps_route: str = Field(default="jinshui-demo", description="Simulated route the demo car drives.")
+    gps_route: str = Field(default="jinshui-demo", description="Simulated route the demo car drives with demo.video.")
 
 
 class LocaleSettings(Strict):

@@ -3,10 +3,16 @@
 Pure functions of one detection (and, for standing vs walking, the track's speed); no model and no I/O here.
 Keypoints are COCO's 17 (x, y, confidence) in image pixels, as Ultralytics' pose models give them.
 
-Why these cues: in the street views we get, a sitting person's thighs point at or across the camera, so the
-knees drop little below the hips compared with the torso length; a standing person's knees are a torso length
-below the hips; a lying person's torso runs across the picture. Without usable keypoints the box shape is the
-fallback: upright people are 2-4x taller than wide, sitting ones 1-2x, lying ones wider than tall.
+Why these cues (measured on the real photos of ../shared/eval's tuning half, bench/labels/split.tsv): a
+sitting person's thighs point at or across the camera, so the knees drop little below the hips compared with
+the torso length (standing 0.6-0.9 torso lengths, sitting < 0.55). Where they sit tells the feet: on the
+ground the ankles are level with the hips or barely below (0-0.45 torso lengths: picnickers, vendors), on a
+bench, chair or wall they hang a shin below (0.9-1.6: the park photo's wall sitters, a fair's benches) —
+SITTING is on the ground, SEATED on a seat. A lying person's torso runs across the picture, but so does a
+person bending over someone; lying needs legs that do not stand under the torso. Without usable keypoints the
+box shape is the fallback: upright people are 2-4x taller than wide, sitting ones 1-2x, lying ones wider than
+tall. Every threshold is relative to the person's own torso or box, so near and far, left and right, judge
+alike.
 """
 from __future__ import annotations
 
@@ -24,6 +30,13 @@ L_ANKLE, R_ANKLE = 15, 16
 KEYPOINT_MIN_CONF = 0.5
 # Knee drop below the hips, in torso lengths: standing ~0.9-1.1, sitting 0-0.5 in our street views.
 SITTING_MAX_KNEE_DROP = 0.55
+# Ankle drop below the hips, in torso lengths: on the ground at most this (picnickers 0.05-0.41), on a seat
+# more (a fair bench 0.50, wall and bench sitters 0.95-1.6; standing 1.2-1.8).
+GROUND_MAX_ANKLE_DROP = 0.45
+# A torso across the picture over legs that stand (ankles this far below the hips, legs within
+# STANDING_MAX_LEG_ANGLE of vertical) is someone bending over, not lying.
+BENDING_MIN_ANKLE_DROP = 1.0
+STANDING_MAX_LEG_ANGLE = 30.0
 # Torso more than this many degrees off vertical = lying (a slumped sitter leans ~20-30 degrees).
 LYING_MIN_TORSO_ANGLE = 55.0
 # Box height / width: upright people are at least this much taller than wide ...
@@ -39,7 +52,8 @@ WALKING_MIN_SPEED = 0.35
 
 class Posture(StrEnum):
     LYING = "lying"
-    SITTING = "sitting"
+    SITTING = "sitting"  # on the ground
+    SEATED = "seated"  # on a bench, chair or wall: hips a shin above the feet
     STANDING = "standing"
     WALKING = "walking"
     UPRIGHT = "upright"  # standing or walking, when the speed is not known (e.g. a moving camera)
@@ -74,7 +88,13 @@ def from_keypoints(keypoints: npt.NDArray[np.float32]) -> Posture:
     if torso_len < 1.0:
         return Posture.UNKNOWN
     angle = float(np.degrees(np.arctan2(abs(torso[0]), abs(torso[1]))))  # 0 = vertical
+    ankles = _mid(kp, L_ANKLE, R_ANKLE)
+    ankle_drop = None if ankles is None else float(ankles[1] - hips[1]) / torso_len
     if angle >= LYING_MIN_TORSO_ANGLE:
+        if ankles is not None and ankle_drop is not None and ankle_drop >= BENDING_MIN_ANKLE_DROP:
+            leg = ankles - hips
+            if float(np.degrees(np.arctan2(abs(leg[0]), abs(leg[1])))) <= STANDING_MAX_LEG_ANGLE:
+                return Posture.UPRIGHT  # bent over (helping someone up, picking something up)
         return Posture.LYING
     knees = _mid(kp, L_KNEE, R_KNEE)
     if knees is None:
@@ -82,7 +102,12 @@ def from_keypoints(keypoints: npt.NDArray[np.float32]) -> Posture:
     # Measured along the torso's own axis, so a person leaning forward is judged by the thighs, not the lean.
     axis = torso / torso_len
     drop = float(np.dot(knees - hips, axis)) / torso_len
-    return Posture.SITTING if drop <= SITTING_MAX_KNEE_DROP else Posture.UPRIGHT
+    if drop > SITTING_MAX_KNEE_DROP:
+        return Posture.UPRIGHT
+    if ankle_drop is not None and ankle_drop > GROUND_MAX_ANKLE_DROP:
+        return Posture.SEATED
+    # Feet unseen (bags in front, cut by the frame): nothing shows a seat under the hips; taken as the ground.
+    return Posture.SITTING
 
 
 def truncated(xyxy: tuple[float, float, float, float], image_size: tuple[int, int]) -> bool:
@@ -115,6 +140,11 @@ def from_box(xyxy: tuple[float, float, float, float], image_size: tuple[int, int
     return Posture.UNKNOWN
 
 
+def _has_ankles(keypoints: npt.NDArray[np.float32]) -> bool:
+    kp = np.asarray(keypoints)
+    return bool(kp[L_ANKLE, 2] >= KEYPOINT_MIN_CONF or kp[R_ANKLE, 2] >= KEYPOINT_MIN_CONF)
+
+
 def classify(
     xyxy: tuple[float, float, float, float],
     keypoints: npt.NDArray[np.float32] | None = None,
@@ -128,6 +158,10 @@ def classify(
     posed = keypoints is not None and bool(np.any(np.asarray(keypoints)[..., 2] >= KEYPOINT_MIN_CONF))
     if posed and keypoints is not None:
         posture = from_keypoints(keypoints)
+        if posture is Posture.UPRIGHT and not _has_ankles(keypoints) and from_box(xyxy, image_size) is Posture.LYING:
+            # Lying with the head or feet towards the camera foreshortens the torso to look upright; with the
+            # feet unseen nothing shows a standing person, and the box is wider than tall.
+            posture = Posture.LYING
         if posture is Posture.LYING and image_size is not None and truncated(xyxy, image_size):
             # Someone leaning into the picture from its edge has a tilted torso too; lying needs the whole body.
             posture = Posture.UNKNOWN
@@ -139,4 +173,58 @@ def classify(
             posture = Posture.UNKNOWN
     if posture is Posture.UPRIGHT and speed is not None:
         return Posture.WALKING if speed >= walking_speed else Posture.STANDING
+    return posture
+
+
+# Detector classes a person may sit on: hips inside one of these boxes are on a seat, whatever the legs show
+# (a man on a bench with his legs stretched out has his ankles near hip height).
+SEAT_CLASSES = frozenset({"bench", "chair", "couch"})
+# HSV range of grass and other green ground cover (OpenCV hue 0-180), and the share of the ground around the
+# feet that must be green for a sitter to be on grass.
+GREEN_HUE = (30, 90)
+GREEN_MIN_SAT, GREEN_MIN_VAL = 50, 40
+GRASS_MIN_SHARE = 0.25  # far picnickers among a crowd show ~0.27 green around them
+
+
+def on_seat(xyxy: tuple[float, float, float, float], seats: list[tuple[float, float, float, float]]) -> bool:
+    """Is the person's seat point (box centre, a quarter up from its bottom) inside a bench/chair box?"""
+    x1, y1, x2, y2 = xyxy
+    px, py = (x1 + x2) / 2, y2 - (y2 - y1) / 4
+    return any(s[0] <= px <= s[2] and s[1] <= py <= s[3] for s in seats)
+
+
+def on_grass(image: npt.NDArray[np.uint8], xyxy: tuple[float, float, float, float]) -> bool:
+    """Is the ground around the person's lower body mostly green (a lawn, not a pavement)?
+
+    Why: people sitting on a park's lawn (picnickers) sit on the ground like a beggar on a pavement, and pose
+    cannot tell them apart; the surface can. Only used for sitting: someone lying on grass may need help.
+    """
+    import cv2  # deferred: posture is otherwise pure numpy
+
+    h_img, w_img = image.shape[:2]
+    x1, y1, x2, y2 = xyxy
+    bw, bh = x2 - x1, y2 - y1
+    # The strip from the box's lower third to a fifth of its height below it, widened by half a box each side.
+    rx1, rx2 = max(0, int(x1 - bw / 2)), min(w_img, int(x2 + bw / 2))
+    ry1, ry2 = max(0, int(y2 - bh / 3)), min(h_img, int(y2 + bh / 5))
+    if rx2 - rx1 < 2 or ry2 - ry1 < 2:
+        return False
+    hsv = cv2.cvtColor(np.ascontiguousarray(image[ry1:ry2, rx1:rx2]), cv2.COLOR_BGR2HSV)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    green = (hue >= GREEN_HUE[0]) & (hue <= GREEN_HUE[1]) & (sat >= GREEN_MIN_SAT) & (val >= GREEN_MIN_VAL)
+    # The person's own box hides the ground behind them; count only what lies outside it.
+    mask = np.ones(green.shape, dtype=bool)
+    ix1, ix2 = max(0, int(x1) - rx1), max(0, int(x2) - rx1)
+    iy1, iy2 = max(0, int(y1) - ry1), max(0, int(y2) - ry1)
+    mask[iy1:iy2, ix1:ix2] = False
+    if not mask.any():
+        return False
+    return float(green[mask].mean()) >= GRASS_MIN_SHARE
+
+
+def ground_posture(posture: Posture, xyxy: tuple[float, float, float, float], image: npt.NDArray[np.uint8],
+                   seats: list[tuple[float, float, float, float]]) -> Posture:
+    """A SITTING verdict checked against the scene: on a bench/chair box or on a lawn it is SEATED."""
+    if posture is Posture.SITTING and (on_seat(xyxy, seats) or on_grass(image, xyxy)):
+        return Posture.SEATED
     return posture

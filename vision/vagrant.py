@@ -4,8 +4,10 @@ Pure, same shape as every rule: ``vagrant_rule(state, tracked, now, rules) -> (s
 context (moving or fixed, its zones) travels in the state, made once per camera with ``VagrantState.for_view``.
 
 * Posture per frame from pose keypoints when the pipeline attached them, else from the box
-  (``vision.posture``); confirmed when ``posture_min_frames`` of the track's last ``posture_window`` frames
-  show a configured posture and the person is not walking.
+  (``vision.posture``): sitting means on the ground; a person on a bench, chair or wall (feet a shin below the
+  hips, or hips inside a detected bench/chair box) and a person sitting on a lawn (a picnicker) are SEATED and
+  never a vagrant's posture; lying counts anywhere. Confirmed when ``posture_min_frames`` of the track's
+  last ``posture_window`` frames show a configured posture and the person is not walking.
 * Fixed camera: confirmed, with the feet inside a vagrant zone, for ``vagrant_dwell_seconds``.
 * Patrol car: the car passes in seconds, so confirmed and seen sitting/lying in ``patrol_min_frames`` frames
   taken at one place (all GPS fixes within ``patrol_place_radius_m``); the frames before the posture was
@@ -25,7 +27,7 @@ from gridwatch.settings import RulesSettings
 from gridwatch.types import GpsFix, IssueEvent, TrackedFrame
 from vision import issues as iss
 from vision.motion import PathPoint, extend, speed
-from vision.posture import Posture, classify
+from vision.posture import SEAT_CLASSES, Posture, classify, ground_posture
 from vision.rules import FORGET_AFTER, MAX_GAP, PERSON
 from vision.zones import CameraView, in_image_zone, one_place
 
@@ -79,10 +81,12 @@ def vagrant_rule(
     tracks: dict[int, PersonTrack] = {}
     issues = dict(state.issues)
     events: list[IssueEvent] = []
-    heights = dets.xyxy[:, 3] - dets.xyxy[:, 1]
+    # A lying person is wide and low: the size test takes the box's longer side, so lying counts near and far.
+    sizes = np.maximum(dets.xyxy[:, 3] - dets.xyxy[:, 1], dets.xyxy[:, 2] - dets.xyxy[:, 0])
+    seats = [tuple(float(v) for v in dets.xyxy[i]) for i in range(len(dets)) if dets.class_name[i] in SEAT_CLASSES]
     for i in range(len(dets)):
         tid = int(dets.track_id[i])
-        if dets.class_name[i] != PERSON or tid < 0 or heights[i] < rules.min_box_height or tid in tracks:
+        if dets.class_name[i] != PERSON or tid < 0 or sizes[i] < rules.min_box_height or tid in tracks:
             continue
         x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
         box: Box = (x1, y1, x2, y2)
@@ -96,6 +100,7 @@ def vagrant_rule(
             keypoints = None  # the pipeline fills persons without a pose with zeros
         v = None if view.mobile else speed(path)
         posture = classify(box, keypoints, v, (width, height), walking_speed=rules.still_max_speed)
+        posture = ground_posture(posture, box, frame.image, seats)  # type: ignore[arg-type]
         postures = (*prev.postures, posture)[-rules.posture_window:]
         # Someone moving across a fixed camera's view is not sitting or lying, whatever their box looks like.
         moving = v is not None and v >= rules.still_max_speed

@@ -9,9 +9,13 @@ from vision.posture import Posture, classify, from_box, from_keypoints
 # Named keypoints of a person seen from the front, as (x, y); unlisted points are invisible.
 STANDING = {5: (90, 100), 6: (110, 100), 11: (92, 160), 12: (108, 160), 13: (92, 220), 14: (108, 220),
             15: (92, 280), 16: (108, 280)}
-# Sitting on a wall facing the camera: the thighs point at us, so the knees are barely below the hips.
-SITTING = {5: (90, 100), 6: (110, 100), 11: (92, 160), 12: (108, 160), 13: (90, 175), 14: (110, 175),
-           15: (90, 230), 16: (110, 230)}
+# Sitting on a wall facing the camera: the thighs point at us, so the knees are barely below the hips, and the
+# feet hang a shin below them.
+SEATED = {5: (90, 100), 6: (110, 100), 11: (92, 160), 12: (108, 160), 13: (90, 175), 14: (110, 175),
+          15: (90, 230), 16: (110, 230)}
+# Sitting on the ground, legs crossed in front: knees and ankles level with the hips.
+SITTING = {5: (90, 100), 6: (110, 100), 11: (92, 160), 12: (108, 160), 13: (70, 165), 14: (130, 165),
+           15: (85, 172), 16: (115, 172)}
 # Lying along the pavement: shoulders and hips side by side.
 LYING = {5: (100, 200), 6: (100, 212), 11: (160, 202), 12: (160, 214), 13: (220, 204), 14: (220, 216)}
 
@@ -26,8 +30,21 @@ def keypoints(points: dict[int, tuple[float, float]], conf: float = 0.9) -> np.n
 def test_keypoints_tell_standing_sitting_and_lying() -> None:
     assert from_keypoints(keypoints(STANDING)) is Posture.UPRIGHT
     assert from_keypoints(keypoints(SITTING)) is Posture.SITTING
+    assert from_keypoints(keypoints(SEATED)) is Posture.SEATED
     assert from_keypoints(keypoints(LYING)) is Posture.LYING
 
+
+def test_sitting_with_the_feet_hidden_counts_as_the_ground() -> None:
+    # Bags in front of the legs: nothing shows a seat under the hips.
+    no_feet = {k: v for k, v in SEATED.items() if k not in (15, 16)}
+    assert from_keypoints(keypoints(no_feet)) is Posture.SITTING
+
+
+def test_bending_over_is_not_lying() -> None:
+    # Torso across the picture, but the legs stand under it: someone helping a fallen person up.
+    bending = {5: (40, 100), 6: (40, 110), 11: (100, 105), 12: (100, 115), 13: (100, 160), 14: (100, 170),
+               15: (102, 220), 16: (102, 230)}
+    assert from_keypoints(keypoints(bending)) is Posture.UPRIGHT
 
 def test_sitting_person_leaning_forward_is_still_sitting() -> None:
     leaning = dict(SITTING)
