@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, load_settings
+from vision.issues import box_iou
 
 log = logging.getLogger("bench.vision_eval")
 
@@ -83,19 +84,11 @@ class Row:
     per_photo: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _hits(event: Box, label: Box) -> bool:
     sx, sy = (label[2] - label[0]) * 0.1, (label[3] - label[1]) * 0.1
     cx, cy = (event[0] + event[2]) / 2, (event[1] + event[3]) / 2
     inside = label[0] - sx <= cx <= label[2] + sx and label[1] - sy <= cy <= label[3] + sy
-    return inside or _iou(event, label) >= 0.1
+    return inside or box_iou(event, label) >= 0.1
 
 
 def match_boxes(events: list[Box], positives: list[Box], ignore: list[Box]) -> Score:
