@@ -241,3 +241,17 @@ class UserStore:
                 continue
             added.append(u.username)
         return added
+
+    def remove_demo(self, users: Sequence[DemoUser] = DEMO_USERS) -> list[str]:
+        """Delete the demo users whose password is still the published one (a real user who happens to share a
+        demo name keeps their account); their names."""
+        removed: list[str] = []
+        for u in users:
+            with self._engine.connect() as conn:
+                row = conn.execute(sa.select(_USERS.c.password_hash).where(_USERS.c.username == u.username)).first()
+            if row is None or not check_password_hash(row.password_hash, u.password):
+                continue
+            with self._engine.begin() as conn:
+                conn.execute(sa.delete(_USERS).where(_USERS.c.username == u.username))
+            removed.append(u.username)
+        return removed

@@ -13,7 +13,7 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from dashboard import auth, lang, mjpeg, queries, wall_data
+from dashboard import auth, lang, mjpeg, queries, scoped, wall_data
 from dashboard.context import current
 from dashboard.texts import state_label
 from gridwatch.i18n import Translator, category_name, translator
@@ -74,6 +74,8 @@ def cameras() -> Response | tuple[Response, int]:
         log.warning("GET /api/cameras: redis unavailable: %s", exc)
         return _error(503, _t().gettext("Camera states are unavailable: Redis does not answer"))
     t = _t()
+    allowed = scoped.cameras_allowed(auth.current_user() or auth.ANONYMOUS)
+    views = [v for v in views if allowed is None or v["id"] in allowed]
     for view in views:
         view["state_text"] = state_label(view["state"], t)
     return jsonify(views)
@@ -100,10 +102,15 @@ def alerts() -> Response | tuple[Response, int]:
 
 
 @blueprint.get("/media/<path:path>")
-def media(path: str) -> Response:
+def media(path: str) -> Response | tuple[Response, int]:
+    if not scoped.media_allowed(auth.current_user() or auth.ANONYMOUS, path):
+        return _error(403, _t().gettext("This is outside your grid ({scope})").format(
+            scope=(auth.current_user() or auth.ANONYMOUS).scope_grid or "-"))
     # send_from_directory joins safely: "..", absolute paths and folders are a 404, never a file outside.
     response = flask.send_from_directory(current().settings.media_dir.resolve(), path, max_age=3600)
     response.headers["X-Content-Type-Options"] = "nosniff"
+    # People's photos: kept by this browser only (never a shared proxy), and only for the session's hour.
+    response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
 
@@ -120,11 +127,21 @@ def wall_summary() -> Response | tuple[Response, int]:
     return jsonify(shown)
 
 
+def _camera_refused(camera_id: str) -> tuple[Response, int] | None:
+    allowed = scoped.cameras_allowed(auth.current_user() or auth.ANONYMOUS)
+    if allowed is None or camera_id in allowed:
+        return None
+    return _error(403, _t().gettext("This is outside your grid ({scope})").format(
+        scope=(auth.current_user() or auth.ANONYMOUS).scope_grid or "-"))
+
+
 @blueprint.get("/video/<camera_id>.jpg")
 def video_frame(camera_id: str) -> Response | tuple[Response, int]:
     """The camera's newest frame as one JPEG: the wall's tiles poll this (one short request per frame, so 16
     tiles share the browser's 6 connections per host instead of each holding one as an MJPEG stream does)."""
     ctx = current()
+    if (refused := _camera_refused(camera_id)) is not None:
+        return refused
     try:
         frame = queries.preview_jpeg(ctx.redis, camera_id)
         known = frame is not None or queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
@@ -143,6 +160,8 @@ def video_frame(camera_id: str) -> Response | tuple[Response, int]:
 @blueprint.get("/video/<camera_id>.mjpg")
 def video(camera_id: str) -> Response | tuple[Response, int]:
     ctx = current()
+    if (refused := _camera_refused(camera_id)) is not None:
+        return refused
     try:
         known = queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
     except redis.RedisError as exc:

@@ -1,22 +1,27 @@
-"""Who is asking: login at /login, a signed session cookie, and a guard in front of every non-public route.
+"""Who is asking: login at /login, a signed session cookie, and the one guard in front of every route.
 
-With ``settings.auth.required`` (the default) every page, Dash callback (/_dash-*), /api/*, /media/* and
-/video/* needs a logged-in user: pages redirect to /login?next=..., everything else answers 401 JSON. Public:
-/login, /logout, /healthz, /metrics, static assets, and Open311 (which checks its own api_key). The routes
-patrol cars call (telemetry, vehicle status, reports) take ``Authorization: Bearer <auth.device_token>`` instead
-of a login when a token is set, and are open when it is not.
+The guard applies dashboard.guard's table to every request: a route or Dash callback without a rule is refused;
+public ones (/login, /logout, /healthz, /metrics, static assets) pass; Open311 checks its own api_key; the routes
+patrol cars call (telemetry, vehicle status, reports) take ``Authorization: Bearer <auth.device_token>`` or a
+login, and are closed without a token unless ``auth.open_car_routes`` (dev only); everything else needs a
+logged-in user with the rule's role: pages redirect to /login?next=..., everything else answers 401 / 403 JSON.
+A state-changing request (POST, PUT, PATCH, DELETE, Dash callbacks included) from a browser must come from a page
+of this host (Origin, else Referer); pages get a CSP (and HSTS with ``auth.secure_cookies``).
 
 Views and callbacks ask :func:`current_user`, :func:`current_actor`, :func:`in_scope` and :func:`scope_filter`;
 Flask views use ``@require(*roles)``, Dash callbacks :func:`require_in_callback`. An admin passes every role
-check. The session holds the username and the time the password last changed, and the user is re-read from
-the database (cached a few seconds), so a deactivated user or a changed password ends old sessions.
+check. The session holds the username, the time the password last changed and a session id, and the user is
+re-read from the database (cached a few seconds), so a deactivated user or a changed password ends old sessions,
+and logging out revokes the session id on the server (Redis) so a copied cookie stops working too.
 """
 from __future__ import annotations
 
+import base64
 import functools
-import hmac
+import hashlib
 import html
 import logging
+import re
 import secrets
 import threading
 import time
@@ -28,12 +33,15 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import flask
+import redis
 from flask import Blueprint, Flask, Response, jsonify, redirect, request, session
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 
 from alerts.users import User, UserStore
 from alerts.workflow import Actor, Role
-from dashboard import lang
+from dashboard import guard, lang
+from dashboard.context import of as context_of
+from dashboard.throttle import LoginThrottle
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, translator
 from gridwatch.settings import Settings
 
@@ -42,19 +50,15 @@ log = logging.getLogger(__name__)
 EXTENSION = "gridwatch_auth"
 SESSION_COOKIE = "gw_session"
 USER_CACHE_SECONDS = 5.0
-MAX_FAILURES = 5  # wrong passwords for one name within FAILURE_WINDOW before the name is locked for a while
-FAILURE_WINDOW = 300.0
-LOCK_SECONDS = 60.0
+REVOKED_PREFIX = "gw:session:revoked:"
 
-PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/metrics", "/favicon.ico", "/_favicon.ico"})
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/")
 JSON_PREFIXES = ("/api/", "/_dash-", "/media/", "/video/", "/open311/")
-# (method, path prefix, path suffix): what patrol cars call with the device token.
-DEVICE_ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/api/telemetry/", ""),
-    ("POST", "/api/vehicles/", "/status"),
-    ("POST", "/api/reports", ""),
-)
+# Pages work under this policy: scripts only from this server (plus the hashes of the Dash page's own inline
+# scripts, added per page), plotly needs eval; the push feed is a websocket on another port of this host.
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+       "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>(.*?)</script>", re.S)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,17 +91,10 @@ class CallbackForbiddenError(NotAllowedError):
 
 
 @dataclass
-class _Failures:
-    times: list[float] = field(default_factory=list)
-    locked_until: float = 0.0
-
-
-@dataclass
 class AuthState:
     settings: Settings
     store: UserStore | None
     cache: dict[str, tuple[float, User | None]] = field(default_factory=dict)
-    failures: dict[str, _Failures] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -119,25 +116,6 @@ class AuthState:
         with self.lock:
             self.cache.pop(username, None)
 
-    def locked(self, username: str) -> bool:
-        with self.lock:
-            f = self.failures.get(username)
-            return f is not None and f.locked_until > time.monotonic()
-
-    def failed(self, username: str) -> None:
-        now = time.monotonic()
-        with self.lock:
-            f = self.failures.setdefault(username, _Failures())
-            f.times = [t for t in f.times if now - t < FAILURE_WINDOW] + [now]
-            if len(f.times) >= MAX_FAILURES:
-                f.locked_until = now + LOCK_SECONDS
-                f.times.clear()
-                log.warning("login of %r locked for %.0f s after %d wrong passwords", username, LOCK_SECONDS,
-                            MAX_FAILURES)
-
-    def succeeded(self, username: str) -> None:
-        with self.lock:
-            self.failures.pop(username, None)
 
 
 def _state(app: Flask | None = None) -> AuthState:
@@ -166,8 +144,30 @@ def current_user() -> AuthUser | None:
     return result
 
 
-def _valid_user(state: AuthState, data: Any) -> User | None:
-    """The user a session's data names, if the login is still good (not expired, same password, active)."""
+def _redis_of(app: Flask) -> redis.Redis | None:
+    try:
+        return context_of(app).redis
+    except RuntimeError:  # an app without the wall's context (tests of the login alone)
+        return None
+
+
+def _revoked(client: redis.Redis | None, sid: Any) -> bool:
+    """Whether the session was ended by logging out. No session id (a cookie from before ids) counts as
+    revoked; a Redis that does not answer does not end sessions (logged)."""
+    if not isinstance(sid, str):
+        return True
+    if client is None:
+        return False
+    try:
+        return bool(client.exists(REVOKED_PREFIX + sid))
+    except redis.RedisError as exc:
+        log.warning("session revocation not checked (Redis): %s", exc)
+        return False
+
+
+def _valid_user(state: AuthState, data: Any, client: redis.Redis | None) -> User | None:
+    """The user a session's data names, if the login is still good (not expired, same password, active, not
+    logged out)."""
     username = data.get("u")
     if not isinstance(username, str):
         return None
@@ -178,13 +178,15 @@ def _valid_user(state: AuthState, data: Any) -> User | None:
     user = state.user(username)
     if user is None or not user.active or data.get("pw") != user.password_changed_at.timestamp():
         return None
+    if _revoked(client, data.get("sid")):
+        return None
     return user
 
 
 def _session_user(state: AuthState) -> User | None:
     if "u" not in session:
         return None
-    user = _valid_user(state, session)
+    user = _valid_user(state, session, _redis_of(flask.current_app))
     if user is None:
         session.clear()
     return user
@@ -207,7 +209,7 @@ def user_from_cookie(app: Flask, cookie_header: str | None) -> AuthUser | None:
         data = serializer.loads(value, max_age=state.settings.auth.session_minutes * 60)
     except Exception:  # noqa: BLE001 - a forged, stale or garbled cookie is simply no login
         return None
-    user = _valid_user(state, data) if isinstance(data, dict) else None
+    user = _valid_user(state, data, _redis_of(app)) if isinstance(data, dict) else None
     return _auth_user(user) if user is not None else None
 
 
@@ -225,17 +227,13 @@ def current_actor() -> Actor:
 
 
 def allowed(user: AuthUser, roles: tuple[Role | str, ...]) -> bool:
-    return not roles or user.role == Role.ADMIN or user.role in {Role(r) for r in roles}
+    return guard.role_allowed(user.role, roles)
 
 
 def in_scope(grid_code: str | None) -> bool:
     """Whether ``grid_code`` lies in the user's subtree (a user scoped to a grid never sees what has no grid)."""
     user = current_user()
-    if user is None:
-        return False
-    if user.scope_grid is None:
-        return True
-    return grid_code is not None and grid_code.startswith(user.scope_grid)
+    return user is not None and guard.in_scope(user.scope_grid, grid_code)
 
 
 def scope_filter() -> str | None:
@@ -283,14 +281,8 @@ def _role_message(user: AuthUser, roles: tuple[Role | str, ...]) -> str:
 
 
 def device_authorized() -> bool:
-    """A patrol car's request: open without a device token, else it must bring it as a bearer token."""
-    token = _state().settings.auth.device_token
-    if token is None:
-        return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.get_secret_value().encode())
+    """A patrol car's request: it brings auth.device_token as a bearer token (or auth.open_car_routes, dev only)."""
+    return guard.device_ok(_state().settings.auth, request.headers.get("Authorization"))
 
 
 # --- wiring -------------------------------------------------------------------------------------------------------
@@ -308,14 +300,6 @@ def _json_error(status: int, message: str) -> Response:
     return response
 
 
-def _is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-
-
-def _is_device_route(method: str, path: str) -> bool:
-    return any(method == m and path.startswith(p) and path.endswith(s) for m, p, s in DEVICE_ROUTES)
-
-
 def _wants_json(path: str) -> bool:
     if path.startswith(JSON_PREFIXES):
         return True
@@ -324,27 +308,87 @@ def _wants_json(path: str) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this server: "//evil.example" or "https://..." would send a fresh login elsewhere.
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this server. Browsers drop tabs and newlines from URLs and read a backslash as a slash,
+    so "/\\t/evil.example", "/\\evil" or "//evil" would all leave the site: any control character, backslash
+    or a second leading slash falls back to "/"."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/"
+    if target.startswith(("/%2f", "/%2F", "/%5c", "/%5C")):
         return "/"
     return target
 
 
-def _guard() -> Response | None:
-    path = request.path
-    state = _state()
-    if _is_public(path) or request.method == "OPTIONS":
-        return None
-    if _is_device_route(request.method, path):
-        if state.settings.auth.device_token is None or device_authorized():
-            return None
-    if not state.required:
-        return None
-    if current_user() is not None:
-        return None
-    if _wants_json(path):
-        return _json_error(401, _t().gettext("Log in first"))
+def _login_redirect() -> Response:
     return cast(Response, redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"), 302))
+
+
+def _rule_of_request() -> guard.Rule | None:
+    """The table's rule for this request's route (no such route: like an API route, 401 first, then 404)."""
+    url_rule = request.url_rule
+    return guard.ANY_USER if url_rule is None else guard.route_rule(url_rule.rule, request.method)
+
+
+def _callback_rule() -> guard.Rule | None:
+    """For a Dash callback: the rule of the page its output belongs to."""
+    body = request.get_json(silent=True)
+    output = body.get("output") if isinstance(body, dict) else None
+    return guard.callback_rule(output) if isinstance(output, str) else None
+
+
+def _no_rule() -> Response:
+    log.error("refused %s %s: the front door's table (dashboard/guard.py) has no rule for it",
+              request.method, request.path)
+    return _json_error(403, "no access rule for this route")
+
+
+def _guard() -> Response | None:
+    if request.method == "OPTIONS":
+        return None
+    rule = _rule_of_request()
+    if rule is None:
+        return _no_rule()
+    car = rule.who == guard.Who.DEVICE and guard.bearer(request.headers.get("Authorization")) is not None
+    if request.method in guard.STATE_CHANGING and not car and not guard.origin_ok(
+            request.headers.get("Origin"), request.headers.get("Referer"), request.host):
+        log.warning("refused %s %s from another site (Origin %r, Referer %r)", request.method, request.path,
+                    request.headers.get("Origin"), request.headers.get("Referer"))
+        return _json_error(403, "cross-site request refused")
+    if rule.who in (guard.Who.PUBLIC, guard.Who.OPEN311):
+        return None
+    if rule.who == guard.Who.DEVICE and device_authorized():
+        return None
+    if car:  # a car's token, but the wrong one (or none is configured)
+        return _json_error(401, "this route needs the vehicles' bearer token (auth.device_token)")
+    user = current_user()
+    if user is None or (rule.who == guard.Who.DEVICE and user is ANONYMOUS):
+        if rule.who == guard.Who.DEVICE:
+            return _json_error(401, "this route needs the vehicles' bearer token (auth.device_token) or a login")
+        return _json_error(401, _t().gettext("Log in first")) if _wants_json(request.path) else _login_redirect()
+    if request.url_rule is not None and request.url_rule.rule == "/_dash-update-component":
+        rule = _callback_rule()
+        if rule is None:
+            return _no_rule()
+    if not allowed(user, rule.roles):
+        return _json_error(403, _role_message(user, rule.roles))
+    return None
+
+
+def _headers(response: Response) -> Response:
+    """Security headers on every answer; the Dash page's CSP also lists its own inline scripts' hashes."""
+    settings = _state().settings
+    hashes = ""
+    if request.url_rule is not None and request.url_rule.rule in ("/", "/<path:path>") and \
+            response.mimetype == "text/html" and not response.direct_passthrough:
+        found = _INLINE_SCRIPT.findall(response.get_data())
+        hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in found)
+    response.headers.setdefault("Content-Security-Policy", CSP.format(hashes=hashes))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if settings.auth.secure_cookies:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -375,18 +419,14 @@ def session_secret(settings: Settings) -> str:
 
 
 def bootstrap_users(store: UserStore, settings: Settings, admin_password: str | None) -> None:
-    """First start: an ``admin`` when there are no users (the generated password is logged this once);
-    with the demo on, the demo operator, supervisor and grid staff."""
+    """First start: an ``admin`` when there are no users (the generated password is logged this once). The demo
+    users are not made here: only ``gridwatch run`` adds them while it runs the demo (gridwatch.runner)."""
     generated = store.ensure_admin(admin_password)
     if generated is not None:
         log.warning("first start: created user 'admin' with password %s -- it is shown only now; change it with "
                     "'gridwatch users passwd admin'", generated)
     elif admin_password and store.get("admin") is not None and store.count() == 1:
         log.info("first start: created user 'admin' with the password from GRIDWATCH_ADMIN_PASSWORD")
-    if settings.demo.enabled:
-        added = store.seed_demo()
-        if added:
-            log.info("demo users added: %s (passwords in the README)", ", ".join(added))
 
 
 def init_auth(app: Flask, settings: Settings, store: UserStore | None) -> None:
@@ -399,13 +439,20 @@ def init_auth(app: Flask, settings: Settings, store: UserStore | None) -> None:
         SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",  # a cross-site form cannot ride on an operator's session
+        SESSION_COOKIE_SECURE=settings.auth.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.auth.session_minutes),
         SESSION_REFRESH_EACH_REQUEST=False,  # a login lasts session_minutes from the login, not from the last click
     )
     app.before_request(_guard)
+    app.after_request(_headers)
     app.register_error_handler(AuthRequiredError, _http_error)
     app.register_error_handler(NotAllowedError, _http_error)
     app.register_blueprint(login_blueprint)
+
+
+def _throttle() -> LoginThrottle | None:
+    client = _redis_of(flask.current_app)
+    return None if client is None else LoginThrottle(client)
 
 
 # --- /login and /logout --------------------------------------------------------------------------------------------
@@ -481,24 +528,31 @@ def login_submit() -> Response:
     next_url = _safe_next(str(form.get("next") or request.args.get("next") or "/"))
     if state.store is None:
         return _login_page(t, 503, t.gettext("Login is not available: there is no user database"))
-    if state.locked(username):
+    throttle, address = _throttle(), request.remote_addr or "-"
+    wait = throttle.wait(address, username) if throttle is not None else 0.0
+    if wait > 0:
         message = t.gettext("Too many wrong passwords; try again in a minute")
-        return _json_error(429, message) if request.is_json else _login_page(t, 429, message, username=username,
-                                                                             next_url=next_url)
+        answer = _json_error(429, message) if request.is_json else _login_page(t, 429, message, username=username,
+                                                                               next_url=next_url)
+        answer.headers["Retry-After"] = str(max(1, round(wait + 0.5)))
+        return answer
     user = state.store.authenticate(username, password) if username and password else None
     if user is None:
-        state.failed(username)
+        if throttle is not None:
+            throttle.failed(address, username)
         log.info("failed login for %r from %s", username, request.remote_addr)
         message = t.gettext("Wrong username or password")
         return _json_error(401, message) if request.is_json else _login_page(t, 401, message, username=username,
                                                                              next_url=next_url)
-    state.succeeded(username)
+    if throttle is not None:
+        throttle.succeeded(address, username)
     state.forget(username)
     session.clear()
     session.permanent = True
     session["u"] = user.username
     session["pw"] = user.password_changed_at.timestamp()
     session["at"] = time.time()
+    session["sid"] = secrets.token_urlsafe(18)
     log.info("user %s (%s) logged in from %s", user.username, user.role, request.remote_addr)
     if request.is_json:
         return jsonify({"username": user.username, "display_name": user.display_name, "role": str(user.role),
@@ -508,8 +562,14 @@ def login_submit() -> Response:
 
 @login_blueprint.route("/logout", methods=["GET", "POST"])
 def logout() -> Response:
-    username = session.get("u")
+    username, sid = session.get("u"), session.get("sid")
     session.clear()
+    client = _redis_of(flask.current_app)
+    if isinstance(sid, str) and client is not None:
+        try:  # kept as long as the cookie could still be presented
+            client.set(REVOKED_PREFIX + sid, "1", ex=_state().settings.auth.session_minutes * 60)
+        except redis.RedisError as exc:
+            log.warning("logout of %s: the session could not be revoked on the server (Redis): %s", username, exc)
     if username:
         log.info("user %s logged out", username)
     return cast(Response, redirect("/login?bye=1", 303))

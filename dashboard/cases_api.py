@@ -54,7 +54,7 @@ from alerts.workflow import (
     WorkflowError,
     allowed_actions,
 )
-from dashboard import auth, lang
+from dashboard import auth, guard, lang
 from dashboard.auth import AuthUser
 from dashboard.claims import ClaimHeldError, Claims
 from dashboard.context import current
@@ -139,20 +139,15 @@ def _user() -> AuthUser:
 
 def location(view: CaseView) -> str | None:
     """The most specific grid a case lies in (what a scope is compared with)."""
-    return view.grid_code or view.community_code or view.office_code
+    return guard.case_location(view)
 
 
 def visible(user: AuthUser, view: CaseView) -> bool:
-    if user.role == Role.DEPARTMENT and user.department is not None and view.department != user.department:
-        return False
-    if user.scope_grid is None:
-        return True
-    where = location(view)
-    return where is not None and where.startswith(user.scope_grid)
+    return guard.case_visible(user, view)
 
 
 def _within(user: AuthUser, code: str) -> bool:
-    return user.scope_grid is None or code.startswith(user.scope_grid)
+    return guard.in_scope(user.scope_grid, code)
 
 
 def _out_of_scope(t: Translator, user: AuthUser) -> ApiError:
@@ -388,11 +383,10 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
         if action not in set(Action):
             raise ApiError(404, t.gettext("No such action {action}").format(action=action))
         view = _visible_case(a, user, case_id, t)
-        held = view.assignee_grid
-        if action in _HOLDER_ACTIONS and held is not None and not _within(user, held):
+        if not guard.holder_may(user, view, action):
             # Escalated above the user's grid: the parent grid acts on it now, not the grid that asked for help.
             raise ApiError(403, t.gettext("Grid {grid} holds this case now; your grid is {scope}").format(
-                grid=held, scope=user.scope_grid))
+                grid=view.assignee_grid, scope=user.scope_grid))
         _claims().check_free_for("case", case_id, user.username)
         body = _body()
         grid = _text(body, "grid")
@@ -418,8 +412,8 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
     def queries() -> Response:
         a, user = api(), _user()
         found = a.work.book.queries(open_only=request.args.get("open") in ("1", "true"))
-        mine = [q for q in found if user.scope_grid is None or q.to_grid.startswith(user.scope_grid)
-                or (q.filed_grid or "").startswith(user.scope_grid)]
+        mine = [q for q in found if guard.in_scope(user.scope_grid, q.to_grid)
+                or guard.in_scope(user.scope_grid, q.filed_grid)]
         return jsonify(plain(mine))
 
     @bp.post("/api/queries/<int:query_id>/answer")

@@ -19,9 +19,8 @@ from alerts.casebook import CaseDetail
 from alerts.cases import CaseNotFoundError
 from alerts.evidence import write_bundle
 from alerts.workflow import Role
-from dashboard import auth, page_services
+from dashboard import auth, guard, page_services
 from dashboard.context import current
-from dashboard.staff_queries import case_in_scope
 from gridwatch.settings import Settings
 from gridwatch.types import GpsFix
 from ingest.telemetry import TelemetryStore
@@ -64,7 +63,7 @@ def evidence_blueprint() -> Blueprint:
         except CaseNotFoundError:
             return jsonify({"error": f"no case {case_id}"}), 404
         user = auth.current_user()
-        if user is None or not case_in_scope(detail.case, user.scope_grid):
+        if user is None or not guard.case_visible(user, detail.case):
             return jsonify({"error": f"case {case_id} is outside your grid"}), 403
         fixes = gps_trace(ctx.redis, ctx.settings, detail)
         out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it

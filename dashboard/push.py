@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from dashboard import guard
 from dashboard.queries import alert_view, is_stream_id
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_from_stream
@@ -37,6 +38,7 @@ WS_PATH = "/ws"
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects with ?since and catches up from the stream
 CLOSE_BAD_REQUEST = 1008
 CLOSE_UNAVAILABLE = 1011
+CLOSE_FORBIDDEN = 4403  # the handshake came from a page of another site
 CLOSE_LOGIN = 4401  # no valid login in the handshake's cookies: the page reloads and lands on /login
 # Per-connection kernel send buffer: alerts are small and rare, and a frozen tab must fill its buffers (and
 # so its queue, and be dropped) after a few hundred alerts, not after the megabytes TCP autotuning allows.
@@ -84,7 +86,7 @@ class Viewer:
 
     def sees(self, grid_code: str | None) -> bool:
         # Grid codes are hierarchical: a child's code starts with its parent's.
-        return self.scope is None or (grid_code is not None and grid_code.startswith(self.scope))
+        return guard.in_scope(self.scope, grid_code)
 
 
 ANYONE = Viewer("anyone")
@@ -237,9 +239,16 @@ class PushServer(WebsocketServerThread):
         if since is not None and not is_stream_id(since):
             await ws.close(CLOSE_BAD_REQUEST, "since must be a stream id like 1732480000000-0")
             return
+        headers = ws.request.headers if ws.request is not None else None
+        origin = headers.get("Origin") if headers is not None else None
+        if not guard.origin_ok(origin, None, headers.get("Host", "") if headers is not None else "", any_port=True):
+            # A page of another site would otherwise ride on the wall's cookies (cross-site websocket hijacking).
+            log.warning("push client %s refused: origin %r is not this host", ws.remote_address, origin)
+            await ws.close(CLOSE_FORBIDDEN, "cross-site websocket refused")
+            return
         viewer = ANYONE
         if self.authorize is not None:
-            cookie = ws.request.headers.get("Cookie") if ws.request is not None else None
+            cookie = headers.get("Cookie") if headers is not None else None
             try:
                 found = await asyncio.to_thread(self.authorize, cookie)
             except Exception:  # noqa: BLE001 - a failing check refuses the viewer, never crashes the server

@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from pydantic import SecretStr
 
+from dashboard.guard import refuse_open_exposure
 from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.health import HeartbeatThread, http_ok
@@ -286,11 +289,11 @@ def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) 
     return consumer
 
 
-def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
-    """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
+def dashboard_blueprints(settings: Settings, client: redis.Redis, repo, router):  # type: ignore[no-untyped-def]
+    """Every route the dashboard serves beside the wall and its API (the front door's table covers each), and the
+    GPS intake they share with the telemetry websocket."""
     from dashboard import cases_api, open311
     from dashboard.evidence_api import evidence_blueprint
-    from dashboard.server import DashboardServer
     from gridwatch.metrics import RedisCollector, metrics_blueprint
     from ingest.cameras_api import cameras_blueprint
     from ingest.fleet import FleetTelemetryStore
@@ -298,46 +301,85 @@ def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecyc
     from ingest.registry import CameraRegistry, redis_announcer
     from ingest.telemetry import TelemetryIngest
     from ingest.telemetry_api import telemetry_blueprint
+
+    # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
+    fleet, fleet_cases = build_fleet(settings, client, repo, router)
+    telemetry = TelemetryIngest(FleetTelemetryStore(client, settings.ingest.telemetry_track_seconds, fleet),
+                                settings.ingest)
+    registry = CameraRegistry.for_settings(settings, redis_announcer(client))
+    blueprints = (
+        telemetry_blueprint(telemetry),
+        cameras_blueprint(registry),
+        metrics_blueprint(RedisCollector(client)),
+        evidence_blueprint(),
+        fleet_blueprint(settings, fleet, fleet_cases),
+        cases_api.cases_blueprint(repo.engine, router, settings),
+        open311.open311_blueprint(repo.engine, router, settings),
+    )
+    return blueprints, telemetry
+
+
+def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
+    """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
+    from dashboard.server import DashboardServer
     from ingest.telemetry_ws import TelemetryWsServer
 
     grid_maps = start_grid_maps(repo, life)
     router = grid_maps.router(settings.cases.fallback_grid)
-    # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
-    fleet, fleet_cases = build_fleet(settings, handle.client, repo, router)
-    telemetry = TelemetryIngest(
-        FleetTelemetryStore(handle.client, settings.ingest.telemetry_track_seconds, fleet), settings.ingest
-    )
-    registry = CameraRegistry.for_settings(settings, redis_announcer(handle.client))
-    server = DashboardServer(
-        settings, repo, handle.client, handle.url,
-        blueprints=(
-            telemetry_blueprint(telemetry),
-            cameras_blueprint(registry),
-            metrics_blueprint(RedisCollector(handle.client)),
-            evidence_blueprint(),
-            fleet_blueprint(settings, fleet, fleet_cases),
-            cases_api.cases_blueprint(repo.engine, router, settings),
-            open311.open311_blueprint(repo.engine, router, settings),
-        ),
-        grid_maps=grid_maps,
-    )
+    blueprints, telemetry = dashboard_blueprints(settings, handle.client, repo, router)
+    server = DashboardServer(settings, repo, handle.client, handle.url, blueprints=blueprints, grid_maps=grid_maps)
     server.start()
     life.started(f"dashboard {server.url}", server.stop)
     beat = HeartbeatThread(
         handle.client, "dashboard", settings.worker.effective_id, probe=lambda: http_ok(f"{server.url}healthz")
     ).start()
     life.started("dashboard heartbeat", beat.stop)
-    ws = TelemetryWsServer(telemetry, settings.dashboard.host, settings.ingest.telemetry_ws_port).start()
+    ws = TelemetryWsServer(telemetry, settings.dashboard.host, settings.ingest.telemetry_ws_port,
+                           auth=settings.auth).start()
     life.started(f"telemetry websocket on port {ws.port}", ws.stop)
     return server
+
+
+def with_demo_device_token(settings: Settings) -> Settings:
+    """The demo car posts its GPS like a real one; with no auth.device_token it gets a token made for this run
+    (the car routes stay closed to everybody else)."""
+    if not settings.demo.enabled or settings.auth.device_token is not None:
+        return settings
+    auth = settings.auth.model_copy(update={"device_token": SecretStr(secrets.token_urlsafe(32))})
+    return settings.model_copy(update={"auth": auth})
+
+
+def demo_users(settings: Settings, repo, life: Lifecycle) -> None:  # type: ignore[no-untyped-def]
+    """The demo users (published passwords) exist only while ``gridwatch run`` runs the demo: added at its
+    start, removed when it stops, and removed by any start without the demo."""
+    from alerts.users import UserStore
+
+    store = UserStore(repo.engine)
+    if not settings.demo.enabled:
+        remove_demo_users(repo)
+        return
+    added = store.seed_demo()
+    if added:
+        log.info("demo users added: %s (passwords in the README; removed when the demo stops)", ", ".join(added))
+    life.started("demo users", lambda: remove_demo_users(repo))
+
+
+def remove_demo_users(repo) -> None:  # type: ignore[no-untyped-def]
+    from alerts.users import UserStore
+
+    removed = UserStore(repo.engine).remove_demo()
+    if removed:
+        log.warning("demo users removed (their passwords are published): %s", ", ".join(removed))
 
 
 def run_all(settings: Settings, stop: threading.Event, on_ready: Callable[[str], object] | None = None) -> None:
     """The whole command centre in one process tree, until ``stop`` is set."""
     detector = load_detector(settings)
+    settings = with_demo_device_token(settings)
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
+        demo_users(settings, repo, life)
         if settings.demo.enabled:
             settings = start_demo_camera(settings, life)
         dashboard = start_dashboard(settings, handle, repo, life)
@@ -356,6 +398,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     """Production worker: ingest + vision for the configured cameras, against a shared Redis and database."""
     if settings.redis_url is None:
         raise SystemExit("gridwatch worker needs redis_url (REDIS_URL) shared with the dashboard")
+    refuse_open_exposure(settings, "worker")
     detector = load_detector(settings)
     with Lifecycle() as life:
         handle = open_redis(settings, life)
@@ -368,6 +411,7 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
     """Production alerts consumer: scale out by running more of them (one Redis consumer group)."""
     if settings.redis_url is None:
         raise SystemExit("gridwatch alerts needs redis_url (REDIS_URL) shared with the workers")
+    refuse_open_exposure(settings, "alerts")
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
@@ -379,9 +423,11 @@ def run_dashboard(settings: Settings, stop: threading.Event, on_ready: Callable[
     """Production dashboard: the wall, the JSON API and the push websocket."""
     if settings.redis_url is None:
         raise SystemExit("gridwatch dashboard needs redis_url (REDIS_URL) shared with the workers")
+    refuse_open_exposure(settings, "dashboard")
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
+        remove_demo_users(repo)
         server = start_dashboard(settings, handle, repo, life)
         if on_ready is not None:
             on_ready(server.url)

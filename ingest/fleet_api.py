@@ -15,14 +15,15 @@
 
 Answers: 2xx accepted; 4xx refused for good with ``{"error": "..."}`` naming the field (the car stops
 retrying); 5xx retry later (Redis or the database did not answer, or the same report is being filed right now).
-When ``auth.device_token`` is set, the car's routes need ``Authorization: Bearer <token>`` (a logged-in user
-may also set a vehicle's status); the GET routes need a login (``dashboard.auth``'s guard).
+The car's routes need ``Authorization: Bearer <auth.device_token>`` (a logged-in user may also set a vehicle's
+status or file a person's report); without a token they are closed unless ``auth.open_car_routes`` (dev only).
+The GET routes need a login and show a scoped user only the vehicles and coverage of their subtree
+(``dashboard.guard``).
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import logging
 import uuid
@@ -38,6 +39,7 @@ from alerts.cases import CaseService
 from alerts.db import QueryError
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
+from dashboard.guard import device_ok
 from gridwatch.categories import CATEGORIES
 from gridwatch.settings import Settings
 from ingest.fleet import Fleet, FleetError
@@ -165,12 +167,8 @@ def save_photo(media_dir: Path, photo: PhotoIn, name: str, day: date) -> str:
 
 
 def _token_ok(settings: Settings) -> bool:
-    token = settings.auth.device_token
-    if token is None:
-        return True
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.get_secret_value().encode())
+    # The front door's one check: closed without a token unless auth.open_car_routes (dev only).
+    return device_ok(settings.auth, request.headers.get("Authorization"))
 
 
 def _login_wired() -> bool:
@@ -185,6 +183,16 @@ def _person() -> Actor | None:
 
     user = auth.current_user()
     return None if user is None else Actor(user.username, user.role, user.scope_grid)
+
+
+def _scoped(kind: str, body: Any) -> Any:
+    """What the logged-in user may see of the fleet (dashboard.scoped): a grid-scoped user their subtree only."""
+    if not _login_wired():
+        return body
+    from dashboard import auth, scoped  # only where the dashboard's login is wired into this app
+
+    user = auth.current_user()
+    return body if user is None else getattr(scoped, kind)(user, body)
 
 
 def _patrol_actor(body: ReportIn) -> Actor:
@@ -253,7 +261,7 @@ def fleet_blueprint(settings: Settings, fleet: Fleet, cases: CaseService) -> Blu
         except redis.RedisError as exc:
             log.warning("GET /api/vehicles: Redis: %s", exc)
             return _error(503, "vehicle store unavailable; retry later")
-        return jsonify([v.to_dict() for v in views]), 200
+        return jsonify(_scoped("vehicles", [v.to_dict() for v in views])), 200
 
     @bp.get("/api/coverage")
     def coverage() -> tuple[Response, int]:
@@ -263,7 +271,7 @@ def fleet_blueprint(settings: Settings, fleet: Fleet, cases: CaseService) -> Blu
         except ValueError:
             return _error(400, f"day: {day_arg!r} is not a date (YYYY-MM-DD)")
         try:
-            return jsonify(fleet.coverage(day)), 200
+            return jsonify(_scoped("coverage", fleet.coverage(day))), 200
         except redis.RedisError as exc:
             log.warning("GET /api/coverage: Redis: %s", exc)
             return _error(503, "vehicle store unavailable; retry later")

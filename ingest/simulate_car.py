@@ -66,16 +66,18 @@ def http_sender(base_url: str, vehicle_id: str, timeout: float = 5.0, token: str
 class WsSender:
     """One websocket to the receiver, reopened after a failure; each fix waits for its answer."""
 
-    def __init__(self, base_url: str, vehicle_id: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, vehicle_id: str, timeout: float = 5.0, token: str | None = None) -> None:
         self.url = f"{base_url.rstrip('/')}/telemetry/{vehicle_id}"
         self.timeout = timeout
+        self._headers = {"Authorization": f"Bearer {token}"} if token else None  # the vehicles' bearer token
         self._ws: ClientConnection | None = None
         self._stack = contextlib.ExitStack()  # websockets wants its connections entered as context managers
 
     def __call__(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             if self._ws is None:
-                self._ws = self._stack.enter_context(connect(self.url, open_timeout=self.timeout, close_timeout=1))
+                self._ws = self._stack.enter_context(connect(self.url, open_timeout=self.timeout, close_timeout=1,
+                                                                   additional_headers=self._headers))
             self._ws.send(json.dumps(payload))
             reply = dict(json.loads(self._ws.recv(timeout=self.timeout)))
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
@@ -134,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     send: Send = (http_sender(args.http, args.vehicle, token=args.token) if args.http
-                  else WsSender(args.ws, args.vehicle))
+                  else WsSender(args.ws, args.vehicle, token=args.token))
     sim = CarSimulator(route(args.route, speed_mps=args.speed), send, args.rate, args.vehicle).start()
     log.info("car %s driving %s at %.1f m/s, %.1f fixes/s", args.vehicle, args.route, args.speed, args.rate)
     try:

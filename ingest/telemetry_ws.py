@@ -5,17 +5,26 @@ naming the field and the reason (bad JSON, impossible coordinates, a time in the
 never closes the connection; the next good one is accepted. An unknown path is closed with code 1008 and
 the reason. Runs its own asyncio loop in a thread; the Redis writes run in a worker thread so one slow write
 never holds up the other vehicles.
+
+The handshake passes the front door's car check (dashboard.guard): ``Authorization: Bearer <auth.device_token>``
+(or ``?token=`` for clients that cannot set headers); without a token configured the socket is closed to everyone
+unless ``auth.open_car_routes`` (dev only). A handshake carrying a browser's Origin of another host is refused,
+so no web page can drive a car's socket. Refusals are HTTP 401 / 403 before the upgrade.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from urllib.parse import urlsplit
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
+from dashboard.guard import device_ok, origin_ok
+from gridwatch.settings import AuthSettings
 from gridwatch.wsserver import WebsocketServerThread
 from ingest.telemetry import VEHICLE_ID, StoreUnavailable, TelemetryError, TelemetryIngest
 
@@ -31,13 +40,35 @@ class TelemetryWsError(RuntimeError):
 
 
 class TelemetryWsServer(WebsocketServerThread):
-    """``TelemetryWsServer(ingest, host, port).start()``; vehicles connect to ``url_for(vehicle_id)``; ``stop()``."""
+    """``TelemetryWsServer(ingest, host, port, auth=settings.auth).start()``; vehicles connect to
+    ``url_for(vehicle_id)``; ``stop()``. ``auth`` defaults to closed (no token, car routes not open)."""
 
-    def __init__(self, ingest: TelemetryIngest, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, ingest: TelemetryIngest, host: str = "127.0.0.1", port: int = 0,
+                 auth: AuthSettings | None = None) -> None:
         super().__init__(host, port, what="telemetry websocket server", thread_name="telemetry-ws",
-                         error=TelemetryWsError, max_size=MAX_MESSAGE)
+                         error=TelemetryWsError, max_size=MAX_MESSAGE, process_request=self._admit)
         self._ingest = ingest
+        self._auth = auth or AuthSettings()
         self.connections = 0
+        self.refused = 0
+
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """The handshake's car check (runs before the upgrade): 401 without the token, 403 from a web page."""
+        header = request.headers.get("Authorization")
+        if header is None:
+            token = parse_qs(urlsplit(request.path).query).get("token")
+            header = f"Bearer {token[0]}" if token else None
+        host = request.headers.get("Host") or ""
+        if not origin_ok(request.headers.get("Origin"), None, host, any_port=True):
+            self.refused += 1
+            log.warning("telemetry websocket: refused a handshake from origin %r", request.headers.get("Origin"))
+            return connection.respond(HTTPStatus.FORBIDDEN, "cross-site websocket refused\n")
+        if not device_ok(self._auth, header):
+            self.refused += 1
+            log.info("telemetry websocket: refused a handshake without the vehicles' token from %s",
+                     connection.remote_address)
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "send the vehicles' bearer token\n")
+        return None
 
     def url_for(self, vehicle_id: str) -> str:
         return f"ws://{self.loopback_host}:{self.port}{PATH_PREFIX}{vehicle_id}"

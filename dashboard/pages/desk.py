@@ -20,7 +20,7 @@ from alerts.casework import TargetError
 from alerts.departments import list_departments
 from alerts.routing import UnknownGridCodeError
 from alerts.workflow import Action, Role, WorkflowError
-from dashboard import auth, desk_queries, page_services, replay_queries
+from dashboard import auth, desk_queries, guard, page_services, replay_queries
 from dashboard import pages_ids as ids
 from dashboard.context import current
 from dashboard.pages_common import (
@@ -134,6 +134,15 @@ def _user_or_403() -> auth.AuthUser:
     return auth.require_in_callback(*ROLES)
 
 
+def _case_or_403(user: auth.AuthUser, case_id: str, action: Action | None = None) -> None:
+    """The case must lie in the user's scope (and, for a holder's action, be held there), as in the JSON API;
+    CaseNotFoundError when it is gone."""
+    view = page_services.current().book.get(case_id)
+    if not guard.case_visible(user, view) or (action is not None and not guard.holder_may(user, view, action)):
+        log.warning("desk: %s refused case %s outside grid %s", user.username, case_id, user.scope_grid)
+        raise auth.CallbackForbiddenError("this case is outside your grid")
+
+
 @dash.callback(
     Output(ids.DESK_QUEUE, "children"),
     Input(ids.DESK_QUEUE_TICK, "n_intervals"),
@@ -164,6 +173,10 @@ def pick(clicks: list[int | None], selected: str | None, locale: dict[str, Any] 
     user = _user_or_403()
     t = locale_translator(locale)
     case_id = str(trigger["case"])
+    try:
+        _case_or_403(user, case_id)
+    except CaseNotFoundError:
+        return None, message(t.gettext("This alert is no longer there"), "warn")
     client = current().redis
     if selected and selected != case_id:
         desk_queries.release(client, selected, user.username)
@@ -271,6 +284,7 @@ def show_detail(case_id: str | None, locale: dict[str, Any] | None) -> Any:
     if not case_id:
         return html.Div(t.gettext("Pick an alert from the queue"), className="gw-empty")
     try:
+        _case_or_403(user, case_id)
         return detail_children(t, user, case_id)
     except CaseNotFoundError:
         return message(t.gettext("This alert is no longer there"), "warn")
@@ -304,6 +318,9 @@ def act(_a: int, _r: int, _m: int, _x: int, case_id: str | None, grid: str | Non
     actor = actor_of(user)
     which = dash.ctx.triggered_id
     try:
+        _case_or_403(user, case_id, Action.DISPATCH if which == ids.DESK_ASSIGN else None)
+        if merge_target and which == ids.DESK_MERGE:
+            _case_or_403(user, merge_target)
         if which == ids.DESK_RELEASE:
             desk_queries.release(client, case_id, user.username)
             return None, None, (done or 0) + 1

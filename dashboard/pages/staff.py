@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
 from alerts.workflow import Action, Role, Status, WorkflowError, allowed_actions
-from dashboard import auth, page_services, staff_queries
+from dashboard import auth, guard, page_services, staff_queries
 from dashboard import pages_ids as ids
 from dashboard.context import current
 from dashboard.pages_common import (
@@ -117,14 +117,13 @@ def case_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[Any]
     except CaseNotFoundError:
         return [message(t.gettext("No such case"), "error")]
     c = detail.case
-    if not staff_queries.case_in_scope(c, user.scope_grid):
+    if not guard.case_visible(user, c):
         log.info("staff: %s refused case %s outside grid %s", user.username, case_id, user.scope_grid)
         return [message(t.gettext("This case is outside your grid"), "error")]
     actions = allowed_actions(c.status, user.role)
     may_query = (c.escalated_at is not None and c.status in (Status.ESCALATED, Status.DISPATCHED, Status.IN_PROGRESS,
                                                              Status.REWORK)
-                 and c.escalated_from is not None and (user.scope_grid is None
-                                                       or c.escalated_from.startswith(user.scope_grid)))
+                 and c.escalated_from is not None and guard.in_scope(user.scope_grid, c.escalated_from))
     controls: list[Any] = [
         dcc.Textarea(id=ids.STAFF_NOTE, className="gw-input gw-staff-note",
                      placeholder=t.gettext("What was done, or why it needs the grid above")),
@@ -247,7 +246,10 @@ def act(_a: int, _h: int, _e: int, _q: int, case_id: str | None, note: str | Non
     which = dash.ctx.triggered_id
     try:
         case = svc.book.get(case_id)
-        if not staff_queries.case_in_scope(case, user.scope_grid):
+        wanted = {ids.STAFF_ACCEPT: Action.START, ids.STAFF_HANDLED: Action.HANDLE,
+                  ids.STAFF_ESCALATE: Action.ESCALATE}.get(str(which))
+        if not guard.case_visible(user, case) or (wanted is not None and not guard.holder_may(user, case, wanted)):
+            log.warning("staff: %s refused case %s outside grid %s", user.username, case_id, user.scope_grid)
             return message(t.gettext("This case is outside your grid"), "error"), dash.no_update
         if which == ids.STAFF_ACCEPT:
             staff_queries.accept(svc.casework, case_id, actor)
@@ -286,6 +288,10 @@ def answer(_clicks: list[int | None], texts: list[str | None], text_ids: list[di
     user = _user_or_403()
     t = locale_translator(locale)
     query_id = int(trigger["query"])
+    if user.scope_grid is not None and all(q.id != query_id for q in staff_queries.queries_for(
+            page_services.current().book, user.scope_grid)):
+        log.warning("staff: %s refused query %s outside grid %s", user.username, query_id, user.scope_grid)
+        return message(t.gettext("This case is outside your grid"), "error"), dash.no_update
     text = next((v for v, i in zip(texts, text_ids, strict=True) if int(i["query"]) == query_id), None)
     try:
         staff_queries.answer_query(page_services.current().casework, query_id, actor_of(user), text or "")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -11,6 +12,7 @@ from flask import Flask
 from pydantic import SecretStr
 
 from alerts.repository import Repository
+from alerts.routing import GridRouter
 from alerts.users import UserStore
 from alerts.workflow import Role
 from dashboard import auth
@@ -82,10 +84,12 @@ def test_a_changed_password_ends_the_sessions_opened_with_the_old_one(
     assert c.get("/api/alerts").status_code == 401
 
 
-def test_repeated_wrong_passwords_lock_the_name_for_a_while(app: Flask, repo: Repository) -> None:
+def test_repeated_wrong_passwords_make_the_guesser_wait(app: Flask, repo: Repository) -> None:
+    from dashboard import throttle
+
     add_user(repo, "op", "op-password", Role.OPERATOR)
     c = app.test_client()
-    for _ in range(auth.MAX_FAILURES):
+    for _ in range(throttle.FREE + 1):
         assert c.post("/login", data={"username": "op", "password": "guess"}).status_code == 401
     locked = c.post("/login", data={"username": "op", "password": "op-password"})
     assert locked.status_code == 429
@@ -96,12 +100,15 @@ def test_a_car_needs_the_device_token_once_one_is_set(
 ) -> None:
     token = settings.auth.model_copy(update={"device_token": SecretStr("car-token")})
     secured = settings.model_copy(update={"auth": token})
-    c = _app(secured, repo, redis_client).test_client()
-    fix = {"lat": 34.781, "lon": 113.671, "speed": 6.0}
+    from gridwatch.runner import dashboard_blueprints
+
+    router = GridRouter(repo.list_grids(), secured.cases.fallback_grid)
+    blueprints, _ = dashboard_blueprints(secured, redis_client, repo, router)
+    c = create_app(secured, repo, redis_client, "ws://127.0.0.1:1/ws", blueprints=blueprints).server.test_client()
+    fix = {"lat": 34.781, "lon": 113.671, "speed": 6.0, "time": datetime.now(UTC).isoformat()}
     assert c.post("/api/telemetry/car-9", json=fix).status_code == 401
     assert c.post("/api/telemetry/car-9", json=fix, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    # With the token the request reaches the route (404 here: this app has no telemetry blueprint).
-    assert c.post("/api/telemetry/car-9", json=fix, headers={"Authorization": "Bearer car-token"}).status_code != 401
+    assert c.post("/api/telemetry/car-9", json=fix, headers={"Authorization": "Bearer car-token"}).status_code == 200
     # The token opens only the cars' routes.
     assert c.get("/api/alerts", headers={"Authorization": "Bearer car-token"}).status_code == 401
 
@@ -116,7 +123,7 @@ def test_role_and_scope_helpers_answer_for_the_logged_in_user(app: Flask, repo: 
     with app.test_request_context("/"):
         from flask import session
 
-        session["u"], session["at"] = "grid", __import__("time").time()
+        session["u"], session["at"], session["sid"] = "grid", __import__("time").time(), "a-session"
         user = UserStore(repo.engine).get("grid")
         assert user is not None
         session["pw"] = user.password_changed_at.timestamp()

@@ -1,0 +1,96 @@
+"""What a grid-scoped user may see of the centre's shared things: media files, cameras, vehicles and coverage.
+
+A user with the whole territory (no scope, not a department) sees everything. A scoped user sees
+
+* a snapshot or clip (``snapshots/.../<alert id>.jpg``, ``clips/.../<alert id>.mp4``) when its alert's grid lies in
+  their subtree, a feedback photo (``feedback/.../<case id>-....``) when they may see its case; other media
+  (reports, the demo) is the centre's;
+* a camera when its fixed position lies in their subtree (moving patrol cars are the centre's);
+* a vehicle while its last fix lies in their subtree, with its track and coverage cut to the subtree;
+* coverage: the grids, cells and track points in their subtree.
+
+Every test of "in the subtree" is dashboard.guard.in_scope.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import Any
+
+from alerts.cases import CaseNotFoundError
+from dashboard import auth, guard, page_services
+from dashboard.context import current
+
+
+def _whole_territory(user: auth.AuthUser) -> bool:
+    return user.scope_grid is None and not (user.role == "department" and user.department is not None)
+
+
+def _grid_at(lat: float | None, lon: float | None) -> str | None:
+    if lat is None or lon is None:
+        return None
+    ref = page_services.current().router.locate(lat, lon)
+    return None if ref is None else ref.code
+
+
+def media_allowed(user: auth.AuthUser, path: str) -> bool:
+    if _whole_territory(user):
+        return True
+    parts = PurePosixPath(path).parts
+    if not parts:
+        return False
+    stem = PurePosixPath(path).stem
+    if parts[0] in ("snapshots", "clips"):
+        get_alert = getattr(current().repo, "get_alert", None)
+        alert = get_alert(stem) if get_alert is not None else None
+        return alert is not None and user.scope_grid is not None and guard.in_scope(user.scope_grid, alert.grid_code)
+    if parts[0] == "feedback":
+        try:
+            case = page_services.current().book.get(stem.split("-", 1)[0])
+        except CaseNotFoundError:
+            return False
+        return guard.case_visible(user, case)
+    return False
+
+
+def cameras_allowed(user: auth.AuthUser) -> set[str] | None:
+    """The camera ids a user may watch; None = all."""
+    if _whole_territory(user):
+        return None
+    return {c.id for c in current().settings.cameras
+            if user.scope_grid is not None and guard.in_scope(user.scope_grid, _grid_at(c.lat, c.lon))}
+
+
+def _in(user: auth.AuthUser, lat: float | None, lon: float | None) -> bool:
+    return user.scope_grid is not None and guard.in_scope(user.scope_grid, _grid_at(lat, lon))
+
+
+def _points(user: auth.AuthUser, points: Iterable[Any]) -> list[Any]:
+    return [p for p in points if _in(user, p[0], p[1])]
+
+
+def vehicles(user: auth.AuthUser, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if _whole_territory(user):
+        return views
+    shown = []
+    for v in views:
+        fix = v.get("last_fix") or {}
+        if not _in(user, fix.get("lat"), fix.get("lon")):
+            continue
+        shown.append({**v, "track": _points(user, v.get("track") or []),
+                      "covered_grids": [c for c in v.get("covered_grids") or []
+                                        if guard.in_scope(user.scope_grid, c)]})
+    return shown
+
+
+def coverage(user: auth.AuthUser, body: dict[str, Any]) -> dict[str, Any]:
+    if _whole_territory(user):
+        return body
+    grids = [g for g in body.get("grids") or [] if guard.in_scope(user.scope_grid, g.get("code"))]
+    cells = [c for c in body.get("cells") or [] if _in(user, c.get("lat"), c.get("lon"))]
+    vehicles_out = []
+    for v in body.get("vehicles") or []:
+        lines = [kept for line in v.get("polylines") or [] if (kept := _points(user, line))]
+        if lines:
+            vehicles_out.append({**v, "polylines": lines})
+    return {**body, "grids": grids, "cells": cells, "vehicles": vehicles_out}
