@@ -104,9 +104,13 @@ def holders(client: redis.Redis, case_ids: list[str]) -> dict[str, tuple[str, st
 
 def desk_queue(book: CaseBook, scope: str | None = None, limit: int = QUEUE_SIZE,
                now: datetime | None = None) -> list[CaseView]:
-    """Cases waiting for the desk (in ``scope``'s subtree when given): coming-back cases with a deadline
-    first, then new alerts newest first."""
-    return book.queue(CaseFilter(statuses=[s.value for s in DESK_STATUSES], grid=scope, limit=limit), now=now)
+    """Cases waiting for the desk (in ``scope``'s subtree when given): cases a camera saw clear (现场复查: 已无,
+    closed with one action), then coming-back cases with a deadline, then new alerts newest first. One item per
+    case, however often it was seen."""
+    clear = book.queue(CaseFilter(statuses=[Status.HANDLED.value], possibly_resolved_only=True, grid=scope,
+                                  limit=limit), now=now)
+    waiting = book.queue(CaseFilter(statuses=[s.value for s in DESK_STATUSES], grid=scope, limit=limit), now=now)
+    return (clear + waiting)[:limit]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from alerts.grids import GridFeature
 from alerts.repository import Repository
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, RejectReason, Role, WorkflowError
+from dashboard.desk_queries import desk_queue
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 AT = (34.7990, 113.6610)
@@ -194,5 +195,6 @@ def test_a_seen_clear_case_goes_to_the_check_and_one_action_closes_it(
     assert case.status == "handled" and case.seen_clear and case.feedback_note == "现场复查: 已无"
     assert case.sightings == 1  # a clear pass is on the timeline, not counted as a sighting
     assert [s.kind for s in book.sightings(case.id)] == ["seen", "clear"]
+    assert [c.id for c in desk_queue(book)] == [case.id, other]  # the desk offers it first, to close at once
     assert work.close(case.id, OPERATOR).status == "closed"
     assert not service.record_clear_pass(case.id, "car-2", T0 + timedelta(hours=2))  # finished: nothing more
