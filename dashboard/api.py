@@ -175,7 +175,16 @@ def video(camera_id: str) -> Response | tuple[Response, int]:
     viewer_lang = lang.wall_language(ctx.settings.locale.language)
     frames = mjpeg.stream(ctx.redis, camera_id, ctx.stopping, gone=gone if callable(gone) else None,
                           lang=viewer_lang)
-    response = Response(frames, mimetype=None,
+    # Each stream holds a server thread: capped per user and in total, so the pages always have threads left.
+    viewer = auth.current_user() or auth.ANONYMOUS
+    body = mjpeg.held(flask.current_app, viewer.username if viewer is not auth.ANONYMOUS
+                      else f"{viewer.username}@{request.remote_addr}", frames)
+    if body is None:
+        too_many = _error(429, _t().gettext("Too many live videos are open (at most {n} per user); close one and "
+                                            "try again").format(n=ctx.settings.dashboard.max_streams_per_user))
+        too_many[0].headers["Retry-After"] = "5"
+        return too_many
+    response = Response(body, mimetype=None,
                         content_type=mjpeg.CONTENT_TYPE, direct_passthrough=True)
     response.headers["Cache-Control"] = "no-cache, no-store, must-revalidate"
     response.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must pass frames through, not pool them

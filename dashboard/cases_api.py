@@ -23,10 +23,12 @@ another operator has claimed, 400 for a missing or bad detail.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -59,12 +61,19 @@ from dashboard.auth import AuthUser
 from dashboard.claims import ClaimHeldError, Claims
 from dashboard.context import current
 from gridwatch.i18n import Translator, category_name, translator
+from gridwatch.photos import (
+    MAX_PHOTO_BYTES,
+    MAX_PHOTO_PIXELS,
+    Photo,
+    PhotoError,
+    check_photo,
+    photo_relpath,
+    stored_when_accepted,
+)
 from gridwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-_PHOTO_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
 _CENTRE = (Role.OPERATOR, Role.SUPERVISOR)
 _ANYONE = tuple(r for r in Role if r != Role.SYSTEM)
 # What only the grid holding a case may do (a scoped user whose grid is below the holder may not).
@@ -245,24 +254,31 @@ def _period(api: CaseApi) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _save_photo(case_id: str) -> str | None:
-    """A feedback photo sent as multipart ``photo`` (JPEG or PNG), stored under media/feedback/; its path."""
+def _uploaded_photo() -> Photo | None:
+    """A feedback photo sent as multipart ``photo`` (JPEG, PNG or WebP), checked from its header, not yet stored."""
     upload = request.files.get("photo")
     if upload is None:
         return None
     data = upload.stream.read(MAX_PHOTO_BYTES + 1)
     t = _t()
-    if len(data) > MAX_PHOTO_BYTES:
-        raise ApiError(413, t.gettext("The photo is larger than {mb} MB").format(mb=MAX_PHOTO_BYTES // 2**20))
-    ext = next((e for magic, e in _PHOTO_TYPES.items() if data.startswith(magic)), None)
-    if ext is None:
-        raise ApiError(400, t.gettext("The photo must be a JPEG or PNG image"))
-    now = utc_now()
-    rel = f"feedback/{now:%Y/%m/%d}/{case_id}-{uuid.uuid4().hex[:8]}.{ext}"
-    path = current().settings.media_dir / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return rel
+    try:
+        return check_photo(data)
+    except PhotoError as exc:
+        if exc.reason == "too_large":
+            raise ApiError(413, t.gettext("The photo is larger than {mb} MB").format(mb=MAX_PHOTO_BYTES // 2**20)) \
+                from None
+        if exc.reason == "too_many_pixels":
+            raise ApiError(413, t.gettext("The photo has more than {mp} megapixels").format(
+                mp=MAX_PHOTO_PIXELS // 1_000_000)) from None
+        raise ApiError(400, t.gettext("The photo must be a JPEG, PNG or WebP image")) from None
+
+
+def _photo_store(case_id: str, photo: Photo | None, photo_path: str | None) -> AbstractContextManager[str | None]:
+    """The uploaded photo, kept under media/feedback/ only once the action is accepted; else an earlier file."""
+    if photo is None:
+        return contextlib.nullcontext(_existing_media(photo_path))
+    rel = photo_relpath("feedback", f"{case_id}-{uuid.uuid4().hex[:8]}", f"{utc_now():%Y/%m/%d}", photo)
+    return stored_when_accepted(current().settings.media_dir, rel, photo)
 
 
 def _existing_media(rel: str | None) -> str | None:
@@ -393,10 +409,10 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
         if grid is not None and not _within(user, grid):
             raise _out_of_scope(t, user)
         target = Target(grid=grid, department=_text(body, "department"), staff=_text(body, "staff"))
-        photo = _save_photo(case_id) if action == Action.HANDLE else None
-        photo = photo or _existing_media(_text(body, "photo_path"))
-        view = a.work.apply(case_id, action, auth.current_actor(), note=_text(body, "note"),
-                            reason=_text(body, "reason"), target=target, photo_path=photo)
+        upload = _uploaded_photo() if action == Action.HANDLE else None
+        with _photo_store(case_id, upload, _text(body, "photo_path")) as photo:
+            view = a.work.apply(case_id, action, auth.current_actor(), note=_text(body, "note"),
+                                reason=_text(body, "reason"), target=target, photo_path=photo)
         return jsonify(_case_json(view, t)), 200
 
     @bp.post("/api/cases/<case_id>/queries")

@@ -2,6 +2,10 @@
 
 Viewers share nothing but the Redis connection pool, so a slow browser only ever delays its own stream
 (the WSGI thread blocks on its socket; when it resumes it fetches the newest frame, never a backlog).
+
+Each stream holds a WSGI thread for as long as it is watched, so ``ViewerSlots`` caps them per user
+(``dashboard.max_streams_per_user``) and in total (``dashboard.max_streams``, kept below the server's threads):
+one viewer too many gets 429 while the pages, /login and /healthz keep their threads.
 """
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
+import flask
 import redis
 
 from gridwatch import keys
@@ -23,6 +29,89 @@ CONTENT_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 FPS = 5.0
 # Resend an unchanged frame this often: a write is the only way a WSGI server notices a viewer left.
 HEARTBEAT_S = 2.0
+# Threads the server keeps for everything but streams (pages, callbacks, /login, /healthz).
+RESERVED_THREADS = 6
+EXTENSION = "gridwatch_mjpeg_slots"
+
+
+class ViewerSlots:
+    """How many MJPEG streams are open, per viewer and in total; ``take(who)`` a slot or None when full."""
+
+    def __init__(self, per_user: int, total: int) -> None:
+        self.per_user, self.total = per_user, total
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+
+    @property
+    def in_use(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
+
+    def take(self, who: str) -> Callable[[], None] | None:
+        """A release function (call it once the stream ends), or None: the viewer or the server is at its cap."""
+        with self._lock:
+            mine = self._open.get(who, 0)
+            if mine >= self.per_user or sum(self._open.values()) >= self.total:
+                return None
+            self._open[who] = mine + 1
+        released = threading.Event()
+
+        def release() -> None:
+            if released.is_set():
+                return
+            released.set()
+            with self._lock:
+                left = self._open.get(who, 0) - 1
+                if left > 0:
+                    self._open[who] = left
+                else:
+                    self._open.pop(who, None)
+
+        return release
+
+
+def install_slots(server: flask.Flask, per_user: int, total: int, threads: int) -> ViewerSlots:
+    """The app's stream caps; ``total`` is lowered to leave RESERVED_THREADS of the server's threads free."""
+    slots = ViewerSlots(per_user, max(1, min(total, threads - RESERVED_THREADS)))
+    server.extensions[EXTENSION] = slots
+    return slots
+
+
+def slots_of(server: flask.Flask) -> ViewerSlots | None:
+    found = server.extensions.get(EXTENSION)
+    return found if isinstance(found, ViewerSlots) else None
+
+
+class Held:
+    """A response body that gives its viewer slot back when the server closes it, even if it never ran
+    (a generator's ``finally`` does not run for a generator that was never started)."""
+
+    def __init__(self, frames: Iterator[bytes], release: Callable[[], None]) -> None:
+        self._frames, self._release = frames, release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._frames
+
+    def close(self) -> None:
+        try:
+            close: Any = getattr(self._frames, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._release()
+
+
+def held(server: flask.Flask, who: str, frames: Iterator[bytes]) -> Iterable[bytes] | None:
+    """``frames`` holding one of the viewer's slots, or None (answer 429) when the viewer or the server is full."""
+    slots = slots_of(server)
+    if slots is None:  # an app served without DashboardServer (tests' Flask client): no threads to protect
+        return frames
+    release = slots.take(who)
+    if release is None:
+        if isinstance(frames, Iterator) and hasattr(frames, "close"):
+            frames.close()
+        return None
+    return Held(frames, release)
 
 
 def part(jpeg: bytes) -> bytes:

@@ -13,7 +13,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from alerts.gridmap import GridMapWatcher
-from dashboard import auth
+from dashboard import auth, limits, mjpeg
 from dashboard.app import create_app
 from dashboard.context import of as context_of
 from dashboard.push import PushServer, Viewer
@@ -35,6 +35,11 @@ def push_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
     """The wall's logged-in user, from the cookies of the push websocket's handshake; None = not logged in."""
     user = auth.user_from_cookie(server, cookie_header)
     return None if user is None else Viewer(user.username, user.scope_grid)
+
+
+def _role_of(server: Flask, cookie_header: str | None) -> str | None:
+    user = auth.user_from_cookie(server, cookie_header)
+    return None if user is None else user.role
 
 
 class DashboardServer:
@@ -117,11 +122,16 @@ class DashboardServer:
             # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
             self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
             self._stopping = context_of(app.server).stopping
+            # Request-size limits on every route; live streams capped so they never take every thread.
+            limits.install(app.server, self._settings, lambda cookie: _role_of(app.server, cookie))
+            board = self._settings.dashboard
+            mjpeg.install_slots(app.server, board.max_streams_per_user, board.max_streams, self._threads)
             server = create_server(
                 app.server, map=self._wsgi_map, host=self._host, port=self._want_port,
                 threads=self._threads, ident="gridwatch", outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,
                 # Keep reading while a request streams, so a viewer closing its tab is noticed at once.
                 channel_request_lookahead=4,
+                max_request_body_size=limits.largest_body(self._settings),  # chunked bodies included
             )
         except Exception:
             self._push.stop()

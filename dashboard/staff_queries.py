@@ -6,19 +6,15 @@ starts with its parent's), so "in my subtree" is a prefix test on the case's cod
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from alerts.casebook import CaseBook, CaseFilter, CaseView, QueryView
 from alerts.casework import Casework
 from alerts.workflow import Actor, Status, WorkflowError
+from gridwatch.photos import Photo, PhotoError, check_photo, decode_base64, photo_relpath, stored_when_accepted
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +22,6 @@ log = logging.getLogger(__name__)
 STAFF_STATUSES: tuple[Status, ...] = (
     Status.DISPATCHED, Status.IN_PROGRESS, Status.REWORK, Status.ESCALATED, Status.HANDLED,
 )
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-_PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 class UploadError(WorkflowError):
@@ -63,28 +57,15 @@ def queries_for(book: CaseBook, scope: str | None) -> list[QueryView]:
     return [q for q in book.queries(open_only=True) if q.to_grid.startswith(scope)]
 
 
-def save_photo(media_dir: Path, contents: str, case_id: str, now: datetime | None = None) -> str:
-    """Store a dcc.Upload data URL (``data:image/jpeg;base64,...``) as the case's feedback photo; returns its
-    path relative to the media folder. The bytes are kept as sent (evidence), after checking they decode."""
+def upload_photo(contents: str) -> Photo:
+    """A dcc.Upload data URL (``data:image/jpeg;base64,...``) as a checked photo (header only, nothing stored)."""
     head, _, payload = contents.partition(",")
-    mime = head.removeprefix("data:").split(";", 1)[0].lower()
-    suffix = _PHOTO_TYPES.get(mime)
-    if suffix is None or ";base64" not in head:
-        raise UploadError(f"the photo must be a JPEG, PNG or WebP image, got {mime or 'nothing'}")
+    if not head.startswith("data:") or ";base64" not in head:
+        raise UploadError("the photo must be a JPEG, PNG or WebP image sent as a data URL")
     try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise UploadError("the photo upload is damaged (not base64)") from None
-    if len(data) > MAX_PHOTO_BYTES:
-        raise UploadError(f"the photo is {len(data) // 1024} KiB; at most {MAX_PHOTO_BYTES // 1024} KiB")
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
-        raise UploadError("the photo cannot be read as an image")
-    at = (now or datetime.now(UTC)).astimezone(UTC)
-    rel = f"feedback/{at:%Y/%m/%d}/{case_id}-{uuid.uuid4().hex[:8]}{suffix}"
-    path = media_dir / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return rel
+        return check_photo(decode_base64(payload))
+    except PhotoError as exc:
+        raise UploadError(f"the photo is {exc}") from None
 
 
 def accept(cw: Casework, case_id: str, actor: Actor, now: datetime | None = None) -> CaseView:
@@ -97,8 +78,10 @@ def feedback(cw: Casework, media_dir: Path, case_id: str, actor: Actor, note: st
         raise WorkflowError("write what was done")
     if not photo:
         raise WorkflowError("add a photo of the place after handling")
-    rel = save_photo(media_dir, photo, case_id)
-    return cw.handle(case_id, actor, note=note.strip(), photo_path=rel)
+    checked = upload_photo(photo)
+    rel = photo_relpath("feedback", f"{case_id}-{uuid.uuid4().hex[:8]}", f"{datetime.now(UTC):%Y/%m/%d}", checked)
+    with stored_when_accepted(media_dir, rel, checked):  # a refused action leaves no photo behind
+        return cw.handle(case_id, actor, note=note.strip(), photo_path=rel)
 
 
 def escalate(cw: Casework, case_id: str, actor: Actor, note: str, now: datetime | None = None) -> CaseView:

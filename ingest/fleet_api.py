@@ -22,13 +22,12 @@ The GET routes need a login and show a scoped user only the vehicles and coverag
 """
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
 import json
 import logging
 import uuid
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import redis
@@ -41,22 +40,30 @@ from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from dashboard.guard import device_ok
 from gridwatch.categories import CATEGORIES
+from gridwatch.photos import (
+    MAX_PHOTO_BYTES,
+    Photo,
+    PhotoError,
+    base64_size,
+    check_photo,
+    decode_base64,
+    photo_relpath,
+    stored_when_accepted,
+)
 from gridwatch.settings import Settings
 from ingest.fleet import Fleet, FleetError
 from ingest.telemetry import VEHICLE_ID, TelemetryError
-from patrol.crew import MAX_PHOTO_BYTES, CrewStatus
+from patrol.crew import CrewStatus
 
 log = logging.getLogger(__name__)
 
 MAX_STATUS_BODY = 64 * 1024
-# The car's photo limit, base64-inflated by a third, plus the rest of the report.
-MAX_REPORT_BODY = MAX_PHOTO_BYTES * 4 // 3 + 256 * 1024
+# The photo limit (gridwatch.photos; the car's own is lower), base64-inflated by a third, plus the rest of the report.
+MAX_REPORT_BODY = base64_size(MAX_PHOTO_BYTES) + 256 * 1024
 PHOTO_DIR = "reports"
 AUTH_EXTENSION = "gridwatch_auth"  # dashboard.auth.EXTENSION: present when the dashboard's login is wired
 ANONYMOUS = "anonymous"  # dashboard.auth.ANONYMOUS's name: who "is" logged in when logins are off
 REPORT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
-_IMAGE_KINDS: tuple[tuple[bytes, int, str], ...] = ((b"\xff\xd8\xff", 0, "jpg"), (b"\x89PNG\r\n\x1a\n", 0, "png"),
-                                                     (b"WEBP", 8, "webp"))
 
 
 class Strict(BaseModel):
@@ -139,31 +146,9 @@ class RefusedError(ValueError):
     """Refused for good: the message names the field."""
 
 
-def image_kind(data: bytes) -> str:
-    """The file extension of a JPEG, PNG or WebP image; RefusedError for anything else."""
-    for magic, offset, ext in _IMAGE_KINDS:
-        if data[offset:offset + len(magic)] == magic and (ext != "webp" or data[:4] == b"RIFF"):
-            return ext
-    raise RefusedError("photo.data_base64: not a JPEG, PNG or WebP image")
-
-
-def save_photo(media_dir: Path, photo: PhotoIn, name: str, day: date) -> str:
-    """Decode and save the photo as ``reports/YYYY/MM/DD/<name>.<ext>`` under ``media_dir``; returns that path."""
-    try:
-        data = base64.b64decode(photo.data_base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise RefusedError("photo.data_base64: not valid base64") from None
-    if not data:
-        raise RefusedError("photo.data_base64: empty")
-    if len(data) > MAX_PHOTO_BYTES:
-        raise RefusedError(f"photo: {len(data)} bytes; at most {MAX_PHOTO_BYTES}")
-    rel = f"{PHOTO_DIR}/{day:%Y/%m/%d}/{name}.{image_kind(data)}"
-    path = media_dir / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    tmp.write_bytes(data)
-    tmp.replace(path)  # a resend of the same report rewrites the same file; a reader never sees half of it
-    return rel
+def report_photo(photo: PhotoIn) -> Photo:
+    """The report's photo, decoded and checked from its header (gridwatch.photos); PhotoError names the problem."""
+    return check_photo(decode_base64(photo.data_base64))
 
 
 def _token_ok(settings: Settings) -> bool:
@@ -317,10 +302,18 @@ def fleet_blueprint(settings: Settings, fleet: Fleet, cases: CaseService) -> Blu
         at = min(body.created_at or now, now)  # a clock running ahead must not date a case in the future
         try:
             photo = None
+            store: AbstractContextManager[object] = contextlib.nullcontext()
             if body.photo is not None:
-                photo = save_photo(media_dir, body.photo, report_id or uuid.uuid4().hex, at.astimezone(fleet.tz).date())
-            result = cases.report(body.category, body.lat, body.lon, reporter, body.effective_source,
-                                  note=body.note or None, photo_path=photo, at=at)
+                checked = report_photo(body.photo)
+                photo = photo_relpath(PHOTO_DIR, report_id or uuid.uuid4().hex,
+                                      f"{at.astimezone(fleet.tz).date():%Y/%m/%d}", checked)
+                store = stored_when_accepted(media_dir, photo, checked)  # kept only once the case takes it
+            with store:
+                result = cases.report(body.category, body.lat, body.lon, reporter, body.effective_source,
+                                      note=body.note or None, photo_path=photo, at=at)
+        except PhotoError as exc:
+            _abandon(report_id)
+            return _error(exc.status, f"photo.data_base64: {exc}")
         except RefusedError as exc:
             _abandon(report_id)
             return _error(400, str(exc))

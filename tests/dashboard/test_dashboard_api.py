@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,16 +221,29 @@ def test_mjpeg_streams_the_camera_preview_and_unknown_cameras_are_404(
 
 def test_mjpeg_viewers_that_leave_free_their_server_thread(
     dashboard: DashboardServer, publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
-    login_cookie: dict[str, str],
+    login_cookie: dict[str, str], settings: Settings,
 ) -> None:
     """More viewers come and go than the server has threads; each must be served, and the API still answers."""
     publish_camera("car-1", "巡逻车 1", preview=jpeg("bus.jpg", 160))
+
+    def watch() -> tuple[socket.socket, bytes]:
+        # A stream just closed holds its slot (dashboard.max_streams_per_user) until the server notices the
+        # viewer left (within a frame interval): a 429 meanwhile is retried, the stream must come within 30 s.
+        deadline = time.monotonic() + 30
+        while True:
+            sock, head = _raw_get(dashboard.port, "/video/car-1.mjpg", login_cookie)
+            if not head.startswith(b"HTTP/1.1 429"):
+                return sock, head
+            sock.close()
+            assert time.monotonic() < deadline, "a viewer's slot was never given back"
+            time.sleep(0.2)
+
     for _ in range(24):  # > 16 threads: a viewer whose stream outlived it would starve the next ones
-        sock, head = _raw_get(dashboard.port, "/video/car-1.mjpg", login_cookie)
+        sock, head = watch()
         _first_jpeg(sock, head)
         sock.close()
-    # Several viewers at once do not wait for one another either.
-    viewers = [_raw_get(dashboard.port, "/video/car-1.mjpg", login_cookie) for _ in range(6)]
+    # Several viewers at once (as many as one user may open) do not wait for one another either.
+    viewers = [watch() for _ in range(settings.dashboard.max_streams_per_user)]
     for sock, head in viewers:
         assert _first_jpeg(sock, head)[:2] == b"\xff\xd8"
     conn = http.client.HTTPConnection("127.0.0.1", dashboard.port, timeout=5)
