@@ -45,8 +45,12 @@ def sitter_clip(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> P
 
 def test_drive_by_of_a_sitting_person_gives_one_vagrant_event(sitter_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "events.jsonl"
+    # The park-sitter sits on a low wall: seated, which counts only where the settings say so (issue 13).
+    config = tmp_path / "seated.toml"
+    config.write_text('[rules]\nvagrant_postures = ["lying", "sitting", "seated"]\n', encoding="utf-8")
     proc = subprocess.run(
-        [str(GRIDWATCH), "--log-level", "WARNING", "analyze", str(sitter_clip), "--patrol", "--out", str(out)],
+        [str(GRIDWATCH), "--config", str(config), "--log-level", "WARNING", "analyze", str(sitter_clip), "--patrol",
+         "--out", str(out)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
