@@ -47,6 +47,7 @@ TOWN = SHARED_DIR / "video" / "towncentre_street_pedestrians_1080p.mp4"
 SUSTAINED_FPS = 4.5
 STAGES = ("detect", "track", "pose", "rules")
 SUSTAINED_P95_S = 1.0
+DWELL_S = 5.0
 
 
 def _load() -> str:
@@ -197,25 +198,52 @@ def _bench_trackers(frames: int) -> list[dict[str, Any]]:
 
 # ---- streams: ours ----------------------------------------------------------------------------------------
 
-def _stream_settings(urls: list[str], pose: bool, skip_deblocking: bool = False) -> Settings:
-    cams = [{"id": f"cam-{i}", "name": f"Stream {i}", "url": u} for i, u in enumerate(urls)]
+def _stream_settings(urls: list[str], pose: bool, skip_deblocking: bool = False,
+                     detect_urls: list[str] | None = None) -> Settings:
+    cams: list[dict[str, Any]] = [{"id": f"cam-{i}", "name": f"Stream {i}", "url": u} for i, u in enumerate(urls)]
     vision: dict[str, Any] = {"model": str(MODEL)}
+    if detect_urls is not None:
+        for cam, sub in zip(cams, detect_urls, strict=True):
+            cam["detect_url"] = sub
+        vision["max_frames_per_input"] = 1  # every detection frame at full size: no stacking
     if not pose:
         vision["pose_model"] = None
-    return load_settings(None, demo={"enabled": False}, cameras=cams, vision=vision,
+    # With sub-streams, alerts are measured too (capture -> alert with its main-stream snapshot): the looped
+    # clips raise no vagrancy alert as fixed cameras, so the demo dwell rule (a person in view 5 s) runs beside
+    # the vagrant rule and gives alerts to time.
+    rules: dict[str, Any] = ({"enabled": ["vagrant", "dwell"], "dwell_seconds": DWELL_S}
+                             if detect_urls is not None else {})
+    return load_settings(None, demo={"enabled": False}, cameras=cams, vision=vision, rules=rules,
                          ingest={"detect_fps": 5, "stall_seconds": 5, "open_timeout_seconds": 10,
                                  "skip_deblocking": skip_deblocking})
 
 
 def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool,
-             skip_deblocking: bool = False) -> dict[str, Any]:
+             skip_deblocking: bool = False, detect_urls: list[str] | None = None) -> dict[str, Any]:
     from vision.yolo import Detector  # isort: skip
     from ultralytics.nn.backends.openvino import OpenVINOBackend
 
     from gridwatch.worker import VisionWorker
     from ingest.reader import CameraReader
 
-    settings = _stream_settings(urls, pose, skip_deblocking)
+    settings = _stream_settings(urls, pose, skip_deblocking, detect_urls)
+    if detect_urls is not None:
+        with tempfile.TemporaryDirectory() as media:
+            return _run_ours(settings, seconds, warmup, Detector, OpenVINOBackend, VisionWorker, CameraReader,
+                             Path(media))
+    return _run_ours(settings, seconds, warmup, Detector, OpenVINOBackend, VisionWorker, CameraReader, None)
+
+
+def _run_ours(settings: Settings, seconds: float, warmup: float, Detector: Any, OpenVINOBackend: Any,  # noqa: N803
+              VisionWorker: Any, CameraReader: Any, media: Path | None) -> dict[str, Any]:  # noqa: N803
+    """One measured run; with ``media`` (detection sub-streams) the main streams are recorded, every alert gets
+    its snapshot decoded from the main stream and a clip cut from it, and capture->alert is measured."""
+    from gridwatch.types import Phase
+    from ingest.clips import ClipService
+    from ingest.main_snapshots import MainSnapshots
+    from ingest.recorder import Recorder
+    from ingest.stream_roles import reader_for
+
     detector = Detector(settings.vision)
     # When each frame became available to vision (decoded and handed over), to compare with the plain way,
     # whose capture thread can only tell when it retrieved a decoded frame.
@@ -237,10 +265,25 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool,
         if t is not None:
             decoded_lat.append(time.time() - t)
 
-    CameraReader._on_frame = on_frame  # type: ignore[method-assign]
-    readers = {c.id: CameraReader(c, settings.ingest).start() for c in settings.cameras}
+    CameraReader._on_frame = on_frame
+    recorder = Recorder(settings.recording, media) if media is not None else None
+    readers = {c.id: reader_for(c, settings.ingest, packets=recorder.buffer(c.id) if recorder else None).start()
+               for c in settings.cameras}
     events: list[Any] = []
-    worker = VisionWorker(settings, readers, detector, on_event=events.append, on_preview=on_preview)
+    alert_lat: list[float] = []  # capture of the deciding frame -> alert ready (main-stream snapshot decoded)
+    clip_futures: list[Any] = []
+    clips = ClipService(recorder, media, settings.recording).start() if recorder is not None and media else None
+    snapshots = MainSnapshots(readers)
+
+    def on_event(event: Any) -> None:
+        applied = snapshots.apply(event)
+        if event.phase is Phase.NEW:
+            alert_lat.append(time.time() - event.last_seen.timestamp())
+            if clips is not None:
+                clip_futures.append(clips.request(event.event_id, event.camera_id, event.last_seen))
+        events.append(applied)
+
+    worker = VisionWorker(settings, readers, detector, on_event=on_event, on_preview=on_preview)
     meter = InferenceMeter()
     meter.wrap(OpenVINOBackend)  # models run Ultralytics' way (pose mosaics at batch 1 included)
     for model in (detector, getattr(worker, "_pose", None)):
@@ -260,6 +303,7 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool,
         batches0, frames0, crops0 = worker.times.batches, worker.times.frames, worker.times.pose_crops
         stages0 = {k: getattr(worker.times, k) for k in STAGES}
         missed0 = worker.frames_missed
+        alerts0 = len(alert_lat)
         t0 = time.monotonic()
         stacked: collections.Counter[int] = collections.Counter()  # frames per model input, sampled
         while (left := t0 + seconds - time.monotonic()) > 0:
@@ -296,12 +340,38 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool,
             "stage_ms_per_frame": {k: round(1000 * (getattr(worker.times, k) - v) / window, 1)
                                    for k, v in stages0.items()} if window else None,
         }
+        if media is not None:
+            new_alerts = alert_lat[alerts0:]
+            result.update(
+                detect_substream=True,
+                alerts=len(new_alerts),
+                capture_to_alert_p50_s=round(_pct(new_alerts, 50), 3),
+                capture_to_alert_p95_s=round(_pct(new_alerts, 95), 3),
+                snapshots_from_main=snapshots.decoded, snapshots_enlarged=snapshots.enlarged,
+            )
     finally:
         worker.stop()
         meter.unwrap()
+        written = 0
+        if clips is not None:  # the readers still run: the newest alerts' clips can end
+            for f in clip_futures:
+                try:
+                    path = f.result(timeout=30)
+                    written += 1
+                    if written == 1:
+                        import av
+
+                        with av.open(str(path)) as c:
+                            cc = c.streams.video[0].codec_context
+                            log.info("first alert clip %s: %dx%d", path.name, cc.width, cc.height)
+                except Exception as exc:  # noqa: BLE001 - a missing clip is reported, not fatal
+                    log.warning("alert clip not written: %s", exc)
+            clips.stop()
         for r in readers.values():
             r.stop()
-        CameraReader._on_frame = original_on_frame  # type: ignore[method-assign]
+        CameraReader._on_frame = original_on_frame
+    if media is not None:
+        result["clips_written"] = f"{written}/{len(clip_futures)}"  # cut from the main streams by stream copy
     return result
 
 
@@ -414,7 +484,7 @@ def run_plain(urls: list[str], seconds: float, warmup: float) -> dict[str, Any]:
 
 
 def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[str],
-                  skip_deblocking: bool = False) -> list[dict[str, Any]]:
+                  skip_deblocking: bool = False, detect_substream: bool = False) -> list[dict[str, Any]]:
     from ingest.demo_server import RtspTestServer
     from vision.driveby import scene_photo, write_clip
 
@@ -422,16 +492,20 @@ def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[s
     with tempfile.TemporaryDirectory() as tmp:
         photo, spec = scene_photo("park", SHARED_DIR / "images")
         park = write_clip(photo, Path(tmp) / "park.mp4", spec)
-        with RtspTestServer(park, mount="/park") as a, RtspTestServer(TOWN, mount="/town", width=1280) as b:
+        sub = {"sub_mount": "/sub", "sub_width": 640} if detect_substream else {}
+        with (RtspTestServer(park, mount="/park", **sub) as a,  # type: ignore[arg-type]
+              RtspTestServer(TOWN, mount="/town", width=1280, **sub) as b):  # type: ignore[arg-type]
             for n in counts:
                 urls = [(a.url, b.url)[i % 2] for i in range(n)]
+                subs = [(a.sub_url, b.sub_url)[i % 2] for i in range(n)] if detect_substream else None
                 for way in ways:
                     log.info("%d streams, %s (%s)", n, way, _load())
                     load_before = _load()
                     if way == "plain":
                         res = run_plain(urls, seconds, warmup)
                     else:
-                        res = run_ours(urls, seconds, warmup, pose=(way == "ours"), skip_deblocking=skip_deblocking)
+                        res = run_ours(urls, seconds, warmup, pose=(way == "ours"), skip_deblocking=skip_deblocking,
+                                       detect_urls=subs)
                     res.update(way=way, streams=n, load=load_before, skip_deblocking=skip_deblocking)
                     res["sustained"] = (res["frames_per_stream_min"] >= SUSTAINED_FPS
                                         and res["decoded_latency_p95_s"] <= SUSTAINED_P95_S)
@@ -453,6 +527,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--warmup", type=float, default=6.0)
     s.add_argument("--ways", default="ours,ours-detect,plain")
     s.add_argument("--skip-deblocking", action="store_true", help="ours: ingest.skip_deblocking = true")
+    s.add_argument("--detect-substream", action="store_true",
+                   help="ours: each camera also has a 640x360 detection sub-stream (detect_url, served by the same "
+                   "RTSP server); vision decodes only it, at full size (vision.max_frames_per_input = 1), the main "
+                   "streams are recorded by stream copy, alerts get main-stream snapshots and clips; plain still "
+                   "reads the main streams")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for noisy in ("ultralytics", "ingest", "gridwatch", "vision"):
@@ -463,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(json.dumps(row) + "\n")
     else:
         bench_streams([int(x) for x in args.streams.split(",")], args.seconds, args.warmup, args.ways.split(","),
-                      args.skip_deblocking)
+                      args.skip_deblocking, args.detect_substream)
     log.info("end, %s", _load())
     return 0
 

@@ -61,7 +61,7 @@ class MainStreamTap:
     def start(self) -> MainStreamTap:
         if self._thread is not None:
             raise RuntimeError(f"{self._where}: already started")
-        self._thread = threading.Thread(target=self._run, name=f"main-{self.camera.id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"reader-main-{self.camera.id}", daemon=True)
         self._thread.start()
         return self
 
