@@ -151,6 +151,7 @@ class CaseFilter:
     possibly_resolved_only: bool = False
     reported_from: datetime | None = None
     reported_to: datetime | None = None  # exclusive
+    source: str | None = None  # the channel that opened the case: camera, phone, web, patrol, open311
     limit: int = 100
     offset: int = 0
 
@@ -214,6 +215,8 @@ class CaseBook:
             where.append(_CASES.c.reported_at >= f.reported_from)
         if f.reported_to is not None:
             where.append(_CASES.c.reported_at < f.reported_to)
+        if f.source is not None:
+            where.append(_CASES.c.source == f.source)
         return where
 
     def queue(self, f: CaseFilter | None = None, now: datetime | None = None) -> list[CaseView]:

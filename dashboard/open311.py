@@ -11,11 +11,16 @@ A request becomes a report (``CaseService.report(source="open311")``): near an o
 it joins that case, like a second sighting, and the answer names that case. Status follows the spec: "open"
 while the case is in the workflow, "closed" once it is closed, rejected (false alarm, duplicate) or invalid;
 ``status_notes`` says which. A request merged into another case reports that case's status. Errors are the
-spec's list of {"code", "description"}. These routes take no login (apps have none); case ids are random, so
-only the filer can look a request up, and the list shows only requests that came in through Open311.
+spec's list of {"code", "description"}. These routes take no login (apps have none), so they show only what the
+filer sent: a ``service_request_id`` is the case id signed for Open311 (``<case>-<signature>``), which only this
+API hands out; an internal case's id, or a made-up one, is 404. The description is the filer's own (never a
+note of the centre's) and the position is rounded to 3 decimals (about 100 m). The list holds only cases that
+came in through Open311: at most ``page_size`` (50, up to 100; the queue's most urgent first, shown newest
+first), from one LIMITed query.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from collections.abc import Callable
@@ -25,12 +30,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.engine import Engine
 
-from alerts.casebook import MAX_PAGE, CaseBook, CaseFilter, CaseView
+from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.cases import CaseNotFoundError, CaseService
 from alerts.models import utc_now
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role, Status
-from dashboard import lang
+from dashboard import auth, lang
 from dashboard.context import current
 from gridwatch.categories import CATEGORIES
 from gridwatch.i18n import Translator, translator
@@ -40,10 +45,32 @@ log = logging.getLogger(__name__)
 
 SOURCE = "open311"
 MAX_DESCRIPTION = 4000
-MAX_LIST = 200
+MAX_LIST = 100
+DEFAULT_LIST = 50
 DEFAULT_DAYS = 90  # the spec's default window for a list without dates
 _MERGE_HOPS = 5
-_SCAN_PAGES = 20  # the queue has no source filter: look through at most this many pages of cases
+POSITION_DECIMALS = 3  # about 100 m: where the problem is, not whose doorstep the filer stood on
+_SIGNATURE_HEX = 24
+
+
+class RequestIds:
+    """Open311 request ids: a case id with an HMAC of it, so the anonymous API resolves only ids it handed out."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"gridwatch-open311\0" + secret.encode()).digest()
+
+    def _signature(self, case_id: str) -> str:
+        return hmac.new(self._key, case_id.encode(), hashlib.sha256).hexdigest()[:_SIGNATURE_HEX]
+
+    def issue(self, case_id: str) -> str:
+        return f"{case_id}-{self._signature(case_id)}"
+
+    def case_of(self, request_id: str) -> str | None:
+        """The case behind a request id, or None for anything this API did not hand out."""
+        case_id, _, signature = request_id.rpartition("-")
+        if not case_id or not hmac.compare_digest(signature.encode(), self._signature(case_id).encode()):
+            return None
+        return case_id
 
 
 class Open311Error(Exception):
@@ -105,6 +132,12 @@ def _iso(value: datetime | None) -> str | None:
 def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter], settings: Settings) -> Blueprint:
     bp = Blueprint("gridwatch_open311", __name__)
     built: list[tuple[CaseService, CaseBook, GridRouter]] = []
+    signed: list[RequestIds] = []
+
+    def ids() -> RequestIds:
+        if not signed:  # the session key: every dashboard behind one address signs alike
+            signed.append(RequestIds(auth.session_secret(settings)))
+        return signed[0]
 
     def parts() -> tuple[CaseService, CaseBook, GridRouter]:
         if not built:
@@ -115,6 +148,11 @@ def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRout
     @bp.errorhandler(Open311Error)
     def _error(exc: Open311Error) -> tuple[Response, int]:
         return jsonify([{"code": exc.code, "description": exc.description}]), exc.code
+
+    def _resolve_request(book: CaseBook, request_id: str) -> tuple[str, CaseView] | None:
+        case_id = ids().case_of(request_id)
+        view = None if case_id is None else _resolve(book, case_id)
+        return None if case_id is None or view is None else (case_id, view)
 
     def _resolve(book: CaseBook, case_id: str) -> CaseView | None:
         try:
@@ -136,9 +174,11 @@ def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRout
             agency = r.feature(view.assignee_grid).name
         if view.department is not None:
             agency = view.department
-        description = next((h.note for h in book.history(case_id) if h.action == "report" and h.note), None)
+        # The filer's own words only: the report Open311 filed, never a note the centre wrote.
+        description = next((h.note for h in book.history(case_id)
+                            if h.action == "report" and h.actor == SOURCE and h.note), None)
         return {
-            "service_request_id": case_id,
+            "service_request_id": ids().issue(case_id),
             "status": status,
             "status_notes": notes,
             "service_name": (cat.name_en if t.lang == "en" else cat.name_zh) if cat else view.category,
@@ -152,8 +192,8 @@ def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRout
             "address": None,
             "address_id": None,
             "zipcode": None,
-            "lat": view.lat,
-            "long": view.lon,
+            "lat": None if view.lat is None else round(view.lat, POSITION_DECIMALS),
+            "long": None if view.lon is None else round(view.lon, POSITION_DECIMALS),
             "media_url": None,
         }
 
@@ -197,28 +237,35 @@ def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRout
                  "new" if result.new_case else "joined")
         notice = t.gettext("Received.") if result.new_case else t.gettext(
             "Received; the same problem was already reported here, so your report joins that one.")
-        return jsonify([{"service_request_id": result.case_id, "service_notice": notice, "account_id": None}]), 201
+        return jsonify([{"service_request_id": ids().issue(result.case_id), "service_notice": notice,
+                         "account_id": None}]), 201
 
-    @bp.get("/open311/v2/requests/<case_id>.json")
+    @bp.get("/open311/v2/requests/<case_id>.json")  # the path keeps its name (dashboard.guard's table)
     def one(case_id: str) -> Response:
         _service, book, r = parts()
-        view = _resolve(book, case_id)
-        if view is None:
-            raise Open311Error(404, _t().gettext("No request {id}").format(id=case_id))
-        return jsonify([_request_json(book, r, case_id, view)])
+        found = _resolve_request(book, case_id)  # a request id: the case id signed for Open311
+        if found is None:
+            raise Open311Error(404, _t().gettext("No request {id}").format(id=case_id[:80]))
+        return jsonify([_request_json(book, r, *found)])
 
     @bp.get("/open311/v2/requests.json")
     def many() -> Response:
         _service, book, r = parts()
         t = _t()
-        ids = [i for i in (request.args.get("service_request_id") or "").split(",") if i]
+        asked = [i for i in (request.args.get("service_request_id") or "").split(",") if i]
         out: list[dict[str, Any]] = []
-        if ids:
-            for case_id in ids[:MAX_LIST]:
-                view = _resolve(book, case_id)
-                if view is not None:
-                    out.append(_request_json(book, r, case_id, view))
+        if asked:
+            for request_id in asked[:MAX_LIST]:
+                found = _resolve_request(book, request_id)
+                if found is not None:
+                    out.append(_request_json(book, r, *found))
             return jsonify(out)
+        try:
+            page_size = int(request.args.get("page_size") or DEFAULT_LIST)
+        except ValueError:
+            page_size = -1
+        if not 1 <= page_size <= MAX_LIST:
+            raise Open311Error(400, t.gettext("page_size must be a whole number from 1 to {n}").format(n=MAX_LIST))
         try:
             end = _date_arg("end_date") or utc_now()
             start = _date_arg("start_date") or end - timedelta(days=DEFAULT_DAYS)
@@ -229,7 +276,8 @@ def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRout
         wanted = request.args.get("status")
         if wanted not in (None, "", "open", "closed"):
             raise Open311Error(400, t.gettext("status must be open or closed"))
-        for view in _open311_cases(book, code, start, end):
+        for view in book.queue(CaseFilter(category=code, reported_from=start, reported_to=end, source=SOURCE,
+                                          limit=page_size)):
             shown = _resolve(book, view.id) or view
             item = _request_json(book, r, view.id, shown)
             if not wanted or item["status"] == wanted:
@@ -238,18 +286,6 @@ def open311_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRout
         return jsonify(out)
 
     return bp
-
-
-def _open311_cases(book: CaseBook, code: str | None, start: datetime, end: datetime) -> list[CaseView]:
-    """Cases first reported through Open311 in [start, end), at most MAX_LIST (pages through the queue)."""
-    found: list[CaseView] = []
-    for page in range(_SCAN_PAGES):
-        views = book.queue(CaseFilter(category=code, reported_from=start, reported_to=end, limit=MAX_PAGE,
-                                      offset=page * MAX_PAGE))
-        found += [v for v in views if v.source == SOURCE]
-        if len(views) < MAX_PAGE or len(found) >= MAX_LIST:
-            break
-    return found[:MAX_LIST]
 
 
 def _date_arg(name: str) -> datetime | None:
