@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
     ana = sub.add_parser("analyze", help="find issues in a video file, RTSP URL or still image (JSON lines)")
-    ana.add_argument("source", help="video file, rtsp:// URL or image")
+    ana.add_argument("source", help="video file, rtsp:// URL or image (for a camera with a detection "
+                     "sub-stream, its detect_url shows what the worker's vision sees)")
     ana.add_argument("--out", "-o", type=Path, default=None, help="JSON lines file (default: standard output)")
     ana.add_argument("--snapshots", type=Path, default=None, help="snapshot folder (default: beside --out)")
     mode = ana.add_mutually_exclusive_group()
