@@ -88,6 +88,11 @@ class CameraVisionSettings(Strict):
     stall_seconds: float | None = Field(
         default=None, gt=0, description="This camera's rules.stall_seconds (unset = the global one)."
     )
+    vagrant_postures: tuple[Literal["lying", "sitting", "seated"], ...] | None = Field(
+        default=None, min_length=1,
+        description="This camera's rules.vagrant_postures (unset = the global one), e.g. a demo camera that "
+        "opts into seated.",
+    )
     facing_deg: float = Field(
         default=0.0, ge=-180, le=360,
         description="Moving camera: where it looks, degrees clockwise from the car's heading (0 forward, 90 right "
@@ -442,6 +447,12 @@ class DemoSettings(Strict):
         "data_dir/demo/ and played in step with the car's GPS (ingest.demo_lap).",
     )
     scene: str = Field(default="park", description="Drive-by scene of the park pass (vision.driveby).")
+    vagrant_postures: tuple[Literal["lying", "sitting", "seated"], ...] = Field(
+        default=("lying", "sitting", "seated"), min_length=1,
+        description="The demo car's vagrant postures (its cameras[].vision.vagrant_postures): the park's people sit "
+        "on walls and chairs by their tents, so the demo opts into seated; a real camera keeps rules.vagrant_postures "
+        "(sitting on the ground and lying).",
+    )
     lap_seconds: float = Field(
         default=150.0, ge=20, le=3600,
         description="One lap of the demo car's 1.6 km block loop, park pass included (longer than cases.pass_gap_s, "

@@ -77,7 +77,7 @@ def vagrant_rule(
     frame, dets = tracked.frame, tracked.detections
     view = _check_camera(state.view, frame.camera_id)
     height, width = frame.image.shape[:2]
-    wanted = {Posture(p) for p in rules.vagrant_postures}
+    wanted = {Posture(p) for p in view.postures_for(rules)}
     tracks: dict[int, PersonTrack] = {}
     issues = dict(state.issues)
     events: list[IssueEvent] = []

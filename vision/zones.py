@@ -36,6 +36,7 @@ class CameraView:
     no_vending_areas: PreparedGeometry | None = None  # lon, lat
     vagrant_dwell_seconds: float | None = None  # None = the global setting
     stall_seconds: float | None = None
+    vagrant_postures: tuple[str, ...] | None = None  # None = rules.vagrant_postures
 
     @classmethod
     def from_settings(cls, camera: CameraSettings, rules: RulesSettings) -> CameraView:
@@ -49,6 +50,7 @@ class CameraView:
             no_vending_areas=_shape(rules.no_vending_areas),
             vagrant_dwell_seconds=v.vagrant_dwell_seconds,
             stall_seconds=v.stall_seconds,
+            vagrant_postures=v.vagrant_postures,
         )
 
     @classmethod
@@ -61,6 +63,9 @@ class CameraView:
 
     def stall_seconds_for(self, rules: RulesSettings) -> float:
         return self.stall_seconds if self.stall_seconds is not None else rules.stall_seconds
+
+    def postures_for(self, rules: RulesSettings) -> tuple[str, ...]:
+        return self.vagrant_postures if self.vagrant_postures is not None else rules.vagrant_postures
 
 
 def in_image_zone(zone: PreparedGeometry | None, x: float, y: float, width: int, height: int) -> bool:

@@ -240,6 +240,8 @@ def test_no_alert_is_lost_when_a_worker_is_killed(tmp_path: Path, shared_dir: Pa
         cfg.write_text(
             f'data_dir = "{tmp_path / "data"}"\n[demo]\nenabled = false\n[ingest]\ndetect_fps = 3\n'
             "telemetry_ws_port = 0\nstall_seconds = 4\n[recording]\nenabled = false\n"
+            # The park's people sit on walls by their tents (seated, opt-in); this test is about leases, not posture.
+            '[rules]\nvagrant_postures = ["lying", "sitting", "seated"]\n'
             + "".join(f'\n[[cameras]]\nid = "{c}"\nname = "{c}"\nurl = "{rtsp.url}"\ngps_route = "jinshui-demo"\n'
                       for c in cars)
         )

@@ -56,7 +56,9 @@ def settings(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory)
         # drive-by may be lost (BENCHMARKS.md, recall per frames per input), which is not what this test is about.
         vision={"max_frames_per_input": 2},
         cameras=[
-            {"id": "car-1", "name": "Patrol car 1", "url": car_url, "gps_route": "jinshui-demo"},
+            # The park-sitter sits on a low wall (seated, opt-in): this test is about the worker, not posture.
+            {"id": "car-1", "name": "Patrol car 1", "url": car_url, "gps_route": "jinshui-demo",
+             "vision": {"vagrant_postures": ["lying", "sitting", "seated"]}},
             {"id": "street-2", "name": "Street camera 2", "url": street_url},
             {"id": "dead-3", "name": "Dead camera", "url": f"rtsp://admin:pw@127.0.0.1:{free_port()}/none"},
         ],

@@ -57,7 +57,8 @@ def test_bad_zones_are_named() -> None:
 
 def test_camera_kind_and_zones_reach_the_rules() -> None:
     s = load_settings(None, rules={"no_vending_areas": [[[113.6, 34.7], [113.7, 34.7], [113.7, 34.8]]]}, cameras=[
-        {"id": "car-1", "name": "Car", "url": "rtsp://127.0.0.1/car", "gps_route": "jinshui-demo"},
+        {"id": "car-1", "name": "Car", "url": "rtsp://127.0.0.1/car", "gps_route": "jinshui-demo",
+         "vision": {"vagrant_postures": ["lying", "sitting", "seated"]}},
         {"id": "cam-2", "name": "Street", "url": "rtsp://127.0.0.1/st",
          "vision": {"vagrant_zones": [[[0, 0.5], [1, 0.5], [1, 1], [0, 1]]], "vagrant_dwell_seconds": 30}},
     ])
@@ -66,3 +67,6 @@ def test_camera_kind_and_zones_reach_the_rules() -> None:
     assert car.no_vending_areas is not None
     assert street.vagrant_zones is not None and street.dwell_seconds(s.rules) == 30
     assert car.dwell_seconds(s.rules) == s.rules.vagrant_dwell_seconds
+    # One camera may opt into people seated on walls and benches (the demo car); the others keep the global rule.
+    assert car.postures_for(s.rules) == ("lying", "sitting", "seated")
+    assert street.postures_for(s.rules) == s.rules.vagrant_postures == ("lying", "sitting")
