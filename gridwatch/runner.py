@@ -21,7 +21,7 @@ from gridwatch.events import camera_state_to_hash
 from gridwatch.health import HeartbeatThread, http_ok
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import SHARED_DIR, CameraSettings, Settings
+from gridwatch.settings import SHARED_DIR, CameraSettings, CameraVisionSettings, Settings
 from gridwatch.types import CameraState, Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,20 @@ def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
     server = RtspTestServer(video, port=port, mount="/demo-car").start()
     life.started(f"demo RTSP server {server.url}", server.stop)
     car = CameraSettings(
-        id="demo-car", name="巡逻车 豫A·G2024 (demo)", url=server.url, gps_route=settings.demo.gps_route  # type: ignore[arg-type]
+        id="demo-car", name="巡逻车 豫A·G2024 (demo)", url=server.url, gps_route=settings.demo.gps_route,  # type: ignore[arg-type]
+        # The park's people sit on walls and chairs by their tents: the demo car opts into "seated".
+        vision=CameraVisionSettings(vagrant_postures=settings.demo.vagrant_postures),
     )
     return settings.model_copy(update={"cameras": (*settings.cameras, car)})
+
+
+def demo_car_changes(stored: CameraSettings, car: CameraSettings) -> dict[str, object]:
+    """The registry's demo car follows this run's stream and route; a registry from before the demo opted into
+    seated gets the demo's postures (set ones, the operator's edit, stay)."""
+    changes: dict[str, object] = {"url": car.url.get_secret_value(), "gps_route": car.gps_route}
+    if stored.vision.vagrant_postures is None:
+        changes["vision"] = stored.vision.model_copy(update={"vagrant_postures": car.vision.vagrant_postures})
+    return changes
 
 
 def start_demo_telemetry(settings: Settings, dashboard_url: str, life: Lifecycle) -> None:
@@ -179,7 +190,7 @@ def start_worker(  # type: ignore[no-untyped-def]
         if cam.id == DEMO_CAMERA_ID:
             # The demo RTSP server may get a new port each start; the registry keeps the camera's other edits.
             try:
-                registry.update(cam.id, {"url": cam.url.get_secret_value()})
+                registry.update(cam.id, demo_car_changes(registry.get(cam.id), cam))
             except RegistryError as exc:
                 log.info("demo car not updated in the camera registry: %s", exc)
     store = TelemetryStore(client, settings.ingest.telemetry_track_seconds)
