@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from patrol.detect import DetectStream
 from patrol.publisher import LivePublisher
 from patrol.segments import SegmentRecorder, SegmentStore
 from patrol.settings import CameraFeed, PatrolSettings
@@ -51,6 +52,8 @@ class CameraPipeline:
         self.publisher = LivePublisher(feed.id, settings.publish_url(feed), live, settings.relay_transport,
                                        settings.uplink.retry_seconds, settings.uplink.rtsp_timeout_seconds)
         self.recorder = SegmentRecorder(feed.id, store, settings.recording.segment_seconds)
+        # The command centre's vision reads this one (its detect_url); None: the main stream only.
+        self.detect = DetectStream(feed, settings) if feed.detect_source or feed.detect_encode else None
         self._stop = threading.Event()  # shared with the source: it also ends a file's real-time pacing wait
         self.source = CameraSource(feed, self._stop, settings.uplink.rtsp_timeout_seconds)
         self.packets = 0
@@ -62,6 +65,8 @@ class CameraPipeline:
     def start(self) -> CameraPipeline:
         self._stop.clear()
         self.publisher.start()
+        if self.detect is not None:
+            self.detect.start()
         self._thread = threading.Thread(target=self._run, name=f"patrol-cam-{self.feed.id}", daemon=True)
         self._thread.start()
         return self
@@ -75,6 +80,8 @@ class CameraPipeline:
             self._thread = None
         self.recorder.close()
         self.publisher.stop(timeout)
+        if self.detect is not None:
+            self.detect.stop(timeout)
 
     def _run(self) -> None:
         backoff = 1.0
@@ -87,6 +94,8 @@ class CameraPipeline:
                     self.packets += 1
                     self.recorder.write(p)
                     self.publisher.offer(p)
+                    if self.detect is not None:
+                        self.detect.offer(p)
             except SourceError as exc:
                 self.last_error = str(exc)
                 log.warning("%s; reopening in %.0f s", exc, backoff)

@@ -85,6 +85,26 @@ class CameraFeed(Strict):
     live: LiveSettings | None = Field(
         default=None, description="This camera's live stream settings; unset = the car's [live] table."
     )
+    detect_source: SecretUrl | None = Field(
+        default=None,
+        description="The camera's own detection sub-stream (e.g. its 640x360 rtsp:// stream): published as it comes "
+        "beside the main stream, at <publish path>-detect, for the command centre's detect_url.",
+    )
+    detect_encode: bool = Field(
+        default=False,
+        description="A camera without a sub-stream of its own: the car encodes a detection stream detect_width "
+        "wide from the main stream and publishes it at <publish path>-detect (costs the car one decode + encode).",
+    )
+    detect_width: int = Field(
+        default=640, ge=64, le=4096, description="Width of the detection stream detect_encode makes."
+    )
+
+    @model_validator(mode="after")
+    def _one_detection_stream(self) -> CameraFeed:
+        if self.detect_source is not None and self.detect_encode:
+            raise ValueError("detect_source and detect_encode exclude each other: the camera has its own "
+                             "sub-stream, or the car encodes one")
+        return self
 
     def resolved_kind(self) -> Literal["rtsp", "v4l2", "file"]:
         if self.kind != "auto":
@@ -241,6 +261,10 @@ class PatrolSettings(Strict):
         """The full RTSP URL (with its password) a camera publishes to; log ``mask_url`` of it, never it."""
         path = camera.publish_path or f"{self.vehicle_id}/{camera.id}"
         return f"{self.relay_url.get_secret_value().rstrip('/')}/{path}"
+
+    def detect_publish_url(self, camera: CameraFeed) -> str:
+        """Where a camera's detection stream goes: its publish URL + ``-detect``."""
+        return f"{self.publish_url(camera)}-detect"
 
     def centre_endpoint(self, path: str) -> str:
         return f"{self.centre_url.get_secret_value().rstrip('/')}/{path.lstrip('/')}"
