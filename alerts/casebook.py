@@ -87,6 +87,7 @@ class CaseView:
     feedback_photo_url: str | None
     suppressed: int = 0  # sightings kept quietly after this case was rejected as a false alarm
     previous_case_id: str | None = None  # the finished case of the same place before this one
+    last_camera_id: str | None = None  # the camera of its latest sighting
 
     @property
     def seen_clear(self) -> bool:
@@ -154,6 +155,7 @@ class CaseFilter:
     source: str | None = None  # the channel that opened the case: camera, phone, web, patrol, open311
     limit: int = 100
     offset: int = 0
+    newest_seen_first: bool = False  # the wall's order (latest sighting first), not the deadline's
 
 
 def case_view(row: Any, now: datetime) -> CaseView:
@@ -174,6 +176,7 @@ def case_view(row: Any, now: datetime) -> CaseView:
         merged_into=row.merged_into, drop_reason=row.drop_reason, rework_count=int(row.rework_count),
         feedback_note=row.feedback_note, feedback_photo_url=media_url(row.feedback_photo),
         suppressed=int(row.suppressed or 0), previous_case_id=row.previous_case_id,
+        last_camera_id=row.last_camera_id,
     )
 
 
@@ -225,11 +228,12 @@ class CaseBook:
         if not 1 <= f.limit <= MAX_PAGE or f.offset < 0:
             raise ValueError(f"limit must be 1..{MAX_PAGE} and offset >= 0, got {f.limit} and {f.offset}")
         now = now or utc_now()
+        order = ((_CASES.c.last_seen.desc(), _CASES.c.id) if f.newest_seen_first else
+                 (_CASES.c.deadline_at.is_(None), _CASES.c.deadline_at, _CASES.c.reported_at.desc(), _CASES.c.id))
         query = (
             sa.select(_CASES)
             .where(*self._where(f, now))
-            .order_by(_CASES.c.deadline_at.is_(None), _CASES.c.deadline_at, _CASES.c.reported_at.desc(),
-                      _CASES.c.id)
+            .order_by(*order)
             .limit(f.limit)
             .offset(f.offset)
         )

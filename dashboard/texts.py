@@ -88,6 +88,7 @@ def browser_texts(t: Translator) -> dict[str, str]:
         "noSnapshot": t.gettext("No snapshot"),
         "noGrid": t.gettext("No grid"),
         "confidence": t.gettext("Confidence"),
+        "seenClear": t.gettext("Seen clear on site"),  # a camera's pass found the case's place clear
         "connecting": t.gettext("Connecting…"),
         "live": t.gettext("● Live"),
         "lost": t.gettext("Connection lost, reconnecting…"),

@@ -21,12 +21,14 @@ import redis
 from sqlalchemy.engine import Engine
 
 from alerts import gridload
+from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.figures import FigureBook
 from alerts.grids import GridFeature
 from alerts.routing import GridRouter
 from dashboard import queries
 from dashboard.context import current
 from gridwatch import timefmt
+from gridwatch.categories import CATEGORIES
 from gridwatch.settings import Settings
 from gridwatch.types import Alert
 
@@ -36,6 +38,7 @@ EXTENSION = "gridwatch_wall_data"
 POINTS_MAX = 500  # today's newest alerts drawn on the map
 TRACK_POINTS_MAX = 200  # of each vehicle's track today
 FIGURE_KEYS = ("reported", "collected", "dispatched", "escalated", "closed", "due", "overdue")
+QUEUE_SIZE = 40  # open cases on the wall's queue: one item per problem, however often it was seen
 _lock = threading.Lock()
 
 
@@ -72,6 +75,28 @@ def day_figures(book: FigureBook, now: datetime, tz: str, scope: str | None = No
     out["closure_rate"] = f.closure_rate
     out["day"] = timefmt.local_day(now, tz).isoformat()
     return out
+
+
+def queue_item(c: CaseView) -> dict[str, Any]:
+    """An open case as the wall's queue shows it, in the field names of a pushed alert so that one renderer
+    serves both: ``detected_at`` is when it was last seen, ``sightings`` how often, ``camera_id`` by which
+    camera last."""
+    cat = CATEGORIES.get(c.category)
+    return {
+        "id": c.id, "case_id": c.id, "category": c.category,
+        "category_zh": cat.name_zh if cat else c.category, "category_en": cat.name_en if cat else c.category,
+        "camera_id": c.last_camera_id or "", "grid_code": c.grid_code, "lat": c.lat, "lon": c.lon,
+        "snapshot_url": c.snapshot_url, "detected_at": c.last_seen.isoformat(), "first_seen": c.first_seen.isoformat(),
+        "sightings": c.sightings, "status": c.status, "seen_clear": c.seen_clear, "confidence": None,
+    }
+
+
+def case_queue(engine: Engine, router: GridRouter, scope: str | None, now: datetime) -> list[dict[str, Any]]:
+    """The open cases of the viewer's subtree, the latest seen first: one queue item per problem."""
+    if scope is not None and scope not in router:
+        return []
+    return [queue_item(c) for c in CaseBook(engine, router).queue(
+        CaseFilter(open_only=True, grid=scope, limit=QUEUE_SIZE, newest_seen_first=True), now=now)]
 
 
 def totals(features: list[GridFeature], counts: dict[str, tuple[int, int]]) -> dict[str, int]:
@@ -150,6 +175,7 @@ class WallData:
                 "totals": top,
                 "points": points,
                 "vehicles": self._read_vehicles(),
+                "queue": case_queue(engine, model.router, scope, now),
             }
             content["version"] = version_of(content)
             self._summaries[scope] = (self._clock(), content)
@@ -180,9 +206,10 @@ def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list
 def browser_summary(summary: dict[str, Any] | None) -> dict[str, Any]:
     """What the page keeps of the summary: the figures and a version (the map is drawn on the server)."""
     if summary is None:
-        return {"version": None, "figures": {}, "totals": {"open": 0, "overdue": 0}}
+        return {"version": None, "figures": {}, "totals": {"open": 0, "overdue": 0}, "queue": None}
     figures = dict(summary["figures"], overdue_now=summary["totals"]["overdue"])
-    return {"version": summary["version"], "figures": figures, "totals": summary["totals"]}
+    return {"version": summary["version"], "figures": figures, "totals": summary["totals"],
+            "queue": summary.get("queue")}
 
 
 def current_data() -> WallData:

@@ -96,6 +96,11 @@
     return node;
   }
 
+  /* What besides its age redraws an item: a new sighting (count, snapshot) or a pass that saw its place clear. */
+  function itemKey(a) {
+    return [a.sightings || 1, a.seen_clear ? 1 : 0, a.snapshot_url || "", a.camera_id || ""].join("|");
+  }
+
   function alertItem(a, cameras, grids, locale) {
     var fresh = a._pushed && (Date.now() - a._pushed) < FRESH_MS;
     var name = categoryName(a, locale);
@@ -106,12 +111,15 @@
     var camera = (cameras && cameras[a.camera_id]) || a.camera_name || a.camera_id;
     var grid = a.grid_code ? ((grids && grids[a.grid_code]) || a.grid_code) : text(locale, "noGrid");
     var ageNode = dom("span", "gw-alert-age", age(a.detected_at, locale));
+    var times = (a.sightings || 1) > 1 ? dom("span", "gw-alert-count", "\u00d7" + a.sightings) : null;
+    var clear = a.seen_clear ? dom("span", "gw-alert-clear", text(locale, "seenClear")) : null;
     var timeNode = dom("span", "gw-alert-time", formatTime(a.detected_at, locale),
                        { title: a.detected_at_local || a.detected_at });
     var item = dom("div", "gw-alert gw-prio-" + prio + (fresh ? " gw-alert-new" : ""), [
       thumb,
       dom("div", "gw-alert-body", [
-        dom("div", "gw-alert-head", [dom("span", "gw-cat", name), timeNode]),
+        dom("div", "gw-alert-head", [dom("span", "gw-cat", name)].concat(times ? [times] : [], clear ? [clear] : [],
+                                                                         [timeNode])),
         dom("div", "gw-alert-sub", [
           dom("span", "gw-prio gw-prio-badge-" + prio, text(locale, "priority" + prio)),
           dom("span", "gw-alert-grid", grid, { title: a.grid_code || "" }),
@@ -119,11 +127,13 @@
         ]),
         dom("div", "gw-alert-meta", [
           dom("span", "gw-alert-camera", camera),
-          dom("span", "gw-cat-code", a.category),
-          dom("span", "gw-alert-conf", percent(a.confidence, locale), { title: text(locale, "confidence") })
-        ])
+          dom("span", "gw-cat-code", a.category)
+        ].concat(a.confidence == null ? [] :  // a case item has no single confidence
+          [dom("span", "gw-alert-conf", percent(a.confidence, locale), { title: text(locale, "confidence") })]))
       ])
-    ], { "data-alert-id": a.id });
+    ], Object.assign({ "data-alert-id": a.id, "data-sightings": String(a.sightings || 1) },
+                     a.case_id ? { "data-case-id": a.case_id } : {}));
+    item._gwKey = itemKey(a);
     item._gwRefresh = function () {
       ageNode.textContent = age(a.detected_at, locale);
       timeNode.textContent = formatTime(a.detected_at, locale);
@@ -145,7 +155,12 @@
     });
     var wanted = alerts.map(function (a) {
       var n = shown[a.id];
-      if (n && n._gwRefresh) { n._gwRefresh(); return n; }
+      // Kept while nothing but its age changed; a new sighting redraws it (count, snapshot, highlight).
+      if (n && n._gwRefresh && n._gwKey === itemKey(a) &&
+          !(a._pushed && Date.now() - a._pushed < FRESH_MS && !n.classList.contains("gw-alert-new"))) {
+        n._gwRefresh();
+        return n;
+      }
       return alertItem(a, cameraNames, grids, locale);
     });
     var keep = new Set(wanted);
@@ -223,6 +238,20 @@
   }
   window.setInterval(tickClock, 1000);
 
+  /* The queue item a pushed alert belongs to: same category, within 30 m (cases.dedup_distance_m's default),
+   * or the same camera when it has no position. The stored case list (next summary) has the last word. */
+  var SAME_PLACE_M = 30;
+  var PENDING_MS = 15000;  // how long a pushed sighting waits for the case consumer before a summary drops it
+  function metres(a, b) {
+    var r = Math.PI / 180, x = (b.lon - a.lon) * r * Math.cos((a.lat + b.lat) * r / 2), y = (b.lat - a.lat) * r;
+    return Math.sqrt(x * x + y * y) * 6371009;
+  }
+  function sameProblem(item, a) {
+    if (item.category !== a.category) { return false; }
+    if (a.lat == null || item.lat == null) { return !!a.camera_id && item.camera_id === a.camera_id; }
+    return metres(item, a) <= SAME_PLACE_M;
+  }
+
   function byNewest(a, b) {
     return new Date(b.detected_at).getTime() - new Date(a.detected_at).getTime();
   }
@@ -255,7 +284,16 @@
         });
         if (!fresh.length) { return [noUpdate, noUpdate]; }
         var size = (config && config.listSize) || 40;
-        var merged = fresh.concat(alerts).sort(byNewest).slice(0, size);
+        var items = alerts.slice();
+        var added = [];
+        fresh.forEach(function (a) {
+          var i = items.findIndex(function (item) { return sameProblem(item, a); });
+          if (i < 0) { added.push(Object.assign({ sightings: 1 }, a)); return; }
+          // One problem, one item: the new sighting bumps it (count, last seen, a brief highlight).
+          items[i] = Object.assign({}, items[i], { sightings: (items[i].sightings || 1) + 1,
+                                                  detected_at: a.detected_at, _pushed: a._pushed });
+        });
+        var merged = added.concat(items).sort(byNewest).slice(0, size);
         var day = localDay(new Date(), locale);
         var count = Object.assign({ day: day, count: 0, capped: false }, today || {});
         if (count.day !== day) { count = { day: day, count: 0, capped: false }; }
@@ -263,6 +301,28 @@
           if (localDay(new Date(a.detected_at), locale) === day) { count.count += 1; }
         });
         return [{ alerts: merged, seen: Array.from(seen).slice(-1000) }, count];
+      },
+
+      /* The stored open cases of each new summary replace the queue; an item whose count grew is highlighted.
+       * What was pushed a moment ago and the case consumer has not stored yet stays until its case comes. */
+      queueFromSummary: function (summary, store) {
+        if (!summary || !summary.queue) { return window.dash_clientside.no_update; }
+        var before = {};
+        var old = (store && store.alerts) || [];
+        old.forEach(function (a) { before[a.id] = a; });
+        var now = Date.now();
+        var pending = function (a) { return a && a._pushed && now - a._pushed < PENDING_MS; };
+        var items = summary.queue.map(function (c) {
+          var was = before[c.id];
+          if (was && pending(was) && (was.sightings || 1) > (c.sightings || 1)) { return was; }
+          var grew = !was || (was.sightings || 1) < (c.sightings || 1);
+          var pushed = grew ? now : (was && was._pushed);
+          return Object.assign({}, c, pushed ? { _pushed: pushed } : {});
+        });
+        old.forEach(function (a) {
+          if (!a.case_id && pending(a) && !items.some(function (c) { return sameProblem(c, a); })) { items.push(a); }
+        });
+        return { alerts: items.sort(byNewest), seen: (store && store.seen) || [] };
       },
 
       /* Straight into the tiles' DOM: React never re-renders these parts (their props stay as first

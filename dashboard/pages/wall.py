@@ -319,6 +319,14 @@ def legend(t: Translator) -> html.Div:
     ])
 
 
+def initial_queue(shown: dict[str, Any], alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The queue store a wall starts with: the open cases, or (case tables away) the newest alerts."""
+    items = shown.get("queue")
+    if items is None:
+        items = alerts
+    return {"alerts": items, "seen": [a["id"] for a in alerts]}
+
+
 def layout(**query: Any) -> html.Div:
     ctx = current()
     # ?lang= arrives here as a query parameter (the page's own request has it too); else the cookie answers.
@@ -357,7 +365,9 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.PUSH_INBOX),
             dcc.Store(id=ids.PUSH_STARTED),
             dcc.Store(id=ids.PUSH_SEQ),
-            dcc.Store(id=ids.ALERTS_STORE, data={"alerts": alerts, "seen": [a["id"] for a in alerts]}),
+            # One item per problem: the open cases (wall_data.case_queue); pushed alerts bump the item of their
+            # place at once (assets/wall.js), and each new summary brings the cases as stored.
+            dcc.Store(id=ids.ALERTS_STORE, data=initial_queue(shown, alerts)),
             dcc.Store(id=ids.TODAY_STORE, data=today),
             dcc.Store(id=ids.CAMERA_IDS, data=[c["id"] for c in cams]),
             dcc.Store(id=ids.CAMERA_NAMES, data=camera_names(cams)),
@@ -474,6 +484,14 @@ dash.clientside_callback(
     State(ids.TODAY_STORE, "data"),
     State(ids.PUSH_CONFIG, "data"),
     State(ids.LOCALE, "data"),
+    prevent_initial_call=True,
+)
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatch", function_name="queueFromSummary"),
+    Output(ids.ALERTS_STORE, "data", allow_duplicate=True),
+    Input(ids.SUMMARY, "data"),
+    State(ids.ALERTS_STORE, "data"),
     prevent_initial_call=True,
 )
 

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import redis
 import requests
 from auth_testing import DEFAULT_PASSWORD, add_user, login
-from wall_testing import IN_GRID_1, IN_GRID_2, OTHER_OFFICE, open_case, overdue_case
+from wall_testing import IN_GRID_1, IN_GRID_2, OTHER_OFFICE, ingest_alerts, open_case, overdue_case
 
+from alerts.cases import CaseService
 from alerts.repository import Repository
+from alerts.routing import GridRouter
 from dashboard import map as gridmap
 from dashboard import queries
 from dashboard.server import DashboardServer
@@ -69,6 +71,30 @@ def test_todays_alert_positions_are_on_the_map(repo: Repository, store_alert, se
     points = WallData(repo, "Asia/Shanghai").summary()["points"]
     assert [p["id"] for p in points] == [today.id]
     assert points[0]["lat"] == today.lat and points[0]["category"] == today.category
+
+
+def test_the_queue_lists_each_problem_once_however_often_it_was_seen(
+    repo: Repository, store_alert, settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    now = datetime.now(UTC)
+    laps = [store_alert(detected_at=now - timedelta(minutes=20 - 5 * i), category="0502", camera_id="car-1",
+                        snapshot="bus.jpg") for i in range(3)]
+    stall = store_alert(detected_at=now - timedelta(minutes=30), category="0503", camera_id="car-2")
+    cases = ingest_alerts(repo, settings, *laps, stall)
+    assert len(set(cases[:3])) == 1 and cases[3] != cases[0]
+    queue = WallData(repo, "Asia/Shanghai").summary()["queue"]
+    assert [q["id"] for q in queue] == [cases[0], cases[3]]  # the latest seen first
+    beggar = queue[0]
+    assert beggar["sightings"] == 3 and beggar["case_id"] == cases[0] and beggar["category_zh"] == "流浪乞讨"
+    assert beggar["camera_id"] == "car-1" and beggar["snapshot_url"].startswith("/media/snapshots/")
+    assert datetime.fromisoformat(beggar["detected_at"]) == laps[-1].detected_at
+    assert beggar["seen_clear"] is False
+    # A patrol car's pass finds the place clear: the item says so (and stays until the operator closes it).
+    service = CaseService(repo.engine, GridRouter(repo.list_grids(), settings.cases.fallback_grid), settings.cases)
+    assert service.record_clear_pass(cases[0], "car-1", now, lat=laps[0].lat, lon=laps[0].lon)
+    again = WallData(repo, "Asia/Shanghai").summary()["queue"]
+    assert again[0]["id"] == cases[0] and again[0]["seen_clear"] is True and again[0]["status"] == "handled"
+    assert WallData(repo, "Asia/Shanghai").summary(scope="410105002")["queue"] == []  # another office's viewer
 
 
 def test_camera_positions_come_from_settings_or_the_cars_gps(redis_client: redis.Redis) -> None:

@@ -1,5 +1,6 @@
 """The wall in headless Chromium: Chinese by default with real CJK glyphs, China time whatever the browser's
-zone, a new alert pushed onto the open page without a reload, and English by the switch, remembered."""
+zone, a new alert pushed onto the open page without a reload, one queue item per problem (its open case) however
+often it is seen, and English by the switch, remembered."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -13,9 +14,11 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from wall_testing import IN_GRID_1, IN_GRID_2, open_case, overdue_case
+from wall_testing import IN_GRID_1, IN_GRID_2, ingest_alerts, open_case, overdue_case
 
+from alerts.cases import CaseService
 from alerts.repository import Repository
+from alerts.routing import GridRouter
 from dashboard import ids
 from dashboard.push import PushServer
 from dashboard.server import DashboardServer
@@ -97,6 +100,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     browser: webdriver.Chrome,
     redis_server: EmbeddedRedis,
     repo: Repository,
+    settings: Settings,
 ) -> None:
     publish_camera("demo-car", "巡逻车 豫A·G2024", preview=jpeg("bus.jpg"))
     publish_camera("park-east", "东区公园 东门", preview=jpeg("streetview_people_sitting_park.jpg"))
@@ -109,10 +113,11 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         return max(now - timedelta(minutes=minutes), midnight.astimezone(UTC))
 
     park = "streetview_people_sitting_park.jpg"
-    store_alert(detected_at=ago(41), category="0507", camera_id="park-east", snapshot=park)
-    store_alert(detected_at=ago(17), category="0501", camera_id="car-3", snapshot="zidane.jpg",
-                grid_code="410105001001002")
-    begging = store_alert(detected_at=ago(3), category="0502", camera_id="demo-car", snapshot="bus.jpg")
+    earlier = [store_alert(detected_at=ago(41), category="0507", camera_id="park-east", snapshot=park),
+               store_alert(detected_at=ago(17), category="0501", camera_id="car-3", snapshot="zidane.jpg",
+                           grid_code="410105001001002"),
+               store_alert(detected_at=ago(3), category="0502", camera_id="demo-car", snapshot="bus.jpg")]
+    begging = ingest_alerts(repo, settings, *earlier)[2]  # the case consumer: three problems, three cases
 
     # A newcomer switches nothing (and their browser asks for English): the wall is in Chinese.
     ensure_user(repo)
@@ -122,8 +127,9 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     _wait_live(browser)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 3)
     # A queue item: priority, category, snapshot, grid (by name) and age.
-    item = browser.find_element(By.CSS_SELECTOR, f'[data-alert-id="{begging.id}"]')
-    assert "紧急" in item.text and "流浪乞讨" in item.text and "纬五路社区第1网格" in item.text
+    item = browser.find_element(By.CSS_SELECTOR, f'[data-case-id="{begging}"]')
+    # (its grid as the case was routed from its position, by name)
+    assert "紧急" in item.text and "流浪乞讨" in item.text and "农业路社区第3网格" in item.text
     assert "分钟前" in item.text or "现在" in item.text  # 3 minutes ago (or just now, right after midnight)
     assert item.find_element(By.CSS_SELECTOR, "img.gw-alert-thumb").get_attribute("src").endswith(".jpg")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
@@ -154,6 +160,12 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     assert alert.detected_at.astimezone(CHINA).strftime("%H:%M:%S") in item.text
     first = browser.find_elements(By.CSS_SELECTOR, ".gw-alert")[0]
     assert first.get_attribute("data-alert-id") == alert.id  # newest first
+    # The case consumer makes its case: the next summary's item takes the pushed one's place (no second item).
+    stall = ingest_alerts(repo, settings, alert)[0]
+    selector = f'[data-case-id="{stall}"]'
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+    WebDriverWait(browser, 5).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 4)
+    assert browser.find_elements(By.CSS_SELECTOR, ".gw-alert")[0].get_attribute("data-case-id") == stall
     assert browser.execute_script("return window.__noReload;") == 1  # pushed, not reloaded
     WebDriverWait(browser, 2).until(lambda d: _text(d, ids.TODAY_COUNT) == "4")
     clock = _text(browser, ids.CLOCK)
@@ -199,6 +211,9 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     try:
         WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]'))
         assert "店外经营" in browser.find_element(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]').text
+        missed_case = ingest_alerts(repo, settings, missed)[0]  # the consumer catches up too
+        WebDriverWait(browser, 15).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-case-id="{missed_case}"]'))
         WebDriverWait(browser, 5).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
         WebDriverWait(browser, 5).until(lambda d: not banner.is_displayed())
         assert not _grey(browser, ".gw-alerts")
@@ -209,7 +224,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         WebDriverWait(browser, 15).until(
             lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
         _wait_live(browser)
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]'))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-case-id="{missed_case}"]'))
         assert browser.title == "GridWatch Command Centre"
         header = browser.find_element(By.CSS_SELECTOR, ".gw-header").text
         for label in ("GridWatch Command Centre", "Alerts today", "Cameras online", "● Live", "China Time"):
@@ -234,6 +249,48 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         WebDriverWait(browser, 15).until(lambda d: "今日告警" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
     finally:
         replacement.stop()
+
+
+def _item(browser: webdriver.Chrome, selector: str) -> dict[str, str] | None:
+    """A queue item's text, sightings and classes, read at once (a new sighting or summary redraws it)."""
+    found: dict[str, str] | None = browser.execute_script(
+        "const n = document.querySelector(arguments[0]);"
+        "return n && {text: n.innerText, sightings: n.getAttribute('data-sightings'), cls: n.className};", selector)
+    return found
+
+
+def test_three_sightings_of_one_problem_are_one_queue_item_counted_and_highlighted(
+    dashboard: DashboardServer, store_alert: Callable[..., Alert], browser: webdriver.Chrome, repo: Repository,
+    settings: Settings,
+) -> None:
+    first = store_alert(detected_at=datetime.now(UTC) - timedelta(minutes=10), category="0502",
+                        camera_id="demo-car", snapshot="bus.jpg")
+    case_id = ingest_alerts(repo, settings, first)[0]
+    _login(browser, dashboard, repo)
+    item_at = f'[data-case-id="{case_id}"]'
+    WebDriverWait(browser, 15).until(lambda d: _item(d, item_at))
+    assert "×" not in (_item(browser, item_at) or {})["text"]  # seen once: no count
+    browser.execute_script("window.__noReload = 1;")
+
+    # The patrol car passes the same place twice more: each pushed sighting bumps the one item at once.
+    later = []
+    for lap in (2, 3):
+        later.append(store_alert(category="0502", camera_id="demo-car", snapshot="bus.jpg"))
+        WebDriverWait(browser, 15).until(lambda d, n=lap: (_item(d, item_at) or {}).get("sightings") == str(n))
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 1
+    item = _item(browser, item_at) or {}
+    assert "×3" in item["text"] and "流浪乞讨" in item["text"]
+    assert "gw-alert-new" in item["cls"]  # highlighted for a moment
+    # The case consumer stores them on the case (the summaries from now on bring it with 3 sightings).
+    assert ingest_alerts(repo, settings, *later) == [case_id, case_id]
+    # A patrol car passes later facing the place and sees nothing there: the item says 现场复查: 已无.
+    service = CaseService(repo.engine, GridRouter(repo.list_grids(), settings.cases.fallback_grid), settings.cases)
+    assert service.record_clear_pass(case_id, "demo-car", datetime.now(UTC), lat=first.lat, lon=first.lon)
+    WebDriverWait(browser, 15).until(lambda d: "现场复查: 已无" in (_item(d, item_at) or {}).get("text", ""))
+    item = _item(browser, item_at) or {}
+    assert "×3" in item["text"] and item["sightings"] == "3"
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 1
+    assert browser.execute_script("return window.__noReload;") == 1
 
 
 # --- the grid map and the day's figures --------------------------------------------------------------

@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, Target
+from alerts.db import write_transaction
 from alerts.repository import Repository
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from gridwatch.settings import Settings
+from gridwatch.types import Alert
 
 OPERATOR = Actor("wall-test-operator", Role.OPERATOR)
 # Points inside grids of the demo map (alerts/data/demo_grids.geojson): lat, lon.
@@ -41,3 +43,12 @@ def overdue_case(repo: Repository, settings: Settings, where: tuple[float, float
     work.register(case_id, OPERATOR, now=then + timedelta(minutes=2))
     work.dispatch(case_id, OPERATOR, Target(grid=grid), now=then + timedelta(minutes=3))
     return case_id
+
+
+def ingest_alerts(repo: Repository, settings: Settings, *alerts: Alert) -> list[str]:
+    """What the case consumer does with stored alerts: each joins the open case of its place or opens one; the
+    case ids, in the alerts' order."""
+    service = CaseService(repo.engine, _router(repo, settings), settings.cases)
+    with write_transaction(repo.engine) as conn:
+        done = {i.alert_id: i.case_id for i in service.ingest_alerts(conn, alerts)}
+    return [done[a.id] for a in alerts]
