@@ -134,9 +134,15 @@ class IngestSettings(Strict):
     detect_fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second handed to vision.")
     stall_seconds: float = Field(default=5.0, gt=0, description="No frame for this long = camera stalled.")
     reconnect_max_seconds: float = Field(
-        default=5.0, gt=0, description="Cap of the reconnect backoff (a camera is back within about twice this)."
+        default=5.0, gt=0,
+        description="Cap of the reconnect backoff while the server answers but the stream fails. A server that "
+        "refuses connections (down, restarting) is probed every 0.25 s and the stream opened once it listens.",
     )
-    open_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout to open an RTSP stream.")
+    open_timeout_seconds: float = Field(
+        default=5.0, gt=0,
+        description="Timeout to open an RTSP stream (handshake and first packets: well under a second on a 4G link); "
+        "an open that hangs is retried, so a camera server that is slow to start keeps the camera dark no longer.",
+    )
     rtsp_transport: str = Field(default="tcp", pattern="^(tcp|udp)$", description="RTSP transport.")
     decode: Literal["all", "keyframes"] = Field(
         default="all",
