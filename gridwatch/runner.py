@@ -10,7 +10,6 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import redis
 from pydantic import SecretStr
@@ -82,31 +81,57 @@ def start_grid_maps(repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     return watcher
 
 
-def demo_driveby(settings: Settings) -> Path:
-    """The demo car's clip: a drive-by made from a shared street photo, once, then reused."""
-    from vision.driveby import scene_photo, write_clip
+DEMO_LAP_ROUTE = "demo-lap"  # the demo car's timed route (ingest.demo_lap), registered while the demo runs
+DEMO_CLIP_VERSION = 1  # bump when the lap clip's recipe changes, so a cached clip is made again
 
-    out = settings.data_dir / "demo" / f"driveby-{settings.demo.scene}.mp4"
+
+def demo_lap(settings: Settings):  # type: ignore[no-untyped-def]
+    """The demo car's lap (GPS schedule) and its clip: street footage + the park drive-by, made once, then reused."""
+    import hashlib
+
+    from ingest.demo_lap import make_lap
+    from vision.driveby import frame_count, scene_photo, write_lap_clip
+
+    photo, spec = scene_photo(settings.demo.scene, SHARED_DIR / "images")
+    lap = make_lap(settings.demo.lap_seconds, spec.fps, frame_count(spec))
+    street = settings.demo.street_video
+    if not street.is_file():
+        raise FileNotFoundError(f"demo.street_video not found: {street}")
+    stat = street.stat()
+    recipe = f"{DEMO_CLIP_VERSION}|{street.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{spec}"
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+    out = settings.data_dir / "demo" / f"lap-{settings.demo.scene}-{lap.frames}f-{lap.pass_start}-{key}.mp4"
     if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        photo, spec = scene_photo(settings.demo.scene, SHARED_DIR / "images")
+        log.info("making the demo lap clip %s (once; about a minute)", out)
         tmp = out.with_suffix(".part.mp4")
-        write_clip(photo, tmp, spec)
+        write_lap_clip(photo, spec, street, tmp, lap.frames, lap.pass_start)
         tmp.replace(out)  # a half-written clip is never taken for a finished one
-        log.info("made demo drive-by clip %s", out)
-    return out
+    return lap, out
 
 
 def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
-    """Start the local RTSP server looping the demo clip and add the demo patrol car to the cameras."""
+    """Start the local RTSP server with the demo car's stream and add the car to the cameras.
+
+    Without demo.video the stream is the demo lap, played on the wall clock from the route epoch, and the car's
+    GPS is the lap's timed route (registered as ``DEMO_LAP_ROUTE``): the park is always seen at the same place.
+    """
     from ingest.demo_server import RtspTestServer
+    from ingest.gps import ROUTE_EPOCH, register_route
 
     port = settings.demo.rtsp_port or None
-    video = settings.demo.video or demo_driveby(settings)
-    server = RtspTestServer(video, port=port, mount="/demo-car").start()
+    if settings.demo.video is not None:
+        server = RtspTestServer(settings.demo.video, port=port, mount="/demo-car").start()
+        gps_route = settings.demo.gps_route
+    else:
+        lap, video = demo_lap(settings)
+        register_route(DEMO_LAP_ROUTE, lap.route)
+        server = RtspTestServer(video, port=port, mount="/demo-car", epoch=ROUTE_EPOCH.timestamp()).start()
+        gps_route = DEMO_LAP_ROUTE
+        log.info("demo car: a %.0f s lap, passing the park %.1f-%.1f s into each lap", lap.lap_seconds,
+                 lap.pass_start / lap.fps, lap.pass_end / lap.fps)
     life.started(f"demo RTSP server {server.url}", server.stop)
     car = CameraSettings(
-        id="demo-car", name="巡逻车 豫A·G2024 (demo)", url=server.url, gps_route=settings.demo.gps_route,  # type: ignore[arg-type]
+        id=DEMO_CAMERA_ID, name="巡逻车 豫A·G2024 (demo)", url=server.url, gps_route=gps_route,  # type: ignore[arg-type]
         # The park's people sit on walls and chairs by their tents: the demo car opts into "seated".
         vision=CameraVisionSettings(vagrant_postures=settings.demo.vagrant_postures),
     )
@@ -128,10 +153,11 @@ def start_demo_telemetry(settings: Settings, dashboard_url: str, life: Lifecycle
     from ingest.gps import route
     from ingest.simulate_car import CarSimulator, http_sender
 
+    name = next(c.gps_route for c in settings.cameras if c.id == DEMO_CAMERA_ID) or settings.demo.gps_route
     token = settings.auth.device_token.get_secret_value() if settings.auth.device_token else None
-    car = CarSimulator(route(settings.demo.gps_route), http_sender(dashboard_url, DEMO_CAMERA_ID, token=token),
+    car = CarSimulator(route(name), http_sender(dashboard_url, DEMO_CAMERA_ID, token=token),
                        rate_hz=1.0, vehicle_id=DEMO_CAMERA_ID).start()
-    life.started(f"demo car telemetry ({settings.demo.gps_route})", car.stop)
+    life.started(f"demo car telemetry ({name})", car.stop)
 
 
 def publish_camera_state(client: redis.Redis, state: CameraState) -> None:
@@ -188,7 +214,8 @@ def start_worker(  # type: ignore[no-untyped-def]
     registry = CameraRegistry.for_settings(settings, redis_announcer(client))
     for cam in settings.cameras:
         if cam.id == DEMO_CAMERA_ID:
-            # The demo RTSP server may get a new port each start; the registry keeps the camera's other edits.
+            # The demo RTSP server may get a new port each start, and the demo may drive another route; the
+            # registry keeps the camera's other edits.
             try:
                 registry.update(cam.id, demo_car_changes(registry.get(cam.id), cam))
             except RegistryError as exc:

@@ -71,7 +71,9 @@ class RtspTestServer:
     """``with RtspTestServer(clip) as srv: read(srv.url)`` — a real RTSP server looping ``video`` forever.
 
     ``width`` downscales wider clips (default 1280, i.e. 1080p is served as 720p); ``port=None`` (or 0)
-    picks a free loopback port. A clip that must be re-encoded is transcoded once and cached (in
+    picks a free loopback port. ``epoch`` (Unix time) plays the clip on the wall clock, a lap starting at
+    ``epoch`` + k clip lengths, instead of from each reader's start. A clip that must be re-encoded is
+    transcoded once and cached (in
     ``$GRIDWATCH_RTSP_CACHE``, default ``<tmp>/gridwatch-rtsp-cache``), so only the first start is slower.
     ``sub_mount`` also serves the clip scaled to ``sub_width`` there (a detection sub-stream, ``sub_url``), on
     the same timeline as the main mount.
@@ -85,6 +87,7 @@ class RtspTestServer:
         width: int | None = 1280,
         *,
         fps: float | None = None,
+        epoch: float | None = None,
         host: str = "127.0.0.1",
         python: str = SYSTEM_PYTHON,
         sub_mount: str | None = None,
@@ -100,6 +103,7 @@ class RtspTestServer:
         self.mount = mount
         self.width = width
         self.fps = fps
+        self.epoch = epoch  # Unix time a lap starts at: the clip plays on the wall clock (the demo lap)
         self.host = host
         self.python = python
         self._auto_port = not port  # None or 0: a free loopback port, chosen here so the URL is known

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from gridwatch.settings import CameraSettings
@@ -54,8 +54,11 @@ class SimulatedRoute:
     """
 
     def __init__(
-        self, points: list[tuple[float, float]], speed_mps: float = 8.0, start: datetime | None = None
+        self, points: list[tuple[float, float]], speed_mps: float = 8.0, start: datetime | None = None,
+        leg_seconds: Sequence[float] | None = None,
     ) -> None:
+        """``leg_seconds``: the time of each leg (points[i] -> points[i+1], the last one back to points[0])
+        instead of one speed for all: a car that slows down where it has something to look at (the demo lap)."""
         if len(points) < 2:
             raise ValueError(f"a route needs at least 2 points, got {len(points)}")
         if not speed_mps > 0:
@@ -63,27 +66,35 @@ class SimulatedRoute:
         for lat, lon in points:
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 raise ValueError(f"route point ({lat}, {lon}) is not a WGS-84 (lat, lon)")
+        if leg_seconds is not None and (len(leg_seconds) != len(points) or not all(s > 0 for s in leg_seconds)):
+            raise ValueError(f"leg_seconds needs one positive time per leg ({len(points)}), got {list(leg_seconds)}")
         self.points = list(points)
-        self.speed_mps = float(speed_mps)
         self.start = _utc(start, "route start") if start is not None else datetime.now(UTC)
         loop = self.points + [self.points[0]]
         # Equirectangular projection around the route's mean latitude: exact enough for a city (< 0.1 %).
         self._lat0 = math.radians(sum(p[0] for p in self.points) / len(self.points))
-        self._segments: list[tuple[tuple[float, float], tuple[float, float], float, float]] = []
+        # (from, to, length m, heading, seconds) per leg, and each leg's start time within the lap.
+        self._segments: list[tuple[tuple[float, float], tuple[float, float], float, float, float]] = []
         self._starts: list[float] = []
-        total = 0.0
-        for a, b in itertools.pairwise(loop):
+        total = elapsed = 0.0
+        for n, (a, b) in enumerate(itertools.pairwise(loop)):
             east, north = self._metres(a, b)
             length = math.hypot(east, north)
             if length == 0:
+                if leg_seconds is not None:
+                    raise ValueError(f"leg {n} of a timed route has no length")
                 continue  # repeated point (e.g. an explicitly closed ring)
+            seconds = leg_seconds[n] if leg_seconds is not None else length / speed_mps
             heading = math.degrees(math.atan2(east, north)) % 360
-            self._segments.append((a, b, length, heading))
-            self._starts.append(total)
+            self._segments.append((a, b, length, heading, seconds))
+            self._starts.append(elapsed)
             total += length
+            elapsed += seconds
         if total == 0:
             raise ValueError("all route points are the same place")
         self.length_m = total
+        self._lap_seconds = elapsed
+        self.speed_mps = total / elapsed  # the mean speed (the speed of every leg unless leg_seconds)
 
     def _metres(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
         east = math.radians(b[1] - a[1]) * math.cos(self._lat0) * EARTH_RADIUS_M
@@ -92,21 +103,30 @@ class SimulatedRoute:
 
     @property
     def lap_seconds(self) -> float:
-        return self.length_m / self.speed_mps
+        return self._lap_seconds
+
+    @property
+    def leg_lengths_m(self) -> list[float]:
+        """Length of each leg in metres, in driving order."""
+        return [seg[2] for seg in self._segments]
+
+    def lap_offset(self, t: datetime) -> float:
+        """Seconds since the car last left ``points[0]`` at ``t``."""
+        return (_utc(t, "fix time") - self.start).total_seconds() % self._lap_seconds
 
     def fix_at(self, t: datetime) -> GpsFix:
         """Position, heading (degrees from north) and speed at ``t`` (timezone-aware)."""
         t = _utc(t, "fix time")
-        travelled = ((t - self.start).total_seconds() * self.speed_mps) % self.length_m
-        i = bisect.bisect_right(self._starts, travelled) - 1
-        a, b, length, heading = self._segments[i]
-        f = (travelled - self._starts[i]) / length
+        elapsed = self.lap_offset(t)
+        i = max(0, bisect.bisect_right(self._starts, elapsed) - 1)
+        a, b, length, heading, seconds = self._segments[i]
+        f = min(1.0, (elapsed - self._starts[i]) / seconds)
         return GpsFix(
             lat=a[0] + (b[0] - a[0]) * f,
             lon=a[1] + (b[1] - a[1]) * f,
             time=t,
             heading=heading,
-            speed=self.speed_mps,
+            speed=length / seconds,
         )
 
     __call__ = fix_at  # a route is itself a GpsSource
@@ -117,13 +137,27 @@ class SimulatedRoute:
 ROUTE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+# Routes made at run time (the demo lap, whose leg times follow its clip): by name, as they are.
+_MADE: dict[str, SimulatedRoute] = {}
+
+
+def register_route(name: str, made: SimulatedRoute) -> None:
+    """Make ``made`` the route called ``name`` in this process (a camera's ``gps_route`` may name it)."""
+    if name in ROUTES:
+        raise ValueError(f"route {name!r} is a built-in route")
+    _MADE[name] = made
+
+
 def route(name: str, speed_mps: float = 8.0, start: datetime | None = None) -> SimulatedRoute:
     """The named simulated route (at its first point at ``start``, default ``ROUTE_EPOCH``, and every lap after);
-    KeyError naming the known routes if there is none by that name."""
+    a registered route as it was made. KeyError naming the known routes if there is none by that name."""
+    if name in _MADE:
+        return _MADE[name]
     try:
         points = ROUTES[name]
     except KeyError:
-        raise KeyError(f"unknown GPS route {name!r}; known routes: {', '.join(sorted(ROUTES))}") from None
+        known = ", ".join(sorted([*ROUTES, *_MADE]))
+        raise KeyError(f"unknown GPS route {name!r}; known routes: {known}") from None
     return SimulatedRoute(points, speed_mps=speed_mps, start=start or ROUTE_EPOCH)
 
 

@@ -31,6 +31,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -420,12 +421,14 @@ class LoopingServer:
     """An RTSP server that plays ``clip`` as a live stream at ``mount`` (its own pipeline per reader), and each
     of ``more`` (mount -> clip: e.g. a scaled copy) at its mount, all on one shared timeline."""
 
-    def __init__(self, clip: Clip, host: str, port: int, mount: str, more: dict[str, Clip] | None = None) -> None:
+    def __init__(self, clip: Clip, host: str, port: int, mount: str, more: dict[str, Clip] | None = None,
+                 epoch: int | None = None) -> None:
         self._feeders: set[LoopFeeder] = set()
         self._media_ids = itertools.count(1)
         self._lock = threading.Lock()
         # With several mounts, clip time 0 is one instant of the (system) clock every media pipeline runs on.
-        self._epoch = Gst.SystemClock.obtain().get_time() if more else None
+        # ``epoch`` (clock ns) puts clip time 0 of the shared timeline there (--epoch: on the wall clock).
+        self._epoch = epoch if epoch is not None else Gst.SystemClock.obtain().get_time() if more else None
         self.server = GstRtspServer.RTSPServer()
         self.server.set_address(host)
         self.server.set_service(str(port))
@@ -477,6 +480,16 @@ class LoopingServer:
             f.stop()
 
 
+def wall_epoch_on_clock(epoch_unix_ns: int, period: int) -> int:
+    """The pipelines' clock time of a lap start given in Unix time (a lap starts every ``period`` from it): the
+    clip then plays on the wall clock, in step with a schedule made from the same epoch (the demo car's GPS)."""
+    clock_now = Gst.SystemClock.obtain().get_time()
+    at = epoch_unix_ns - (time.time_ns() - clock_now)
+    if at > clock_now:  # an epoch still to come: the lap that started before it
+        at -= -(-(at - clock_now) // period) * period
+    return at
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("GRIDWATCH_RTSP_CACHE", Path(tempfile.gettempdir()) / "gridwatch-rtsp-cache"))
 
@@ -492,6 +505,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sub-mount", default=None, help="also serve a scaled copy here (a detection sub-stream)")
     p.add_argument("--sub-width", type=int, default=640, help="width of the --sub-mount copy (default 640)")
     p.add_argument("--cache-dir", type=Path, default=None, help="where transcoded copies are kept")
+    p.add_argument("--epoch", type=float, default=None,
+                   help="Unix time at which a lap of the clip starts: play it on the wall clock from there")
     p.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process is gone")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
@@ -529,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - say what broke through logging, not a bare traceback
         log.exception("cannot prepare %s", args.file)
         return 2
-    server = LoopingServer(clip, args.host, args.port, args.mount, more)
+    epoch = None if args.epoch is None else wall_epoch_on_clock(round(args.epoch * SECOND), clip.period)
+    server = LoopingServer(clip, args.host, args.port, args.mount, more, epoch)
     try:
         server.attach()
     except OSError as exc:

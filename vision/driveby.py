@@ -16,12 +16,13 @@ import argparse
 import logging
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.error
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -125,24 +126,82 @@ def write_clip(photo: npt.NDArray[np.uint8] | Path | str, out: Path | str, spec:
     spec = spec or DriveBy()
     if not isinstance(photo, np.ndarray):
         photo = _read_photo(Path(photo))
+    count = encode_clip(frames(photo, spec), out, spec.fps, spec.width, spec.height, spec.crf)
+    log.info("drive-by clip %s: %d frames, %dx%d at %d fps", out, count, spec.width, spec.height, spec.fps)
+    return Path(out)
+
+
+def encode_clip(images: Iterable[npt.NDArray[np.uint8]], out: Path | str, fps: int, width: int, height: int,
+                crf: int = 23) -> int:
+    """Encode BGR ``images`` (each ``width`` x ``height``) to an H.264 MP4 at ``out``; returns the frame count."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
     with av.open(str(out), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(spec.fps))
-        stream.width, stream.height = spec.width, spec.height
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         # A keyframe every second and no B-frames, as IP cameras send: a reader can join the stream anywhere
-        # and its decoder holds no frame back waiting for a later one.
-        stream.options = {"crf": str(spec.crf), "preset": "veryfast", "g": str(spec.fps), "bf": "0"}
-        count = 0
-        for image in frames(photo, spec):
+        # and its decoder holds no frame back waiting for a later one. One slice per picture (no sliced threads,
+        # PyAV's default): over RTSP a picture of two slices reaches a PyAV reader as two packets, decoded as
+        # two half pictures, and the frames after a keyframe then lose their top half until the next one.
+        stream.options = {"crf": str(crf), "preset": "veryfast", "g": str(fps), "bf": "0",
+                          "x264-params": "sliced-threads=0"}
+        for image in images:
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
                 container.mux(packet)
             count += 1
         for packet in stream.encode():
             container.mux(packet)
-    log.info("drive-by clip %s: %d frames, %dx%d at %d fps", out, count, spec.width, spec.height, spec.fps)
-    return out
+    return count
+
+
+def street_frames(video: Path, fps: int, width: int, height: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """``video`` played at ``fps`` (frames repeated or skipped by their timestamps), scaled to ``width`` x
+    ``height``, over and over for ever; DriveByError when it holds no video frame."""
+    while True:
+        shown = 0
+        try:
+            with av.open(str(video)) as container:
+                stream = container.streams.video[0]
+                src_step = 1.0 / float(stream.average_rate or fps)
+                first: float | None = None
+                for frame in container.decode(stream):
+                    t = float(frame.time) if frame.time is not None else shown / fps
+                    first = t if first is None else first
+                    image: npt.NDArray[np.uint8] | None = None
+                    # Output frame n shows what the source shows at n / fps.
+                    while shown / fps < t - first + src_step - 1e-9:
+                        if image is None:
+                            image = np.asarray(cv2.resize(frame.to_ndarray(format="bgr24"), (width, height),
+                                                          interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+                        yield image
+                        shown += 1
+        except (av.error.FFmpegError, OSError, IndexError) as exc:
+            raise DriveByError(f"cannot read street footage from {video}: {exc}") from None
+        if shown == 0:
+            raise DriveByError(f"no video frames in {video}")
+
+
+def write_lap_clip(photo: npt.NDArray[np.uint8], spec: DriveBy, street: Path, out: Path | str, frames_total: int,
+                   pass_start: int) -> Path:
+    """One lap of a patrol car as an H.264 MP4 of ``frames_total`` frames: ``street`` footage (looped, scaled to
+    the drive-by's size) with the drive-by of ``photo`` set in from frame ``pass_start`` (``ingest.demo_lap``)."""
+    spec.check()
+    passing = frame_count(spec)
+    if not 0 <= pass_start <= frames_total - passing:
+        raise DriveByError(f"a {passing}-frame drive-by from frame {pass_start} does not fit {frames_total} frames")
+
+    def lap() -> Iterator[npt.NDArray[np.uint8]]:
+        road = street_frames(street, spec.fps, spec.width, spec.height)
+        drive = frames(photo, spec)
+        for n in range(frames_total):
+            yield next(drive) if pass_start <= n < pass_start + passing else next(road)
+
+    count = encode_clip(lap(), out, spec.fps, spec.width, spec.height, spec.crf)
+    log.info("lap clip %s: %d frames (drive-by at frames %d-%d), %dx%d at %d fps", out, count, pass_start,
+             pass_start + passing - 1, spec.width, spec.height, spec.fps)
+    return Path(out)
 
 
 def compose(parts: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:

@@ -98,6 +98,7 @@ ws_port = 0
 
 [demo]
 rtsp_port = 0
+lap_seconds = 40  # the car passes the park every 40 s (default 150 s)
 """,
         encoding="utf-8",
     )
