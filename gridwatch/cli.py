@@ -73,20 +73,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from gridwatch.overrides import settings_with
     from vision.analyze import SourceError, analyze
+    from vision.compare import compare
 
-    settings = _settings(args)
-    if args.fps is not None:
-        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"detect_fps": args.fps})})
+    fps = [f"ingest.detect_fps={args.fps}"] if args.fps is not None else []
+    settings = settings_with(args.config, [*fps, *args.set])
+    against = settings_with(args.config, [*fps, *args.set, *args.compare]) if args.compare else None
     out_path: Path | None = args.out
     snapshots = args.snapshots or ((out_path.parent if out_path else Path.cwd()) / "snapshots")
+
+    def run(out: TextIO) -> None:
+        if against is None:
+            analyze(args.source, settings, out, snapshots, mobile=args.mobile, max_seconds=args.seconds)
+        else:
+            compare(args.source, settings, against, out, snapshots, args.compare, mobile=args.mobile,
+                    max_seconds=args.seconds)
+
     try:
         if out_path is None:
-            analyze(args.source, settings, sys.stdout, snapshots, mobile=args.mobile, max_seconds=args.seconds)
+            run(sys.stdout)
         else:
             out_path.parent.mkdir(parents=True, exist_ok=True)
             with out_path.open("w", encoding="utf-8") as out:
-                analyze(args.source, settings, out, snapshots, mobile=args.mobile, max_seconds=args.seconds)
+                run(out)
     except SourceError as exc:
         sys.stderr.write(f"gridwatch analyze: {exc}\n")
         return 2
@@ -324,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="footage from a fixed camera (default for video and streams)")
     ana.add_argument("--fps", type=float, default=None, help="frames analysed per second (default ingest.detect_fps)")
     ana.add_argument("--seconds", type=float, default=None, help="stop after this much video (streams)")
+    ana.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a setting for this run, e.g. rules.patrol_min_frames=3 (repeatable; TOML values)")
+    ana.add_argument("--compare", action="append", default=[], metavar="KEY=VALUE",
+                     help="also analyse with this override on top and print the issues diffed: both, only_a "
+                     "(lost by the change), only_b (added by it) (repeatable)")
     ana.set_defaults(func=cmd_analyze)
     health = sub.add_parser("check-health", help="exit 0 if a process kind's heartbeat is fresh (health checks)")
     health.add_argument("kind", nargs="?", default="worker", choices=["worker", "dashboard", "alerts"])
