@@ -47,7 +47,7 @@ class ClipError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class BufferedPacket:
     data: bytes
-    ts: int  # presentation time in the segment's time base (increasing within a segment)
+    ts: int  # presentation time in the segment's time base (in decode order: B-frames go back)
     key: bool
     wall: float  # capture time, epoch seconds
 
@@ -149,8 +149,8 @@ class PacketBuffer:
                 p_data, p_key, p_wall = self._pending
                 self._pending = None
                 self._add(segment, BufferedPacket(p_data, ts - segment.frame_ticks, p_key, p_wall))
-            if self._last_ts is not None and ts <= self._last_ts:
-                ts = self._last_ts + 1  # MP4 needs increasing times; a camera glitch must not break the clip
+            # Kept as they came, even when they go back (B-frames come before the frames shown ahead of them):
+            # the clip's decode times are derived from them when it is written (``decode_times``).
             self._add(segment, BufferedPacket(data, ts, key, wall))
             if self._waiters:
                 self._cond.notify_all()
@@ -241,7 +241,11 @@ class PacketBuffer:
         for i, g in enumerate(run):
             if g.start_wall <= start:
                 first = i
-        packets = [p for g in run[first:] for p in g.packets if p.wall <= end]
+        packets: list[BufferedPacket] = []
+        for p in (p for g in run[first:] for p in g.packets):
+            if p.wall > end:
+                break  # in decode order: a frame after it may need it (B-frames), so stop at the first one
+            packets.append(p)
         return run[0].segment, packets
 
     def write_clip(self, path: Path, start: datetime, end: datetime, timeout: float = 0.0) -> ClipInfo:
@@ -260,21 +264,60 @@ class PacketBuffer:
         return info
 
 
+def decodable(packets: list[BufferedPacket]) -> list[BufferedPacket]:
+    """From the first keyframe on, without the frames shown before it: in an open GOP those B-frames refer to the
+    GOP before the clip, so a player would show them green and smeared."""
+    first = next((i for i, p in enumerate(packets) if p.key), None)
+    if first is None:
+        return []
+    start = packets[first].ts
+    return [p for p in packets[first:] if p.ts >= start]
+
+
+def decode_times(pts: list[int]) -> list[tuple[int, int]]:
+    """(dts, pts) per packet, in decode order, for the MP4: dts strictly increasing and never after its pts.
+
+    RTSP gives presentation times only (FFmpeg's RTP demuxer leaves most decode times unset), and with B-frames
+    they go back and forth in decode order. The decode times are the presentation times in display order,
+    shifted back by the stream's reordering delay; without B-frames they equal the presentation times. A camera
+    glitch (a time repeated or going back) is smoothed over by a tick, never passed on to the player.
+    """
+    order = sorted(pts)
+    delay = max((o - t for o, t in zip(order, pts, strict=True)), default=0)
+    out: list[tuple[int, int]] = []
+    last_dts: int | None = None
+    last_pts: set[int] = set()
+    for o, t in zip(order, pts, strict=True):
+        dts = o - delay
+        if last_dts is not None and dts <= last_dts:
+            dts = last_dts + 1
+        t = max(t, dts)
+        while t in last_pts:  # two frames shown at one instant: the second a tick later
+            t += 1
+        last_pts.add(t)
+        out.append((dts, t))
+        last_dts = dts
+    return out
+
+
 def mux_mp4(path: Path, segment: Segment, packets: list[BufferedPacket]) -> ClipInfo:
-    """Remux ``packets`` (starting with a keyframe) into an MP4 at ``path``, atomically (temp file + rename)."""
+    """Remux ``packets`` (from a keyframe on) into an MP4 at ``path``, atomically (temp file + rename); the clip
+    starts on its keyframe (time 0) and its decode times increase (ffmpeg decodes it without a warning)."""
+    packets = decodable(packets)
     if not packets:
         raise ClipError(f"no frames to write to {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
-    base = packets[0].ts
+    times = decode_times([p.ts for p in packets])
+    base = times[0][0]
     try:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
             stream = out.add_stream_from_template(segment.template)
-            for i, p in enumerate(packets):
+            for i, (p, (dts, pts)) in enumerate(zip(packets, times, strict=True)):
                 pkt = av.Packet(p.data)
-                pkt.pts = pkt.dts = p.ts - base
-                nxt = packets[i + 1].ts if i + 1 < len(packets) else p.ts + segment.frame_ticks
-                pkt.duration = max(1, nxt - p.ts)
+                pkt.dts, pkt.pts = dts - base, pts - base
+                nxt = times[i + 1][0] if i + 1 < len(times) else dts + segment.frame_ticks
+                pkt.duration = max(1, nxt - dts)
                 pkt.time_base = segment.time_base
                 pkt.is_keyframe = p.key
                 pkt.stream = stream
@@ -283,12 +326,12 @@ def mux_mp4(path: Path, segment: Segment, packets: list[BufferedPacket]) -> Clip
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
         raise ClipError(f"cannot write clip {path}: {type(exc).__name__}: {exc}") from exc
-    last = packets[-1]
-    duration = float((last.ts - base + segment.frame_ticks) * segment.time_base)
+    shown = [pts for _, pts in times]
+    duration = float((max(shown) - min(shown) + segment.frame_ticks) * segment.time_base)
     return ClipInfo(
         path=path,
         start=datetime.fromtimestamp(packets[0].wall, UTC),
-        end=datetime.fromtimestamp(last.wall, UTC),
+        end=datetime.fromtimestamp(max(p.wall for p in packets), UTC),
         duration=duration,
         frames=len(packets),
         bytes=path.stat().st_size,
