@@ -213,3 +213,24 @@ def test_an_alert_from_the_sub_stream_has_a_main_stream_snapshot_box_and_clip(
     finally:
         worker.stop()
         manager.stop()
+
+
+def test_without_a_main_picture_the_detection_frame_is_enlarged_so_the_box_still_fits_the_clip() -> None:
+    from gridwatch.settings import IngestSettings
+    from gridwatch.types import Phase
+
+    cam = camera("rtsp://127.0.0.1:9/main", "lag-1", detect_url="rtsp://127.0.0.1:9/sub")
+    reader = DualStreamReader(cam, IngestSettings())  # never started: its main-stream buffer stays empty
+    small = np.zeros((SUB[1], SUB[0], 3), dtype=np.uint8)
+    now = datetime.now(UTC)
+    event = IssueEvent(event_id="e1", phase=Phase.NEW, camera_id="lag-1", category="0502", track_id=1,
+                       first_seen=now, last_seen=now, confidence=0.9, bbox=(10.0, 20.0, 110.0, 220.0), fix=None,
+                       snapshot=small)
+    snapshots = MainSnapshots({"lag-1": reader}, wait_seconds=0.1)
+    assert snapshots.apply(event) is event  # the main stream was never seen: nothing to scale to
+    reader.main.size = MAIN  # it connected once, but has no picture of that moment
+    shown = snapshots.apply(event)
+    assert shown.snapshot is not None and shown.snapshot.shape == (MAIN[1], MAIN[0], 3)
+    assert shown.bbox == (20.0, 40.0, 220.0, 440.0) and snapshots.enlarged == 1 and snapshots.decoded == 0
+    # An event of a camera without a detection stream passes untouched.
+    assert MainSnapshots({}).apply(event) is event
