@@ -2,6 +2,7 @@
 
     python -m bench.vision_bench backends                 # cost per frame: OpenVINO, ONNX Runtime (PyTorch: n/a)
     python -m bench.vision_bench streams --streams 1,2,4  # GridWatch's worker vs plain Ultralytics, same run
+    python -m bench.vision_bench streams --detect-substream --ways ours,plain  # ours on 640x360 sub-streams
 
 ``streams`` serves two 1280x720 25 fps clips over RTSP (GStreamer, stream copy: a SYNTHETIC drive-by of the
 park photo and the town-centre CCTV clip, alternating), then for each stream count runs
@@ -10,6 +11,11 @@ park photo and the town-centre CCTV clip, alternating), then for each stream cou
 * ``ours-detect``: the same with pose off (``vision.pose_model`` unset), i.e. detection + tracking + rules;
 * ``plain``: the way the Ultralytics docs show, one process per stream:
   ``YOLO(model).track(source=url, stream=True, vid_stride=5)`` with the same model, size and confidence.
+With ``--detect-substream`` each server also serves a 640x360 copy on the same timeline and ``ours`` cameras get it
+as ``detect_url``: vision decodes only it, at full size (``vision.max_frames_per_input = 1``), the main streams are
+recorded by stream copy (a main-stream tap per camera), each alert gets its snapshot decoded from the main stream
+and a clip cut from it, and capture->alert (capture of the deciding frame to the alert with its main-stream
+snapshot) is measured; the demo dwell rule (5 s) runs beside the vagrant rule so the looped clips give alerts.
 Sustained = every stream analysed at >= 4.5 fps with p95 latency <= 1 s from the moment a decoded frame is
 available (our reader hands it over; plain's capture thread retrieves it) to its result. Ours also reports
 capture-to-decision: from the frame's capture time as ``ingest`` derives it from the stream's timestamps, so
@@ -507,8 +513,11 @@ def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[s
                         res = run_ours(urls, seconds, warmup, pose=(way == "ours"), skip_deblocking=skip_deblocking,
                                        detect_urls=subs)
                     res.update(way=way, streams=n, load=load_before, skip_deblocking=skip_deblocking)
+                    alert_p95 = res.get("capture_to_alert_p95_s")
                     res["sustained"] = (res["frames_per_stream_min"] >= SUSTAINED_FPS
-                                        and res["decoded_latency_p95_s"] <= SUSTAINED_P95_S)
+                                        and res["decoded_latency_p95_s"] <= SUSTAINED_P95_S
+                                        and (alert_p95 is None or math.isnan(alert_p95)
+                                             or alert_p95 <= SUSTAINED_P95_S))
                     rows.append(res)
                     log.info("%s", res)
                     sys.stdout.write(json.dumps(res) + "\n")
