@@ -122,6 +122,7 @@ class DeskDetail:
     suggested: Route
     nearby: list[NearbyCase]
     actions: list[Action]
+    clear: SightingView | None = None  # the latest pass that saw the place clear (现场复查: 已无), with its picture
 
 
 def latest_alert_sighting(sightings: list[SightingView]) -> SightingView | None:
@@ -129,10 +130,16 @@ def latest_alert_sighting(sightings: list[SightingView]) -> SightingView | None:
     return with_alert[-1] if with_alert else (sightings[-1] if sightings else None)
 
 
+def latest_clear_pass(sightings: list[SightingView]) -> SightingView | None:
+    clear = [s for s in sightings if s.kind == "clear"]
+    return clear[-1] if clear else None
+
+
 def desk_detail(svc: PageServices, media_dir: Path, case_id: str, role: str,
                 now: datetime | None = None) -> DeskDetail:
     case = svc.book.get(case_id, now)
-    sighting = latest_alert_sighting(svc.book.sightings(case_id))
+    sightings = svc.book.sightings(case_id)
+    sighting = latest_alert_sighting(sightings)
     alert = svc.repo.get_alert(sighting.alert_id) if sighting and sighting.alert_id else None
     clip = media.clip_url(media_dir, alert.id, alert.detected_at) if alert else None
     if clip is None and sighting is not None:
@@ -141,7 +148,9 @@ def desk_detail(svc: PageServices, media_dir: Path, case_id: str, role: str,
     nearby: list[NearbyCase] = []
     if case.lat is not None and case.lon is not None:
         nearby = nearby_open_cases(svc.engine, case.lat, case.lon, NEARBY_RADIUS_M, exclude=[case.id], now=now)
-    return DeskDetail(case, sighting, alert, clip, suggested, nearby, allowed_actions(case.status, role))
+    return DeskDetail(case, sighting, alert, clip, suggested, nearby,
+                      allowed_actions(case.status, role, seen_clear=case.seen_clear),
+                      latest_clear_pass(sightings) if case.seen_clear else None)
 
 
 def suggested_route(router: GridRouter, case: CaseView) -> Route:
@@ -187,6 +196,16 @@ def reject_false_alarm(svc: PageServices, client: redis.Redis, case_id: str, act
                        note: str | None = None) -> CaseView:
     ensure_claim(client, case_id, actor.name, display)
     case = svc.casework.reject(case_id, actor, RejectReason.FALSE_ALARM.value, note=note)
+    release(client, case_id, actor.name)
+    return case
+
+
+def close_seen_clear(svc: PageServices, client: redis.Redis, case_id: str, actor: Actor, display: str,
+                     note: str | None = None) -> CaseView:
+    """Close a case a camera's pass saw clear (现场复查: 已无): the operator's check after looking at its picture.
+    The workflow refuses it for a case not seen clear since its last sighting."""
+    ensure_claim(client, case_id, actor.name, display)
+    case = svc.casework.close(case_id, actor, note=note)
     release(client, case_id, actor.name)
     return case
 

@@ -21,6 +21,7 @@ DESK_ASSIGN = f"{DESK}-assign"
 DESK_REJECT = f"{DESK}-reject"
 DESK_MERGE = f"{DESK}-merge"
 DESK_RELEASE = f"{DESK}-release"
+DESK_CLOSE = f"{DESK}-close"  # closes a case a camera saw clear (现场复查: 已无)
 DESK_KEYS = f"{DESK}-keys"
 DESK_VIDEO = f"{DESK}-video"
 

@@ -2,7 +2,8 @@
 
 Picking an alert claims it on the server (dashboard.desk_queries): a second operator who picks it sees who
 holds it, and every action is checked against the claim again before it touches the case. Keys: j/k or the
-arrow keys move through the queue, a assigns, r rejects as a false alarm, m merges, Esc lets the alert go.
+arrow keys move through the queue, a assigns, r rejects as a false alarm, m merges, Esc lets the alert go;
+c closes a case a camera's pass saw clear (现场复查: 已无) once its picture is checked.
 """
 from __future__ import annotations
 
@@ -121,6 +122,7 @@ def queue_children(t: Translator, scope: str | None, selected: str | None, me: s
                 html.Div(className="gw-desk-item-text", children=[
                     html.Div(category_name(c.category, t.lang), className="gw-desk-cat"),
                     html.Div(f"{name} · {status_label(c.status, t)}", className="gw-desk-sub"),
+                    html.Div(t.gettext("Seen clear on site"), className="gw-desk-clear") if c.seen_clear else None,
                     html.Div(age_text(c.reported_at, now, t), className="gw-desk-age"),
                     html.Div(t.gettext("Held by {name}").format(name=lock[1]), className="gw-desk-lock")
                     if lock else None,
@@ -209,7 +211,15 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
     departments = list_departments(svc.engine)
     can_assign = Action.DISPATCH in d.actions or Action.VERIFY in d.actions
     can_reject = Action.REJECT in d.actions
+    can_close = Action.CLOSE in d.actions and d.clear is not None
     media: list[Any] = []
+    if d.clear is not None:  # the pass that saw the place clear, beside the problem's own picture
+        media.append(html.Figure(className="gw-desk-clear-pass", children=[
+            html.Img(src=d.clear.snapshot_url, className="gw-desk-snapshot", alt=t.gettext("Seen clear on site"))
+            if d.clear.snapshot_url else html.Div(t.gettext("No snapshot"), className="gw-empty"),
+            html.Figcaption(f"{t.gettext('Seen clear on site')} · {when(d.clear.seen_at, tz)} · "
+                            f"{d.clear.camera_id or ''}"),
+        ]))
     if c.snapshot_url:
         media.append(html.Img(src=c.snapshot_url, className="gw-desk-snapshot", alt=t.gettext("Snapshot")))
     if d.clip_url:
@@ -262,6 +272,9 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
                             className="gw-btn gw-btn-bad", disabled=not (mine and can_reject)),
                 html.Button(t.gettext("Release (Esc)"), id=ids.DESK_RELEASE, n_clicks=0, className="gw-btn"),
             ]),
+            html.Button(t.gettext("Seen clear: close the case (c)"), id=ids.DESK_CLOSE, n_clicks=0,
+                        className="gw-btn gw-btn-go", disabled=not (mine and can_close),
+                        style=None if d.clear is not None else {"display": "none"}),
             html.Label(t.gettext("Merge into an open case nearby"), className="gw-label"),
             dcc.Dropdown(id=ids.DESK_MERGE_TARGET, options=nearby_opts,
                          value=nearby_opts[0]["value"] if nearby_opts else None, className="gw-dropdown",
@@ -298,6 +311,7 @@ def show_detail(case_id: str | None, locale: dict[str, Any] | None) -> Any:
     Input(ids.DESK_REJECT, "n_clicks"),
     Input(ids.DESK_MERGE, "n_clicks"),
     Input(ids.DESK_RELEASE, "n_clicks"),
+    Input(ids.DESK_CLOSE, "n_clicks"),
     State(ids.DESK_SELECTED, "data"),
     State(ids.DESK_GRID, "value"),
     State(ids.DESK_DEPARTMENT, "value"),
@@ -307,7 +321,7 @@ def show_detail(case_id: str | None, locale: dict[str, Any] | None) -> Any:
     State(ids.DESK_LOCALE, "data"),
     prevent_initial_call=True,
 )
-def act(_a: int, _r: int, _m: int, _x: int, case_id: str | None, grid: str | None, department: str | None,
+def act(_a: int, _r: int, _m: int, _x: int, _c: int, case_id: str | None, grid: str | None, department: str | None,
         note: str | None, merge_target: str | None, done: int | None, locale: dict[str, Any] | None) -> Any:
     if not case_id or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
@@ -331,6 +345,9 @@ def act(_a: int, _r: int, _m: int, _x: int, case_id: str | None, grid: str | Non
         elif which == ids.DESK_REJECT:
             desk_queries.reject_false_alarm(svc, client, case_id, actor, user.display_name, note)
             text = t.gettext("Rejected as a false alarm")
+        elif which == ids.DESK_CLOSE:
+            desk_queries.close_seen_clear(svc, client, case_id, actor, user.display_name, note)
+            text = t.gettext("Closed: the place was seen clear")
         elif which == ids.DESK_MERGE:
             if not merge_target:
                 return message(t.gettext("Choose the case to merge into"), "warn"), dash.no_update, dash.no_update
@@ -375,7 +392,7 @@ dash.clientside_callback(
           i = (e.key === 'j' || e.key === 'ArrowDown') ? Math.min(items.length - 1, i + 1) : Math.max(0, i - 1);
           items[i].click(); items[i].scrollIntoView({block: 'nearest'}); e.preventDefault(); return;
         }
-        const ids = {a: '__ASSIGN__', r: '__REJECT__', m: '__MERGE__', Escape: '__RELEASE__'};
+        const ids = {a: '__ASSIGN__', r: '__REJECT__', m: '__MERGE__', c: '__CLOSE__', Escape: '__RELEASE__'};
         const target = ids[e.key] && document.getElementById(ids[e.key]);
         if (target && !target.disabled) { target.click(); e.preventDefault(); }
       });
@@ -383,7 +400,7 @@ dash.clientside_callback(
     }
     """.replace("__ROOT__", ids.DESK_ROOT).replace("__ASSIGN__", ids.DESK_ASSIGN)
     .replace("__REJECT__", ids.DESK_REJECT).replace("__MERGE__", ids.DESK_MERGE)
-    .replace("__RELEASE__", ids.DESK_RELEASE),
+    .replace("__RELEASE__", ids.DESK_RELEASE).replace("__CLOSE__", ids.DESK_CLOSE),
     Output(ids.DESK_KEYS, "data"),
     Input(ids.DESK_LOCALE, "data"),
 )

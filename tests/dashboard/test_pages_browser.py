@@ -238,6 +238,35 @@ def test_a_second_operator_is_refused_with_the_holders_name(
     assert CaseBook(repo.engine, GridRouter(repo.list_grids())).get(case_id).status == "rejected"
 
 
+def test_a_case_seen_clear_shows_the_clear_picture_and_one_key_closes_it(
+    server: DashboardServer, settings: Settings, repo: Repository, make_case: Callable[..., tuple[str, Alert]],
+    browsers: Callable[..., webdriver.Chrome], shared_dir: Path,
+) -> None:
+    _users(repo)
+    case_id, alert = make_case(clip=False, seen=datetime.now(UTC) - timedelta(minutes=30))
+    rel = f"clear/{case_id}.jpg"  # the picture of the pass that found the place clear
+    (settings.media_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shared_dir / "images" / "zidane.jpg", settings.media_dir / rel)
+    service = CaseService(repo.engine, GridRouter(repo.list_grids()))
+    assert service.record_clear_pass(case_id, "car-2", datetime.now(UTC), lat=alert.lat, lon=alert.lon,
+                                     snapshot_path=rel)
+    op = browsers()
+    login_browser(op, server.url, "op1", PASSWORD, next_path="/desk")
+    _wait(op, lambda d: _item(d, "gw-desk-item", case_id))
+    assert "现场复查: 已无" in op.find_element(By.CSS_SELECTOR, f'.gw-desk-item[data-case-id="{case_id}"]').text
+    op.find_element(By.TAG_NAME, "body").send_keys("j")
+    _wait(op, lambda d: _enabled(d, ids.DESK_CLOSE))
+    _wait(op, lambda d: d.execute_script(
+        "const i = document.querySelector('.gw-desk-clear-pass img'); return i && i.complete && i.naturalWidth;"))
+    assert op.find_element(By.CSS_SELECTOR, ".gw-desk-clear-pass img").get_attribute("src").endswith(rel)
+    assert "现场复查: 已无" in op.find_element(By.CSS_SELECTOR, ".gw-desk-clear-pass").text
+    _shot(op, "desk_seen_clear_zh")
+    op.find_element(By.TAG_NAME, "body").send_keys("c")  # checked the picture: one key closes it
+    _wait(op, lambda d: "已结案" in _text(d, ids.DESK_MESSAGE))
+    _wait(op, lambda d: not _item(d, "gw-desk-item", case_id))
+    assert CaseBook(repo.engine, GridRouter(repo.list_grids())).get(case_id).status == "closed"
+
+
 def test_replay_plays_the_clip_under_its_box_and_exports_the_evidence_zip(
     server: DashboardServer, settings: Settings, repo: Repository, redis_client: redis.Redis,
     make_case: Callable[..., tuple[str, Alert]], browsers: Callable[..., webdriver.Chrome],

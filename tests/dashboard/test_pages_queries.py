@@ -17,7 +17,7 @@ import redis
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.users import UserError, UserStore
-from alerts.workflow import Actor, Role, Status, WorkflowError
+from alerts.workflow import Action, Actor, Role, Status, WorkflowError
 from dashboard import admin_queries, desk_queries, page_services, replay_queries, staff_queries
 from dashboard.context import WallContext
 from dashboard.page_services import PageServices
@@ -127,6 +127,41 @@ def test_reject_and_merge_from_the_desk(
     gone = svc.book.get(newer)
     assert gone.status == Status.REJECTED and gone.merged_into == older
     assert {c.id for c in desk_queries.desk_queue(svc.book)} == {older}
+
+
+def test_a_case_seen_clear_comes_first_with_its_clear_picture_and_one_action_closes_it(
+    svc: PageServices, settings: Settings, redis_client: redis.Redis, new_case: Callable[..., tuple[str, Alert]],
+) -> None:
+    waiting, _ = new_case(category="0501")
+    case_id, alert = new_case(seen=datetime.now(UTC) - timedelta(minutes=30))
+    # Not seen clear: the operator may not close it.
+    assert Action.CLOSE not in desk_queries.desk_detail(svc, settings.media_dir, case_id, Role.OPERATOR).actions
+    # A patrol car passes the place later facing it and sees nothing there: a clear sighting with its picture.
+    rel = f"clear/{case_id}.jpg"
+    (settings.media_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    (settings.media_dir / rel).write_bytes(b"\xff\xd8 the pass's picture")
+    passed = datetime.now(UTC) - timedelta(minutes=5)
+    assert svc.cases.record_clear_pass(case_id, "car-2", passed, lat=alert.lat, lon=alert.lon, snapshot_path=rel)
+    assert [c.id for c in desk_queries.desk_queue(svc.book)] == [case_id, waiting]  # first: one key closes it
+    d = desk_queries.desk_detail(svc, settings.media_dir, case_id, Role.OPERATOR)
+    assert d.case.seen_clear and d.case.status == Status.HANDLED and d.case.feedback_note == "现场复查: 已无"
+    assert d.clear is not None and d.clear.camera_id == "car-2" and d.clear.seen_at == passed
+    assert d.clear.snapshot_url == "/media/" + rel
+    assert Action.CLOSE in d.actions
+    assert d.sighting is not None and d.sighting.alert_id == alert.id  # the problem's own picture stays beside it
+    # Another operator holds it: not closed.
+    assert desk_queries.claim(redis_client, case_id, "op-b", "乙").mine
+    with pytest.raises(desk_queries.ClaimedError):
+        desk_queries.close_seen_clear(svc, redis_client, case_id, OP_A, "甲")
+    assert desk_queries.release(redis_client, case_id, "op-b")
+    closed = desk_queries.close_seen_clear(svc, redis_client, case_id, OP_A, "甲")
+    assert closed.status == Status.CLOSED and not closed.is_open
+    assert [c.id for c in desk_queries.desk_queue(svc.book)] == [waiting]
+    assert [e.action for e in svc.book.history(case_id)][-2:] == ["seen_clear", "close"]
+    # An ordinary waiting case cannot be closed this way.
+    with pytest.raises(WorkflowError):
+        desk_queries.close_seen_clear(svc, redis_client, waiting, OP_A, "甲")
+    assert svc.book.get(waiting).status == Status.REPORTED
 
 
 def test_the_desk_shows_the_clip_once_written_and_the_map_draws_the_suggested_grid(
