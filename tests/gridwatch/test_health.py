@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -14,10 +15,10 @@ from gridwatch.redis_server import EmbeddedRedis
 
 def test_a_fresh_heartbeat_is_healthy_and_a_lapsed_one_is_not(redis_client: redis.Redis) -> None:
     assert not check(redis_client, "worker", "w1").ok
-    beat(redis_client, "worker", "w1", ttl_seconds=1)
+    beat(redis_client, "worker", "w1", ttl_seconds=3)  # checked at once: 3 s is ample even on a loaded machine
     result = check(redis_client, "worker", "w1")
     assert result.ok and "s ago" in result.message
-    time.sleep(1.3)
+    time.sleep(3.3)  # past the TTL for sure: Redis expires the key by its own clock
     lapsed = check(redis_client, "worker", "w1")
     assert not lapsed.ok
     assert "no fresh heartbeat (gw:health:worker:w1)" in lapsed.message
@@ -64,6 +65,13 @@ def test_check_health_says_when_redis_is_unreachable(
     assert "REDIS_URL" in capsys.readouterr().err
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_heartbeat_thread_beats_only_while_the_probe_sees_progress(redis_client: redis.Redis) -> None:
     from gridwatch.health import HeartbeatThread
 
@@ -71,12 +79,11 @@ def test_heartbeat_thread_beats_only_while_the_probe_sees_progress(redis_client:
     hb = HeartbeatThread(redis_client, "dashboard", "d1", probe=lambda: progressing[0], every_seconds=0.1,
                          ttl_seconds=1).start()
     try:
-        deadline = time.monotonic() + 3
-        while not check(redis_client, "dashboard", "d1").ok and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert check(redis_client, "dashboard", "d1").ok
+        wait_until(lambda: check(redis_client, "dashboard", "d1").ok, 15, "the first heartbeat")
         progressing[0] = False  # e.g. the web server stopped answering
-        time.sleep(1.4)
+        # A beat already under way may still land (late, on a loaded machine): wait for the lapse ...
+        wait_until(lambda: not check(redis_client, "dashboard", "d1").ok, 15, "the heartbeat to lapse")
+        time.sleep(1.2)  # ... and it stays lapsed: had the thread kept beating (every 0.1 s), the key would be back
         assert not check(redis_client, "dashboard", "d1").ok
     finally:
         hb.stop()
