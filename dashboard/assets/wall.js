@@ -238,18 +238,18 @@
   }
   window.setInterval(tickClock, 1000);
 
-  /* The queue item a pushed alert belongs to: same category, within 30 m (cases.dedup_distance_m's default),
-   * or the same camera when it has no position. The stored case list (next summary) has the last word. */
+  /* The queue item a pushed alert belongs to: same category, within cases.dedup_distance_m (the push config's
+   * samePlaceM), or the same camera when it has no position. The stored case list (next summary) has the last word. */
   var SAME_PLACE_M = 30;
   var PENDING_MS = 15000;  // how long a pushed sighting waits for the case consumer before a summary drops it
   function metres(a, b) {
     var r = Math.PI / 180, x = (b.lon - a.lon) * r * Math.cos((a.lat + b.lat) * r / 2), y = (b.lat - a.lat) * r;
     return Math.sqrt(x * x + y * y) * 6371009;
   }
-  function sameProblem(item, a) {
+  function sameProblem(item, a, within) {
     if (item.category !== a.category) { return false; }
     if (a.lat == null || item.lat == null) { return !!a.camera_id && item.camera_id === a.camera_id; }
-    return metres(item, a) <= SAME_PLACE_M;
+    return metres(item, a) <= (within || SAME_PLACE_M);
   }
 
   function byNewest(a, b) {
@@ -287,7 +287,7 @@
         var items = alerts.slice();
         var added = [];
         fresh.forEach(function (a) {
-          var i = items.findIndex(function (item) { return sameProblem(item, a); });
+          var i = items.findIndex(function (item) { return sameProblem(item, a, config && config.samePlaceM); });
           if (i < 0) { added.push(Object.assign({ sightings: 1 }, a)); return; }
           // One problem, one item: the new sighting bumps it (count, last seen, a brief highlight).
           items[i] = Object.assign({}, items[i], { sightings: (items[i].sightings || 1) + 1,

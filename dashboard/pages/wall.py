@@ -354,6 +354,7 @@ def layout(**query: Any) -> html.Div:
         "inbox": ids.PUSH_INBOX,
         "status": ids.CONNECTION,
         "listSize": LIST_SIZE,
+        "samePlaceM": ctx.settings.cases.dedup_distance_m,  # a pushed sighting this close bumps the item there
         "texts": {k: words[k] for k in ("connecting", "live", "lost")},
     }
     start_layout = default_layout(len(cams))
