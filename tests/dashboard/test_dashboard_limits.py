@@ -7,7 +7,6 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,62 +14,30 @@ from typing import Any
 import pytest
 import redis
 import requests
-from auth_testing import add_user, login
+from live_testing import TOKEN, Centre, live_centre
 
 from alerts.cases import CaseService
 from alerts.casework import Casework, Target
-from alerts.repository import Repository
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role, Status
 from dashboard import staff_queries
 from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
-from gridwatch.lifecycle import Lifecycle
 from gridwatch.photos import MAX_PHOTO_PIXELS, PhotoError, check_photo
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.runner import open_redis, open_repository, start_dashboard
-from gridwatch.settings import Settings, load_settings
 from gridwatch.types import CameraState, CameraStatus
 
-TOKEN = "limits-device-token-0123456789"
-PASSWORD = "limits-password-1"
 COMMUNITY_A = "410105001001"
 GRID_A1 = "410105001001001"
 IN_A1 = (34.79625, 113.6675)
 
 
-@dataclass
-class Centre:
-    settings: Settings
-    repo: Repository
-    url: str  # ends with "/"
-
-    def session(self, username: str) -> requests.Session:
-        s = requests.Session()
-        s.headers["Accept-Language"] = "en"  # errors in English, to read them here
-        login(s, self.url, username, PASSWORD)
-        return s
-
-    def files(self, folder: str) -> list[Path]:
-        return sorted(p for p in (self.settings.media_dir / folder).rglob("*") if p.is_file())
-
-
 @pytest.fixture()
 def centre(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[Centre]:
-    settings = load_settings(
-        None, data_dir=tmp_path / "data", redis_url=redis_server.url, demo={"enabled": False},
-        dashboard={"port": 0, "ws_port": 0}, ingest={"telemetry_ws_port": 0}, auth={"device_token": TOKEN},
-    )
-    with Lifecycle() as life:
-        handle = open_redis(settings, life)
-        repo = open_repository(settings, life)
-        server = start_dashboard(settings, handle, repo, life)
-        for name, role, scope in (("op", Role.OPERATOR, None), ("admin1", Role.ADMIN, None),
-                                  ("staff_a", Role.GRID_STAFF, COMMUNITY_A)):
-            add_user(repo, name, PASSWORD, role, scope)
-        for n in range(1, 4):
-            add_user(repo, f"viewer{n}", PASSWORD, Role.OPERATOR)
-        yield Centre(settings, repo, server.url)
+    users = [("op", "operator", None), ("admin1", "admin", None), ("staff_a", "grid_staff", COMMUNITY_A),
+             *((f"viewer{n}", "operator", None) for n in range(1, 4))]
+    with live_centre(tmp_path / "data", redis_server.url, users) as centre:
+        yield centre
 
 
 def png_bomb(width: int = 40_000, height: int = 40_000) -> bytes:
@@ -223,13 +190,15 @@ def test_sixteen_viewers_never_freeze_the_dashboard(
     assert (board.max_streams_per_user, board.max_streams) == (4, 8)
     _publish_camera(redis_server.url, "cam-1", jpeg("bus.jpg", 320))
     sessions = [centre.session(name) for name in ("op", "viewer1", "viewer2", "viewer3")]
-    open_streams: list[requests.Response] = []
+    open_streams: list[tuple[requests.Response, Iterator[bytes]]] = []
 
     def watch(s: requests.Session) -> requests.Response:
         r = s.get(f"{centre.url}video/cam-1.mjpg", stream=True, timeout=30)
         if r.status_code == 200:
-            assert next(r.iter_content(1024))  # the stream runs: it holds a server thread now
-            open_streams.append(r)
+            reading = r.iter_content(1024)
+            assert next(reading)  # the stream runs: it holds a server thread now
+            # Kept: a dropped chunked-body iterator closes its connection (urllib3), ending the stream.
+            open_streams.append((r, reading))
         return r
 
     try:
@@ -248,19 +217,19 @@ def test_sixteen_viewers_never_freeze_the_dashboard(
             assert sessions[0].get(f"{centre.url}api/me", timeout=10).status_code == 200
             assert time.monotonic() - started < 10
         # A viewer who closes a stream gets the slot back.
-        first = open_streams.pop(0)
+        first, _ = open_streams.pop(0)
         first.close()
         deadline = time.monotonic() + 20
         while True:
             again = sessions[0].get(f"{centre.url}video/cam-1.mjpg", stream=True, timeout=30)
             if again.status_code == 200:
-                open_streams.append(again)
+                open_streams.append((again, iter(())))
                 break
             again.close()
             assert time.monotonic() < deadline, "the closed stream's slot was never given back"
             time.sleep(0.3)
     finally:
-        for r in open_streams:
+        for r, _ in open_streams:
             r.close()
 
 
