@@ -1,7 +1,8 @@
 """Tools to tune: ``gridwatch analyze --set KEY=VALUE`` and ``--compare KEY=VALUE`` on a short clip.
 
 The clip is the SYNTHETIC drive-by of one man sitting on a low wall (vision.driveby ``park-sitter``, made from the
-shared park photo): the default rules report him once (tests/vision/test_vision_analyze.py).
+shared park photo): seated on a wall, he is no vagrant under the default ``rules.vagrant_postures`` (sitting on the
+ground, lying), and one when "seated" is opted in.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from vision.compare import diff_events
 from vision.driveby import scene_photo, write_clip
 
 GRIDWATCH = Path(sys.executable).with_name("gridwatch")
-ONLY_LYING = 'rules.vagrant_postures=["lying"]'
+WITH_SEATED = 'rules.vagrant_postures=["lying", "sitting", "seated"]'
+DEFAULT_POSTURES = 'rules.vagrant_postures=["lying", "sitting"]'
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +41,14 @@ def _rows(text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def test_set_overrides_a_rule_for_one_run(sitter_clip: Path, tmp_path: Path) -> None:
-    proc = _analyze(str(sitter_clip), "--patrol", "--set", ONLY_LYING, "--out", str(tmp_path / "e.jsonl"))
+    proc = _analyze(str(sitter_clip), "--patrol", "--out", str(tmp_path / "default.jsonl"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    events, summary = _rows((tmp_path / "e.jsonl").read_text(encoding="utf-8"))
-    assert events == [] and summary["issues"] == 0, "a sitter is no vagrant when only lying counts"
+    events, _ = _rows((tmp_path / "default.jsonl").read_text(encoding="utf-8"))
+    assert events == [], "seated on a wall is no vagrant by default"
+    proc = _analyze(str(sitter_clip), "--patrol", "--set", WITH_SEATED, "--out", str(tmp_path / "seated.jsonl"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events, summary = _rows((tmp_path / "seated.jsonl").read_text(encoding="utf-8"))
+    assert [e["code"] for e in events] == ["0502"] and summary["issues"] == 1, "seated opted in for this run"
 
 
 def test_wrong_keys_and_values_are_named(sitter_clip: Path) -> None:
@@ -62,7 +68,8 @@ def test_wrong_keys_and_values_are_named(sitter_clip: Path) -> None:
 
 def test_compare_lists_what_a_change_loses_and_adds(sitter_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "diff.jsonl"
-    proc = _analyze(str(sitter_clip), "--patrol", "--compare", ONLY_LYING, "--out", str(out))
+    proc = _analyze(str(sitter_clip), "--patrol", "--set", WITH_SEATED, "--compare", DEFAULT_POSTURES,
+                    "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows, summary = _rows(out.read_text(encoding="utf-8"))
     assert [(r["diff"], r["code"]) for r in rows] == [("only_a", "0502")], rows
@@ -70,7 +77,7 @@ def test_compare_lists_what_a_change_loses_and_adds(sitter_clip: Path, tmp_path:
     assert summary["compare"] is True
     assert (summary["both"], summary["only_a"], summary["only_b"]) == (0, 1, 0)
     assert summary["a"]["issues"] == 1 and summary["b"]["issues"] == 0
-    assert summary["b"]["overrides"] == [ONLY_LYING]
+    assert summary["b"]["overrides"] == [DEFAULT_POSTURES]
     assert summary["a"]["frames"] == summary["b"]["frames"] == 20  # the same footage, 4 s at 5 fps
 
 
