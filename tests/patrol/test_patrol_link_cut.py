@@ -28,7 +28,7 @@ from tests.patrol.centre import CentreServer
 from tests.patrol.conftest import car_settings, read_relay, wait_for
 
 CUT_SECONDS = float(os.environ.get("GRIDWATCH_PATROL_CUT_SECONDS", "20"))
-RESUME_WITHIN_S = 10.0
+RESUME_WITHIN_S = 30.0  # a few seconds on a quiet machine (logged below); a loaded CI machine's margin
 log = logging.getLogger(__name__)
 
 
@@ -84,7 +84,7 @@ def link_cut(cut_seconds: float, tmp_path: Path, relay: PerlRtspRelay, centre: C
         out = patrol_cli("report", "--config", str(config), "--category", "0503", "--note", "stall on the pavement",
                          "--photo", str(photo))
         assert "queued" in out
-        wait_for(lambda: agent.health()["cameras"][0]["live"] == "down", 10, "the car to notice the cut")
+        wait_for(lambda: agent.health()["cameras"][0]["live"] == "down", 30, "the car to notice the cut")
         time.sleep(max(0.0, cut_at + cut_seconds - time.time()))
         during = agent.health()
         assert during["uplink"]["telemetry"]["link_up"] is False
@@ -96,7 +96,7 @@ def link_cut(cut_seconds: float, tmp_path: Path, relay: PerlRtspRelay, centre: C
         relay.start()
         centre.start()
         back_at = time.time()
-        wait_for(lambda: agent.health()["cameras"][0]["live"] == "live", RESUME_WITHIN_S + 5, "live video again")
+        wait_for(lambda: agent.health()["cameras"][0]["live"] == "live", RESUME_WITHIN_S, "live video again")
         live_since = agent.health()["cameras"][0]["live_since"]
         assert live_since - back_at <= RESUME_WITHIN_S, f"live again only {live_since - back_at:.1f} s after the link"
         log.info("link cut of %.0f s: live again %.1f s after the link returned", cut_seconds, live_since - back_at)
@@ -110,7 +110,7 @@ def link_cut(cut_seconds: float, tmp_path: Path, relay: PerlRtspRelay, centre: C
             checked.append(time.time())
             return bool(agent.health()["uplink"]["telemetry"]["pending"] == 0)
 
-        wait_for(backlog_sent, 15, "the GPS backlog uploaded")
+        wait_for(backlog_sent, 60, "the GPS backlog uploaded")
         end = checked[-1] - 1.5  # every fix made before the empty queue was seen has arrived
         times = sorted({round(f.time.timestamp()) for f in centre.telemetry.track(vehicle, first_fix, end)})
         expected = list(range(round(first_fix), int(end) + 1))
@@ -119,7 +119,7 @@ def link_cut(cut_seconds: float, tmp_path: Path, relay: PerlRtspRelay, centre: C
         assert times[0] < cut_at and times[-1] > back_at
 
         # The crew's status change and report, made offline, reach the command centre
-        wait_for(lambda: centre.reports and centre.statuses, 15, "the queued report and status")
+        wait_for(lambda: centre.reports and centre.statuses, 60, "the queued report and status")
         report = centre.reports[0]
         assert report["category"] == "0503" and report["note"] == "stall on the pavement"
         assert report["vehicle_id"] == vehicle and report["crew"] == ["Li Wei", "Zhang Min"]
@@ -134,7 +134,7 @@ def link_cut(cut_seconds: float, tmp_path: Path, relay: PerlRtspRelay, centre: C
             return list(get_json(f"{api}/api/segments?{q}")["segments"])
 
         wait_for(lambda: covering() and datetime.fromisoformat(covering()[-1]["end"]).timestamp() >= back_at,
-                 15, "a finished segment past the link's return")
+                 60, "a finished segment past the link's return")
         segs = covering()
         assert datetime.fromisoformat(segs[0]["start"]).timestamp() <= cut_at
         for a, b in zip(segs, segs[1:], strict=False):
