@@ -443,11 +443,29 @@ def init_auth(app: Flask, settings: Settings, store: UserStore | None) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.auth.session_minutes),
         SESSION_REFRESH_EACH_REQUEST=False,  # a login lasts session_minutes from the login, not from the last click
     )
+    if settings.auth.trusted_proxies:  # before the guard and the throttle read the client's address
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.auth.trusted_proxies)  # type: ignore[method-assign]
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(AuthRequiredError, _http_error)
     app.register_error_handler(NotAllowedError, _http_error)
     app.register_blueprint(login_blueprint)
+
+
+class TrustedProxies:
+    """WSGI middleware for auth.trusted_proxies: a request relayed by one of them gets the client's address as
+    REMOTE_ADDR (guard.client_address), so login throttling, logs and per-viewer stream caps count clients, not
+    the proxy; the proxy's own address stays in ``environ["gridwatch.proxy"]``."""
+
+    def __init__(self, app: Any, proxies: tuple[guard.Network, ...]) -> None:
+        self.app, self.proxies = app, proxies
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        peer = environ.get("REMOTE_ADDR")
+        client = guard.client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.proxies)
+        if client != peer:
+            environ["gridwatch.proxy"], environ["REMOTE_ADDR"] = peer, client
+        return self.app(environ, start_response)
 
 
 def _throttle() -> LoginThrottle | None:

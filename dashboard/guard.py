@@ -196,6 +196,39 @@ def origin_ok(origin: str | None, referer: str | None, host: str, *, any_port: b
     return parts.netloc.lower() == host.lower()
 
 
+# --- who is at the other end: the client behind trusted reverse proxies ------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def client_address(peer: str | None, forwarded_for: str | None, proxies: Iterable[Network]) -> str | None:
+    """The client's address: the connecting peer, unless the peer is one of ``proxies`` (auth.trusted_proxies);
+    then the rightmost X-Forwarded-For entry that is not a trusted proxy itself. Entries further left were written
+    by the client and are not believed (a guesser would put a fresh address there on every try); a garbled entry
+    leaves the peer."""
+    nets = tuple(proxies)
+
+    def trusted(address: str) -> bool:
+        ip = _ip(address)
+        return ip is not None and any(ip in net for net in nets)
+
+    if peer is None or not nets or not trusted(peer):
+        return peer
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            ip = _ip(hop)
+            return str(ip) if ip is not None else peer
+    return hops[0] if hops else peer  # every hop a proxy of ours: the first one is where it began
+
+
 # --- what: grid scope and one case ---------------------------------------------------------------------------------
 
 def in_scope(scope: str | None, code: str | None) -> bool:

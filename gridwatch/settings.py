@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -440,6 +441,12 @@ class AuthSettings(Strict):
         default=False,
         description="Let dashboard, worker and alerts start on a non-loopback address although car routes are "
         "open, Open311 takes requests without a key or logins are off (a closed test network only).",
+    )
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies in front of the dashboard whose "
+        "X-Forwarded-For is believed: behind nginx, login throttling and logs then see the client's address, not "
+        "the proxy's. Empty = the connecting address is the client (X-Forwarded-For ignored; anyone can write it).",
     )
 
 
