@@ -73,7 +73,10 @@ def test_redis_restarted_in_the_middle_of_a_burst_loses_nothing_and_doubles_noth
     handler = Recorder(then=cases.ingest_alerts)
 
     def consumer() -> StreamConsumer:
-        return StreamConsumer(repo.engine, server.url, handler, block_ms=100, retry_max_s=0.2).start()
+        # The outbox safety net waits 10 minutes here: however slow a loaded machine makes the burst, what arrives
+        # must come through the stream (asserted below), not be reconciled from the table after 30 s.
+        return StreamConsumer(repo.engine, server.url, handler, block_ms=100, retry_max_s=0.2,
+                              reconcile_after_s=600).start()
 
     first = consumer()
     second: StreamConsumer | None = None
@@ -94,7 +97,7 @@ def test_redis_restarted_in_the_middle_of_a_burst_loses_nothing_and_doubles_noth
             stored.append(alert.id)
         assert second is not None
         consumer_ = second
-        wait_until(lambda: len(handler.ids) >= 1000 and _outbox_states(repo)["confirmed"] == 1000,
+        wait_until(lambda: len(handler.ids) >= 1000 and _outbox_states(repo)["confirmed"] == 1000, timeout=240,
                    what="all 1000 alerts to be processed and confirmed")
         assert repo.count_alerts() == 1000
         assert sorted(handler.ids) == sorted(stored)  # every alert delivered, none twice
@@ -168,7 +171,7 @@ def test_a_bad_entry_goes_to_the_dead_letter_stream_and_does_not_block_the_other
 
     # The failing alert is retried, and after max_deliveries it is moved aside with the reason.
     wait_until(lambda: (consumer.reclaim(), redis_client.xlen(consumer.dead_letter_stream))[1] == 2,
-               timeout=10, what="the failing alert to be dead-lettered")
+               timeout=30, what="the failing alert to be dead-lettered")
     entries: list[Any] = redis_client.xrange(consumer.dead_letter_stream)  # type: ignore[assignment]
     dead = {json.loads(f[b"data"])["id"] if f[b"data"].startswith(b"{\"") else "unreadable": f[b"dead_reason"].decode()
             for _, f in entries}
