@@ -1,4 +1,12 @@
-"""A private redis-server for the embedded defaults and the tests: started on a free loopback port, stopped on exit."""
+"""A private redis-server for the embedded defaults and the tests: started on a free loopback port, stopped on exit.
+
+``EmbeddedRedis()`` (the tests) keeps everything in memory. ``gridwatch run`` passes ``data_dir`` and
+``supervise=True``: the server then keeps its data in an append-only file there (``appendfsync everysec``; an
+acknowledged write is in the file before the reply, so only a machine crash can lose its last second) and a
+supervisor thread restarts it on the same port within about a second if it dies, replaying the file. Clients
+(redis-py) reconnect on their next command; the vehicles' tracks, coverage, camera registry and the alert
+stream's consumer group survive both a crash and a restart of ``gridwatch run``.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,12 +14,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import redis
 
 log = logging.getLogger(__name__)
+
+RESTART_EVERY_S = 0.5  # a server that will not start again is retried this often (the port may still be held)
 
 
 class RedisServerError(RuntimeError):
@@ -25,60 +36,130 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    """``with EmbeddedRedis() as r: r.url`` — a real redis-server process with no persistence."""
+    """``with EmbeddedRedis() as r: r.url`` — a real redis-server process (in memory unless ``data_dir``)."""
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(self, port: int | None = None, binary: str | None = None, *, data_dir: Path | None = None,
+                 supervise: bool = False) -> None:
         self.port = port or free_port()
         self.binary = binary or shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.data_dir = data_dir
+        self.supervise = supervise
+        self.restarts = 0  # times the supervisor brought a dead server back
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # one start at a time (the supervisor's and stop's)
+        self._supervisor: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id (tests kill it to see it come back)."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def _command(self, folder: str) -> list[str]:
+        if self.data_dir is not None:
+            persistence = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+        else:
+            persistence = ["--save", "", "--appendonly", "no"]
+        return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *persistence, "--dir", folder,
+                "--daemonize", "no", "--loglevel", "warning"]
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         if not Path(self.binary).exists():
             raise RedisServerError(
                 f"redis-server not found at {self.binary}: install Debian's redis-server or set redis_url"
             )
-        self._dir = tempfile.TemporaryDirectory(prefix="gridwatch-redis-")
-        self._proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        elif self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="gridwatch-redis-")
+        self._stopping.clear()
+        with self._lock:
+            self._spawn(timeout)
+        log.info("started private redis-server on %s%s", self.url,
+                 f" (append-only file in {self.data_dir})" if self.data_dir is not None else "")
+        if self.supervise and self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._watch, name="redis-supervisor", daemon=True)
+            self._supervisor.start()
+        return self
+
+    def _spawn(self, timeout: float) -> None:
+        """Start the process and wait until it answers (caller holds ``_lock``)."""
+        folder = str(self.data_dir) if self.data_dir is not None else self._dir.name  # type: ignore[union-attr]
+        self._proc = proc = subprocess.Popen(
+            self._command(folder), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             # Its own process group: Ctrl-C in a terminal reaches GridWatch only, which closes its clients first.
             process_group=0,
         )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout
-        while True:
+        try:
+            while True:
+                try:
+                    client.ping()  # answers once the append-only file is loaded
+                    return
+                except (redis.ConnectionError, redis.BusyLoadingError):
+                    if proc.poll() is not None:
+                        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                        raise RedisServerError(f"redis-server exited at start: {err.strip()}") from None
+                    if time.monotonic() > deadline:
+                        self._terminate(proc)
+                        raise RedisServerError(f"redis-server did not answer on port {self.port}") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def _watch(self) -> None:
+        """Supervisor: wait for the server to exit; unless stopping, start it again on the same port."""
+        while not self._stopping.is_set():
+            proc = self._proc
+            if proc is None:
+                return
+            code = proc.wait()  # also reaps it: no zombie is left behind
+            if self._stopping.is_set():
+                return
+            log.error("private redis-server on port %d died (exit status %s); restarting it", self.port, code)
+            if proc.stderr is not None:
+                proc.stderr.close()
+            while not self._stopping.is_set():
+                try:
+                    with self._lock:
+                        if self._stopping.is_set():
+                            return
+                        self._spawn(timeout=10.0)
+                    self.restarts += 1
+                    log.warning("private redis-server restarted on port %d (restart %d)", self.port, self.restarts)
+                    break
+                except RedisServerError as exc:
+                    log.error("private redis-server did not restart: %s; retrying", exc)
+                    self._stopping.wait(RESTART_EVERY_S)
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.terminate()
             try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if self._proc.poll() is not None:
-                    err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                    raise RedisServerError(f"redis-server exited at start: {err.strip()}") from None
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RedisServerError(f"redis-server did not answer on port {self.port}") from None
-                time.sleep(0.05)
-        client.close()
-        log.info("started private redis-server on %s", self.url)
-        return self
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._proc is not None and self._proc.stderr is not None:
-            self._proc.stderr.close()
-        self._proc = None
+        self._stopping.set()
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is not None:
+                self._terminate(proc)
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+            self._supervisor = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None

@@ -37,11 +37,12 @@ class RedisHandle:
 
 
 def open_redis(settings: Settings, life: Lifecycle) -> RedisHandle:
-    """REDIS_URL when set, else a private redis-server that stops with the lifecycle."""
+    """REDIS_URL when set, else a private redis-server that stops with the lifecycle: its data in an append-only
+    file in ``data_dir/redis`` (tracks and coverage outlive a restart), restarted by a supervisor if it dies."""
     if settings.redis_url is not None:
         url = settings.redis_url.get_secret_value()
     else:
-        server = EmbeddedRedis().start()
+        server = EmbeddedRedis(data_dir=settings.data_dir / "redis", supervise=True).start()
         life.started(f"private redis-server on port {server.port}", server.stop)
         url = server.url
     client = redis.Redis.from_url(url, health_check_interval=30)
