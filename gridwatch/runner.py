@@ -418,10 +418,11 @@ def run_all(settings: Settings, stop: threading.Event, on_ready: Callable[[str],
     with Lifecycle() as life:
         handle = open_redis(settings, life)
         repo = open_repository(settings, life)
-        demo_users(settings, repo, life)
         if settings.demo.enabled:
             settings = start_demo_camera(settings, life)
         dashboard = start_dashboard(settings, handle, repo, life)
+        # After the dashboard's first start made ``admin`` (only into an empty user table), never before it.
+        demo_users(settings, repo, life)
         if settings.demo.enabled:
             start_demo_telemetry(settings, dashboard.url, life)
         start_cases(settings, handle.client, repo, life)
