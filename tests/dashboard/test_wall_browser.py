@@ -150,7 +150,8 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     alert = store_alert(category="0503", camera_id="demo-car", snapshot=park, confidence=0.91)
 
     selector = f'[data-alert-id="{alert.id}"]'
-    WebDriverWait(browser, 2, poll_frequency=0.05).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+    # Pushed (the page is not reloaded, checked below); how fast is bench.wall_bench's, so a loaded CI gets 10 s.
+    WebDriverWait(browser, 10, poll_frequency=0.05).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
     item = browser.find_element(By.CSS_SELECTOR, selector)
     assert "占道经营" in item.text
     assert "occupying the road" not in item.text
@@ -164,10 +165,10 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     stall = ingest_alerts(repo, settings, alert)[0]
     selector = f'[data-case-id="{stall}"]'
     WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
-    WebDriverWait(browser, 5).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 4)
+    WebDriverWait(browser, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 4)
     assert browser.find_elements(By.CSS_SELECTOR, ".gw-alert")[0].get_attribute("data-case-id") == stall
     assert browser.execute_script("return window.__noReload;") == 1  # pushed, not reloaded
-    WebDriverWait(browser, 2).until(lambda d: _text(d, ids.TODAY_COUNT) == "4")
+    WebDriverWait(browser, 10).until(lambda d: _text(d, ids.TODAY_COUNT) == "4")
     clock = _text(browser, ids.CLOCK)
     china_now = datetime.now(UTC).astimezone(CHINA)
     assert clock.startswith(china_now.strftime("%Y-%m-%d")) or clock.startswith(
@@ -176,7 +177,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
 
     _check_chinese_glyphs(browser, ".gw-cat")
     # The video tiles stream: each <img> has decoded a frame from its MJPEG feed.
-    WebDriverWait(browser, 5).until(lambda d: d.execute_script(
+    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
         "return Array.from(document.querySelectorAll('img.gw-cam-img')).every(i => i.naturalWidth > 0);"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "wall_zh.png"))
@@ -201,7 +202,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     dashboard.push.stop()
     WebDriverWait(browser, 10).until(lambda d: "连接中断" in _text(d, ids.CONNECTION))
     # Not stale data in silence: a red banner across the top, and the queue and figures greyed out.
-    WebDriverWait(browser, 5).until(lambda d: banner.is_displayed())
+    WebDriverWait(browser, 15).until(lambda d: banner.is_displayed())
     assert "连接中断" in banner.text and "可能已过时" in banner.text
     assert _grey(browser, ".gw-alerts") and _grey(browser, ".gw-figures")
     missed = store_alert(category="0504", camera_id="park-east")
@@ -214,8 +215,8 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         missed_case = ingest_alerts(repo, settings, missed)[0]  # the consumer catches up too
         WebDriverWait(browser, 15).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-case-id="{missed_case}"]'))
-        WebDriverWait(browser, 5).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
-        WebDriverWait(browser, 5).until(lambda d: not banner.is_displayed())
+        WebDriverWait(browser, 15).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
+        WebDriverWait(browser, 15).until(lambda d: not banner.is_displayed())
         assert not _grey(browser, ".gw-alerts")
         assert browser.execute_script("return window.__noReload;") == 1
 
