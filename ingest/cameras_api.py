@@ -7,7 +7,8 @@
 * ``DELETE /api/cameras/config/<id>`` -> ``{"removed": id}``
 
 A camera is answered with its URLs masked (``rtsp://user:***@host/...``) and ``has_password``; a password
-is accepted but never returned. A URL sent back with ``***`` as its password keeps the stored password.
+is accepted but never returned. A URL sent back with ``***`` as its password keeps the stored password,
+only while scheme, host and port are unchanged (ingest.registry.keep_masked_password).
 Errors are ``{"error": "..."}`` naming the field: 400 invalid, 404 unknown camera, 409 duplicate id.
 """
 from __future__ import annotations
