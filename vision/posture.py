@@ -176,6 +176,18 @@ def classify(
     return posture
 
 
+# Postures the fall model (vision.fall) may turn into LYING: those where COCO + pose are unsure (unreadable
+# keypoints, a box cut by the picture's edge) or say upright; its lying-shaped Fall box over an upright box is
+# rare, over a sitter common (it calls picnickers and bench sitters Fall), so pose's sitting/seated stand.
+FALL_OVERRULES = frozenset({Posture.UNKNOWN, Posture.UPRIGHT, Posture.STANDING})
+
+
+def with_fall_signal(posture: Posture, fall_confidence: float) -> Posture:
+    """A person the fall model saw lying (confidence > 0: a confident, lying-shaped Fall box) is lying unless
+    pose saw them sitting, seated or walking."""
+    return Posture.LYING if fall_confidence > 0 and posture in FALL_OVERRULES else posture
+
+
 # Detector classes a person may sit on: hips inside one of these boxes are on a seat, whatever the legs show
 # (a man on a bench with his legs stretched out has his ankles near hip height).
 SEAT_CLASSES = frozenset({"bench", "chair", "couch"})

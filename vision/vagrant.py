@@ -6,8 +6,10 @@ context (moving or fixed, its zones) travels in the state, made once per camera 
 * Posture per frame from pose keypoints when the pipeline attached them, else from the box
   (``vision.posture``): sitting means on the ground; a person on a bench, chair or wall (feet a shin below the
   hips, or hips inside a detected bench/chair box) and a person sitting on a lawn (a picnicker) are SEATED and
-  never a vagrant's posture; lying counts anywhere. Confirmed when ``posture_min_frames`` of the track's
-  last ``posture_window`` frames show a configured posture and the person is not walking.
+  never a vagrant's posture; lying counts anywhere. With ``vision.fall_model`` set, a person the fall model saw
+  lying (``vision.fall``: a confident, lying-shaped Fall box) is lying where pose is unsure or says upright,
+  including a person the detector missed and the fall model added. Confirmed when ``posture_min_frames`` of
+  the track's last ``posture_window`` frames show a configured posture and the person is not walking.
 * Fixed camera: confirmed, with the feet inside a vagrant zone, for ``vagrant_dwell_seconds``.
 * Patrol car: the car passes in seconds, so confirmed and seen sitting/lying in ``patrol_min_frames`` frames
   taken at one place (all GPS fixes within ``patrol_place_radius_m``); the frames before the posture was
@@ -27,7 +29,7 @@ from gridwatch.settings import RulesSettings
 from gridwatch.types import GpsFix, IssueEvent, TrackedFrame
 from vision import issues as iss
 from vision.motion import PathPoint, extend, speed
-from vision.posture import SEAT_CLASSES, Posture, classify, ground_posture
+from vision.posture import SEAT_CLASSES, Posture, classify, ground_posture, with_fall_signal
 from vision.rules import FORGET_AFTER, MAX_GAP, PERSON
 from vision.zones import CameraView, in_image_zone, one_place
 
@@ -100,6 +102,7 @@ def vagrant_rule(
             keypoints = None  # the pipeline fills persons without a pose with zeros
         v = None if view.mobile else speed(path)
         posture = classify(box, keypoints, v, (width, height), walking_speed=rules.still_max_speed)
+        posture = with_fall_signal(posture, 0.0 if dets.fall is None else float(dets.fall[i]))
         posture = ground_posture(posture, box, frame.image, seats)  # type: ignore[arg-type]
         postures = (*prev.postures, posture)[-rules.posture_window:]
         # Someone moving across a fixed camera's view is not sitting or lying, whatever their box looks like.
