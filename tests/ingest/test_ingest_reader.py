@@ -42,7 +42,10 @@ def test_frames_carry_camera_id_capture_time_picture_and_gps(
     reader.start()
     try:
         frames = collect(reader, 6)
-        wait_for(lambda: reader.state().fps > 0, 5, "an fps figure")
+        # The stream's own rate (25/s), measured over 2 s of arrivals: waited for, as a loaded machine may deliver
+        # a moment's packets in a bunch.
+        wait_for(lambda: 15 < (state := reader.state()).fps < 40 and state.frames >= len(frames), 15,
+                 "an fps figure near the stream's 25")
         state = reader.state()
     finally:
         reader.stop()
@@ -61,7 +64,7 @@ def test_frames_carry_camera_id_capture_time_picture_and_gps(
     span = (frames[-1].captured_at - frames[0].captured_at).total_seconds()
     assert span >= 0.15 * (len(frames) - 1)
     assert state.status is CameraStatus.ONLINE and state.camera_id == "car-7" and state.name == "Patrol car-7"
-    assert state.frames >= len(frames) and state.last_frame_at is not None and 15 < state.fps < 40
+    assert state.frames >= len(frames) and state.last_frame_at is not None and state.fps > 0
     assert states[0].status is CameraStatus.STARTING
     assert CameraStatus.ONLINE in [s.status for s in states]
 
@@ -77,7 +80,9 @@ def test_latest_is_the_newest_frame_not_a_backlog(
         taken_at = datetime.now(UTC)
         assert newest is not None
         assert newest.seq >= first.seq + 5  # skipped straight to the newest ...
-        assert taken_at - newest.captured_at < timedelta(seconds=0.5)  # ... which is fresh
+        # ... which is fresh: handed over at most CATCH_UP_S late (a loaded machine), plus one 0.2 s hand-over period,
+        # where a queue would give a frame 2 s old.
+        assert taken_at - newest.captured_at < timedelta(seconds=1.2)
         assert reader.latest(newest.seq) is None  # no queue of older frames behind it
         assert reader.latest() is newest
         assert reader.state().dropped >= 4  # the frames nobody took are counted
@@ -88,19 +93,23 @@ def test_latest_is_the_newest_frame_not_a_backlog(
 def test_reading_longer_than_the_clip_keeps_producing_frames(
     rtsp_server: RtspTestServer, fast_ingest: IngestSettings
 ) -> None:
-    reader = CameraReader(camera(rtsp_server.url), fast_ingest).start()
+    statuses: list[CameraStatus] = []
+    reader = CameraReader(camera(rtsp_server.url), fast_ingest, on_state=lambda s: statuses.append(s.status)).start()
     try:
         start = time.monotonic()
         frames = collect(reader, 1)
         while time.monotonic() - start < 96 / 25 + 2.0:  # the clip is 3.84 s long
-            frame = reader.wait_latest(frames[-1].seq, timeout=1.5)
-            assert frame is not None, f"no frame for 1.5 s at {time.monotonic() - start:.1f} s: {reader.state()}"
+            # 3 s: a loaded machine may hold back late pictures for up to STARVE_S; a broken loop point shows
+            # below as a stall or a reconnect.
+            frame = reader.wait_latest(frames[-1].seq, timeout=3.0)
+            assert frame is not None, f"no frame for 3 s at {time.monotonic() - start:.1f} s: {reader.state()}"
             frames.append(frame)
         state = reader.state()
     finally:
         reader.stop()
     assert state.status is CameraStatus.ONLINE
-    assert state.frames >= 25 * 5  # decoded past the loop point at the stream's full rate
+    assert set(statuses) <= {CameraStatus.STARTING, CameraStatus.ONLINE}  # never stalled, never reconnected
+    assert state.frames >= 25 * 4  # received past the loop point at about the stream's full rate
 
 
 def test_unreachable_camera_is_offline_while_others_keep_working(
@@ -191,6 +200,7 @@ def test_keyframes_only_hands_over_keyframes_and_still_counts_every_frame(
     reader = CameraReader(camera(rtsp_server.url, "key-cam"), keyframes).start()
     try:
         frames = collect(reader, 3)
+        wait_for(lambda: 15 < reader.state().fps < 40, 15, "an fps figure near the stream's 25")
         state = reader.state()
     finally:
         reader.stop()
@@ -199,4 +209,4 @@ def test_keyframes_only_hands_over_keyframes_and_still_counts_every_frame(
     assert all(g >= 0.8 for g in gaps), gaps  # 25 frames apart, 21 across the 96-frame loop point
     assert all(f.image.shape == (720, 1280, 3) and f.image.std() > 10 for f in frames)
     # ... while the camera's state still shows every frame it sends.
-    assert state.status is CameraStatus.ONLINE and 15 < state.fps < 40 and state.frames >= 25 * 2
+    assert state.status is CameraStatus.ONLINE and state.fps > 0 and state.frames >= 25 * 2
