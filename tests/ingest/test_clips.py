@@ -69,7 +69,9 @@ def test_request_returns_at_once_and_the_clip_follows(recorded_camera: Recorder,
     at = datetime.now(UTC)
     asked = time.monotonic()
     future = clips.request(alert_id, "rec-1", at)
-    assert time.monotonic() - asked < 0.05  # the vision loop is never held up
+    # The vision loop is never held up: a request that waited for its clip would take the 2 s post-roll; 1 s leaves
+    # a loaded machine's scheduling delays room.
+    assert time.monotonic() - asked < 1.0
     assert not future.done() and clips.pending == 1
     path = future.result(timeout=15)
     assert time.time() >= (at + timedelta(seconds=2)).timestamp()  # it waited for the post-roll
