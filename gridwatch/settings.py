@@ -723,7 +723,8 @@ class Settings(BaseSettings):
     redis_url: SecretUrl | None = Field(
         default=None,
         validation_alias=AliasChoices("redis_url", "REDIS_URL", "GRIDWATCH_REDIS_URL"),
-        description="Redis URL; unset = GridWatch starts a private redis-server on a free port.",
+        description="Redis URL; unset = GridWatch starts a private redis-server on a free port (data in an "
+        "append-only file in data_dir/redis; restarted if it dies).",
     )
     grids_file: Path | None = Field(
         default=DEMO_GRIDS, description="GeoJSON grid map imported at start when the database has no grids."
