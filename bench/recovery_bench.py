@@ -36,7 +36,7 @@ from pathlib import Path
 from gridwatch.redis_server import free_port
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus
-from ingest import reader as reader_module
+from ingest import probe as probe_module
 from ingest.demo_server import RtspTestServer
 from ingest.probe import source_address
 from ingest.reader import CameraReader
@@ -91,7 +91,7 @@ def run(cycles: int, outages: list[float], load: int, bystanders: int, probe: bo
     ingest = IngestSettings()  # the defaults a deployment runs with
     load_before = os.getloadavg()[0]
     # Without the port probe the reader waits out its backoff, as before issue 15 (the comparison row).
-    reader_module.source_address = source_address if probe else (lambda url: None)
+    probe_module.source_address = source_address if probe else (lambda url: None)
     port = free_port()
     others = RtspTestServer(CLIP).start()
     server = RtspTestServer(CLIP, port=port).start()
@@ -147,7 +147,7 @@ def run(cycles: int, outages: list[float], load: int, bystanders: int, probe: bo
             w.stop()
         server.stop()
         others.stop()
-    reader_module.source_address = source_address
+    probe_module.source_address = source_address
     return Result(cycles, failed, outages, load, bystanders, back_online, spawn_online, sorted(outage_seen), ingest,
                   (load_before, os.getloadavg()[0]))
 

@@ -7,8 +7,16 @@ probes while it waits between attempts and opens the stream as soon as a port th
 """
 from __future__ import annotations
 
+import logging
 import socket
+import threading
+import time
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+PROBE_EVERY_S = 0.25  # while a server refuses connections, its port is probed this often
+PROBE_TIMEOUT_S = 1.0  # a probe that gets no answer this fast counts as "not there": the next one follows
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
@@ -32,3 +40,26 @@ def listening(address: tuple[str, int], timeout: float) -> bool:
             return True
     except OSError:  # refused, unreachable, timed out, name not resolved: not there (yet)
         return False
+
+
+def await_source(url: str, delay: float, stop: threading.Event) -> bool:
+    """Wait ``delay`` s (a reconnect backoff) probing the URL's port; True, at once, if a port that refused
+    connections accepts again: the server is back, so open the stream now instead of after the rest of the
+    backoff. A port that listens from the start (the server is up, the stream failed) is not hammered: the
+    backoff runs its course. False after the delay or when ``stop`` is set."""
+    address = source_address(url)
+    deadline = time.monotonic() + delay
+    seen_down = False
+    while address is not None and not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if not listening(address, min(PROBE_TIMEOUT_S, left)):
+            seen_down = True
+        elif seen_down:
+            return True
+        else:
+            break
+        stop.wait(min(PROBE_EVERY_S, max(0.0, deadline - time.monotonic())))
+    stop.wait(max(0.0, deadline - time.monotonic()))
+    return False

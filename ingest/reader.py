@@ -25,7 +25,7 @@ A ``CameraReader`` runs a decode thread (PyAV) and a small watchdog thread:
   reconnects for ever with exponential backoff capped at ``ingest.reconnect_max_seconds``; nothing a camera
   does raises out of the reader. ``on_state`` is called on every status change and at least once a second
   in any status, from the reader's threads (keep it quick). While the camera's server refuses connections,
-  its port is probed every ``PROBE_EVERY_S`` (``ingest.probe``) and the stream is opened the moment it
+  its port is probed every ``ingest.probe.PROBE_EVERY_S`` and the stream is opened the moment it
   accepts again, so a camera whose server returns is back within about a second plus the open, whatever
   the backoff had grown to.
 
@@ -54,7 +54,7 @@ from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame, GpsFix
 from ingest.clock import RESET_AFTER_S, StreamClock
 from ingest.gps import GpsSource
-from ingest.probe import listening, source_address
+from ingest.probe import await_source
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,6 @@ DECODE_STALL_FACTOR = 4  # frames arrive but no picture decodes for this many st
 BACKLOG_S = 0.5  # a decoded frame captured longer ago than this is part of a backlog burst: not handed over
 CATCH_UP_S = 1.0  # further behind than this: decode keyframes only until the reader has caught up
 STARVE_S = 3.0  # no frame handed over for this long: a frame up to CATCH_UP_S old will do (a slower network)
-PROBE_EVERY_S = 0.25  # while a camera's server refuses connections, its port is probed this often (ingest.probe)
-PROBE_TIMEOUT_S = 1.0  # a probe that gets no answer this fast counts as "not there": the next one follows
 
 # H.264 cameras send their codec parameters in the SDP, so FFmpeg's default probe (it waits for ~20 frames
 # to guess the frame rate) only delays the first frame (1.2 s at 25 fps, 2.7 s at 10 fps) and then delivers
@@ -323,32 +321,10 @@ class CameraReader:
             delay = min(backoff, self.ingest.reconnect_max_seconds)
             backoff = min(backoff * 2, self.ingest.reconnect_max_seconds)
             log.debug("%s: reconnecting in %.1f s", self._where, delay)
-            if self._await_source(delay):
+            if await_source(self.camera.url.get_secret_value(), delay, self._stop):
+                log.info("%s: the server listens again; connecting", self._where)
                 backoff = FIRST_BACKOFF_S  # a server that has just come back may need a moment: retry soon
         log.info("%s: reader stopped", self._where)
-
-    def _await_source(self, delay: float) -> bool:
-        """Wait ``delay`` s before the next attempt, probing the server's port meanwhile; True (at once) if a
-        port that refused connections accepts again: the camera's server is back, so the stream is opened now
-        instead of after the rest of the backoff. A port that listens from the start (the server is up, the
-        stream failed) is not hammered: the backoff runs its course."""
-        address = source_address(self.camera.url.get_secret_value())
-        deadline = time.monotonic() + delay
-        seen_down = False
-        while address is not None and not self._stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if not listening(address, min(PROBE_TIMEOUT_S, left)):
-                seen_down = True
-            elif seen_down:
-                log.info("%s: the server listens again; connecting", self._where)
-                return True
-            else:
-                break
-            self._stop.wait(min(PROBE_EVERY_S, max(0.0, deadline - time.monotonic())))
-        self._stop.wait(max(0.0, deadline - time.monotonic()))
-        return False
 
     def _safe(self, text: str) -> str:
         """FFmpeg puts the raw URL (password included) into its messages; mask it."""
