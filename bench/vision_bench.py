@@ -437,7 +437,9 @@ os._exit(0)
 
 
 def run_plain(urls: list[str], seconds: float, warmup: float) -> dict[str, Any]:
-    load_margin = 8.0 + 3.0 * len(urls)  # N model loads compete for 2 cores
+    # N model loads compete for 2 cores; on a machine loaded by others they take longer (up to 3x the margin).
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    load_margin = (8.0 + 3.0 * len(urls)) * max(1.0, min(3.0, busy))
     start_at = time.time() + load_margin + warmup
     env = {**os.environ, "OPENCV_FFMPEG_CAPTURE_OPTIONS": "rtsp_transport;tcp"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -482,6 +484,9 @@ def run_plain(urls: list[str], seconds: float, warmup: float) -> dict[str, Any]:
     return {
         "frames_per_stream_min": round(min(rates), 2),
         "frames_per_stream_mean": round(sum(rates) / len(rates), 2),
+        # A child whose model loaded after the window began measured a few backlog frames over a short wall time
+        # (a fake high rate): the shortest stream's measured seconds tell (not sustained below 90 % of the window).
+        "measured_s_min": round(min(r["wall"] for r in reports), 1),
         "decoded_latency_p50_s": round(_pct(lat, 50), 3),
         "decoded_latency_p95_s": round(_pct(lat, 95), 3),
         "cpu_total_pct": round(100 * cpu / (wall * (os.cpu_count() or 1)), 1),
@@ -515,6 +520,7 @@ def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[s
                     res.update(way=way, streams=n, load=load_before, skip_deblocking=skip_deblocking)
                     alert_p95 = res.get("capture_to_alert_p95_s")
                     res["sustained"] = (res["frames_per_stream_min"] >= SUSTAINED_FPS
+                                        and res.get("measured_s_min", seconds) >= 0.9 * seconds
                                         and res["decoded_latency_p95_s"] <= SUSTAINED_P95_S
                                         and (alert_p95 is None or math.isnan(alert_p95)
                                              or alert_p95 <= SUSTAINED_P95_S))
