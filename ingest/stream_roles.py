@@ -34,6 +34,7 @@ from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState
 from ingest.clock import RESET_AFTER_S, StreamClock
 from ingest.gps import GpsSource
+from ingest.probe import await_source
 from ingest.reader import FAST_OPEN_OPTIONS, FIRST_BACKOFF_S, STABLE_SESSION_S, CameraReader, PacketSink
 from ingest.recorder import ClipError, PacketBuffer
 
@@ -95,7 +96,9 @@ class MainStreamTap:
                 backoff = FIRST_BACKOFF_S
             delay = min(backoff, self.ingest.reconnect_max_seconds)
             backoff = min(backoff * 2, self.ingest.reconnect_max_seconds)
-            self._stop.wait(delay)
+            # As the detection reader does: a server that comes back is connected at once, not after the backoff.
+            if await_source(self.camera.url.get_secret_value(), delay, self._stop):
+                backoff = FIRST_BACKOFF_S
 
     def _session(self) -> bool:
         """One connection: demux until it ends, fails or we stop. True if any packet arrived."""
