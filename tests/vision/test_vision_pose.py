@@ -39,16 +39,19 @@ def _postures(detector: Detector, pose: PoseEstimator, image: np.ndarray) -> lis
     return [(b, classify(b, kp)) for b, kp in zip(boxes, kps, strict=True)]  # type: ignore[arg-type]
 
 
-def test_sitting_people_in_the_park_are_found_by_posture(
+def test_sitting_people_in_the_park_are_found_seated_by_posture(
     coco_detector: Detector, pose_estimator: PoseEstimator, shared_dir: Path
 ) -> None:
+    # They sit on walls and chairs by their tents: since issue 13 that is SEATED (feet a shin below the hips),
+    # not SITTING on the ground.
     image = read_image(shared_dir, "streetview_people_sitting_park.jpg")
     result = _postures(coco_detector, pose_estimator, image)
     labels = _labelled("streetview_people_sitting_park.jpg")
-    sitting = [b for b, p in result if p is Posture.SITTING]
+    sitting = [b for b, p in result if p in (Posture.SITTING, Posture.SEATED)]
     assert len(sitting) >= 5, f"postures: {result}"
-    # Every person called sitting is a hand-labelled sitter (no standing person among them).
-    assert [_label_of(b, labels) for b in sitting] == ["sitting"] * len(sitting), result
+    assert not [p for _, p in result if p is Posture.SITTING], result
+    # Every person called seated is hand-labelled seated (bench/labels/stills.json; no standing person).
+    assert [_label_of(b, labels) for b in sitting] == ["seated"] * len(sitting), result
 
 
 def test_the_four_people_at_the_bus_stand(
