@@ -48,6 +48,10 @@ REPLAY_ACT = f"{REPLAY}-act"  # pattern id: {"type": REPLAY_ACT, "action": actio
 REPLAY_NOTE = f"{REPLAY}-note"
 REPLAY_EXPORT = f"{REPLAY}-export"
 REPLAY_DONE = f"{REPLAY}-done"
+REPLAY_RERUN = f"{REPLAY}-rerun"  # re-run the clip with today's rules
+REPLAY_RERUN_OUT = f"{REPLAY}-rerun-out"
+REPLAY_RERUN_POLL = f"{REPLAY}-rerun-poll"
+REPLAY_RERUN_JOB = f"{REPLAY}-rerun-job"
 
 # --- grid staff's phone page ---
 STAFF = "staff"

@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
 from alerts.workflow import Action, RejectReason, Role, Status, WorkflowError
-from dashboard import auth, page_services, replay_queries
+from dashboard import auth, page_services, replay_queries, replay_rerun
 from dashboard import pages_ids as ids
 from dashboard.context import current
 from dashboard.pages_common import (
@@ -226,8 +226,107 @@ def player_children(t: Translator, user: auth.AuthUser, case_id: str, alert_id: 
             html.A(t.gettext("Export evidence (zip)"), id=ids.REPLAY_EXPORT, className="gw-btn",
                    href=f"/api/evidence/{quote(c.id, safe='')}.zip", download=f"evidence-{c.id}.zip"),
         ]),
+        rerun_section(t, r.hit.alert_id) if r.clip_url and r.hit and r.hit.alert_id else None,
         html.Details(open=True, children=[html.Summary(t.gettext("Audit log")), html.Ul(history, className="gw-log")]),
     ]
+
+
+# --- re-run the clip with today's rules (dashboard.replay_rerun: a background job this page polls) ----------------
+
+RERUN_POLL_MS = 1000
+FINISHED = (replay_rerun.JobState.DONE, replay_rerun.JobState.FAILED)
+
+
+def rerun_section(t: Translator, alert_id: str) -> html.Div:
+    """The button and, when this process already re-ran the alert (or is running it), its state."""
+    job = replay_rerun.JOBS.get(alert_id)
+    return html.Div(className="gw-replay-rerun", children=[
+        html.Button(t.gettext("Re-run with today's rules"), id=ids.REPLAY_RERUN, n_clicks=0, className="gw-btn"),
+        dcc.Interval(id=ids.REPLAY_RERUN_POLL, interval=RERUN_POLL_MS,
+                     disabled=job is None or job.state in FINISHED),
+        dcc.Store(id=ids.REPLAY_RERUN_JOB, data={"alert": alert_id} if job else None),
+        html.Div(id=ids.REPLAY_RERUN_OUT, children=rerun_children(t, job) if job else None),
+    ])
+
+
+def rerun_children(t: Translator, job: replay_rerun.Job) -> list[Any]:
+    if job.state is replay_rerun.JobState.QUEUED:
+        return [html.Div(t.gettext("Waiting for another re-run to finish…"), className="gw-hint")]
+    if job.state is replay_rerun.JobState.RUNNING:
+        return [html.Div(t.gettext("Running the clip through today's rules…"), className="gw-hint")]
+    if job.state is replay_rerun.JobState.FAILED or job.result is None:
+        return [message(t.gettext("Not re-run: {reason}").format(reason=job.error or "?"), "error")]
+    res = job.result
+    verdict = (t.gettext("Today's rules: still raised") if res.still_raised
+               else t.gettext("Today's rules: no longer raised"))
+    events = [
+        html.Li(f"{category_name(e.code, t.lang)} · "
+                + t.gettext("{first}–{last} s into the clip").format(first=t.decimal(e.first_s, 1),
+                                                                     last=t.decimal(e.last_s, 1))
+                + " · " + t.gettext("confidence {value}").format(value=t.decimal(e.confidence, 2)),
+                **data_attrs({"code": e.code}))
+        for e in res.events
+    ]
+    return [
+        html.Div(verdict, className="gw-msg gw-msg-" + ("error" if res.still_raised else "ok"),
+                 **data_attrs({"still-raised": "yes" if res.still_raised else "no"})),
+        html.Ul(events, className="gw-log") if events else html.Div(t.gettext("Today's rules raise nothing here"),
+                                                                       className="gw-empty"),
+        html.Div(t.gettext("{frames} frames, {seconds} s of clip").format(
+            frames=t.number(res.frames), seconds=t.decimal(res.clip_seconds, 1)), className="gw-hint"),
+    ]
+
+
+@dash.callback(
+    Output(ids.REPLAY_RERUN_OUT, "children"),
+    Output(ids.REPLAY_RERUN_POLL, "disabled"),
+    Output(ids.REPLAY_RERUN_JOB, "data"),
+    Input(ids.REPLAY_RERUN, "n_clicks"),
+    State(ids.REPLAY_SELECTED, "data"),
+    State(ids.REPLAY_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def rerun(n_clicks: int | None, selected: dict[str, str] | None, locale: dict[str, Any] | None) -> Any:
+    if not n_clicks or not selected:
+        raise PreventUpdate
+    user = _user_or_403()
+    t = locale_translator(locale)
+    ctx = current()
+    try:
+        job = replay_rerun.start(replay_rerun.JOBS, page_services.current(), ctx.settings, selected["case"],
+                                 selected.get("alert") or None, user.scope_grid, user.role)
+    except CaseNotFoundError:
+        return message(t.gettext("No such case"), "error"), True, None
+    except replay_queries.ScopeError:
+        return message(t.gettext("This case is outside your grid"), "error"), True, None
+    except replay_rerun.NoClipError:
+        return message(t.gettext("No clip for this sighting"), "error"), True, None
+    return rerun_children(t, job), job.state in FINISHED, {"alert": job.alert_id}
+
+
+@dash.callback(
+    Output(ids.REPLAY_RERUN_OUT, "children", allow_duplicate=True),
+    Output(ids.REPLAY_RERUN_POLL, "disabled", allow_duplicate=True),
+    Input(ids.REPLAY_RERUN_POLL, "n_intervals"),
+    State(ids.REPLAY_RERUN_JOB, "data"),
+    State(ids.REPLAY_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def rerun_poll(_n: int | None, job_ref: dict[str, str] | None, locale: dict[str, Any] | None) -> Any:
+    user = _user_or_403()
+    if not job_ref:
+        raise PreventUpdate
+    t = locale_translator(locale)
+    job = replay_rerun.JOBS.get(str(job_ref.get("alert")))
+    if job is None:
+        return message(t.gettext("Not re-run: {reason}").format(reason="?"), "error"), True
+    try:  # the job's id came from the browser: its case must be the user's to see
+        in_scope = case_in_scope(page_services.current().book.get(job.case_id), user.scope_grid)
+    except CaseNotFoundError:
+        in_scope = False
+    if not in_scope:
+        return message(t.gettext("This case is outside your grid"), "error"), True
+    return rerun_children(t, job), job.state in FINISHED
 
 
 @dash.callback(
