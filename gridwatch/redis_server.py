@@ -102,7 +102,10 @@ class EmbeddedRedis:
             while True:
                 try:
                     client.ping()  # answers once the append-only file is loaded
-                    return
+                    if self.data_dir is None or self._aof_settled(client):
+                        return
+                    time.sleep(0.05)
+                    continue
                 except (redis.ConnectionError, redis.BusyLoadingError):
                     if proc.poll() is not None:
                         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -113,6 +116,13 @@ class EmbeddedRedis:
                     time.sleep(0.05)
         finally:
             client.close()
+
+    @staticmethod
+    def _aof_settled(client: redis.Redis) -> bool:
+        """The first start in an empty folder writes the append-only file's base in a child process; writes made
+        meanwhile would be lost to a crash before it finishes, so the server is handed out only after it."""
+        info = client.info("persistence")
+        return not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled")
 
     def _watch(self) -> None:
         """Supervisor: wait for the server to exit; unless stopping, start it again on the same port."""
@@ -132,7 +142,7 @@ class EmbeddedRedis:
                         if self._stopping.is_set():
                             return
                         self._spawn(timeout=10.0)
-                    self.restarts += 1
+                        self.restarts += 1
                     log.warning("private redis-server restarted on port %d (restart %d)", self.port, self.restarts)
                     break
                 except RedisServerError as exc:

@@ -41,6 +41,11 @@ def test_a_killed_server_is_restarted_on_its_port_with_its_data(tmp_path: Path) 
         os.kill(pid, signal.SIGKILL)
         # Every acknowledged write is in the file before its reply, so nothing is lost to the crash.
         assert eventually(lambda: client.get("gw:test:plain"), 60, "the restarted server") == b"kept"
+        # The supervisor counts the restart once the server answers: the client may see it answer first.
+        deadline = time.monotonic() + 30
+        while server.restarts < 1:
+            assert time.monotonic() < deadline, "the supervisor never counted the restart"
+            time.sleep(0.05)
         assert server.pid not in (None, pid) and server.port == port and server.restarts == 1
         assert not Path(f"/proc/{pid}").exists()  # reaped, not left a zombie
         assert client.hgetall("gw:test:state") == {b"status": b"online"} and client.ttl("gw:test:state") > 0
