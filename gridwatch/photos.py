@@ -63,13 +63,15 @@ def check_photo(data: bytes, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: int =
         with warnings.catch_warnings():
             # Pillow warns (or raises) about big images only at its own limit; ours is checked below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(data), formats=list(KINDS)) as img:
                 kind, (width, height) = img.format, img.size
                 if kind in KINDS and width * height <= max_pixels:
                     img.verify()  # structure and checksums, without decoding the picture
     except Image.DecompressionBombError:
         raise PhotoError(413, "too_many_pixels", f"over {max_pixels // 1_000_000} megapixels") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError):
+        # ImportError: Ultralytics patches Image.open process-wide to install pi-heif on an unidentified file;
+        # offline that raises ModuleNotFoundError, which for an upload only means "not one of our kinds".
         raise PhotoError(400, "not_an_image", "not a JPEG, PNG or WebP image") from None
     if kind not in KINDS:
         raise PhotoError(400, "not_an_image", f"not a JPEG, PNG or WebP image ({kind})")
