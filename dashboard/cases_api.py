@@ -76,8 +76,6 @@ log = logging.getLogger(__name__)
 
 _CENTRE = (Role.OPERATOR, Role.SUPERVISOR)
 _ANYONE = tuple(r for r in Role if r != Role.SYSTEM)
-# What only the grid holding a case may do (a scoped user whose grid is below the holder may not).
-_HOLDER_ACTIONS = frozenset({Action.START, Action.HANDLE, Action.ESCALATE, Action.DISPATCH})
 
 
 class ApiError(Exception):
