@@ -61,9 +61,18 @@ def recorded_camera(rtsp_server: RtspTestServer, tmp_path_factory: pytest.TempPa
     reader = CameraReader(camera(rtsp_server.url, "rec-1"), ingest, packets=recorder.buffer("rec-1")).start()
     try:
         wait_for(lambda: reader.state().status is CameraStatus.ONLINE, 15, "the recorded camera to be ONLINE")
+        # A clip asked for right away needs its pre-roll already buffered: wait until 5 s are (pre-roll 2 s, the
+        # request 1 s in the past, up to a GOP before it), not for a fixed time (a loaded machine connects late).
+        wait_for(lambda: _buffered_seconds(recorder, "rec-1") >= 5, 30, "5 s of the recorded camera buffered")
         yield recorder
     finally:
         reader.stop()
+
+
+def _buffered_seconds(recorder: Recorder, camera_id: str) -> float:
+    buf = recorder.get(camera_id)
+    span = buf.span() if buf is not None else None
+    return 0.0 if span is None else (span[1] - span[0]).total_seconds()
 
 
 def keyframe_gap(recorder: Recorder, camera_id: str) -> float:
