@@ -105,6 +105,12 @@ ws_port = 0
 # them 8 s a lap; this test is about the run, not stacking.
 max_frames_per_input = 1
 
+[rules]
+# The car is at the park 8 s a lap: at 5 fps that is 40 frames, but a loaded CI machine gave vision ~1 fps
+# (8 frames). Two sitting frames (not 5, posture in 2 not 3) keep a 4x margin; this test is about the run, not the rule.
+patrol_min_frames = 2
+posture_min_frames = 2
+
 [auth]
 device_token = "{CAR_TOKEN}"
 
