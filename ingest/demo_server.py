@@ -142,6 +142,8 @@ class RtspTestServer:
             cmd += ["--fps", str(self.fps)]
         if self.sub_mount is not None:
             cmd += ["--sub-mount", self.sub_mount, "--sub-width", str(self.sub_width)]
+        if self.epoch is not None:
+            cmd += ["--epoch", repr(self.epoch)]
         return cmd
 
     def _pump_log(self, stream: IO[bytes]) -> None:
