@@ -112,11 +112,6 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 @pytest.mark.timeout(300 + 2 * (LAPS + 1) * LAP_S + 120)
-@pytest.mark.xfail(strict=False, reason=(
-    "KNOWN BUG (issue 13 item 5, open): inside `gridwatch run` the park's frames reach vision with capture times "
-    "2-16 s after the lap schedule shows the park, so each sighting takes a GPS fix further down the route and "
-    "one problem becomes several cases (seen in 3 of 5 runs on this machine, quiet and loaded). The video/GPS "
-    "alignment of the demo's RTSP server and the reader's stream clock must be fixed; the test stays as the spec."))
 def test_each_lap_is_a_new_pass_of_one_case(lapping_demo: Running) -> None:
     """Whatever the rules find at the park (the people there sit on walls and chairs by tents and umbrellas), each
     problem is one case at the park that every lap adds a pass to, and the street between passes adds nothing."""
