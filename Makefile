@@ -11,6 +11,7 @@ run: setup
 lint: setup
 	.venv/bin/ruff check gridwatch ingest vision alerts dashboard patrol bench tests
 	.venv/bin/python -m mypy
+	.venv/bin/lint-imports
 
 test: lint
 	.venv/bin/python -m pytest -q
