@@ -9,7 +9,7 @@ callback and websocket handshake goes through.
 * :func:`in_scope` is the one grid-scope test; :func:`case_visible` and :func:`holder_may` decide whether a user
   may see or act on one case (its grid, the grid holding it, its department).
 * :func:`device_ok` and :func:`origin_ok` are the car-token and same-origin (CSRF) checks, shared by the HTTP
-  guard (dashboard.auth) and both websockets (push, telemetry).
+  guard (dashboard.auth) and the websockets (push, live video, telemetry).
 """
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("/media/<path:path>", "GET"): ANY_USER,
     ("/video/<camera_id>.jpg", "GET"): ANY_USER,
     ("/video/<camera_id>.mjpg", "GET"): ANY_USER,
+    # live video: where the page finds it; the live websocket (dashboard.live) checks the same login and Origin
+    ("/api/live", "GET"): ANY_USER,
     # camera management: the registry holds camera passwords
     ("/api/cameras/config", "GET"): ADMIN_ONLY,
     ("/api/cameras/config", "POST"): ADMIN_ONLY,

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from dashboard import guard
 from dashboard.queries import alert_view, is_stream_id
+from dashboard.ws_login import admitted
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_from_stream
 from gridwatch.secrets import mask_url
@@ -38,8 +39,6 @@ WS_PATH = "/ws"
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects with ?since and catches up from the stream
 CLOSE_BAD_REQUEST = 1008
 CLOSE_UNAVAILABLE = 1011
-CLOSE_FORBIDDEN = 4403  # the handshake came from a page of another site
-CLOSE_LOGIN = 4401  # no valid login in the handshake's cookies: the page reloads and lands on /login
 # Per-connection kernel send buffer: alerts are small and rare, and a frozen tab must fill its buffers (and
 # so its queue, and be dropped) after a few hundred alerts, not after the megabytes TCP autotuning allows.
 SOCKET_SNDBUF = 64 * 1024
@@ -67,12 +66,15 @@ def encode_entry(
     stream_id: str, fields: dict[bytes, bytes] | dict[str, str], tz: str = timefmt.DEFAULT_TIMEZONE
 ) -> str | None:
     """One stream entry -> the JSON text browsers get (the API's alert view, local time included);
-    None (logged) for entries that are not alerts."""
+    None (logged) for entries that are not alerts, and None for alerts the verdict filter sent to the desk's
+    low-priority lane (they are not for the wall)."""
     try:
         alert = alert_from_stream(fields)
         view = alert_view(alert, tz)
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("alerts stream entry %s skipped: %s", stream_id, exc)
+        return None
+    if alert.lane == "low":
         return None
     return json.dumps({"stream_id": stream_id, "alert": view}, ensure_ascii=False)
 
@@ -239,25 +241,9 @@ class PushServer(WebsocketServerThread):
         if since is not None and not is_stream_id(since):
             await ws.close(CLOSE_BAD_REQUEST, "since must be a stream id like 1732480000000-0")
             return
-        headers = ws.request.headers if ws.request is not None else None
-        origin = headers.get("Origin") if headers is not None else None
-        if not guard.origin_ok(origin, None, headers.get("Host", "") if headers is not None else "", any_port=True):
-            # A page of another site would otherwise ride on the wall's cookies (cross-site websocket hijacking).
-            log.warning("push client %s refused: origin %r is not this host", ws.remote_address, origin)
-            await ws.close(CLOSE_FORBIDDEN, "cross-site websocket refused")
+        viewer = await admitted(ws, self.authorize, ANYONE, "push")
+        if viewer is None:
             return
-        viewer = ANYONE
-        if self.authorize is not None:
-            cookie = headers.get("Cookie") if headers is not None else None
-            try:
-                found = await asyncio.to_thread(self.authorize, cookie)
-            except Exception:  # noqa: BLE001 - a failing check refuses the viewer, never crashes the server
-                log.exception("push client %s: login check failed", ws.remote_address)
-                found = None
-            if found is None:
-                await ws.close(CLOSE_LOGIN, "log in on the wall first")
-                return
-            viewer = found
         sock = ws.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):

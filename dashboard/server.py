@@ -16,6 +16,7 @@ from alerts.gridmap import GridMapWatcher
 from dashboard import auth, limits, mjpeg
 from dashboard.app import create_app
 from dashboard.context import of as context_of
+from dashboard.live import CameraLookup, LiveServer, live_blueprint, registry_lookup
 from dashboard.push import PushServer, Viewer
 from dashboard.queries import AlertRepository
 from gridwatch import keys
@@ -45,7 +46,9 @@ def _role_of(server: Flask, cookie_header: str | None) -> str | None:
 class DashboardServer:
     """``DashboardServer(settings, repo, redis_client, redis_url).start()`` then open ``url``; ``stop()``.
 
-    ``port`` / ``ws_port`` override the settings (0 = any free port), for tests and embedding.
+    ``port`` / ``ws_port`` / ``live_port`` override the settings (0 = any free port), for tests and embedding; a
+    ``ws_port`` given without ``live_port`` puts the live video socket on any free port too. ``cameras`` finds a
+    camera for live video (default: the run-time camera registry).
     """
 
     def __init__(
@@ -57,6 +60,8 @@ class DashboardServer:
         *,
         port: int | None = None,
         ws_port: int | None = None,
+        live_port: int | None = None,
+        cameras: CameraLookup | None = None,
         threads: int = WSGI_THREADS,
         blueprints: Sequence[Blueprint] = (),
         grid_maps: GridMapWatcher | None = None,
@@ -69,6 +74,10 @@ class DashboardServer:
         self._host = settings.dashboard.host
         self._want_port = settings.dashboard.port if port is None else port
         self._want_ws_port = settings.dashboard.ws_port if ws_port is None else ws_port
+        self._want_live_port = live_port if live_port is not None else (
+            settings.dashboard.live_port if ws_port is None else 0)
+        self._cameras = cameras
+        self._live: LiveServer | None = None
         self._threads = max(threads, WSGI_THREADS)
         self._blueprints = tuple(blueprints)
         self._grid_maps = grid_maps
@@ -110,6 +119,21 @@ class DashboardServer:
             host = f"[{host}]"
         return f"ws://{host}:{self._push.port}/ws"
 
+    @property
+    def live(self) -> LiveServer | None:
+        """The live video websocket (None when the page gets its video elsewhere or plays none)."""
+        return self._live
+
+    def _start_live(self) -> LiveServer | None:
+        board = self._settings.dashboard
+        if board.live_source != "relay" or board.live_tiles == 0:
+            return None
+        ingest = self._settings.ingest
+        cameras = self._cameras or registry_lookup(self._settings)
+        return LiveServer(cameras, host=self._host, port=self._want_live_port, authorize=lambda _cookie: None,
+                          rtsp_transport=ingest.rtsp_transport, open_timeout_s=ingest.open_timeout_seconds,
+                          read_timeout_s=ingest.stall_seconds).start()  # nobody until the app can check logins
+
     def start(self) -> DashboardServer:
         if self._thread is not None:
             raise RuntimeError("dashboard server already started")
@@ -117,10 +141,14 @@ class DashboardServer:
                                 stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone,
                                 authorize=lambda _cookie: None).start()  # nobody until the app can check logins
         try:
-            app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=self._blueprints,
+            self._live = self._start_live()
+            blueprints = (*self._blueprints, live_blueprint(self._settings, self._live))
+            app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=blueprints,
                              grid_maps=self._grid_maps)
             # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
             self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
+            if self._live is not None:
+                self._live.authorize = lambda cookie: push_viewer(app.server, cookie)
             self._stopping = context_of(app.server).stopping
             # Request-size limits on every route; live streams capped so they never take every thread.
             limits.install(app.server, self._settings, lambda cookie: _role_of(app.server, cookie))
@@ -136,6 +164,9 @@ class DashboardServer:
         except Exception:
             self._push.stop()
             self._push = None
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
             raise
         self._wsgi = server
         self._port = int(server.effective_port)
@@ -168,6 +199,9 @@ class DashboardServer:
                 log.warning("dashboard WSGI thread did not end within %.0f s", timeout)
         if self._push is not None:
             self._push.stop(timeout)
+        if self._live is not None:
+            self._live.stop(timeout)
+        self._live = None
         self._wsgi = None
         self._thread = None
         self._push = None

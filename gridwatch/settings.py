@@ -417,6 +417,25 @@ class DashboardSettings(Strict):
         description="Live MJPEG streams served at once, all users together (each holds a web server thread); "
         "kept at least 6 below the server's threads, so pages, /login and /healthz always answer.",
     )
+    live_tiles: int = Field(
+        default=16, ge=0, le=64,
+        description="Wall tiles that play live video at the camera's frame rate at once (the most recently shown; "
+        "the others keep the preview JPEG); 0 = previews only.",
+    )
+    live_source: Literal["relay", "mediamtx"] = Field(
+        default="relay",
+        description="Where live video comes from: 'relay' = this server copies each camera's main stream to the "
+        "page (fragmented MP4 over the live websocket, one camera connection shared by all viewers); 'mediamtx' = "
+        "the page plays WebRTC straight from MediaMTX (dashboard.mediamtx_whep_url) and this server serves no video.",
+    )
+    live_port: int = Field(
+        default=8053, ge=0, le=65535, description="Port of the live video websocket (0 = any free)."
+    )
+    mediamtx_whep_url: str = Field(
+        default="http://{host}:8889/{camera}/whep",
+        description="WHEP URL of a camera's stream on MediaMTX, for live_source = 'mediamtx': {camera} = the camera "
+        "id (MediaMTX's path), {host} = the host name the browser reached the wall by.",
+    )
 
 
 class AuthSettings(Strict):

@@ -1,0 +1,344 @@
+"""Live video for the wall's tiles at the camera's own frame rate: fragmented MP4 over a websocket, no re-encoding.
+
+Why this design (issue 17 asked to choose between MSE and WebRTC and measure; numbers in BENCHMARKS.md, "Live
+video"):
+
+* **fMP4 over a websocket into Media Source Extensions** (as go2rtc and Frigate do). The camera's H.264 packets are
+  copied into one ``moof``+``mdat`` per frame (``dashboard.fmp4``): no decoder, no encoder, no codec library beyond
+  the demuxer PyAV already brings, and it rides the same cookie + Origin checks as the push socket. WebRTC (aiortc)
+  would need the packets re-packetised as RTP with SRTP/DTLS/ICE per viewer in Python (aiortc's H.264 path
+  decodes and re-encodes unless patched), a lot of moving parts for a loopback/LAN wall. MSE's known weakness is
+  latency (players buffer seconds); here each frame is sent the moment it arrives and the page keeps playback at
+  the live edge (it seeks forward when it is behind), which is what brings the measured delay near WebRTC's.
+* **One upstream connection per camera**, shared by all viewers, opened when the first viewer asks and closed
+  ``LINGER_S`` after the last one left (a page flip back and forth does not reconnect the camera). A viewer joining
+  a running relay gets the init segment and the frames since the last keyframe at once, so its first picture does
+  not wait for the next keyframe.
+* **A viewer that falls behind jumps to the live edge**: when its oldest unsent frame is older than ``MAX_LAG_S``
+  (a slow network, a busy browser) its queue is emptied and it resumes at the next keyframe, never drifting.
+* At city scale the compose deployment lets the wall take WebRTC straight from MediaMTX
+  (``dashboard.live_source = "mediamtx"``, WHEP at ``dashboard.mediamtx_whep_url``): this server then serves no
+  video bytes; ``/api/live`` only tells the page where to go.
+
+Protocol (``ws://<host>:<dashboard.live_port>/live/<camera id>``): a text message ``{"type": "stream", "codec":
+"avc1.64001f", ...}`` announces a (new) stream, then binary messages ``[kind u8][media time f64][captured f64]``
++ payload: kind 0 = init segment, 1 = a fragment starting with a keyframe, 2 = any other fragment. ``media time``
+is where the frame lies on the page's video timeline and ``captured`` its wall-clock capture time (Unix s), so the
+page can draw a frame's detection boxes over the very frame and measure glass-to-glass latency. A text
+``{"type": "error", ...}`` says why no video comes (the tile keeps its preview).
+
+The handshake is checked like the push socket's (``dashboard.ws_login``): the Origin must be this host
+(``guard.origin_ok``), the cookies must carry a wall login (close 4401), and the camera must exist (close 4404).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import flask
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from dashboard import fmp4
+from dashboard.live_relay import CameraRelay, Piece
+from dashboard.push import ANYONE, CLOSE_BAD_REQUEST, Authorize, Viewer
+from dashboard.ws_login import admitted
+from gridwatch.settings import CameraSettings, Settings
+from gridwatch.wsserver import ANY_HOST, WebsocketServerThread
+
+log = logging.getLogger(__name__)
+
+PATH_PREFIX = "/live/"
+CONFIG_ROUTE = "/api/live"
+CLOSE_UNKNOWN_CAMERA = 4404
+LINGER_S = 5.0  # keep a camera's upstream this long after its last viewer left
+MAX_LAG_S = 1.0  # a viewer whose oldest unsent frame is older than this skips to the next keyframe
+MAX_GOP_FRAMES = 300  # frames since the last keyframe kept for joiners (a camera with a 12 s GOP at 25 fps)
+# Per-viewer kernel send buffer: small enough that a stalled browser shows up as backpressure (and so as lag,
+# dropped to the live edge) within about a second of video, not after the megabytes TCP autotuning allows.
+SOCKET_SNDBUF = 256 * 1024
+KIND_INIT, KIND_KEY, KIND_DELTA = 0, 1, 2
+_HEADER = struct.Struct(">Bdd")
+
+CameraLookup = Callable[[str], CameraSettings | None]
+
+
+class LiveServerError(RuntimeError):
+    pass
+
+
+def message(kind: int, media_time: float, captured: float, payload: bytes) -> bytes:
+    return _HEADER.pack(kind, media_time, captured) + payload
+
+
+def split_message(data: bytes) -> tuple[int, float, float, bytes]:
+    """The inverse of :func:`message` (tests and the benchmark's client)."""
+    kind, media_time, captured = _HEADER.unpack_from(data)
+    return kind, media_time, captured, data[_HEADER.size:]
+
+
+@dataclass(eq=False)
+class _Viewer:
+    ws: ServerConnection
+    who: Viewer
+    queue: collections.deque[tuple[float, str | bytes, bool]] = field(default_factory=collections.deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting_key: bool = True
+    skipped: int = 0  # frames dropped to get back to the live edge
+
+    def put(self, item: str | bytes, *, frame: bool = False) -> None:
+        self.queue.append((time.monotonic(), item, frame))
+        self.ready.set()
+
+    def behind(self, now: float) -> bool:
+        return any(frame for _, _, frame in self.queue) and now - self.queue[0][0] > MAX_LAG_S
+
+    def drop_frames(self) -> None:
+        kept = [entry for entry in self.queue if not entry[2]]
+        self.skipped += len(self.queue) - len(kept)
+        self.queue = collections.deque(kept)
+        self.waiting_key = True
+
+
+@dataclass(eq=False)
+class _Channel:
+    """One camera's relay and its viewers (loop thread only)."""
+
+    camera_id: str
+    relay: CameraRelay
+    viewers: set[_Viewer] = field(default_factory=set)
+    stream_text: str | None = None
+    init: bytes | None = None
+    gop: list[bytes] = field(default_factory=list)
+    linger: asyncio.TimerHandle | None = None
+
+    def join(self, viewer: _Viewer) -> None:
+        self.viewers.add(viewer)
+        if self.stream_text is not None and self.init is not None:
+            viewer.put(self.stream_text)
+            viewer.put(self.init)
+            for data in self.gop:
+                viewer.put(data, frame=True)
+            viewer.waiting_key = not self.gop
+
+    def new_stream(self, init: fmp4.InitSegment, stream_text: str) -> None:
+        self.stream_text = stream_text
+        self.init = message(KIND_INIT, 0.0, time.time(), init.data)
+        self.gop = []
+        for viewer in self.viewers:
+            viewer.drop_frames()
+            viewer.put(stream_text)
+            viewer.put(self.init)
+
+    def piece(self, piece: Piece) -> None:
+        data = message(KIND_KEY if piece.key else KIND_DELTA, piece.media_time, piece.captured, piece.data)
+        if piece.key:
+            self.gop = [data]
+        elif self.gop and len(self.gop) < MAX_GOP_FRAMES:
+            self.gop.append(data)
+        now = time.monotonic()
+        for viewer in self.viewers:
+            if viewer.behind(now):
+                viewer.drop_frames()
+            if viewer.waiting_key and not piece.key:
+                viewer.skipped += 1
+                continue
+            viewer.waiting_key = False
+            viewer.put(data, frame=True)
+
+
+class LiveServer(WebsocketServerThread):
+    """``LiveServer(cameras).start()``; pages connect to ``ws://host:port/live/<camera id>``."""
+
+    def __init__(
+        self, cameras: CameraLookup, host: str = "127.0.0.1", port: int = 0, *,
+        authorize: Authorize | None = None, rtsp_transport: str = "tcp", open_timeout_s: float = 5.0,
+        read_timeout_s: float = 5.0, linger_s: float = LINGER_S,
+    ) -> None:
+        """``authorize`` (None = everyone may watch) may be set later, before browsers connect."""
+        super().__init__(host, port, what="live video server", thread_name="gridwatch-live", error=LiveServerError,
+                         max_size=4096, write_limit=SOCKET_SNDBUF)
+        self.authorize = authorize
+        self._cameras = cameras
+        self._relay_options: dict[str, Any] = {"rtsp_transport": rtsp_transport, "open_timeout_s": open_timeout_s,
+                                               "read_timeout_s": read_timeout_s}
+        self._linger_s = linger_s
+        self._channels: dict[str, _Channel] = {}
+
+    @property
+    def url(self) -> str:
+        """The socket's base URL as the page gets it (a wildcard host: the page puts in the one it used)."""
+        host = "0.0.0.0" if self._host in ANY_HOST else self._host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}{PATH_PREFIX}"
+
+    def upstreams(self) -> dict[str, int]:
+        """{camera id: viewers} of the cameras this server holds an upstream connection to now."""
+        return {cid: len(ch.viewers) for cid, ch in list(self._channels.items())}
+
+    def connections(self, camera_id: str) -> int:
+        """Upstream connections opened for a camera by its current relay (0 when none runs)."""
+        channel = self._channels.get(camera_id)
+        return 0 if channel is None else channel.relay.connections
+
+    # --- inside the loop thread -------------------------------------------------------------------
+
+    async def _on_stopping(self) -> None:
+        for channel in list(self._channels.values()):
+            self._close_channel(channel)
+
+    async def _teardown(self) -> None:
+        for channel in list(self._channels.values()):
+            self._close_channel(channel)
+
+    def _close_channel(self, channel: _Channel) -> None:
+        if channel.linger is not None:
+            channel.linger.cancel()
+        channel.relay.stop()
+        if self._channels.get(channel.camera_id) is channel:
+            del self._channels[channel.camera_id]
+        log.info("live %s: upstream closed (no viewers)", channel.camera_id)
+
+    def _channel(self, camera: CameraSettings) -> _Channel:
+        channel = self._channels.get(camera.id)
+        if channel is not None:
+            if channel.linger is not None:
+                channel.linger.cancel()
+                channel.linger = None
+            return channel
+        loop = asyncio.get_running_loop()
+        cid = camera.id
+
+        def on_init(init: fmp4.InitSegment) -> None:
+            text = json.dumps({"type": "stream", "camera": cid, "codec": init.codec,
+                               "mime": f'video/mp4; codecs="{init.codec}"'})
+            loop.call_soon_threadsafe(lambda: self._deliver(cid, relay, lambda ch: ch.new_stream(init, text)))
+
+        def on_piece(piece: Piece) -> None:
+            loop.call_soon_threadsafe(lambda: self._deliver(cid, relay, lambda ch: ch.piece(piece)))
+
+        relay = CameraRelay(cid, lambda: self._url_of(cid), on_init, on_piece, **self._relay_options)
+        channel = _Channel(cid, relay)
+        self._channels[cid] = channel
+        relay.start()
+        log.info("live %s: upstream opened", cid)
+        return channel
+
+    def _url_of(self, camera_id: str) -> str:
+        camera = self._cameras(camera_id)
+        if camera is None:
+            raise LiveServerError(f"camera {camera_id!r} is gone")
+        return camera.url.get_secret_value()
+
+    def _deliver(self, camera_id: str, relay: CameraRelay, apply: Callable[[_Channel], None]) -> None:
+        channel = self._channels.get(camera_id)
+        if channel is not None and channel.relay is relay:  # a relay being closed may still hand a last piece
+            apply(channel)
+
+    def _leave(self, channel: _Channel, viewer: _Viewer) -> None:
+        channel.viewers.discard(viewer)
+        if not channel.viewers and self._channels.get(channel.camera_id) is channel:
+            loop = asyncio.get_running_loop()
+            channel.linger = loop.call_later(self._linger_s, lambda: self._close_if_idle(channel))
+
+    def _close_if_idle(self, channel: _Channel) -> None:
+        if not channel.viewers:
+            self._close_channel(channel)
+
+    async def _check(self, ws: ServerConnection) -> tuple[Viewer, CameraSettings] | None:
+        request = ws.request
+        path = urlsplit(request.path if request is not None else "").path
+        if not path.startswith(PATH_PREFIX):
+            await ws.close(CLOSE_BAD_REQUEST, f"unknown path; use {PATH_PREFIX}<camera id>")
+            return None
+        who = await admitted(ws, self.authorize, ANYONE, "live")
+        if who is None:
+            return None
+        camera_id = unquote(path[len(PATH_PREFIX):])
+        camera = await asyncio.to_thread(self._cameras, camera_id)
+        if camera is None or not camera.enabled:
+            await ws.close(CLOSE_UNKNOWN_CAMERA, "no such camera")
+            return None
+        return who, camera
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        checked = await self._check(ws)
+        if checked is None:
+            return
+        who, camera = checked
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
+        channel = self._channel(camera)
+        viewer = _Viewer(ws, who)
+        channel.join(viewer)
+        sender = asyncio.create_task(self._send(viewer), name=f"live-send-{camera.id}")
+        try:
+            await ws.wait_closed()
+        finally:
+            sender.cancel()
+            self._leave(channel, viewer)
+            if viewer.skipped:
+                log.info("live %s: viewer %s skipped %d frames to stay live", camera.id, who.name, viewer.skipped)
+
+    async def _send(self, viewer: _Viewer) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await viewer.ready.wait()
+                while viewer.queue:
+                    _, item, _ = viewer.queue.popleft()
+                    await viewer.ws.send(item)
+                viewer.ready.clear()
+
+
+def page_config(settings: Settings, live: LiveServer | None) -> dict[str, Any]:
+    """What the wall's live.js needs: where the video comes from and how many tiles may play at once."""
+    board = settings.dashboard
+    config: dict[str, Any] = {"source": board.live_source, "maxTiles": board.live_tiles}
+    if board.live_source == "mediamtx":
+        config["whep"] = board.mediamtx_whep_url
+    elif live is not None:
+        config["url"] = live.url
+    else:
+        config["maxTiles"] = 0
+    return config
+
+
+def live_blueprint(settings: Settings, live: LiveServer | None) -> flask.Blueprint:
+    """``GET /api/live``: the page's live-video configuration (no secrets: camera URLs never leave the server)."""
+    bp = flask.Blueprint("gridwatch_live", __name__)
+
+    @bp.get(CONFIG_ROUTE)
+    def live_config() -> flask.Response:
+        response = flask.jsonify(page_config(settings, live))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return bp
+
+
+def registry_lookup(settings: Settings) -> CameraLookup:
+    """Cameras by id from the run-time registry (``data_dir/cameras.json``), read at each viewer's handshake."""
+    from ingest.registry import CameraRegistry, UnknownCamera
+
+    registry = CameraRegistry.for_settings(settings)
+
+    def lookup(camera_id: str) -> CameraSettings | None:
+        try:
+            return registry.get(camera_id)
+        except UnknownCamera:
+            return None
+
+    return lookup
