@@ -3,7 +3,8 @@
 A user with the whole territory (no scope, not a department) sees everything. A scoped user sees
 
 * a snapshot or clip (``snapshots/.../<alert id>.jpg``, ``clips/.../<alert id>.mp4``) when its alert's grid lies in
-  their subtree, a feedback photo (``feedback/.../<case id>-....``) when they may see its case; other media
+  their subtree or its alert is a sighting of a case they may see (dispatched to them from elsewhere), a feedback
+  photo (``feedback/.../<case id>-....``) when they may see its case; other media
   (reports, the demo) is the centre's;
 * a camera when its fixed position lies in their subtree (moving patrol cars are the centre's);
 * a vehicle while its last fix lies in their subtree, with its track and coverage cut to the subtree;
@@ -17,7 +18,10 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
+import sqlalchemy as sa
+
 from alerts.cases import CaseNotFoundError
+from alerts.models import SightingRow
 from dashboard import auth, guard, page_services
 from dashboard.context import current
 
@@ -43,7 +47,10 @@ def media_allowed(user: auth.AuthUser, path: str) -> bool:
     if parts[0] in ("snapshots", "clips"):
         get_alert = getattr(current().repo, "get_alert", None)
         alert = get_alert(stem) if get_alert is not None else None
-        return alert is not None and user.scope_grid is not None and guard.in_scope(user.scope_grid, alert.grid_code)
+        if alert is None:
+            return False
+        return (user.scope_grid is not None and guard.in_scope(user.scope_grid, alert.grid_code)) or \
+            _case_of_alert_visible(user, alert.id)
     if parts[0] == "feedback":
         try:
             case = page_services.current().book.get(stem.split("-", 1)[0])
@@ -51,6 +58,19 @@ def media_allowed(user: auth.AuthUser, path: str) -> bool:
             return False
         return guard.case_visible(user, case)
     return False
+
+
+def _case_of_alert_visible(user: auth.AuthUser, alert_id: str) -> bool:
+    """Whether the case the alert is a sighting of is one ``user`` may see (its grid, holder or department)."""
+    services = page_services.current()
+    with services.engine.connect() as conn:
+        case_id = conn.execute(sa.select(SightingRow.case_id).where(SightingRow.alert_id == alert_id)).scalar()
+    if case_id is None:
+        return False
+    try:
+        return guard.case_visible(user, services.book.get(str(case_id)))
+    except CaseNotFoundError:
+        return False
 
 
 def cameras_allowed(user: auth.AuthUser) -> set[str] | None:
