@@ -88,6 +88,8 @@ class CaseView:
     suppressed: int = 0  # sightings kept quietly after this case was rejected as a false alarm
     previous_case_id: str | None = None  # the finished case of the same place before this one
     last_camera_id: str | None = None  # the camera of its latest sighting
+    likely_real: float | None = None  # the verdict filter's score of its surest sighting (None: not scored)
+    lane: str = "wall"  # "low": the filter doubted it, so it waits in the desk's low-priority lane, off the wall
 
     @property
     def seen_clear(self) -> bool:
@@ -156,6 +158,8 @@ class CaseFilter:
     limit: int = 100
     offset: int = 0
     newest_seen_first: bool = False  # the wall's order (latest sighting first), not the deadline's
+    lane: str | None = None  # "wall" or "low" (the desk's low-priority lane); None = both
+    uncertain_first: float | None = None  # a threshold: scores nearest it first, unscored cases last
 
 
 def case_view(row: Any, now: datetime) -> CaseView:
@@ -176,7 +180,7 @@ def case_view(row: Any, now: datetime) -> CaseView:
         merged_into=row.merged_into, drop_reason=row.drop_reason, rework_count=int(row.rework_count),
         feedback_note=row.feedback_note, feedback_photo_url=media_url(row.feedback_photo),
         suppressed=int(row.suppressed or 0), previous_case_id=row.previous_case_id,
-        last_camera_id=row.last_camera_id,
+        last_camera_id=row.last_camera_id, likely_real=row.likely_real, lane=row.lane,
     )
 
 
@@ -220,6 +224,8 @@ class CaseBook:
             where.append(_CASES.c.reported_at < f.reported_to)
         if f.source is not None:
             where.append(_CASES.c.source == f.source)
+        if f.lane is not None:
+            where.append(_CASES.c.lane == f.lane)
         return where
 
     def queue(self, f: CaseFilter | None = None, now: datetime | None = None) -> list[CaseView]:
@@ -228,8 +234,12 @@ class CaseBook:
         if not 1 <= f.limit <= MAX_PAGE or f.offset < 0:
             raise ValueError(f"limit must be 1..{MAX_PAGE} and offset >= 0, got {f.limit} and {f.offset}")
         now = now or utc_now()
-        order = ((_CASES.c.last_seen.desc(), _CASES.c.id) if f.newest_seen_first else
-                 (_CASES.c.deadline_at.is_(None), _CASES.c.deadline_at, _CASES.c.reported_at.desc(), _CASES.c.id))
+        order: tuple[Any, ...] = (
+            (_CASES.c.last_seen.desc(), _CASES.c.id) if f.newest_seen_first else
+            (_CASES.c.deadline_at.is_(None), _CASES.c.deadline_at, _CASES.c.reported_at.desc(), _CASES.c.id))
+        if f.uncertain_first is not None:
+            # The hard examples first: the verdicts that teach the filter most are those it is least sure of.
+            order = (_CASES.c.likely_real.is_(None), sa.func.abs(_CASES.c.likely_real - f.uncertain_first), *order)
         query = (
             sa.select(_CASES)
             .where(*self._where(f, now))

@@ -47,7 +47,7 @@ _LOCK_CELL_DEG = 0.01
 _SPOT = (_CASES.c.spot_x1, _CASES.c.spot_y1, _CASES.c.spot_x2, _CASES.c.spot_y2)
 _CANDIDATE = sa.select(
     _CASES.c.id, _CASES.c.lat, _CASES.c.lon, _CASES.c.first_seen, _CASES.c.last_seen, _CASES.c.last_camera_id,
-    _CASES.c.sightings, _CASES.c.passes, _CASES.c.snapshot_path, _CASES.c.snapshot_score, *_SPOT,
+    _CASES.c.sightings, _CASES.c.passes, _CASES.c.snapshot_path, _CASES.c.snapshot_score, _CASES.c.lane, *_SPOT,
 ).where(_CASES.c.category == sa.bindparam("cat"), _CASES.c.is_open == sa.true())
 _AT_POINT = (
     _CASES.c.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
@@ -93,6 +93,8 @@ class Observation:
     note: str | None = None
     bbox: places.Box | None = None  # where in the camera's picture (snapshot pixels)
     fixed: bool = False  # from a fixed camera: its place is the camera and a spot of its picture
+    likely_real: float | None = None  # the verdict filter's score of the alert (alerts.filters)
+    lane: str = "wall"  # "low": the filter doubts it; its new case waits in the desk's low lane, off the wall
 
     @property
     def by_spot(self) -> bool:
@@ -127,6 +129,7 @@ class _CaseState:
     snapshot_path: str | None
     snapshot_score: float | None = None
     spot: places.Box | None = None
+    lane: str = "wall"
     dirty: bool = False
     out_of_order: bool = False  # a sighting older than the latest arrived: passes are recounted at the end
 
@@ -138,6 +141,7 @@ class _Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     results: list[Ingested] = field(default_factory=list)
     suppressed: dict[str, int] = field(default_factory=dict)  # rejected case id -> sightings kept quietly
+    scores: dict[str, tuple[float | None, bool]] = field(default_factory=dict)  # joined case -> (best, to wall)
 
 
 def observation_from_alert(alert: Any, fixed: bool = False) -> Observation:
@@ -149,6 +153,7 @@ def observation_from_alert(alert: Any, fixed: bool = False) -> Observation:
         category=alert.category, seen_at=alert.detected_at, lat=alert.lat, lon=alert.lon, source="camera",
         alert_id=alert.id, camera_id=alert.camera_id, confidence=float(alert.confidence), snapshot_path=path,
         bbox=bbox if bbox is None or len(bbox) == 4 else None, fixed=fixed,  # type: ignore[arg-type]
+        likely_real=getattr(alert, "likely_real", None), lane=getattr(alert, "lane", "wall") or "wall",
     )
 
 
@@ -268,7 +273,7 @@ class CaseService:
             state = batch.touched.get(row.id) or _CaseState(
                 id=row.id, lat=row.lat, lon=row.lon, first_seen=row.first_seen, last_seen=row.last_seen,
                 last_camera_id=row.last_camera_id, sightings=row.sightings, passes=row.passes,
-                snapshot_path=row.snapshot_path, snapshot_score=row.snapshot_score, spot=_spot(row),
+                snapshot_path=row.snapshot_path, snapshot_score=row.snapshot_score, spot=_spot(row), lane=row.lane,
             )
             same, distance = self._distance(o, state.lat, state.lon, state.spot)
             if not same:
@@ -320,6 +325,16 @@ class CaseService:
             state.passes += int(new_pass)
             state.dirty = True
             batch.touched[state.id] = state
+            lift = state.lane == "low" and o.lane != "low"
+            if o.likely_real is not None or lift:
+                # The case keeps its surest sighting's score; a sighting the filter trusts lifts a doubted case
+                # onto the wall.
+                best, lifted = batch.scores.get(state.id, (None, False))
+                if o.likely_real is not None:
+                    best = o.likely_real if best is None else max(best, o.likely_real)
+                batch.scores[state.id] = (best, lifted or lift)
+                if lift:
+                    state.lane = "wall"
         batch.sightings.append(self._sighting_row(state.id, o, distance, new_pass, kind, score))
         batch.results.append(Ingested(o.alert_id, state.id, new_case=found is None, new_pass=new_pass))
 
@@ -353,7 +368,7 @@ class CaseService:
         state = _CaseState(
             id=case_id, lat=o.lat, lon=o.lon, first_seen=o.seen_at, last_seen=o.seen_at,
             last_camera_id=o.camera_id, sightings=1, passes=1, snapshot_path=o.snapshot_path,
-            snapshot_score=values["snapshot_score"], spot=o.bbox,
+            snapshot_score=values["snapshot_score"], spot=o.bbox, lane=values["lane"],
         )
         batch.touched[case_id] = state
         return state
@@ -368,6 +383,7 @@ class CaseService:
             "first_seen": o.seen_at, "last_seen": o.seen_at, "last_camera_id": o.camera_id,
             "sightings": 1, "passes": 1, "snapshot_path": o.snapshot_path, "reported_at": o.seen_at,
             "rework_count": 0, "updated_at": now, "suppressed": 0, **_spot_values(o.bbox),
+            "likely_real": o.likely_real, "lane": "low" if o.lane == "low" else "wall",
         }
 
     def _flush(self, conn: Connection, batch: _Batch, now: datetime) -> None:
@@ -400,6 +416,15 @@ class CaseService:
                 .values(suppressed=_CASES.c.suppressed + sa.bindparam("b_more")),
                 [{"b_id": cid, "b_more": n} for cid, n in batch.suppressed.items()],
             )
+        for cid, (best, lift) in batch.scores.items():
+            values: dict[str, Any] = {}
+            if best is not None:
+                values["likely_real"] = sa.case(
+                    (sa.or_(_CASES.c.likely_real.is_(None), _CASES.c.likely_real < best), best),
+                    else_=_CASES.c.likely_real)
+            if lift:
+                values["lane"] = "wall"
+            conn.execute(sa.update(_CASES).where(_CASES.c.id == cid).values(**values))
         for s in batch.touched.values():
             if s.out_of_order:
                 self._recompute(conn, s.id, now)

@@ -22,7 +22,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from alerts import audit
+from alerts import audit, verdicts
 from alerts.calendar import WorkingCalendar
 from alerts.casebook import CaseBook, CaseFilter, CaseView, QueryView, query_view
 from alerts.cases import CaseNotFoundError
@@ -37,6 +37,7 @@ from alerts.workflow import (
     Action,
     Actor,
     Detail,
+    RejectReason,
     Role,
     WorkflowError,
     check,
@@ -101,9 +102,13 @@ class Casework:
         target: Target | None = None,
         photo_path: str | None = None,
         now: datetime | None = None,
+        verdict_reason: str | None = None,
     ) -> CaseView:
         """Apply ``action`` to a case; WorkflowError (IllegalTransition, RoleNotAllowed, MissingDetail, Target)
-        when refused, CaseNotFoundError for an unknown id. ``now`` is for tests and imports of past cases."""
+        when refused, CaseNotFoundError for an unknown id. ``now`` is for tests and imports of past cases.
+
+        A verify or a false-alarm reject is also the operator's verdict on the camera alert: it is stored with
+        what the pipeline saw (alerts.verdicts), ``verdict_reason`` from the category's short list."""
         now = now or utc_now()
         if note is not None and len(note) > MAX_NOTE:
             raise WorkflowError(f"note is {len(note)} characters; at most {MAX_NOTE}")
@@ -120,6 +125,11 @@ class Casework:
                 "status": t.target.value, "is_open": t.target not in TERMINAL, "updated_at": now,
             }
             data = self._effects(conn, row, t.action, values, now, reason, target, note, photo_path)
+            real = {Action.VERIFY: True, Action.REJECT: False}.get(t.action)
+            if real is not None and (real or reason == RejectReason.FALSE_ALARM.value):
+                why = verdicts.check_reason(row.category, real, verdict_reason)
+                if verdicts.record(conn, row, real, why, actor, now) is not None:
+                    data["verdict"] = why
             conn.execute(sa.update(_CASES).where(_CASES.c.id == case_id).values(**values))
             audit.record(conn, case_id, t.action, actor, now, row.status, t.target.value, note, data)
         log.info("case %s: %s -> %s by %s (%s, grid %s)", case_id, row.status, t.target, actor.name, actor.role,
@@ -254,6 +264,21 @@ class Casework:
 
     def invalidate(self, case_id: str, actor: Actor, note: str, **kw: Any) -> CaseView:
         return self.apply(case_id, Action.INVALIDATE, actor, note=note, **kw)
+
+    def promote(self, case_id: str, actor: Actor, now: datetime | None = None) -> CaseView:
+        """Move a case from the desk's low-priority lane (the verdict filter doubted it) to the wall (audited)."""
+        now = now or utc_now()
+        if actor.role not in (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN):
+            raise WorkflowError(f"role {actor.role} may not promote a case to the wall")
+        with write_transaction(self._engine) as conn:
+            row = self._lock(conn, case_id)
+            if row.lane != "low":
+                raise WorkflowError(f"case {case_id} is on the wall already")
+            conn.execute(sa.update(_CASES).where(_CASES.c.id == case_id).values(lane="wall", updated_at=now))
+            audit.record(conn, case_id, "promote", actor, now, row.status, row.status, None,
+                         {"likely_real": row.likely_real})
+        log.info("case %s promoted to the wall by %s", case_id, actor.name)
+        return self.book.get(case_id, now)
 
     # --- the formal query (质询) ----------------------------------------------------------------------------------
 

@@ -167,6 +167,7 @@ class CaseRow(Base):
         sa.Index("ix_cases_assignee_status", "assignee_grid", "status"),
         sa.Index("ix_cases_open_deadline", "is_open", "deadline_at"),
         sa.Index("ix_cases_camera_open", "camera_id", "category", "is_open"),
+        sa.Index("ix_cases_lane_status", "lane", "status"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # uuid4 hex
@@ -223,6 +224,9 @@ class CaseRow(Base):
     feedback_note: Mapped[str | None] = mapped_column(sa.Text)
     feedback_photo: Mapped[str | None] = mapped_column(sa.String(255))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The verdict filter's score of its surest sighting, and where it waits: the wall or the desk's low lane.
+    likely_real: Mapped[float | None] = mapped_column(sa.Float)
+    lane: Mapped[str] = mapped_column(sa.String(8), default="wall", server_default="wall")
 
 
 class SightingRow(Base):
@@ -333,3 +337,68 @@ class GridMapRow(Base):
     id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
     version: Mapped[int] = mapped_column(sa.Integer)
     changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertEvidenceRow(Base):
+    """What the pipeline saw for one alert: the crop, the rule's features, keypoints and nearby detections.
+
+    Written by the sink right after the alert; copied into a verdict when an operator confirms or rejects.
+    """
+
+    __tablename__ = "alert_evidence"
+
+    alert_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("alerts.id", name="fk_alert_evidence_alert", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    crop_path: Mapped[str | None] = mapped_column(sa.String(255))  # relative to the media folder
+    features: Mapped[str] = mapped_column(sa.Text)  # JSON object name -> number
+    keypoints: Mapped[str] = mapped_column(sa.Text)  # JSON [[x, y, conf], ...]
+    nearby: Mapped[str] = mapped_column(sa.Text)  # JSON [{"class": .., "confidence": .., "bbox": [..]}, ...]
+    likely_real: Mapped[float | None] = mapped_column(sa.Float)  # the filter's score when the alert was made
+    filter_id: Mapped[int | None] = mapped_column(sa.Integer)  # which filter scored it
+
+
+class VerdictRow(Base):
+    """An operator's confirm or reject of a camera alert, with what the pipeline saw: the filter's teacher."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (sa.Index("ix_verdicts_category_at", "category", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("cases.id", name="fk_verdicts_case"), index=True)
+    alert_id: Mapped[str | None] = mapped_column(sa.String(32))
+    category: Mapped[str] = mapped_column(sa.String(8))
+    real: Mapped[bool] = mapped_column(sa.Boolean)  # confirmed (True) or rejected as a false alarm (False)
+    reason: Mapped[str] = mapped_column(sa.String(32))  # alerts.verdicts reason code
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(24))
+    camera_id: Mapped[str | None] = mapped_column(sa.String(64))
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    snapshot_path: Mapped[str | None] = mapped_column(sa.String(255))
+    crop_path: Mapped[str | None] = mapped_column(sa.String(255))
+    bbox_x1: Mapped[float | None] = mapped_column(sa.Float)
+    bbox_y1: Mapped[float | None] = mapped_column(sa.Float)
+    bbox_x2: Mapped[float | None] = mapped_column(sa.Float)
+    bbox_y2: Mapped[float | None] = mapped_column(sa.Float)
+    features: Mapped[str] = mapped_column(sa.Text)  # JSON, as alert_evidence
+    keypoints: Mapped[str] = mapped_column(sa.Text)
+    nearby: Mapped[str] = mapped_column(sa.Text)
+    likely_real: Mapped[float | None] = mapped_column(sa.Float)  # the score the alert had
+
+
+class VerdictFilterRow(Base):
+    """A trained verdict filter of one category; the newest active one per category is in use everywhere."""
+
+    __tablename__ = "verdict_filters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(sa.String(8), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    active: Mapped[bool] = mapped_column(sa.Boolean)
+    model: Mapped[str] = mapped_column(sa.Text)  # JSON (vision.verdict_filter.VerdictModel), never a pickle
+    trained_on: Mapped[int] = mapped_column(sa.Integer)
+    held_apart: Mapped[int] = mapped_column(sa.Integer)
+    metrics: Mapped[str] = mapped_column(sa.Text)  # JSON: log loss, false alarms off the wall, true moved

@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import redis
 
+from alerts import observed
+from alerts.filters import FilterSet, Judgement
 from alerts.grids import Locator
 from alerts.health import PartHealth
 from alerts.outbox import OutboxRelay
@@ -92,8 +94,12 @@ class AlertSink:
         maxlen: int = 10000,
         relay: OutboxRelay | None = None,
         language: str = "zh_CN",
+        filters: FilterSet | None = None,
     ) -> None:
+        """``filters``: the verdict filters that score new alerts (kept current by alerts.filters.FilterWatcher);
+        an alert below their threshold goes to the desk's low-priority lane instead of the wall."""
         self._repo = repo
+        self._filters = filters
         self._language = language
         self._media_dir = Path(media_dir)
         self._grids = grids
@@ -128,6 +134,13 @@ class AlertSink:
             snapshot_rel = f"snapshots/{detected_at:%Y/%m/%d}/{alert_id}.jpg"
             snapshot_file = self._media_dir / snapshot_rel
             _write_atomically(snapshot_file, jpeg)
+        crop_rel: str | None = None
+        if event.snapshot is not None and event.evidence is not None:
+            crop = observed.crop_jpeg(event.snapshot, event.bbox)
+            if crop is not None:
+                crop_rel = f"crops/{detected_at:%Y/%m/%d}/{alert_id}.jpg"
+                _write_atomically(self._media_dir / crop_rel, crop)
+        judged = self._judge(event)
         grid = None
         if event.fix is not None and self._grids is not None:
             grid = self._grids.locate(event.fix.lat, event.fix.lon)
@@ -143,22 +156,35 @@ class AlertSink:
             snapshot_url=None if snapshot_rel is None else MEDIA_URL_PREFIX + snapshot_rel,
             bbox=_rounded_bbox(bbox),
             track_id=int(event.track_id),
+            likely_real=None if judged is None else round(judged.likely_real, 4),
+            lane=judged.lane if judged is not None else "wall",
         )
+        crop_file = None if crop_rel is None else self._media_dir / crop_rel
         try:
             stored = self._store(alert, event.event_id, snapshot_rel)
         except BaseException:
             self._discard(snapshot_file)
+            self._discard(crop_file)
             raise
         if stored is None:
             self._discard(snapshot_file)  # another worker stored this event in the meantime
+            self._discard(crop_file)
             return None
         alert = stored
+        if event.evidence is not None:
+            observed.store(self._repo.engine, alert.id, crop_rel, event.evidence, alert.likely_real,
+                           None if judged is None else judged.filter_id)
         log.info(
             "alert %s stored: event %s camera %s category %s grid %s",
             alert.id, event.event_id, alert.camera_id, alert.category, alert.grid_code,
         )
         self.relay.kick()
         return alert
+
+    def _judge(self, event: IssueEvent) -> Judgement | None:
+        if self._filters is None or event.evidence is None:
+            return None
+        return self._filters.judge(event.category, event.evidence.feature_map())
 
     def _store(self, alert: Alert, event_id: str, snapshot_rel: str | None) -> Alert | None:
         """The alert as stored, or None for an already stored event."""

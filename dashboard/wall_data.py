@@ -96,7 +96,7 @@ def case_queue(engine: Engine, router: GridRouter, scope: str | None, now: datet
     if scope is not None and scope not in router:
         return []
     return [queue_item(c) for c in CaseBook(engine, router).queue(
-        CaseFilter(open_only=True, grid=scope, limit=QUEUE_SIZE, newest_seen_first=True), now=now)]
+        CaseFilter(open_only=True, grid=scope, limit=QUEUE_SIZE, newest_seen_first=True, lane="wall"), now=now)]
 
 
 def totals(features: list[GridFeature], counts: dict[str, tuple[int, int]]) -> dict[str, int]:

@@ -150,6 +150,41 @@ class ProgressBar:
 MAX_OVERLAPS_LISTED = 20
 
 
+def cmd_learn(args: argparse.Namespace) -> int:
+    """Train each category's verdict filter; exit 2 when any category was refused (nothing of it replaced)."""
+    from alerts.db import make_engine, migrate
+    from alerts.verdict_learning import learn
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    bars: list[ProgressBar] = []
+
+    def bar_for(category: str) -> ProgressBar:
+        bars.append(ProgressBar(f"learning {category}"))
+        return bars[-1]
+
+    try:
+        outcomes = learn(engine, settings.learning, args.category, bar_for)
+    finally:
+        for b in bars:
+            b.done()
+    for o in outcomes:
+        if o.refused is not None:
+            sys.stderr.write(f"gridwatch learn: refused: {o.refused}\n")
+            continue
+        assert o.new is not None
+        n = o.new
+        line = (f"category {o.category}: filter #{o.filter_id} in use, from {o.verdicts} verdicts in {o.seconds:.1f} s;"
+                f" on {n.verdicts} held apart: {n.false_off_wall}/{n.false_alarms} false alarms kept off the wall, "
+                f"{n.true_moved}/{n.true_alerts} true alerts moved to the low lane, log loss {n.log_loss:.3f}")
+        if o.in_use is not None:
+            line += f" (the filter it replaced: {o.in_use.log_loss:.3f})"
+        sys.stdout.write(line + "\n")
+    return 2 if any(o.refused for o in outcomes) else 0
+
+
 def cmd_grids_import(args: argparse.Namespace) -> int:
     from alerts.db import make_engine, migrate
     from alerts.grids import load_geojson, overlaps
@@ -363,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="datum of the file's coordinates (AMap/Tencent exports: gcj02, Baidu: bd09); default locale.grids_datum",
     )
     imp.set_defaults(func=cmd_grids_import)
+    lrn = sub.add_parser("learn", help="train the verdict filters on operators' verdicts (refused if worse)")
+    lrn.add_argument("--category", default=None, help="one category code (default: every category with verdicts)")
+    lrn.set_defaults(func=cmd_learn)
     return parser
 
 

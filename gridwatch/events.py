@@ -26,6 +26,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "snapshot_url": alert.snapshot_url,
         "bbox": [round(float(v), 1) for v in alert.bbox],
         "track_id": alert.track_id,
+        "likely_real": None if alert.likely_real is None else round(float(alert.likely_real), 4),
+        "lane": alert.lane,
     }
 
 
@@ -42,6 +44,8 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
         snapshot_url=d.get("snapshot_url"),
         bbox=(float(d["bbox"][0]), float(d["bbox"][1]), float(d["bbox"][2]), float(d["bbox"][3])),
         track_id=int(d["track_id"]),
+        likely_real=None if d.get("likely_real") is None else float(d["likely_real"]),
+        lane=str(d.get("lane") or "wall"),  # entries written before the verdict filter have no lane
     )
 
 

@@ -82,6 +82,16 @@ def start_grid_maps(repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     return watcher
 
 
+def start_verdict_filters(repo, settings: Settings, life: Lifecycle):  # type: ignore[no-untyped-def]
+    """The verdict filters new alerts are scored with, following the stored ones (`gridwatch learn`)."""
+    from alerts.filters import FilterSet, FilterWatcher
+
+    filters = FilterSet(settings.learning.review_threshold, settings.learning.enabled)
+    watcher = FilterWatcher(repo.engine, filters, settings.learning.reload_seconds).start()
+    life.started("verdict filter watcher", watcher.stop)
+    return filters
+
+
 DEMO_LAP_ROUTE = "demo-lap"  # the demo car's timed route (ingest.demo_lap), registered while the demo runs
 DEMO_CLIP_VERSION = 1  # bump when the lap clip's recipe changes, so a cached clip is made again
 
@@ -209,7 +219,8 @@ def start_worker(  # type: ignore[no-untyped-def]
         detector = load_detector(settings)
     grids = start_grid_maps(repo, life).router()  # follows the stored map, which `grids import` may replace
     # Alert + outbox row in one transaction; the relay publishes to the stream (and catches up after an outage).
-    sink = AlertSink(repo, client, settings.media_dir, grids, language=settings.locale.language).start()
+    sink = AlertSink(repo, client, settings.media_dir, grids, language=settings.locale.language,
+                     filters=start_verdict_filters(repo, settings, life)).start()
     life.started("alert outbox relay", sink.stop)
 
     registry = CameraRegistry.for_settings(settings, redis_announcer(client))

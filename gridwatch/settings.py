@@ -726,6 +726,36 @@ class FleetSettings(Strict):
     )
 
 
+class LearningSettings(Strict):
+    enabled: bool = Field(
+        default=True,
+        description="Score new camera alerts with the verdict filter trained by `gridwatch learn` (no effect until "
+        "one is trained) and send those below review_threshold to the desk's low-priority lane instead of the wall.",
+    )
+    review_threshold: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="An alert whose calibrated 'likely real' score is below this goes to the desk's low-priority "
+        "lane (never dropped, counted, one key promotes it to the wall).",
+    )
+    holdout_fraction: float = Field(
+        default=0.25, gt=0.0, lt=1.0,
+        description="Share of each category's confirmed and of its rejected verdicts held apart from training to "
+        "judge a new filter against the one in use.",
+    )
+    min_per_class: int = Field(
+        default=10, ge=2,
+        description="A category's filter is trained only with at least this many confirmed and this many rejected "
+        "verdicts.",
+    )
+    max_verdicts: int = Field(
+        default=50_000, ge=10, description="A category's filter learns from at most this many newest verdicts."
+    )
+    reload_seconds: float = Field(
+        default=3.0, gt=0.0,
+        description="How often running workers look for a newly trained filter (they take it within this time).",
+    )
+
+
 class Settings(BaseSettings):
     """The whole GridWatch configuration."""
 
@@ -770,6 +800,10 @@ class Settings(BaseSettings):
     )
     fleet: FleetSettings = Field(
         default_factory=FleetSettings, description="Patrol vehicles: link state, tracks and street coverage."
+    )
+    learning: LearningSettings = Field(
+        default_factory=LearningSettings,
+        description="Learning from operators' verdicts: the verdict filter and the desk's low-priority lane.",
     )
 
     @classmethod

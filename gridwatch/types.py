@@ -120,6 +120,31 @@ class Phase(StrEnum):
     END = "end"
 
 
+@dataclass(frozen=True, slots=True)
+class NearbyDetection:
+    """Another detection of the frame near an issue's box (what the rule had around it)."""
+
+    class_name: str
+    confidence: float
+    bbox: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the pipeline saw when it decided an issue: the rule's features, pose keypoints, nearby detections.
+
+    Stored with the alert and copied into an operator's verdict, so a verdict filter learns from exactly
+    what the rule saw (``features``: name -> number, the same names for every event of one rule).
+    """
+
+    features: tuple[tuple[str, float], ...] = ()
+    keypoints: tuple[tuple[float, float, float], ...] = ()  # COCO 17 (x, y, conf) of the person, if any
+    nearby: tuple[NearbyDetection, ...] = ()
+
+    def feature_map(self) -> dict[str, float]:
+        return dict(self.features)
+
+
 @dataclass(frozen=True, eq=False)
 class IssueEvent:
     """A street issue found by a rule on one camera's track (one per issue, not one per frame)."""
@@ -136,6 +161,7 @@ class IssueEvent:
     fix: GpsFix | None
     snapshot: npt.NDArray[np.uint8] | None = None  # the full BGR frame the event was decided on
     snapshot_at: datetime | None = None  # capture time of ``snapshot`` (to find it in a camera's main stream)
+    evidence: Evidence | None = None  # what the rule saw in ``snapshot`` (verdicts and the verdict filter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +179,8 @@ class Alert:
     snapshot_url: str | None
     bbox: tuple[float, float, float, float]
     track_id: int
+    likely_real: float | None = None  # the verdict filter's calibrated score; None without a filter
+    lane: str = "wall"  # "low": below learning.review_threshold, the desk's low-priority lane, not the wall
 
 
 class CameraStatus(StrEnum):

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridwatch.settings import RulesSettings
-from gridwatch.types import GpsFix, IssueEvent, Phase
+from gridwatch.types import Evidence, GpsFix, IssueEvent, Phase
 
 Box = tuple[float, float, float, float]
 
@@ -29,13 +29,14 @@ class Snapshot:
     image: npt.NDArray[np.uint8]
     fix: GpsFix | None
     at: datetime
+    evidence: Evidence | None = None  # what the rule saw in this view (vision.evidence)
 
 
 def snapshot(confidence: float, bbox: Box, image: npt.NDArray[np.uint8], fix: GpsFix | None,
-             at: datetime) -> Snapshot:
+             at: datetime, evidence: Evidence | None = None) -> Snapshot:
     # Area times confidence: a big, sure view beats a tiny sure one and a big doubtful one.
     area = max(0.0, bbox[2] - bbox[0]) * max(0.0, bbox[3] - bbox[1])
-    return Snapshot(area * confidence, confidence, bbox, image, fix, at)
+    return Snapshot(area * confidence, confidence, bbox, image, fix, at, evidence)
 
 
 def better(current: Snapshot | None, candidate: Snapshot) -> Snapshot:
@@ -72,6 +73,7 @@ class Issue:
             fix=self.best.fix if self.best.fix is not None else self.place,
             snapshot=self.best.image,
             snapshot_at=self.best.at,
+            evidence=self.best.evidence,
         )
 
 

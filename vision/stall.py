@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from gridwatch.settings import RulesSettings
 from gridwatch.types import GpsFix, IssueEvent, TrackedFrame
 from vision import issues as iss
+from vision.evidence import stall_evidence
 from vision.motion import PathPoint, extend, speed
 from vision.rules import FORGET_AFTER, MAX_GAP, PERSON
 from vision.zones import CameraView, in_image_zone, in_map_area, one_place
@@ -166,6 +167,7 @@ def stall_rule(
     next_key = state.next_key
     in_area = in_map_area(view.no_vending_areas, frame.fix) if view.mobile else True
     matched: set[int] = set()
+    name_of = {id(m): name for m, name in objects}  # the goods' classes, for the group's evidence
     for persons, goods in group_stalls(still, objects, person_boxes, rules) if in_area else []:
         region = _union([m.box for m in persons + goods])
         foot_x, foot_y = (region[0] + region[2]) / 2, region[3]
@@ -173,7 +175,9 @@ def stall_rule(
             continue
         lead = max(persons, key=lambda m: m.confidence)
         conf = (lead.confidence + max(g.confidence for g in goods)) / 2
-        shot = iss.snapshot(conf, region, frame.image, frame.fix, now)
+        seen = stall_evidence(dets, region, conf, len(persons), [name_of[id(g)] for g in goods], view.mobile,
+                              (width, height))
+        shot = iss.snapshot(conf, region, frame.image, frame.fix, now, seen)
         key = _match_candidate(candidates, region, foot_x, foot_y, now, rules, exclude=matched)
         if key is None:
             key, next_key = next_key, next_key + 1

@@ -28,6 +28,7 @@ import numpy as np
 from gridwatch.settings import RulesSettings
 from gridwatch.types import GpsFix, IssueEvent, TrackedFrame
 from vision import issues as iss
+from vision.evidence import vagrant_evidence
 from vision.motion import PathPoint, extend, speed
 from vision.posture import SEAT_CLASSES, Posture, classify, ground_posture, with_fall_signal
 from vision.rules import FORGET_AFTER, MAX_GAP, PERSON
@@ -108,7 +109,12 @@ def vagrant_rule(
         # Someone moving across a fixed camera's view is not sitting or lying, whatever their box looks like.
         moving = v is not None and v >= rules.still_max_speed
         confirmed = not moving and sum(p in wanted for p in postures) >= rules.posture_min_frames
-        view_now = iss.snapshot(conf, box, frame.image, frame.fix, now) if posture in wanted else None
+        view_now = None
+        if posture in wanted:
+            seen = vagrant_evidence(dets, i, box, conf, [p.value for p in postures],
+                                    0.0 if dets.fall is None else float(dets.fall[i]), v, view.mobile,
+                                    (width, height))
+            view_now = iss.snapshot(conf, box, frame.image, frame.fix, now, seen)
         track = replace(prev, last_seen=now, postures=postures, path=path,
                         best=prev.best if view_now is None else iss.better(prev.best, view_now))
 
