@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import redis
 
+from alerts import verdicts
 from alerts.casebook import CaseBook, CaseFilter, CaseView, SightingView
 from alerts.casework import Target
 from alerts.nearby import NearbyCase, nearby_open_cases
@@ -102,15 +103,35 @@ def holders(client: redis.Redis, case_ids: list[str]) -> dict[str, tuple[str, st
 
 # --- reads ----------------------------------------------------------------------------------------------------
 
+SORT_DEFAULT = "default"
+SORT_UNCERTAIN = "uncertain"
+
+
 def desk_queue(book: CaseBook, scope: str | None = None, limit: int = QUEUE_SIZE,
-               now: datetime | None = None) -> list[CaseView]:
+               now: datetime | None = None, uncertain_around: float | None = None) -> list[CaseView]:
     """Cases waiting for the desk (in ``scope``'s subtree when given): cases a camera saw clear (现场复查: 已无,
     closed with one action), then coming-back cases with a deadline, then new alerts newest first. One item per
-    case, however often it was seen."""
+    case, however often it was seen. Cases the verdict filter doubted wait in the low lane (``low_lane``).
+    ``uncertain_around``: the review threshold; waiting cases whose score is nearest it come first (the verdicts
+    that teach the filter most), unscored ones after them."""
     clear = book.queue(CaseFilter(statuses=[Status.HANDLED.value], possibly_resolved_only=True, grid=scope,
-                                  limit=limit), now=now)
-    waiting = book.queue(CaseFilter(statuses=[s.value for s in DESK_STATUSES], grid=scope, limit=limit), now=now)
+                                  limit=limit, lane="wall"), now=now)
+    waiting = book.queue(CaseFilter(statuses=[s.value for s in DESK_STATUSES], grid=scope, limit=limit,
+                                    lane="wall", uncertain_first=uncertain_around), now=now)
     return (clear + waiting)[:limit]
+
+
+def low_lane(book: CaseBook, scope: str | None = None, limit: int = QUEUE_SIZE, now: datetime | None = None,
+             uncertain_around: float | None = None) -> tuple[list[CaseView], int]:
+    """(the first ``limit`` open cases of the low-priority lane, how many there are in all): alerts the verdict
+    filter scored below ``learning.review_threshold``, kept off the wall but never dropped."""
+    f = CaseFilter(open_only=True, grid=scope, limit=limit, lane="low", uncertain_first=uncertain_around)
+    return book.queue(f, now=now), book.count(f, now=now)
+
+
+def reason_options(category: str, lang: str) -> list[dict[str, str]]:
+    """The reasons an operator picks from when rejecting an alert of ``category`` (dropdown options)."""
+    return [{"label": r.name(lang), "value": r.code} for r in verdicts.reasons(category, real=False)]
 
 
 @dataclass(frozen=True)
@@ -193,11 +214,18 @@ def assign(svc: PageServices, client: redis.Redis, case_id: str, actor: Actor, d
 
 
 def reject_false_alarm(svc: PageServices, client: redis.Redis, case_id: str, actor: Actor, display: str,
-                       note: str | None = None) -> CaseView:
+                       note: str | None = None, reason: str | None = None) -> CaseView:
+    """Reject as a false alarm; ``reason`` (alerts.verdicts) is stored with the verdict and what the pipeline saw."""
     ensure_claim(client, case_id, actor.name, display)
-    case = svc.casework.reject(case_id, actor, RejectReason.FALSE_ALARM.value, note=note)
+    case = svc.casework.reject(case_id, actor, RejectReason.FALSE_ALARM.value, note=note, verdict_reason=reason)
     release(client, case_id, actor.name)
     return case
+
+
+def promote(svc: PageServices, client: redis.Redis, case_id: str, actor: Actor, display: str) -> CaseView:
+    """Move a low-lane case to the wall (one key on the desk)."""
+    ensure_claim(client, case_id, actor.name, display)
+    return svc.casework.promote(case_id, actor)
 
 
 def close_seen_clear(svc: PageServices, client: redis.Redis, case_id: str, actor: Actor, display: str,

@@ -69,6 +69,12 @@ MAP_TOTALS = f"{_NS}-map-totals"
 GRID_NAMES = f"{_NS}-grid-names"
 AGE_TICK = f"{_NS}-age-tick"
 
+# the focus tile: an urgent alarm or a pinned camera takes the screen (assets/focus.js)
+FOCUS = f"{_NS}-focus"
+FOCUS_CONFIG = f"{_NS}-focus-config"
+FOCUS_OPENED = f"{_NS}-focus-opened"  # outputs of focus.js's callbacks (Dash needs one; nothing reads them)
+FOCUS_CASED = f"{_NS}-focus-cased"
+
 
 def figure_id(key: str) -> str:
     """The value element of one figure of the day (keys: dashboard.texts.FIGURE_LABELS)."""

@@ -24,6 +24,9 @@ DESK_RELEASE = f"{DESK}-release"
 DESK_CLOSE = f"{DESK}-close"  # closes a case a camera saw clear (现场复查: 已无)
 DESK_KEYS = f"{DESK}-keys"
 DESK_VIDEO = f"{DESK}-video"
+DESK_SORT = f"{DESK}-sort"  # queue order: default or the most uncertain first
+DESK_REASON = f"{DESK}-reason"  # why a false alarm is one (alerts.verdicts)
+DESK_PROMOTE = f"{DESK}-promote"  # a low-lane case to the wall
 
 # --- supervisor's replay ---
 REPLAY = "replay"
@@ -46,6 +49,7 @@ REPLAY_TIMELINE = f"{REPLAY}-timeline"
 REPLAY_MESSAGE = f"{REPLAY}-message"
 REPLAY_ACT = f"{REPLAY}-act"  # pattern id: {"type": REPLAY_ACT, "action": action}
 REPLAY_NOTE = f"{REPLAY}-note"
+REPLAY_REASON = f"{REPLAY}-reason"  # why a false alarm is one (alerts.verdicts)
 REPLAY_EXPORT = f"{REPLAY}-export"
 REPLAY_DONE = f"{REPLAY}-done"
 REPLAY_RERUN = f"{REPLAY}-rerun"  # re-run the clip with today's rules

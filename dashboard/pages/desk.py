@@ -4,6 +4,11 @@ Picking an alert claims it on the server (dashboard.desk_queries): a second oper
 holds it, and every action is checked against the claim again before it touches the case. Keys: j/k or the
 arrow keys move through the queue, a assigns, r rejects as a false alarm, m merges, Esc lets the alert go;
 c closes a case a camera's pass saw clear (现场复查: 已无) once its picture is checked.
+
+Alerts the verdict filter doubted (below ``learning.review_threshold``) wait in a low-priority lane under the
+queue, counted, never dropped: p promotes the picked one to the wall. Each item shows its "likely real" score;
+the queue can put the most uncertain scores first (the verdicts that teach the filter most), and a rejection
+says why from the category's short list (stored with what the pipeline saw, alerts.verdicts).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import redis
 from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from alerts.casebook import CaseView
 from alerts.cases import CaseNotFoundError
 from alerts.casework import TargetError
 from alerts.departments import list_departments
@@ -75,6 +81,12 @@ def layout(**query: Any) -> html.Div:
                 html.H2(t.gettext("Alert queue"), className="gw-panel-title"),
                 html.Div(t.gettext("Keys: j/k next/previous · a assign · r reject · m merge · Esc release"),
                          className="gw-hint"),
+                html.Div(t.gettext("p: promote a low-priority alert to the wall"), className="gw-hint"),
+                dcc.RadioItems(id=ids.DESK_SORT, value=desk_queries.SORT_DEFAULT, inline=True,
+                               className="gw-desk-sort", options=[
+                                   {"label": t.gettext("Usual order"), "value": desk_queries.SORT_DEFAULT},
+                                   {"label": t.gettext("Most uncertain first"),
+                                    "value": desk_queries.SORT_UNCERTAIN}]),
                 html.Div(queue_children(t, user.scope_grid if user else None, None, user.username if user else None),
                          id=ids.DESK_QUEUE,
                          className="gw-desk-queue"),
@@ -88,32 +100,38 @@ def layout(**query: Any) -> html.Div:
     ])
 
 
-def queue_children(t: Translator, scope: str | None, selected: str | None, me: str | None = None) -> list[Any]:
-    """The queue's items; an alert another operator holds says who (``me``: the viewer, whose own claims don't)."""
+def queue_children(t: Translator, scope: str | None, selected: str | None, me: str | None = None,
+                   sort: str | None = None) -> list[Any]:
+    """The queue's items, then the low-priority lane's with their count; an alert another operator holds says who
+    (``me``: the viewer, whose own claims don't). ``sort``: desk_queries.SORT_UNCERTAIN puts the scores nearest
+    the review threshold first."""
     ctx = current()
     svc = page_services.current()
     now = datetime.now(UTC)
+    around = ctx.settings.learning.review_threshold if sort == desk_queries.SORT_UNCERTAIN else None
     try:
-        cases = desk_queries.desk_queue(svc.book, scope, now=now)
+        cases = desk_queries.desk_queue(svc.book, scope, now=now, uncertain_around=around)
+        low, low_count = desk_queries.low_lane(svc.book, scope, now=now, uncertain_around=around)
     except (UnknownGridCodeError, ValueError) as exc:
         log.warning("desk: queue unavailable: %s", exc)
         return [message(t.gettext("The queue is unavailable"), "error")]
-    if not cases:
+    if not cases and not low_count:
         return [html.Div(t.gettext("No alerts waiting"), className="gw-empty")]
     try:
-        held = desk_queries.holders(ctx.redis, [c.id for c in cases])
+        held = desk_queries.holders(ctx.redis, [c.id for c in [*cases, *low]])
     except redis.RedisError as exc:
         log.warning("desk: claims unavailable: %s", exc)
         held = {}
-    items = []
-    for c in cases:
+
+    def item(c: CaseView) -> Any:
         grid = c.assignee_grid or c.grid_code
         name = svc.router.feature(grid).name if grid and grid in svc.router else t.gettext("No grid")
         lock = held.get(c.id)
         if lock is not None and lock[0] == me:
             lock = None
         cls = "gw-desk-item" + (" gw-desk-item-on" if c.id == selected else "") + (" gw-desk-item-held" if lock else "")
-        items.append(html.Button(
+        cls += " gw-desk-item-low" if c.lane == "low" else ""
+        return html.Button(
             id={"type": ids.DESK_PICK, "case": c.id}, className=cls, n_clicks=0,
             **data_attrs({"case-id": c.id}),
             children=[
@@ -122,13 +140,20 @@ def queue_children(t: Translator, scope: str | None, selected: str | None, me: s
                 html.Div(className="gw-desk-item-text", children=[
                     html.Div(category_name(c.category, t.lang), className="gw-desk-cat"),
                     html.Div(f"{name} · {status_label(c.status, t)}", className="gw-desk-sub"),
+                    html.Div(t.gettext("Likely real {pct}").format(pct=t.percent(c.likely_real)),
+                             className="gw-desk-score") if c.likely_real is not None else None,
                     html.Div(t.gettext("Seen clear on site"), className="gw-desk-clear") if c.seen_clear else None,
                     html.Div(age_text(c.reported_at, now, t), className="gw-desk-age"),
                     html.Div(t.gettext("Held by {name}").format(name=lock[1]), className="gw-desk-lock")
                     if lock else None,
                 ]),
             ],
-        ))
+        )
+
+    items = [item(c) for c in cases]
+    if low_count:
+        items.append(html.Div(t.gettext("Low priority ({n})").format(n=low_count), className="gw-desk-lane-head"))
+        items += [item(c) for c in low]
     return items
 
 
@@ -150,12 +175,14 @@ def _case_or_403(user: auth.AuthUser, case_id: str, action: Action | None = None
     Input(ids.DESK_QUEUE_TICK, "n_intervals"),
     Input(ids.DESK_DONE, "data"),
     Input(ids.DESK_SELECTED, "data"),
+    Input(ids.DESK_SORT, "value"),
     State(ids.DESK_LOCALE, "data"),
     prevent_initial_call=True,
 )
-def refresh_queue(_n: int | None, _done: int | None, selected: str | None, locale: dict[str, Any] | None) -> Any:
+def refresh_queue(_n: int | None, _done: int | None, selected: str | None, sort: str | None,
+                  locale: dict[str, Any] | None) -> Any:
     user = _user_or_403()
-    return queue_children(locale_translator(locale), user.scope_grid, selected, user.username)
+    return queue_children(locale_translator(locale), user.scope_grid, selected, user.username, sort)
 
 
 @dash.callback(
@@ -243,6 +270,8 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
         (t.gettext("Seen"), f"{when(c.first_seen, tz)} → {when(c.last_seen, tz)} ({c.sightings})"),
         (t.gettext("Camera"), d.alert.camera_id if d.alert else (d.sighting.camera_id if d.sighting else "")),
         (t.gettext("Confidence"), t.percent(d.alert.confidence) if d.alert else ""),
+        (t.gettext("Likely real"), (t.percent(c.likely_real) if c.likely_real is not None else t.gettext("Not scored"))
+         + (" · " + t.gettext("Low priority lane") if c.lane == "low" else "")),
         (t.gettext("Position"), f"{c.lat:.5f}, {c.lon:.5f}" if c.lat is not None and c.lon is not None else "—"),
         (t.gettext("Suggested grid"), f"{suggested_name} ({suggested})" if suggested else t.gettext("No grid")),
     ]
@@ -265,6 +294,9 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
                                    "value": dep.code} for dep in departments]),
             dcc.Input(id=ids.DESK_NOTE, type="text", placeholder=t.gettext("Note (optional)"),
                       className="gw-input", debounce=False),
+            html.Label(t.gettext("False alarm because"), className="gw-label"),
+            dcc.Dropdown(id=ids.DESK_REASON, options=desk_queries.reason_options(c.category, t.lang),
+                         clearable=True, className="gw-dropdown"),
             html.Div(className="gw-buttons", children=[
                 html.Button(t.gettext("Confirm and assign (a)"), id=ids.DESK_ASSIGN, n_clicks=0,
                             className="gw-btn gw-btn-go", disabled=not (mine and can_assign)),
@@ -275,6 +307,9 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
             html.Button(t.gettext("Seen clear: close the case (c)"), id=ids.DESK_CLOSE, n_clicks=0,
                         className="gw-btn gw-btn-go", disabled=not (mine and can_close),
                         style=None if d.clear is not None else {"display": "none"}),
+            html.Button(t.gettext("Promote to the wall (p)"), id=ids.DESK_PROMOTE, n_clicks=0, className="gw-btn",
+                        disabled=not (mine and c.lane == "low" and c.is_open),
+                        style=None if c.lane == "low" and c.is_open else {"display": "none"}),
             html.Label(t.gettext("Merge into an open case nearby"), className="gw-label"),
             dcc.Dropdown(id=ids.DESK_MERGE_TARGET, options=nearby_opts,
                          value=nearby_opts[0]["value"] if nearby_opts else None, className="gw-dropdown",
@@ -312,17 +347,20 @@ def show_detail(case_id: str | None, locale: dict[str, Any] | None) -> Any:
     Input(ids.DESK_MERGE, "n_clicks"),
     Input(ids.DESK_RELEASE, "n_clicks"),
     Input(ids.DESK_CLOSE, "n_clicks"),
+    Input(ids.DESK_PROMOTE, "n_clicks"),
     State(ids.DESK_SELECTED, "data"),
     State(ids.DESK_GRID, "value"),
     State(ids.DESK_DEPARTMENT, "value"),
     State(ids.DESK_NOTE, "value"),
+    State(ids.DESK_REASON, "value"),
     State(ids.DESK_MERGE_TARGET, "value"),
     State(ids.DESK_DONE, "data"),
     State(ids.DESK_LOCALE, "data"),
     prevent_initial_call=True,
 )
-def act(_a: int, _r: int, _m: int, _x: int, _c: int, case_id: str | None, grid: str | None, department: str | None,
-        note: str | None, merge_target: str | None, done: int | None, locale: dict[str, Any] | None) -> Any:
+def act(_a: int, _r: int, _m: int, _x: int, _c: int, _p: int, case_id: str | None, grid: str | None,
+        department: str | None, note: str | None, reason: str | None, merge_target: str | None, done: int | None,
+        locale: dict[str, Any] | None) -> Any:
     if not case_id or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
     user = _user_or_403()
@@ -343,8 +381,11 @@ def act(_a: int, _r: int, _m: int, _x: int, _c: int, case_id: str | None, grid: 
             target = view.assignee_grid if grid else view.department
             text = t.gettext("Assigned to {target}").format(target=_target_name(target, grid is not None))
         elif which == ids.DESK_REJECT:
-            desk_queries.reject_false_alarm(svc, client, case_id, actor, user.display_name, note)
+            desk_queries.reject_false_alarm(svc, client, case_id, actor, user.display_name, note, reason)
             text = t.gettext("Rejected as a false alarm")
+        elif which == ids.DESK_PROMOTE:
+            desk_queries.promote(svc, client, case_id, actor, user.display_name)
+            text = t.gettext("Promoted to the wall")
         elif which == ids.DESK_CLOSE:
             desk_queries.close_seen_clear(svc, client, case_id, actor, user.display_name, note)
             text = t.gettext("Closed: the place was seen clear")
@@ -392,7 +433,8 @@ dash.clientside_callback(
           i = (e.key === 'j' || e.key === 'ArrowDown') ? Math.min(items.length - 1, i + 1) : Math.max(0, i - 1);
           items[i].click(); items[i].scrollIntoView({block: 'nearest'}); e.preventDefault(); return;
         }
-        const ids = {a: '__ASSIGN__', r: '__REJECT__', m: '__MERGE__', c: '__CLOSE__', Escape: '__RELEASE__'};
+        const ids = {a: '__ASSIGN__', r: '__REJECT__', m: '__MERGE__', c: '__CLOSE__', p: '__PROMOTE__',
+                     Escape: '__RELEASE__'};
         const target = ids[e.key] && document.getElementById(ids[e.key]);
         if (target && !target.disabled) { target.click(); e.preventDefault(); }
       });
@@ -400,7 +442,8 @@ dash.clientside_callback(
     }
     """.replace("__ROOT__", ids.DESK_ROOT).replace("__ASSIGN__", ids.DESK_ASSIGN)
     .replace("__REJECT__", ids.DESK_REJECT).replace("__MERGE__", ids.DESK_MERGE)
-    .replace("__RELEASE__", ids.DESK_RELEASE).replace("__CLOSE__", ids.DESK_CLOSE),
+    .replace("__RELEASE__", ids.DESK_RELEASE).replace("__CLOSE__", ids.DESK_CLOSE)
+    .replace("__PROMOTE__", ids.DESK_PROMOTE),
     Output(ids.DESK_KEYS, "data"),
     Input(ids.DESK_LOCALE, "data"),
 )

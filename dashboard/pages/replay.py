@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
 from alerts.workflow import Action, RejectReason, Role, Status, WorkflowError
-from dashboard import auth, page_services, replay_queries, replay_rerun
+from dashboard import auth, desk_queries, page_services, replay_queries, replay_rerun
 from dashboard import pages_ids as ids
 from dashboard.context import current
 from dashboard.pages_common import (
@@ -222,6 +222,10 @@ def player_children(t: Translator, user: auth.AuthUser, case_id: str, alert_id: 
                   config={"displayModeBar": False}, className="gw-replay-timeline"),
         html.Div(className="gw-buttons", children=[
             dcc.Input(id=ids.REPLAY_NOTE, type="text", placeholder=t.gettext("Note (optional)"), className="gw-input"),
+            # Why a false alarm is one: kept with the verdict and what the pipeline saw (alerts.verdicts).
+            dcc.Dropdown(id=ids.REPLAY_REASON, options=desk_queries.reason_options(c.category, t.lang),
+                         clearable=True, className="gw-dropdown", placeholder=t.gettext("False alarm because"),
+                         style=None if Action.REJECT in r.actions else {"display": "none"}),
             *buttons,
             html.A(t.gettext("Export evidence (zip)"), id=ids.REPLAY_EXPORT, className="gw-btn",
                    href=f"/api/evidence/{quote(c.id, safe='')}.zip", download=f"evidence-{c.id}.zip"),
@@ -354,12 +358,13 @@ def show(selected: dict[str, str] | None, _done: int | None, locale: dict[str, A
     Input({"type": ids.REPLAY_ACT, "action": ALL}, "n_clicks"),
     State(ids.REPLAY_SELECTED, "data"),
     State(ids.REPLAY_NOTE, "value"),
+    State(ids.REPLAY_REASON, "value"),
     State(ids.REPLAY_DONE, "data"),
     State(ids.REPLAY_LOCALE, "data"),
     prevent_initial_call=True,
 )
-def act(_clicks: list[int | None], selected: dict[str, str] | None, note: str | None, done: int | None,
-        locale: dict[str, Any] | None) -> Any:
+def act(_clicks: list[int | None], selected: dict[str, str] | None, note: str | None, why: str | None,
+        done: int | None, locale: dict[str, Any] | None) -> Any:
     trigger = dash.ctx.triggered_id
     if not isinstance(trigger, dict) or not selected or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
@@ -372,7 +377,8 @@ def act(_clicks: list[int | None], selected: dict[str, str] | None, note: str | 
         if not case_in_scope(case, user.scope_grid):
             return message(t.gettext("This case is outside your grid"), "error"), dash.no_update
         reason = RejectReason.FALSE_ALARM.value if action == Action.REJECT else None
-        view = svc.casework.apply(case.id, action, actor_of(user), note=note or None, reason=reason)
+        view = svc.casework.apply(case.id, action, actor_of(user), note=note or None, reason=reason,
+                                  verdict_reason=why if action == Action.REJECT else None)
     except (WorkflowError, CaseNotFoundError) as exc:
         return message(t.gettext("Not done: {reason}").format(reason=str(exc)), "error"), dash.no_update
     return message(t.gettext("Case is now: {status}").format(status=status_label(view.status, t)), "ok"), \

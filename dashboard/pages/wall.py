@@ -123,6 +123,7 @@ def camera_tile(cam: dict[str, Any], t: Translator, visible: bool = True) -> htm
                     html.Span(str(cam["name"]), className="gw-cam-name"),
                     html.Span(detail_text(cam, t), className="gw-cam-detail", title=detail_title(cam)),
                     html.Span(badge_text(cam, t), className=badge_class(cam)),
+                    pin_button(cid, t),
                 ],
             ),
         ],
@@ -389,6 +390,7 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id=ids.SUMMARY_STARTED),
             dcc.Store(id=ids.SUMMARY_POLL, data={"url": SUMMARY_URL, "store": ids.SUMMARY,
                                                  "everyMs": SUMMARY_REFRESH_MS}),
+            *focus_stores(t),
             dcc.Interval(id=ids.CAMERA_REFRESH, interval=CAMERA_REFRESH_MS),
             dcc.Interval(id=ids.TODAY_REFRESH, interval=TODAY_REFRESH_MS),
             dcc.Interval(id=ids.AGE_TICK, interval=AGE_REFRESH_MS),
@@ -419,6 +421,7 @@ def layout(**query: Any) -> html.Div:
             html.Main(
                 className="gw-main",
                 children=[
+                    focus_tile(t),
                     html.Section(className="gw-panel gw-video-panel", children=[
                         html.Div(className="gw-panel-head", children=[
                             html.H2(t.gettext("Live video"), className="gw-panel-title"),
@@ -466,6 +469,120 @@ def layout(**query: Any) -> html.Div:
             ),
         ],
     )
+
+
+# --- the focus tile: an urgent alarm (or a camera an operator pins) takes the screen (assets/focus.js) ---
+
+# The categories whose alerts take the screen: those the wall ranks "Urgent" (queries.PRIORITIES, 1 = most).
+URGENT_PRIORITY = 1
+# An alert older than this does not take the screen (the push feed replays what a wall missed while away).
+FOCUS_MAX_AGE_S = 300
+# The alert's clip is written a few seconds after it (the pre-roll plus the seconds after): asked for this often.
+CLIP_POLL_MS = 2000
+DESK_PATH = "/desk"
+
+
+def urgent_categories() -> list[str]:
+    return sorted(code for code, prio in queries.PRIORITIES.items() if prio == URGENT_PRIORITY)
+
+
+def focus_texts(t: Translator) -> dict[str, str]:
+    """The focus tile's words in the page's language (focus.js holds none)."""
+    return {
+        "urgent": t.gettext(texts.PRIORITY_LABELS[URGENT_PRIORITY]),
+        "pinned": t.gettext("Pinned camera"),
+        "live": t.gettext("Live video"),
+        "clip": t.gettext("Pre-roll clip"),
+        "noClip": t.gettext("The clip is not written yet"),
+        "grid": t.gettext("Grid"),
+        "position": t.gettext("Position"),
+        "camera": t.gettext("Camera"),
+        "case": t.gettext("Case"),
+        "noCase": t.gettext("Waiting for its case…"),
+        "noGrid": t.gettext("No grid"),
+        "deskKey": t.gettext("D: open it on the desk"),
+        "escKey": t.gettext("Esc: release"),
+    }
+
+
+def focus_config(t: Translator) -> dict[str, Any]:
+    return {"root": ids.FOCUS, "urgent": urgent_categories(), "maxAgeS": FOCUS_MAX_AGE_S,
+            "clipPollMs": CLIP_POLL_MS, "alertsUrl": "/api/alerts?limit=50", "videoUrl": "/video/",
+            "deskUrl": DESK_PATH, "texts": focus_texts(t)}
+
+
+def focus_stores(t: Translator) -> list[dcc.Store]:
+    return [dcc.Store(id=ids.FOCUS_CONFIG, data=focus_config(t)), dcc.Store(id=ids.FOCUS_OPENED),
+            dcc.Store(id=ids.FOCUS_CASED)]
+
+
+def pin_button(cid: str, t: Translator) -> html.Button:
+    """Pins the tile's camera to the focus tile (assets/focus.js listens for clicks on any of these)."""
+    return html.Button("⤢", className="gw-cam-pin", title=t.gettext("Pin to the focus tile"),
+                       **_attrs({"data-pin": cid}))
+
+
+def _attrs(values: dict[str, str]) -> dict[str, Any]:
+    """data-/aria- attributes (keywords Dash accepts but its stubs do not type)."""
+    return dict(values)
+
+
+def focus_tile(t: Translator) -> html.Section:
+    """The focus tile's frame, hidden until an alarm or a pin opens it: focus.js fills in the camera, the clip
+    and the facts as plain DOM and shows it (Dash never updates it, so React keeps what focus.js wrote)."""
+    return html.Section(id=ids.FOCUS, className="gw-focus", role="dialog",
+                        **_attrs({"aria-live": "assertive"}), children=[
+        html.Div(className="gw-focus-head", children=[
+            html.Span(className="gw-focus-badge"),
+            html.Span(className="gw-focus-cat"),
+            html.Span(className="gw-focus-camera"),
+            html.Span(className="gw-focus-time"),
+        ]),
+        html.Div(className="gw-focus-media", children=[
+            html.Figure(className="gw-focus-pane gw-focus-live", children=[
+                html.Div(className="gw-focus-frame", children=[
+                    html.Img(className="gw-focus-preview", alt=""),
+                    html.Video(className="gw-focus-video", muted=True),
+                ]),
+                html.Figcaption(t.gettext("Live video")),
+            ]),
+            html.Figure(className="gw-focus-pane gw-focus-clip", children=[
+                html.Div(className="gw-focus-frame", children=[
+                    html.Img(className="gw-focus-snapshot", alt=""),
+                    html.Video(className="gw-focus-clipvideo", muted=True, loop=True, autoPlay=True),
+                    html.Div(className="gw-focus-box"),  # focus.js draws the detection box in here (SVG)
+                ]),
+                html.Figcaption(t.gettext("Pre-roll clip"), className="gw-focus-clip-caption"),
+            ]),
+        ]),
+        html.Dl(className="gw-focus-facts", children=[
+            html.Dt(t.gettext("Grid")), html.Dd(className="gw-focus-grid"),
+            html.Dt(t.gettext("Position")), html.Dd(className="gw-focus-position"),
+            html.Dt(t.gettext("Case")), html.Dd(className="gw-focus-case"),
+        ]),
+        html.Div(className="gw-focus-keys", children=[
+            html.Button(t.gettext("D: open it on the desk"), className="gw-focus-desk"),
+            html.Button(t.gettext("Esc: release"), className="gw-focus-release"),
+        ]),
+    ])
+
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatchFocus", function_name="onPush"),
+    Output(ids.FOCUS_OPENED, "data"),
+    Input(ids.PUSH_INBOX, "data"),
+    State(ids.FOCUS_CONFIG, "data"),
+    State(ids.GRID_NAMES, "data"),
+    State(ids.LOCALE, "data"),
+)
+
+# The queue (open cases, from each summary) says which case an alarm's alert joined: the desk key opens that one.
+dash.clientside_callback(
+    ClientsideFunction(namespace="gridwatchFocus", function_name="onQueue"),
+    Output(ids.FOCUS_CASED, "data"),
+    Input(ids.ALERTS_STORE, "data"),
+    prevent_initial_call=True,
+)
 
 
 # --- push: browser-side wiring (assets/push.js, assets/wall.js) ---------------------------------------
