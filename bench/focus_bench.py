@@ -1,0 +1,154 @@
+"""Benchmark of issue 17's alarm focus tile: an urgent alert published -> its focus tile on screen (headless Chromium).
+
+    .venv/bin/python -m bench.focus_bench                  # Markdown table on stdout, progress on stderr
+    .venv/bin/python -m bench.focus_bench --alarms 20 --alerts 300 --gap 1.0
+
+The scene is bench.wall_bench's, all real and local: a private redis-server, a migrated SQLite database with the
+demo grid map and ``--alerts`` alerts of today in open cases, 16 cameras whose preview JPEGs change at 5 fps, the
+real DashboardServer (waitress + push websocket), Debian's chromium/chromedriver logged in through /login, one
+1920x1080 wall with its 16 tiles playing.
+
+Each alarm is stored as the alert sink stores it (the row, then the entry on the Redis alerts stream) for a
+category the wall ranks urgent, from one of the 16 cameras; the clock starts at the stream entry. Measured in the
+page (epoch ms, same machine): when the focus tile was on screen (assets/focus.js: the second animation frame after
+it was laid out), when it showed its camera's first frame, and when the alert's item reached the queue (for
+comparison, the push path alone). Esc releases the tile before the next alarm.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from alerts.db import make_engine, migrate
+from alerts.grids import load_geojson
+from alerts.repository import Repository
+from alerts.users import UserStore
+from alerts.workflow import Role
+from bench.wall_bench import PASSWORD, USER, Cameras, _jpeg, _pct, _random_point, _step, browser, login, open_wall, seed
+from dashboard import queries
+from dashboard.server import DashboardServer
+from gridwatch import keys
+from gridwatch.events import alert_to_stream
+from gridwatch.redis_server import EmbeddedRedis
+from gridwatch.settings import DEMO_GRIDS, load_settings
+from gridwatch.types import Alert
+
+log = logging.getLogger("bench.focus")
+
+WAIT_S = 15.0  # an alarm whose tile is not on screen by then counts as missed
+_SHOWN_JS = ("return [window.GridWatchFocus.shownAt(arguments[0]), window.GridWatchFocus.frameAt(arguments[0]),"
+             " (window.__gwSeen || {})[arguments[0]] || null];")
+
+
+def _urgent_category() -> str:
+    return next(code for code, prio in sorted(queries.PRIORITIES.items()) if prio == 1)
+
+
+def _measured(alert_id: str) -> Callable[[webdriver.Chrome], bool]:
+    """True once the page has every time of ``alert_id`` (tile on screen, its first frame, queue item)."""
+    return lambda d: all(d.execute_script(_SHOWN_JS, alert_id))
+
+
+def _row(label: str, values: Sequence[float], n: int) -> str:
+    if not values:
+        return f"| {label} | none of {n} |"
+    return (f"| {label} | {_pct(values, 0.5):.0f} / {_pct(values, 0.95):.0f} / {max(values):.0f} ms "
+            f"({len(values)} of {n}) |")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--alarms", type=int, default=20, help="urgent alerts published, one at a time")
+    parser.add_argument("--alerts", type=int, default=300, help="open alerts (and their cases) of today on the wall")
+    parser.add_argument("--gap", type=float, default=1.0, help="seconds between releasing a tile and the next alarm")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    for noisy in ("alerts", "dashboard", "waitress", "gridwatch", "selenium", "urllib3", "ingest", "bench.wall"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    category = _urgent_category()
+    rng = random.Random(17)
+    with tempfile.TemporaryDirectory(prefix="gw-focus-bench-") as tmp, EmbeddedRedis() as rserver:
+        root = Path(tmp)
+        settings = load_settings(None, data_dir=root / "data", redis_url=rserver.url, demo={"enabled": False})
+        engine = make_engine(settings.effective_database_url)
+        migrate(engine)
+        repo = Repository(engine)
+        features = load_geojson(DEMO_GRIDS)
+        repo.replace_grids(features)
+        UserStore(engine).add(USER, PASSWORD, Role.OPERATOR)
+        client = redis.Redis.from_url(rserver.url)
+        with _step(f"seeding {args.alerts} alerts into cases"):
+            seed(repo, client, settings.media_dir, features, args.alerts, 0, settings)
+        cams = Cameras(client).start()
+        server = DashboardServer(settings, repo, client, rserver.url, port=0, ws_port=0).start()
+        driver = browser(root / "chromium")
+        leaves = [f for f in features if f.level == 3]
+        snapshot = _jpeg("bus.jpg", 480)
+        shown: list[float] = []
+        framed: list[float] = []
+        queued: list[float] = []
+        try:
+            with _step("browser, login, the wall with 16 tiles playing"):
+                login(driver, server.url)
+                open_wall(driver, server.url)
+            with _step(f"{args.alarms} urgent alarms"):
+                for i in range(args.alarms):
+                    grid = rng.choice(leaves)
+                    lat, lon = _random_point(rng, grid)
+                    alert = Alert(id=uuid.uuid4().hex, camera_id=cams.ids[i % len(cams.ids)], category=category,
+                                  confidence=0.9, detected_at=datetime.now(UTC), lat=lat, lon=lon,
+                                  grid_code=grid.code, snapshot_url=None, bbox=(100.0, 120.0, 180.0, 330.0),
+                                  track_id=50_000 + i)
+                    rel = f"snapshots/focus-bench/{alert.id}.jpg"
+                    (settings.media_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (settings.media_dir / rel).write_bytes(snapshot)
+                    alert = dataclasses.replace(alert, snapshot_url="/media/" + rel)
+                    repo.add_alert(alert, event_id=f"focus-{alert.id}", snapshot_path=rel)
+                    t0 = time.time() * 1000
+                    client.xadd(keys.ALERTS_STREAM, alert_to_stream(alert))  # type: ignore[arg-type]
+                    try:
+                        WebDriverWait(driver, WAIT_S, poll_frequency=0.02).until(_measured(alert.id))
+                    except Exception:  # noqa: BLE001 - a missed alarm is counted, not fatal
+                        log.warning("alarm %d: the focus tile did not show within %.0f s", i, WAIT_S)
+                    at_shown, at_frame, at_queue = driver.execute_script(_SHOWN_JS, alert.id)
+                    for bucket, at in ((shown, at_shown), (framed, at_frame), (queued, at_queue)):
+                        if at:
+                            bucket.append(float(at) - t0)
+                    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+                    WebDriverWait(driver, WAIT_S).until(
+                        lambda d: d.execute_script("return window.GridWatchFocus.current();") is None)
+                    time.sleep(args.gap)
+        finally:
+            driver.quit()
+            server.stop()
+            cams.stop()
+            client.close()
+            engine.dispose()
+    n = args.alarms
+    lines = [f"Focus tile, {n} urgent alarms ({category}) on a 1920x1080 wall with 16 tiles at 5 fps and "
+             f"{args.alerts} open alerts; p50 / p95 / max from the stream entry:", "",
+             "| alarm published (row + stream entry) -> | p50 / p95 / max |", "| --- | --- |",
+             _row("its item in the queue (the push path alone)", queued, n),
+             _row("**focus tile on screen**", shown, n),
+             _row("its camera's first frame in the focus tile", framed, n)]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if len(shown) == n else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
