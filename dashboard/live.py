@@ -49,10 +49,11 @@ import flask
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from dashboard import fmp4
+from dashboard import fmp4, lang
 from dashboard.live_relay import CameraRelay, Piece
 from dashboard.push import ANYONE, CLOSE_BAD_REQUEST, Authorize, Viewer
 from dashboard.ws_login import admitted
+from gridwatch.i18n import N_, translator
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.wsserver import ANY_HOST, WebsocketServerThread
 
@@ -66,11 +67,13 @@ MAX_LAG_S = 1.0  # a viewer whose oldest unsent frame is older than this skips t
 MAX_GOP_FRAMES = 300  # frames since the last keyframe kept for joiners (a camera with a 12 s GOP at 25 fps)
 # Per-viewer kernel send buffer: small enough that a stalled browser shows up as backpressure (and so as lag,
 # dropped to the live edge) within about a second of video, not after the megabytes TCP autotuning allows.
-SOCKET_SNDBUF = 256 * 1024
+SOCKET_SNDBUF = 128 * 1024
 KIND_INIT, KIND_KEY, KIND_DELTA = 0, 1, 2
 _HEADER = struct.Struct(">Bdd")
 
 CameraLookup = Callable[[str], CameraSettings | None]
+# The tile's notice when the browser cannot play a camera's codec (the codec's name follows in brackets).
+UNSUPPORTED_TEXT = N_("No live video: this browser cannot play the camera's codec; showing the preview")
 
 
 class LiveServerError(RuntimeError):
@@ -304,9 +307,12 @@ class LiveServer(WebsocketServerThread):
 
 
 def page_config(settings: Settings, live: LiveServer | None) -> dict[str, Any]:
-    """What the wall's live.js needs: where the video comes from and how many tiles may play at once."""
+    """What the wall's live.js needs: where the video comes from, how many tiles may play at once and its words
+    in the page's language (in a request)."""
     board = settings.dashboard
-    config: dict[str, Any] = {"source": board.live_source, "maxTiles": board.live_tiles}
+    words = translator(lang.wall_language(settings.locale.language))
+    config: dict[str, Any] = {"source": board.live_source, "maxTiles": board.live_tiles,
+                              "texts": {"unsupported": words.gettext(UNSUPPORTED_TEXT)}}
     if board.live_source == "mediamtx":
         config["whep"] = board.mediamtx_whep_url
     elif live is not None:

@@ -183,6 +183,8 @@
       var tile = img.closest(".gw-cam");
       // Off-page tiles are display:none (pageTiles): read from the style, since offsetParent forces a layout.
       if (!tile || tile.style.display === "none") { return; }
+      // A tile playing live video (assets/live.js) needs no preview; the others keep polling it.
+      if (window.GridWatchLive && window.GridWatchLive.playing(tile)) { return; }
       var live = tile && tile.className.indexOf("gw-cam-online") >= 0;
       var every = live ? 1000 / frameFps : 2000;
       if (img._gwLast && now - img._gwLast < every) { return; }
