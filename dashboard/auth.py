@@ -39,7 +39,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 
 from alerts.users import User, UserStore
 from alerts.workflow import Actor, Role
-from dashboard import guard, lang
+from dashboard import guard, lang, map_tiles
 from dashboard.context import of as context_of
 from dashboard.throttle import LoginThrottle
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, translator
@@ -56,7 +56,7 @@ JSON_PREFIXES = ("/api/", "/_dash-", "/media/", "/video/", "/open311/")
 # Pages work under this policy: scripts only from this server (plus the hashes of the Dash page's own inline
 # scripts, added per page), plotly needs eval; the push feed is a websocket on another port of this host.
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+       "img-src 'self' data: blob:{tiles}; media-src 'self' blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
        "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>(.*?)</script>", re.S)
 
@@ -383,7 +383,9 @@ def _headers(response: Response) -> Response:
             response.mimetype == "text/html" and not response.direct_passthrough:
         found = _INLINE_SCRIPT.findall(response.get_data())
         hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in found)
-    response.headers.setdefault("Content-Security-Policy", CSP.format(hashes=hashes))
+    # The wall's base-map tiles come from the tile server settings.map names (dashboard/map_tiles.py).
+    response.headers.setdefault("Content-Security-Policy",
+                                CSP.format(hashes=hashes, tiles=map_tiles.image_sources(settings.map)))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if settings.auth.secure_cookies:

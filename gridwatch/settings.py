@@ -756,6 +756,64 @@ class LearningSettings(Strict):
     )
 
 
+class MapSettings(Strict):
+    """The wall's base map: an XYZ raster tile source under the grid polygons (dashboard/map_tiles.py)."""
+
+    tiles_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL template with {z}, {x}, {y} (and {s} for a subdomain), e.g. 天地图 "
+        "'http://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default"
+        "&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY', AMap "
+        "'https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}' or a "
+        "self-hosted '/tiles/{z}/{x}/{y}.png'; unset = the grid polygons alone on a plain panel, as on a closed "
+        "network with no tile server.",
+    )
+    attribution: str = Field(
+        default="", max_length=300,
+        description="Credit shown in the map's corner, as the tile provider's terms ask (e.g. '© 天地图' or "
+        "'© 高德地图').",
+    )
+    datum: Literal["wgs84", "cgcs2000", "gcj02"] = Field(
+        default="wgs84",
+        description="Datum of the tiles: wgs84 (a self-hosted OpenStreetMap server), cgcs2000 (天地图, taken as "
+        "WGS-84: they differ by centimetres) or gcj02 (AMap/高德, Tencent): then every grid, car, track, case and "
+        "camera is shifted from our stored WGS-84 to GCJ-02 before it is drawn (gridwatch/datum.py), so it sits on "
+        "the right street. Baidu's BD-09 tiles use their own projection and are not supported.",
+    )
+    max_zoom: int = Field(
+        default=18, ge=1, le=22, description="Deepest zoom level the tile source serves; the map zooms no further."
+    )
+    subdomains: str = Field(
+        default="", max_length=16, pattern=r"^[A-Za-z0-9]*$",
+        description="Characters substituted in turn for {s} in tiles_url, e.g. '01234567' for 天地图's t0..t7 or "
+        "'1234' for AMap's webrd01..04; empty when the template has no {s}.",
+    )
+    notice_seconds: float = Field(
+        default=8.0, ge=1, le=120,
+        description="When no tile has arrived this long after the map asked for them (the tile server refuses or "
+        "does not answer), the map says so above the grids, which stay drawn.",
+    )
+
+    @field_validator("tiles_url")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in v]
+        if missing:
+            raise ValueError(f"the tile URL template needs {', '.join(missing)}")
+        if not (v.startswith(("http://", "https://")) or (v.startswith("/") and not v.startswith("//"))):
+            raise ValueError("the tile URL must start with http://, https:// or / (a path on the wall's own server)")
+        return v
+
+    @model_validator(mode="after")
+    def _subdomains_for_s(self) -> MapSettings:
+        if self.tiles_url is not None and "{s}" in self.tiles_url and not self.subdomains:
+            raise ValueError("tiles_url has {s}: set map.subdomains to the characters that replace it")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole GridWatch configuration."""
 
@@ -800,6 +858,9 @@ class Settings(BaseSettings):
     )
     fleet: FleetSettings = Field(
         default_factory=FleetSettings, description="Patrol vehicles: link state, tracks and street coverage."
+    )
+    map: MapSettings = Field(
+        default_factory=MapSettings, description="The wall's base map: an XYZ tile source under the grids."
     )
     learning: LearningSettings = Field(
         default_factory=LearningSettings,

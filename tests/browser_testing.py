@@ -21,3 +21,11 @@ def start_chromium(profile: Path, *extra: str) -> webdriver.Chrome:
     for arg in (*FLAGS, *extra, f"--user-data-dir={profile}"):
         opts.add_argument(arg)
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+
+
+def start_wall_screen(profile: Path, *extra: str) -> webdriver.Chrome:
+    """A headless Chromium whose page is a 1920x1080 wall screen (the page itself sized, not the window around it)."""
+    driver = start_chromium(profile, "--lang=en-US", "--window-size=1920,1080", *extra)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    return driver

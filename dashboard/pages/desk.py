@@ -69,9 +69,11 @@ def layout(**query: Any) -> html.Div:
     user, ok = page_user(PATH)
     if not ok:
         return forbidden_page(t, title, user, PATH)
+    assert user is not None
+    opened = _opened_case(query.get("case"), user)
     return html.Div(id=ids.DESK_ROOT, className="gw-page gw-desk", children=[
         dcc.Store(id=ids.DESK_LOCALE, data={"lang": t.lang}),
-        dcc.Store(id=ids.DESK_SELECTED),
+        dcc.Store(id=ids.DESK_SELECTED, data=opened),
         dcc.Store(id=ids.DESK_DONE, data=0),
         dcc.Store(id=ids.DESK_KEYS),
         dcc.Interval(id=ids.DESK_QUEUE_TICK, interval=QUEUE_REFRESH_MS),
@@ -87,17 +89,31 @@ def layout(**query: Any) -> html.Div:
                                    {"label": t.gettext("Usual order"), "value": desk_queries.SORT_DEFAULT},
                                    {"label": t.gettext("Most uncertain first"),
                                     "value": desk_queries.SORT_UNCERTAIN}]),
-                html.Div(queue_children(t, user.scope_grid if user else None, None, user.username if user else None),
+                html.Div(queue_children(t, user.scope_grid, opened, user.username),
                          id=ids.DESK_QUEUE,
                          className="gw-desk-queue"),
             ]),
             html.Section(className="gw-panel gw-desk-detail-panel", children=[
                 html.Div(id=ids.DESK_MESSAGE),
-                html.Div(id=ids.DESK_DETAIL, children=html.Div(t.gettext("Pick an alert from the queue"),
-                                                               className="gw-empty")),
+                html.Div(id=ids.DESK_DETAIL, children=detail_children(t, user, opened) if opened else html.Div(
+                    t.gettext("Pick an alert from the queue"), className="gw-empty")),
             ]),
         ]),
     ])
+
+
+def _opened_case(case_id: Any, user: auth.AuthUser) -> str | None:
+    """``/desk?case=<id>`` (a case clicked on the wall's map): that case, picked as a click in the queue picks it,
+    when it exists and the user may see it; None otherwise (the desk opens as usual)."""
+    if not isinstance(case_id, str) or not case_id:
+        return None
+    try:
+        _case_or_403(user, case_id)
+        desk_queries.claim(current().redis, case_id, user.username, user.display_name, _claim_ttl_ms())
+    except (CaseNotFoundError, auth.CallbackForbiddenError, redis.RedisError) as exc:
+        log.info("desk: case %s from the address not opened for %s: %s", case_id, user.username, exc)
+        return None
+    return case_id
 
 
 def queue_children(t: Translator, scope: str | None, selected: str | None, me: str | None = None,

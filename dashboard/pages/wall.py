@@ -20,7 +20,7 @@ import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, ids, lang, queries, texts, wall_data
+from dashboard import auth, ids, lang, map_leaflet, map_tiles, queries, texts, wall_data
 from dashboard import map as gridmap
 from dashboard.context import current
 from dashboard.pages_common import page_links
@@ -282,6 +282,14 @@ def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator,
                             texts=map_texts(t))
 
 
+def build_tiled(source: map_tiles.TileSource, summary: dict[str, Any] | None, focus: str | None, t: Translator,
+                scope: str | None = None) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
+    """The tiled map's layers and view for the viewer (dashboard/map_leaflet.py), as build_map for the plain one."""
+    features = wall_data.current_data().grids().features if summary is not None else []
+    return map_leaflet.tiled_view(source, features, (summary or {}).get("counts", {}), focus or scope, t,
+                                  map_texts(t), auth.current_user() or auth.ANONYMOUS)
+
+
 def crumbs(focus: str | None, t: Translator, scope: str | None = None) -> list[Any]:
     """Whole territory (or the viewer's scope grid) > office > community > grid: each a button to that level."""
     try:
@@ -342,9 +350,13 @@ def layout(**query: Any) -> html.Div:
     scope = _scope()
     summary = _read_summary()
     shown = wall_data.browser_summary(summary)
+    source = map_tiles.tile_source(ctx.settings.map)
+    tiled, tiled_bounds = map_leaflet.empty_layers(), None
     try:
-        the_map = build_map(summary, None, t, scope)
+        the_map = build_map(summary, None, t, scope) if source is None else gridmap.grid_map([], {})
         names = wall_data.current_data().grids().names
+        if source is not None:
+            tiled, tiled_bounds = build_tiled(source, summary, None, t, scope)
     except Exception as exc:  # noqa: BLE001 - the wall without its map still shows video and alerts
         log.warning("wall: grid map unavailable: %s", exc)
         the_map, names = gridmap.grid_map([], {}), {}
@@ -454,9 +466,12 @@ def layout(**query: Any) -> html.Div:
                                 html.Div(totals_text(shown["totals"], t), id=ids.MAP_TOTALS, className="gw-totals"),
                             ]),
                             html.Nav(crumbs(None, t, scope), id=ids.MAP_CRUMBS, className="gw-crumbs"),
-                            dcc.Graph(id=ids.MAP_GRAPH, figure=the_map.figure, className="gw-map",
+                            dcc.Graph(id=ids.MAP_GRAPH, figure=the_map.figure,
+                                      className="gw-map" + ("" if source is None else " gw-map-hidden"),
                                       config={"displayModeBar": False, "scrollZoom": False,
                                               "doubleClick": False, "responsive": True}),
+                            # With a tile source the tiled map takes the plain one's place (dashboard/map_leaflet.py).
+                            map_leaflet.panel(source, tiled, tiled_bounds, t),
                             legend(t),
                         ]),
                     ]),
@@ -748,34 +763,44 @@ def refresh_today(_n: int | None) -> Any:
     Output(ids.MAP_CODES, "data"),
     Output(ids.MAP_CRUMBS, "children"),
     Output(ids.MAP_TOTALS, "children"),
+    *[Output(layer, "data") for layer in map_leaflet.LAYERS],
+    Output(map_leaflet.MAP, "viewport"),
     Input(ids.SUMMARY, "data"),
     Input(ids.MAP_FOCUS, "data"),
     State(ids.LOCALE, "data"),
     prevent_initial_call=True,
 )
 def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The plain map, or with a tile source the tiled map's layers (the other map's outputs stay as they are)."""
     t = translator((locale or {}).get("lang")) if locale else _translator()
     summary = _read_summary()
     if summary is None:
         raise PreventUpdate
     scope = _scope()
-    the_map = build_map(summary, focus, t, scope)
     focus_changed = dash.ctx.triggered_id == ids.MAP_FOCUS
-    return (the_map.figure, the_map.trace_codes, crumbs(focus, t, scope) if focus_changed else dash.no_update,
-            totals_text(summary["totals"], t))
+    the_crumbs = crumbs(focus, t, scope) if focus_changed else dash.no_update
+    source = map_tiles.tile_source(current().settings.map)
+    if source is not None:
+        layers, bounds = build_tiled(source, summary, focus, t, scope)
+        return (dash.no_update, dash.no_update, the_crumbs, totals_text(summary["totals"], t), *layers,
+                map_leaflet.viewport(bounds) if focus_changed else dash.no_update)
+    the_map = build_map(summary, focus, t, scope)
+    return (the_map.figure, the_map.trace_codes, the_crumbs, totals_text(summary["totals"], t),
+            *[dash.no_update] * len(map_leaflet.LAYERS), dash.no_update)
 
 
 @dash.callback(
     Output(ids.MAP_FOCUS, "data"),
     Input(ids.MAP_GRAPH, "clickData"),
     Input({"type": ids.MAP_CRUMB, "code": ALL}, "n_clicks"),
+    Input(map_leaflet.GRIDS, "clickData"),
     State(ids.MAP_FOCUS, "data"),
     State(ids.MAP_CODES, "data"),
     prevent_initial_call=True,
 )
-def change_focus(click: dict[str, Any] | None, _crumbs: list[int | None], focus: str | None,
-                 codes: list[str | None] | None) -> Any:
-    """A click on a grid zooms into it; a crumb goes back to that level."""
+def change_focus(click: dict[str, Any] | None, _crumbs: list[int | None], tiled_click: dict[str, Any] | None,
+                 focus: str | None, codes: list[str | None] | None) -> Any:
+    """A click on a grid (of either map) zooms into it; a crumb goes back to that level."""
     trigger = dash.ctx.triggered_id
     if isinstance(trigger, dict):
         if not any(item.get("value") for item in dash.ctx.triggered):
@@ -783,7 +808,9 @@ def change_focus(click: dict[str, Any] | None, _crumbs: list[int | None], focus:
         wanted = str(trigger.get("code") or "") or None
     else:
         features = wall_data.current_data().grids().features
-        wanted = gridmap.next_focus(features, gridmap.clicked_code(click, codes or []), focus)
+        clicked = (((tiled_click or {}).get("properties") or {}).get("code") if trigger == map_leaflet.GRIDS
+                   else gridmap.clicked_code(click, codes or []))
+        wanted = gridmap.next_focus(features, clicked, focus)
     scope = _scope()
     if scope is not None:
         if wanted is not None and not wanted.startswith(scope):

@@ -1,0 +1,236 @@
+"""The wall's tiled map in headless Chromium, against a local tile server of generated PNG tiles: the tiles are
+asked for and drawn under the grid polygons, an open case is a dot that opens the desk on that case, and a tile
+server that never answers leaves the grids on screen with a notice instead of a blank panel."""
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from auth_testing import ensure_user, login_browser
+from PIL import Image, ImageDraw
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from wall_testing import IN_GRID_1, open_case
+
+from alerts.repository import Repository
+from dashboard import map_leaflet
+from dashboard.server import DashboardServer
+from gridwatch.redis_server import EmbeddedRedis
+from gridwatch.settings import MapSettings, Settings
+from tests.browser_testing import start_wall_screen
+
+pytestmark = pytest.mark.browser
+
+# Measured on this 2-core machine beside other test runs: the wall and its first tiles in about 4 s, the desk
+# in about 3 s. Every wait below allows several times that.
+PAGE_S = 40
+NOTICE_S = 2.0  # map.notice_seconds in the test of a tile server that does not answer
+
+
+def _tile_png(z: int, x: int, y: int) -> bytes:
+    """A 256 px tile in a checkerboard of two colours, its z/x/y written on it: plainly not a blank panel."""
+    colour = (236, 72, 153) if (x + y) % 2 else (250, 204, 21)
+    img = Image.new("RGB", (256, 256), colour)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, 255, 255), outline=(15, 23, 42), width=2)
+    draw.text((12, 12), f"{z}/{x}/{y}", fill=(15, 23, 42))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+class TileServer:
+    """A tiny XYZ server on the loopback: /tiles/{z}/{x}/{y}.png, every request remembered."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                server.requests.append(self.path)
+                parts = self.path.strip("/").removesuffix(".png").split("/")
+                if len(parts) != 4 or parts[0] != "tiles" or not all(p.isdigit() for p in parts[1:]):
+                    self.send_error(404)
+                    return
+                body = _tile_png(*(int(p) for p in parts[1:]))
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tiles/{{z}}/{{x}}/{{y}}.png"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SilentServer:
+    """Accepts every connection and never answers: a tile server that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/tiles/{{z}}/{{x}}/{{y}}.png"
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture()
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = start_wall_screen(tmp_path / "chromium")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _tiled_wall(settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
+                tiles_url: str, **map_kw: Any) -> DashboardServer:
+    tiled = settings.model_copy(update={"map": MapSettings(tiles_url=tiles_url, attribution="© test tiles", **map_kw)})
+    return DashboardServer(tiled, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
+
+
+def _open_wall(browser: webdriver.Chrome, wall: DashboardServer, repo: Repository) -> None:
+    ensure_user(repo)
+    login_browser(browser, wall.url, "tester")
+    browser.get(wall.url)
+    WebDriverWait(browser, PAGE_S).until(lambda d: len(_grid_paths(d)) >= 2)
+
+
+def _grid_paths(browser: webdriver.Chrome) -> list[Any]:
+    return list(browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.GRIDS}-pane path"))
+
+
+def _tiles_state(browser: webdriver.Chrome) -> str:
+    return str(browser.find_element(By.CSS_SELECTOR, ".gw-tilemap-box").get_attribute("data-tiles"))
+
+
+# Each grid's box on screen, and whether a loaded tile covers its middle.
+_GRIDS_JS = """
+const tiles = Array.from(document.querySelectorAll('.leaflet-tile-pane img.leaflet-tile'))
+  .filter(i => i.complete && i.naturalWidth === 256).map(i => i.getBoundingClientRect());
+return Array.from(document.querySelectorAll(arguments[0])).map(path => {
+  const r = path.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+  return {left: r.left, top: r.top, w: r.width, h: r.height, stroke: path.getAttribute('stroke'),
+          tiled: tiles.some(t => t.left <= x && x < t.right && t.top <= y && y < t.bottom)};
+});
+"""
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    return max(abs(int(x) - int(y)) for x, y in zip(a[:3], b[:3], strict=True))
+
+
+def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
+    browser: webdriver.Chrome,
+) -> None:
+    case_id = open_case(repo, settings, IN_GRID_1)
+    tiles = TileServer()
+    wall = _tiled_wall(settings, repo, redis_client, redis_server, tiles.url)
+    try:
+        _open_wall(browser, wall, repo)
+        WebDriverWait(browser, PAGE_S).until(lambda d: _tiles_state(d) == "ok")
+        assert any(p.startswith("/tiles/") for p in tiles.requests)
+        loaded = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.leaflet-tile-pane img.leaflet-tile'))"
+            ".filter(i => i.complete && i.naturalWidth === 256).length;")
+        assert loaded >= 1
+        # Both offices are drawn over the tiles: on screen, a grid's outline has its own colour where a tile
+        # lies under it, and its inside shows the tile through the light fill (not the panel's dark ground).
+        grids = browser.execute_script(_GRIDS_JS, f".leaflet-{map_leaflet.GRIDS}-pane path")
+        assert len(grids) == 2, grids
+        shot = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
+        for g in grids:
+            assert g["w"] > 50 and g["h"] > 50 and g["tiled"], grids
+            y = round(g["top"] + g["h"] / 2)
+            edge = min(_distance(shot.getpixel((round(g["left"]) + dx, y)), _rgb(g["stroke"])) for dx in (-1, 0, 1))
+            assert edge < 40, (g, [shot.getpixel((round(g["left"]) + dx, y)) for dx in (-1, 0, 1)])
+            inside = shot.getpixel((round(g["left"] + g["w"] * 0.4), round(g["top"] + g["h"] * 0.6)))
+            assert sum(inside) > 300, (g, inside)  # the yellow or pink tile, tinted; the dark ground sums < 100
+        assert not browser.find_element(By.ID, map_leaflet.NOTICE).is_displayed()
+        assert "© test tiles" in browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+        # The plain map gives way to the tiled one.
+        assert not browser.find_element(By.CSS_SELECTOR, ".gw-map").is_displayed()
+
+        dots = browser.find_elements(By.CSS_SELECTOR, "path.gw-map-case")
+        assert len(dots) == 1
+        assert "gw-map-case-new" in (dots[0].get_attribute("class") or "")
+        ActionChains(browser).move_to_element(dots[0]).click().perform()
+        WebDriverWait(browser, PAGE_S).until(lambda d: "/desk" in d.current_url)
+        assert f"case={case_id}" in browser.current_url
+        picked = WebDriverWait(browser, PAGE_S).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, f".gw-desk-item-on[data-case-id='{case_id}']"))
+        assert len(picked) == 1
+        # The case's own details, not "pick an alert from the queue".
+        WebDriverWait(browser, PAGE_S).until(
+            lambda d: f"{IN_GRID_1[0]:.5f}, {IN_GRID_1[1]:.5f}" in d.find_element(By.ID, "desk-detail").text)
+    finally:
+        wall.stop()
+        tiles.close()
+
+
+def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
+    browser: webdriver.Chrome,
+) -> None:
+    silent = SilentServer()
+    wall = _tiled_wall(settings, repo, redis_client, redis_server, silent.url, notice_seconds=NOTICE_S)
+    try:
+        _open_wall(browser, wall, repo)
+        notice = browser.find_element(By.ID, map_leaflet.NOTICE)
+        WebDriverWait(browser, PAGE_S).until(lambda d: notice.is_displayed())
+        assert _tiles_state(browser) == "failed"
+        assert "底图服务无响应" in notice.text  # the wall speaks Chinese by default
+        assert silent.held, "the map never asked the tile server"
+        grids = browser.execute_script(_GRIDS_JS, f".leaflet-{map_leaflet.GRIDS}-pane path")
+        assert len(grids) == 2 and all(g["w"] > 50 and g["h"] > 50 for g in grids), grids
+        assert all(p.is_displayed() for p in _grid_paths(browser))
+    finally:
+        wall.stop()
+        silent.close()
