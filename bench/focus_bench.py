@@ -34,18 +34,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from alerts.db import make_engine, migrate
-from alerts.grids import load_geojson
-from alerts.repository import Repository
-from alerts.users import UserStore
 from alerts.workflow import Role
-from bench.wall_bench import PASSWORD, USER, Cameras, _jpeg, _pct, _random_point, _step, browser, login, open_wall, seed
+from bench.wall_bench import Cameras, _jpeg, _pct, _random_point, _step, browser, login, open_store, open_wall, seed
 from dashboard import queries
 from dashboard.server import DashboardServer
 from gridwatch import keys
 from gridwatch.events import alert_to_stream
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import DEMO_GRIDS, load_settings
 from gridwatch.types import Alert
 
 log = logging.getLogger("bench.focus")
@@ -84,13 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(17)
     with tempfile.TemporaryDirectory(prefix="gw-focus-bench-") as tmp, EmbeddedRedis() as rserver:
         root = Path(tmp)
-        settings = load_settings(None, data_dir=root / "data", redis_url=rserver.url, demo={"enabled": False})
-        engine = make_engine(settings.effective_database_url)
-        migrate(engine)
-        repo = Repository(engine)
-        features = load_geojson(DEMO_GRIDS)
-        repo.replace_grids(features)
-        UserStore(engine).add(USER, PASSWORD, Role.OPERATOR)
+        settings, repo, features = open_store(root, rserver.url, Role.OPERATOR)
         client = redis.Redis.from_url(rserver.url)
         with _step(f"seeding {args.alerts} alerts into cases"):
             seed(repo, client, settings.media_dir, features, args.alerts, 0, settings)
@@ -138,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.stop()
             cams.stop()
             client.close()
-            engine.dispose()
+            repo.engine.dispose()
     n = args.alarms
     lines = [f"Focus tile, {n} urgent alarms ({category}) on a 1920x1080 wall with 16 tiles at 5 fps and "
              f"{args.alerts} open alerts; p50 / p95 / max from the stream entry:", "",

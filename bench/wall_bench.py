@@ -57,7 +57,7 @@ from dashboard.server import DashboardServer
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_to_stream, camera_state_to_hash
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import DEMO_GRIDS, SHARED_DIR, load_settings
+from gridwatch.settings import DEMO_GRIDS, SHARED_DIR, Settings, load_settings
 from gridwatch.types import Alert, CameraState, CameraStatus
 
 log = logging.getLogger("bench.wall")
@@ -164,6 +164,19 @@ def _random_point(rng: random.Random, grid: GridFeature) -> tuple[float, float]:
     lons = [p[0] for p in ring]
     lats = [p[1] for p in ring]
     return rng.uniform(min(lats), max(lats)), rng.uniform(min(lons), max(lons))
+
+
+def open_store(root: Path, redis_url: str, role: Role) -> tuple[Settings, Repository, list[GridFeature]]:
+    """Settings under ``root`` on the private Redis, a migrated SQLite database with the demo grid map, and the
+    benchmark's user (USER, PASSWORD) of ``role``."""
+    settings = load_settings(None, data_dir=root / "data", redis_url=redis_url, demo={"enabled": False})
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    repo = Repository(engine)
+    features = load_geojson(DEMO_GRIDS)
+    repo.replace_grids(features)
+    UserStore(engine).add(USER, PASSWORD, role)
+    return settings, repo, features
 
 
 def seed(repo: Repository, client: redis.Redis, media: Path, features: list[GridFeature], n_alerts: int,
@@ -452,13 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gw-wall-bench-") as tmp, EmbeddedRedis() as rserver:
         root = Path(tmp)
-        settings = load_settings(None, data_dir=root / "data", redis_url=rserver.url, demo={"enabled": False})
-        engine = make_engine(settings.effective_database_url)
-        migrate(engine)
-        repo = Repository(engine)
-        features = load_geojson(DEMO_GRIDS)
-        repo.replace_grids(features)
-        UserStore(engine).add(USER, PASSWORD, Role.ADMIN)
+        settings, repo, features = open_store(root, rserver.url, Role.ADMIN)
+        engine = repo.engine
         client = redis.Redis.from_url(rserver.url)
         redis_pid = int(client.info("server")["process_id"])
         with _step(f"seeding {args.alerts} alerts into cases"):
