@@ -85,7 +85,8 @@ def layout(**query: Any) -> html.Div:
                          className="gw-hint"),
                 html.Div(t.gettext("p: promote a low-priority alert to the wall"), className="gw-hint"),
                 dcc.RadioItems(id=ids.DESK_SORT, value=desk_queries.SORT_DEFAULT, inline=True,
-                               className="gw-desk-sort", options=[
+                               className="gw-desk-sort", labelStyle={"color": "#e8eef9", "marginRight": "1em"},
+                               options=[
                                    {"label": t.gettext("Usual order"), "value": desk_queries.SORT_DEFAULT},
                                    {"label": t.gettext("Most uncertain first"),
                                     "value": desk_queries.SORT_UNCERTAIN}]),
