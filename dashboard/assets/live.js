@@ -15,7 +15,8 @@
  *
  * The wall's tiles are handled here too: a tile plays live while it is on screen, its camera online and the tab
  * visible, at most config.maxTiles (dashboard.live_tiles) at once, the most recently shown first; the others keep
- * wall.js's preview JPEG. A tile with live video gets the class gw-live-on (assets/live.css hides its JPEG); one
+ * wall.js's preview JPEG. A tile's .gw-cam-video box with live video gets the class gw-live-on (assets/live.css
+ * hides its JPEG; the tile's own class list belongs to wall.js, which rewrites it with each camera state); one
  * whose codec the browser cannot play gets gw-live-unsupported and a notice in the page's language.
  *
  * Staying live: each frame is appended the moment it arrives; when playback is more than LAG_S behind the newest
@@ -340,7 +341,8 @@
     tiles.delete(cid);
     t.handle.close();
     if (t.video.parentNode) { t.video.parentNode.removeChild(t.video); }
-    t.tile.classList.remove("gw-live-on");
+    var box = t.tile.querySelector(".gw-cam-video");
+    if (box) { box.classList.remove("gw-live-on"); }
   }
 
   function start(tile, cid) {
@@ -356,7 +358,7 @@
     entry.handle = attach(video, cid, {
       onState: function (state, detail) {
         if (tiles.get(cid) !== entry) { return; }
-        tile.classList.toggle("gw-live-on", state === "playing");
+        box.classList.toggle("gw-live-on", state === "playing");
         if (state === "unsupported") {
           unsupported[cid] = detail || "?";
           notice(tile, detail);
@@ -368,9 +370,9 @@
   }
 
   function notice(tile, codec) {
-    tile.classList.add("gw-live-unsupported");
     var box = tile.querySelector(".gw-cam-video");
     if (!box || box.querySelector(".gw-live-notice")) { return; }
+    box.classList.add("gw-live-unsupported");
     var span = document.createElement("span");
     span.className = "gw-live-notice";
     span.textContent = (texts.unsupported || "") + " (" + codec + ")";
@@ -424,7 +426,7 @@
     config: config,
     supported: supported,
     /* wall.js asks before fetching a tile's preview JPEG: a tile showing live video needs none. */
-    playing: function (tile) { return !!tile && tile.classList.contains("gw-live-on"); },
+    playing: function (tile) { return !!tile && !!tile.querySelector(".gw-cam-video.gw-live-on"); },
     /* The wall's players now (tests, the benchmark): {camera id: player handle}. */
     wallPlayers: function () {
       var out = {};
