@@ -83,7 +83,8 @@ def record(conn: Connection, case: Any, real: bool, reason: str, actor: Actor, n
         snapshot_path=latest.snapshot_path, crop_path=latest.crop_path, bbox_x1=latest.bbox_x1,
         bbox_y1=latest.bbox_y1, bbox_x2=latest.bbox_x2, bbox_y2=latest.bbox_y2,
         features=latest.features or "{}", keypoints=latest.keypoints or "[]", nearby=latest.nearby or "[]",
-        likely_real=latest.likely_real,
+        # The alert's own score; for an alert stored without evidence, its case's (the surest sighting's).
+        likely_real=latest.likely_real if latest.likely_real is not None else case.likely_real,
     ).returning(_VERDICTS.c.id)).scalar_one())
 
 

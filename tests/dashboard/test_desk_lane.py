@@ -96,3 +96,18 @@ def test_a_case_on_the_wall_cannot_be_promoted(svc: PageServices, redis_client: 
     trusted = _case(svc, 1, 0.8)
     with pytest.raises(WorkflowError, match="on the wall already"):
         desk_queries.promote(svc, redis_client, trusted, OPERATOR, "值班员 甲")
+
+
+def test_a_false_alarm_rejected_on_the_desk_keeps_the_reason_picked_from_the_categorys_list(
+    svc: PageServices, redis_client: redis.Redis
+) -> None:
+    from alerts import verdicts
+
+    case_id = _case(svc, 1, 0.3)
+    options = desk_queries.reason_options("0502", "zh_CN")
+    assert [o["label"] for o in options] == ["长椅休息", "休闲野餐", "作业人员", "非人", "其他"]
+    desk_queries.claim(redis_client, case_id, OPERATOR.name)
+    desk_queries.reject_false_alarm(svc, redis_client, case_id, OPERATOR, "值班员 甲", reason="bench_rest")
+    [v] = verdicts.of_case(svc.engine, case_id)
+    assert (v.real, v.reason, v.likely_real) == (False, "bench_rest", 0.3)  # the score the operator overruled
+    assert svc.book.get(case_id).status == "rejected"
