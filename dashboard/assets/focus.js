@@ -16,6 +16,7 @@
   "use strict";
 
   var PREVIEW_MS = 200;  // the workers publish previews at 5 fps
+  var PREVIEW_RETRY_MS = 2000;  // after a failed frame (the server restarting, the camera gone)
   var CLIP_POLL_LIMIT_MS = 120000;  // a clip not written by then will not come (the clip writer gave up)
   var DESK_PICK_LIMIT_MS = 30000;
 
@@ -88,10 +89,16 @@
       if (!current || current.seq !== seq) { return; }
       if (ev.type === "load" && current.alert && !frameAt[current.alert.id]) { frameAt[current.alert.id] = Date.now(); }
       // The next frame once this one is in, at most at the workers' rate: a slow browser slows only itself.
-      previewTimer = window.setTimeout(function () { pumpPreview(seq); },
-                                       Math.max(0, PREVIEW_MS - (Date.now() - started)));
+      var every = ev.type === "load" ? PREVIEW_MS : PREVIEW_RETRY_MS;
+      previewTimer = window.setTimeout(function () { pumpPreview(seq); }, Math.max(0, every - (Date.now() - started)));
     };
     img.src = cfg.videoUrl + encodeURIComponent(current.cameraId) + ".jpg?focus=" + started;
+  }
+
+  /* The cameras this viewer may watch are those with a tile on the wall (the server scopes both): for another
+   * (a patrol car seen by a grid-scoped viewer) the pane says there is no picture instead of asking for one. */
+  function watchable(cid) {
+    return !!document.querySelector('.gw-cam[data-cam="' + CSS.escape(cid) + '"]');
   }
 
   function startLive() {
@@ -99,6 +106,8 @@
     var pane = part("gw-focus-live");
     var seq = current.seq;
     pane.classList.remove("gw-focus-live-on");
+    pane.classList.toggle("gw-focus-unwatched", !watchable(current.cameraId));
+    if (!watchable(current.cameraId)) { return; }
     pumpPreview(seq);
     if (window.GridWatchLive && video) {
       window.GridWatchLive.attach(video, current.cameraId, {

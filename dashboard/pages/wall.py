@@ -558,6 +558,7 @@ def focus_tile(t: Translator) -> html.Section:
                 html.Div(className="gw-focus-frame", children=[
                     html.Img(className="gw-focus-preview", alt=""),
                     html.Video(className="gw-focus-video", muted=True),
+                    html.Span(t.gettext("No picture: this camera is not on your wall"), className="gw-focus-nolive"),
                 ]),
                 html.Figcaption(t.gettext("Live video")),
             ]),

@@ -1,7 +1,7 @@
 """The wall's focus tile in headless Chromium, alerts published the real way (database row, then the Redis alerts
 stream, pushed to the page): an urgent alarm takes the screen with its camera, the case's grid and position and
 its pre-roll clip under its box; D opens its case on the desk, Esc releases it; a non-urgent alert only joins the
-queue; an operator pins a camera to the tile."""
+queue; an operator pins a camera to the tile; a camera without a tile on this wall gets no picture, and says so."""
 from __future__ import annotations
 
 import shutil
@@ -180,5 +180,16 @@ def test_a_non_urgent_alert_only_joins_the_queue_and_an_operator_pins_a_camera(
     _key(browser, Keys.ESCAPE)
     _wait(browser, lambda d: not _focus(d)["on"])
     assert browser.current_url.rstrip("/") == dashboard.url.rstrip("/")
+
+    # An alarm from a camera without a tile on this wall (not one this viewer may watch): the tile says so and
+    # asks the server for none of its frames.
+    stranger = store_alert(category="0502", camera_id="car-9", snapshot="bus.jpg")
+    _wait(browser, lambda d: (f := _focus(d))["on"] and f["alert"] == stranger.id)
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.FOCUS} .gw-focus-nolive").is_displayed())
+    assert "无画面" in _focus(browser)["text"]
+    assert not browser.execute_script(
+        "return performance.getEntriesByType('resource').some(e => e.name.indexOf('/video/car-9.jpg') >= 0);")
+    _key(browser, Keys.ESCAPE)
+    _wait(browser, lambda d: not _focus(d)["on"])
     errors = [e for e in browser.get_log("browser") if e.get("level") in ("WARNING", "SEVERE")]
     assert not errors, errors
