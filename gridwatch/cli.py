@@ -150,6 +150,39 @@ class ProgressBar:
 MAX_OVERLAPS_LISTED = 20
 
 
+def cmd_dataset_export(args: argparse.Namespace) -> int:
+    """Verdicts as a YOLO dataset; exit 2 for a non-empty folder without --force or nothing to export."""
+    from datetime import UTC, datetime
+
+    from alerts.dataset_export import DatasetError, export
+    from alerts.db import make_engine, migrate
+
+    settings = _settings(args)
+    try:
+        since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if args.since else None
+    except ValueError:
+        sys.stderr.write(f"gridwatch dataset export: --since must be a date like 2026-12-01, got {args.since!r}\n")
+        return 2
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    bar = ProgressBar("exporting verdicts")
+    try:
+        summary = export(engine, settings.media_dir, Path(args.out), since, args.force, bar)
+    except DatasetError as exc:
+        sys.stderr.write(f"gridwatch dataset export: {exc}\n")
+        return 2
+    finally:
+        bar.done()
+    for side in ("train", "val"):
+        counts = ", ".join(f"{c}: {summary.boxes[(side, c)]}" for c in summary.classes) or "no classes"
+        sys.stdout.write(f"{side}: {summary.images[side]} images from {summary.places[side]} places; boxes per "
+                         f"class {counts}; background (rejected) {summary.backgrounds[side]}\n")
+    if summary.skipped:
+        sys.stdout.write(f"skipped {summary.skipped} verdicts whose crop or snapshot is missing\n")
+    sys.stdout.write(f"written to {args.out} (data.yaml, images/, labels/)\n")
+    return 0
+
+
 def cmd_learn(args: argparse.Namespace) -> int:
     """Train each category's verdict filter; exit 2 when any category was refused (nothing of it replaced)."""
     from alerts.db import make_engine, migrate
@@ -401,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
     lrn = sub.add_parser("learn", help="train the verdict filters on operators' verdicts (refused if worse)")
     lrn.add_argument("--category", default=None, help="one category code (default: every category with verdicts)")
     lrn.set_defaults(func=cmd_learn)
+    dataset = sub.add_parser("dataset", help="operators' verdicts as a dataset for a city's own detector")
+    dsub = dataset.add_subparsers(dest="dataset_command", required=True)
+    exp = dsub.add_parser("export", help="write a YOLO-format dataset (train/val split by place)")
+    exp.add_argument("--since", default=None, help="only verdicts from this date (YYYY-MM-DD, UTC) on")
+    exp.add_argument("--out", required=True, type=Path, help="an empty folder (created when missing)")
+    exp.add_argument("--force", action="store_true", help="replace images/, labels/ and data.yaml in a non-empty one")
+    exp.set_defaults(func=cmd_dataset_export)
     return parser
 
 

@@ -124,3 +124,50 @@ def test_a_one_class_or_empty_verdict_set_is_refused_with_a_message_and_replaces
     assert ("refused: category 0502: 0 confirmed and 12 rejected verdicts; a filter needs at least 10 of each "
             "(learning.min_per_class)") in terminal
     assert filters.version(centre.repo.engine) == 0 and centre.filters.get("0502") is None
+
+
+def _export(config: Path, out: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(GRIDWATCH), "--config", str(config), "dataset", "export", "--since", "2026-11-01",
+                           "--out", str(out), *more], capture_output=True, text=True, timeout=300)
+
+
+def test_dataset_export_writes_yolo_labels_split_by_place_and_refuses_a_non_empty_folder(
+    centre: Centre, tmp_path: Path
+) -> None:
+    from alerts import verdicts
+    from alerts.dataset_export import place_of
+
+    for i in range(24):  # 24 places 37 m apart: about 8 cells of the export's place grid
+        real = i % 3 != 0
+        _alert, case_id = case_of(centre.sink, centre.service, event(i, evidence(0.0 if real else 2.0),
+                                                                     picture=True))
+        if real:
+            centre.work.verify(case_id, OPERATOR)
+        else:
+            centre.work.reject(case_id, OPERATOR, RejectReason.FALSE_ALARM.value, verdict_reason="bench_rest")
+    out = tmp_path / "dataset"
+    done = _export(centre.config, out)
+    assert done.returncode == 0, done.stderr
+    assert "names:\n  0: '0502 vagrancy and begging'" in (out / "data.yaml").read_text(encoding="utf-8")
+    sides = {p.stem: p.parent.name for p in (out / "labels").glob("*/*.txt")}
+    assert len(sides) == 24 and set(sides.values()) == {"train", "val"}
+    by_id = {v.id: v for v in verdicts.load(centre.repo.engine)}
+    place_sides: dict[str, set[str]] = {}
+    for stem, side in sides.items():
+        place_sides.setdefault(place_of(by_id[int(stem.split("_")[1])]), set()).add(side)
+    assert all(len(s) == 1 for s in place_sides.values())  # no place on both sides
+    for stem, side in sides.items():
+        label = (out / "labels" / side / f"{stem}.txt").read_text(encoding="utf-8")
+        assert (out / "images" / side / f"{stem}.jpg").is_file()
+        if by_id[int(stem.split("_")[1])].real:
+            # The box (100, 150)-(260, 400) of a 640x480 frame sits in the middle of its crop, 2/3 of it.
+            assert label == "0 0.500000 0.500000 0.666667 0.666667\n"
+        else:
+            assert label == ""  # a rejected alert: a background image
+    train_boxes = sum(1 for s, side in sides.items() if side == "train" and by_id[int(s.split("_")[1])].real)
+    assert f"boxes per class 0502: {train_boxes}" in done.stdout
+
+    again = _export(centre.config, out)
+    assert again.returncode == 2 and "is not empty; choose an empty folder or add --force" in again.stderr
+    forced = _export(centre.config, out, "--force")
+    assert forced.returncode == 0 and len(list((out / "labels").glob("*/*.txt"))) == 24
