@@ -18,6 +18,7 @@ import numpy.typing as npt
 import redis
 
 from alerts import observed
+from alerts.db import QueryError
 from alerts.filters import FilterSet, Judgement
 from alerts.grids import Locator
 from alerts.health import PartHealth
@@ -172,8 +173,12 @@ class AlertSink:
             return None
         alert = stored
         if event.evidence is not None:
-            observed.store(self._repo.engine, alert.id, crop_rel, event.evidence, alert.likely_real,
-                           None if judged is None else judged.filter_id)
+            try:
+                observed.store(self._repo.engine, alert.id, crop_rel, event.evidence, alert.likely_real,
+                               None if judged is None else judged.filter_id)
+            except QueryError as exc:
+                # The alert is stored and on its way; only what a later verdict would learn from is lost.
+                log.warning("alert %s: its evidence could not be stored: %s", alert.id, exc)
         log.info(
             "alert %s stored: event %s camera %s category %s grid %s",
             alert.id, event.event_id, alert.camera_id, alert.category, alert.grid_code,
