@@ -1,7 +1,8 @@
 """The wall's focus tile in headless Chromium, alerts published the real way (database row, then the Redis alerts
 stream, pushed to the page): an urgent alarm takes the screen with its camera, the case's grid and position and
 its pre-roll clip under its box; D opens its case on the desk, Esc releases it; a non-urgent alert only joins the
-queue; an operator pins a camera to the tile; a camera without a tile on this wall gets no picture, and says so."""
+queue; an operator pins a camera to the tile; a camera without a tile on this wall gets no picture, and says so; the
+live stream of an RTSP camera plays in the tile (assets/live.js) and Esc releases it on the server."""
 from __future__ import annotations
 
 import shutil
@@ -20,11 +21,13 @@ from wall_testing import ingest_alerts
 
 from alerts.repository import Repository
 from alerts.workflow import Role
+from bench.timecode_source import TimecodeCamera
 from dashboard import ids, queries
 from dashboard import pages_ids as page_ids
 from dashboard.server import DashboardServer
 from gridwatch import media
-from gridwatch.settings import Settings
+from gridwatch.redis_server import EmbeddedRedis
+from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import Alert, CameraState
 from tests.browser_testing import start_chromium
 
@@ -193,3 +196,49 @@ def test_a_non_urgent_alert_only_joins_the_queue_and_an_operator_pins_a_camera(
     _wait(browser, lambda d: not _focus(d)["on"])
     errors = [e for e in browser.get_log("browser") if e.get("level") in ("WARNING", "SEVERE")]
     assert not errors, errors
+
+
+@pytest.fixture()
+def rtsp_camera() -> Iterator[TimecodeCamera]:
+    with TimecodeCamera(codec="h264") as cam:
+        yield cam
+
+
+def test_the_alarms_camera_plays_live_in_the_tile_and_esc_releases_its_stream(
+    settings: Settings, repo: Repository, redis_client: Any, redis_server: EmbeddedRedis,
+    store_alert: Callable[..., Alert], publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
+    browser: webdriver.Chrome, rtsp_camera: TimecodeCamera,
+) -> None:
+    publish_camera("cam-live", "路口 东", preview=jpeg("bus.jpg", 320))
+    camera = CameraSettings.model_validate({"id": "cam-live", "name": "路口 东", "url": rtsp_camera.url})
+    dashboard = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0,
+                                cameras={"cam-live": camera}.get).start()
+    try:
+        live = dashboard.live
+        assert live is not None
+        add_user(repo, "op1", PASSWORD, Role.OPERATOR)
+        login_browser(browser, dashboard.url, "op1", PASSWORD)
+        browser.get(dashboard.url)
+        _wait(browser, lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
+        _wait(browser, lambda _d: live.upstreams().get("cam-live") == 1)  # the wall's own tile plays it
+
+        store_alert(category="0502", camera_id="cam-live", snapshot="bus.jpg")
+        video = f"#{ids.FOCUS} video.gw-focus-video"
+        _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{ids.FOCUS} .gw-focus-live-on"))
+        # The camera's own picture (640 x 360, not the 320-wide preview), playing: the tile's second viewer.
+        size = browser.execute_script(
+            "const v = document.querySelector(arguments[0]); return [v.videoWidth, v.videoHeight, v.currentTime];",
+            video)
+        assert size[:2] == [640, 360]
+        _wait(browser, lambda d: d.execute_script(
+            "return document.querySelector(arguments[0]).currentTime;", video) > size[2] + 0.5)
+        assert browser.find_element(By.CSS_SELECTOR, video).is_displayed()
+        assert live.upstreams().get("cam-live") == 2
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "wall_focus_live.png"))
+
+        _key(browser, Keys.ESCAPE)
+        _wait(browser, lambda d: not _focus(d)["on"])
+        _wait(browser, lambda _d: live.upstreams().get("cam-live") == 1)  # the tile's stream stays, the focus's went
+    finally:
+        dashboard.stop()
