@@ -8,33 +8,19 @@ take two minutes; waits are on conditions, with twice the time the laps need.
 from __future__ import annotations
 
 import math
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from gridwatch.redis_server import free_port
 from ingest.demo_lap import PARK_LEG, PARK_LOOP
+from tests.gridwatch.run_testing import LOADED_MACHINE_VISION, Running, start_gridwatch, stop_gridwatch
 
-GRIDWATCH = Path(sys.executable).with_name("gridwatch")
 LAP_S = 40
 LAPS = 3
 PASS_GAP_S = 10
-
-
-@dataclass
-class Running:
-    proc: subprocess.Popen[str]
-    lines: list[str]
-    data_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +37,7 @@ telemetry_ws_port = 0
 [dashboard]
 port = {free_port()}
 ws_port = 0
-
-[vision]
-# Full-size frames only: stacked ones lose the park's small sitters (BENCHMARKS.md), and the car passes
-# them 8 s a lap; this test is about the lap and its cases, not stacking.
-max_frames_per_input = 1
-
-[rules]
-# The car is at the park 8 s a lap: at 5 fps that is 40 frames, but a loaded CI machine gave vision ~1 fps
-# (8 frames, no alert in 6 laps). Two sitting frames (not 5, posture in 2 not 3) keep a 4x margin; this test is
-# about laps and cases, not the rule.
-patrol_min_frames = 2
-posture_min_frames = 2
-
+{LOADED_MACHINE_VISION}
 [demo]
 rtsp_port = 0
 lap_seconds = {LAP_S}
@@ -74,35 +48,9 @@ pass_gap_s = {PASS_GAP_S}
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env["GRIDWATCH_ADMIN_PASSWORD"] = "e2e-admin-password"
-    proc = subprocess.Popen(
-        [str(GRIDWATCH), "--config", str(cfg), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
-    )
-    lines: list[str] = []
-    ready: queue.Queue[bool] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "Open the wall:" in line:
-                ready.put(True)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        ready.get(timeout=300)  # the first start makes the lap clip (~20 s of encoding on an idle machine)
-    except queue.Empty:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("gridwatch run never printed the wall URL:\n" + "".join(lines[-40:]))
-    yield Running(proc, lines, tmp / "data")
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    running = start_gridwatch(cfg, tmp / "data", "e2e-admin-password", ready_timeout=300)
+    yield running
+    stop_gridwatch(running)
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:

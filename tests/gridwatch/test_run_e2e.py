@@ -8,17 +8,12 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
-import queue
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -26,17 +21,7 @@ import pytest
 import redis
 
 from gridwatch.redis_server import free_port
-
-GRIDWATCH = Path(sys.executable).with_name("gridwatch")
-
-
-@dataclass
-class Running:
-    proc: subprocess.Popen[str]
-    url: str
-    lines: list[str]
-    data_dir: Path
-
+from tests.gridwatch.run_testing import LOADED_MACHINE_VISION, Running, start_gridwatch, stop_gridwatch
 
 ADMIN_PASSWORD = "e2e-admin-password"
 CAR_TOKEN = "e2e-car-token"  # auth.device_token: what a patrol car sends as its bearer token
@@ -99,18 +84,7 @@ telemetry_ws_port = 0
 [dashboard]
 port = {free_port()}
 ws_port = 0
-
-[vision]
-# Full-size frames only: stacked ones lose the park's small sitters (BENCHMARKS.md), and the car passes
-# them 8 s a lap; this test is about the run, not stacking.
-max_frames_per_input = 1
-
-[rules]
-# The car is at the park 8 s a lap: at 5 fps that is 40 frames, but a loaded CI machine gave vision ~1 fps
-# (8 frames). Two sitting frames (not 5, posture in 2 not 3) keep a 4x margin; this test is about the run, not the rule.
-patrol_min_frames = 2
-posture_min_frames = 2
-
+{LOADED_MACHINE_VISION}
 [auth]
 device_token = "{CAR_TOKEN}"
 
@@ -120,32 +94,10 @@ lap_seconds = 40  # the car passes the park every 40 s (default 150 s)
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env["GRIDWATCH_ADMIN_PASSWORD"] = ADMIN_PASSWORD  # the first start creates "admin" with it
-    proc = subprocess.Popen(
-        [str(GRIDWATCH), "--config", str(cfg), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
-    )
-    lines: list[str] = []
-    found: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "Open the wall:" in line:
-                found.put(line.rsplit(" ", 1)[-1].strip())
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        url = found.get(timeout=180)
-    except queue.Empty:
-        proc.kill()
-        pytest.fail("gridwatch run never printed the wall URL:\n" + "".join(lines[-40:]))
-    _login(url.rstrip("/"))
-    yield Running(proc, url.rstrip("/"), lines, tmp / "data")
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
+    running = start_gridwatch(cfg, tmp / "data", ADMIN_PASSWORD, ready_timeout=180)
+    _login(running.url)
+    yield running
+    stop_gridwatch(running)
 
 
 def _wait_for(fn, timeout: float, what: str, running: Running):  # type: ignore[no-untyped-def]
@@ -352,5 +304,7 @@ def test_stops_cleanly_with_its_private_services(command_centre: Running) -> Non
     assert children, "gridwatch run should have started redis-server and the RTSP server as children"
     command_centre.proc.send_signal(signal.SIGTERM)
     assert command_centre.proc.wait(timeout=30) == 0
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # reaped by now; a loaded machine may show a zombie's state a moment late
+    while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert not [pid for pid in children if _alive(pid)], "child processes outlived gridwatch run"
