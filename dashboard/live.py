@@ -169,8 +169,10 @@ class LiveServer(WebsocketServerThread):
         read_timeout_s: float = 5.0, linger_s: float = LINGER_S,
     ) -> None:
         """``authorize`` (None = everyone may watch) may be set later, before browsers connect."""
+        # No permessage-deflate: compressed video does not shrink, and zlib over every frame cost more CPU than
+        # the whole relay (BENCHMARKS.md, "Live video").
         super().__init__(host, port, what="live video server", thread_name="gridwatch-live", error=LiveServerError,
-                         max_size=4096, write_limit=SOCKET_SNDBUF)
+                         max_size=4096, write_limit=SOCKET_SNDBUF, compression=None)
         self.authorize = authorize
         self._cameras = cameras
         self._relay_options: dict[str, Any] = {"rtsp_transport": rtsp_transport, "open_timeout_s": open_timeout_s,
@@ -194,6 +196,12 @@ class LiveServer(WebsocketServerThread):
         """Upstream connections opened for a camera by its current relay (0 when none runs)."""
         channel = self._channels.get(camera_id)
         return 0 if channel is None else channel.relay.connections
+
+    def native_threads(self) -> list[int]:
+        """OS thread ids of the server's loop and its relays now (the benchmark accounts their CPU)."""
+        ids = [t.native_id for t in (self._thread,) if t is not None and t.native_id is not None]
+        ids += [tid for ch in list(self._channels.values()) if (tid := ch.relay.native_id) is not None]
+        return ids
 
     # --- inside the loop thread -------------------------------------------------------------------
 

@@ -104,6 +104,11 @@ class CameraRelay:
         """Asks the thread to end (it does after the packet in hand, or a read timeout); does not wait."""
         self._stop.set()
 
+    @property
+    def native_id(self) -> int | None:
+        """The relay thread's OS id while it runs (the benchmark accounts its CPU)."""
+        return self._thread.native_id if self._thread is not None and self._thread.is_alive() else None
+
     def join(self, timeout: float) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)

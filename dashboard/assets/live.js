@@ -19,13 +19,16 @@
  * hides its JPEG; the tile's own class list belongs to wall.js, which rewrites it with each camera state); one
  * whose codec the browser cannot play gets gw-live-unsupported and a notice in the page's language.
  *
- * Staying live: each frame is appended the moment it arrives; when playback is more than LAG_S behind the newest
- * frame, or sits in a gap (the server skipped frames of a slow viewer up to the next keyframe), it seeks to the
- * live edge instead of drifting. Played-out video older than KEEP_S is removed so memory stays flat. */
+ * Staying live: each frame is appended the moment it arrives; playback a little behind the newest frame (more
+ * than SOFT_LAG_S) runs 15% faster until it has caught up, which nobody notices; more than LAG_S behind, or sitting
+ * in a gap (the server skipped frames of a slow viewer up to the next keyframe), it seeks to the live edge instead
+ * of drifting. Played-out video older than KEEP_S is removed so memory stays flat. */
 (function () {
   "use strict";
 
-  var LAG_S = 0.5;
+  var LAG_S = 1.0;  // further behind than this: seek to the live edge (a visible skip)
+  var SOFT_LAG_S = 0.15;  // behind more than this: play a little faster until caught up (no visible skip)
+  var CATCH_UP_RATE = 1.15;
   var EDGE_S = 0.04;
   var KEEP_S = 10;
   var MAX_PENDING = 90;  // a busy page's backlog of frames: beyond this skip to the next keyframe
@@ -179,9 +182,13 @@
     var v = this.video, b = this.sb.buffered;
     if (b.length) {
       var end = b.end(b.length - 1), start = b.start(b.length - 1);
-      if (v.currentTime < start || end - v.currentTime > LAG_S) {
+      var lag = end - v.currentTime;
+      if (v.currentTime < start || lag > LAG_S) {
         if (this.frames > 0) { this.jumps += 1; }
         v.currentTime = Math.max(start, end - EDGE_S);
+      } else {
+        var rate = lag > SOFT_LAG_S ? CATCH_UP_RATE : 1;
+        if (v.playbackRate !== rate) { v.playbackRate = rate; }
       }
       if (v.paused) {
         var self = this;

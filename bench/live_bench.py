@@ -1,0 +1,264 @@
+"""Benchmark of issue 17 item 1: live video in the wall's tiles (dashboard.live), in headless Chromium, loopback.
+
+    .venv/bin/python -m bench.live_bench                    # Markdown on stdout, progress on stderr
+    .venv/bin/python -m bench.live_bench --latency-s 20 --cold 5 --warm 10 --tiles 16 --soak-s 120
+
+Everything is real: a private redis-server, the real DashboardServer (waitress, push and live websockets), Debian's
+chromium logged in through /login, and real RTSP cameras.
+
+Measured:
+* glass-to-glass latency: a live camera (bench/timecode_rtsp.py, 640x360 at 25 fps, H.264) draws each frame's
+  capture time into its pixels; the wall's tile reads it back from every frame it presents
+  (``requestVideoFrameCallback``, the frame drawn to a canvas) and takes the presentation time minus that. It spans
+  capture, encoding, RTSP, the relay, the websocket, MSE, decoding and compositing: p50/p95.
+* time to first frame: ``GridWatchLive.attach`` on a fresh <video> -> its first presented frame. Cold = nobody
+  watches the camera (the relay opens RTSP and waits for a keyframe); warm = the wall's tile already plays it (the
+  joiner gets the frames since the last keyframe at once).
+* N live tiles (default 16) on one wall for ``--soak-s`` seconds, each a camera of real street footage (1280x720,
+  25 fps, the shared clip): frames presented per tile per second, stalls (a playing tile whose picture did not move
+  for 1 s), jumps to the live edge, the page's JS heap at the start and the end; and the CPU of the relay (the live
+  server's loop and relay threads) per live tile, with the whole dashboard process's for comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from selenium import webdriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from alerts.workflow import Role
+from bench.cpu import thread_cpu
+from bench.timecode_source import TIMECODE_JS, TimecodeCamera
+from bench.wall_bench import _pct, browser, browser_cpu, login, open_store
+from dashboard.live import LiveServer
+from dashboard.server import DashboardServer
+from gridwatch import keys
+from gridwatch.events import camera_state_to_hash
+from gridwatch.redis_server import EmbeddedRedis
+from gridwatch.settings import SHARED_DIR, CameraSettings, Settings
+from gridwatch.types import CameraState, CameraStatus
+from ingest.demo_server import RtspTestServer
+
+log = logging.getLogger("bench.live")
+STREET = SHARED_DIR / "video" / "towncentre_street_pedestrians_1080p.mp4"
+
+# Per presented frame of every live tile: its time code's age at presentation (latency) and a movement clock.
+_PROBE_JS = TIMECODE_JS + """
+window.__live = {lat: [], tiles: {}};
+window.__watch = function (video, cid, withCode) {
+  var t = window.__live.tiles[cid] = {frames: 0, last: performance.now(), stalls: 0, maxStill: 0, playing: false};
+  function onFrame(now, meta) {
+    t.frames += 1;
+    var gap = now - t.last;
+    if (t.playing && gap > 1000) { t.stalls += 1; }
+    t.maxStill = Math.max(t.maxStill, t.playing ? gap : 0);
+    t.last = now; t.playing = true;
+    if (withCode) {
+      var code = readTimecode(video);
+      var shown = performance.timeOrigin + (meta.expectedDisplayTime || now);
+      if (code !== null) { window.__live.lat.push(shown - code); }
+    }
+    video.requestVideoFrameCallback(onFrame);
+  }
+  video.requestVideoFrameCallback(onFrame);
+};
+window.__firstFrame = function (cid) {
+  return new Promise(function (resolve) {
+    var v = document.createElement('video');
+    v.muted = true; v.width = 320; v.height = 180;
+    document.body.appendChild(v);
+    var t0 = performance.now();
+    var handle = window.GridWatchLive.attach(v, cid);
+    v.requestVideoFrameCallback(function (now) {
+      var ms = now - t0;
+      handle.close(); v.remove();
+      resolve(ms);
+    });
+  });
+};
+"""
+
+
+def _publish(client: redis.Redis, camera_id: str) -> None:
+    state = CameraState(camera_id, camera_id, CameraStatus.ONLINE, fps=25.0, frames=1, dropped=0,
+                        last_frame_at=datetime.now(UTC))
+    client.hset(keys.camera_state(camera_id), mapping=camera_state_to_hash(state))  # type: ignore[arg-type]
+    client.expire(keys.camera_state(camera_id), 3600)
+    client.sadd(keys.CAMERA_INDEX, camera_id)
+
+
+def _camera(url: str, camera_id: str) -> CameraSettings:
+    return CameraSettings.model_validate({"id": camera_id, "name": camera_id, "url": url})
+
+
+def _wall(settings: Settings, repo: Any, client: redis.Redis, redis_url: str,
+          cameras: dict[str, CameraSettings], live_tiles: int) -> DashboardServer:
+    for cid in cameras:
+        _publish(client, cid)
+    board = settings.dashboard.model_copy(update={"live_tiles": live_tiles})
+    return DashboardServer(settings.model_copy(update={"dashboard": board}), repo, client, redis_url,
+                           port=0, ws_port=0, cameras=cameras.get).start()
+
+
+def _open(driver: webdriver.Chrome, base: str, camera_ids: Sequence[str], timeout: float = 120) -> None:
+    driver.get(base)
+    WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: d.execute_script(
+        "return arguments[0].every(function (c) { return !!document.querySelector("
+        "'.gw-cam[data-cam=\"' + c + '\"] .gw-cam-video.gw-live-on'); });", list(camera_ids)))
+    driver.execute_script(_PROBE_JS)
+
+
+def _video(cid: str) -> str:
+    return f'.gw-cam[data-cam="{cid}"] video.gw-cam-live'
+
+
+def latency_and_first_frame(driver: webdriver.Chrome, base: str, settings: Settings, repo: Any,
+                            client: redis.Redis, redis_url: str, seconds: float, cold: int, warm: int
+                            ) -> dict[str, list[float]]:
+    with TimecodeCamera(codec="h264", fps=25) as cam:
+        wall = _wall(settings, repo, client, redis_url, {"tc": _camera(cam.url, "tc")}, 16)
+        try:
+            base = wall.url
+            login(driver, base)
+            _open(driver, base, ["tc"])
+            driver.execute_script("window.__watch(document.querySelector(arguments[0]), 'tc', true);", _video("tc"))
+            time.sleep(seconds)
+            latency = [float(x) for x in driver.execute_script("return window.__live.lat;")]
+            warm_ms = [float(driver.execute_async_script(
+                "window.__firstFrame(arguments[0]).then(arguments[arguments.length - 1]);", "tc"))
+                for _ in range(warm)]
+            # Cold: nobody watches (the tab's tile is released by hiding the tab), the relay has closed.
+            driver.execute_script("Object.defineProperty(document, 'hidden', {configurable: true, get: function () "
+                                  "{ return true; }}); document.dispatchEvent(new Event('visibilitychange'));")
+            live = wall.live
+            assert live is not None
+            cold_ms = []
+            for _ in range(cold):
+                deadline = time.monotonic() + 60
+                while live.upstreams() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                cold_ms.append(float(driver.execute_async_script(
+                    "window.__firstFrame(arguments[0]).then(arguments[arguments.length - 1]);", "tc")))
+        finally:
+            wall.stop()
+    return {"latency": latency, "warm": warm_ms, "cold": cold_ms}
+
+
+def _live_cpu(live: LiveServer) -> float:
+    ours = set(live.native_threads())
+    return sum(cpu for tid, (_, cpu) in thread_cpu().items() if tid in ours)
+
+
+def _process_cpu() -> float:
+    return sum(cpu for _, cpu in thread_cpu().values())
+
+
+def soak(driver: webdriver.Chrome, settings: Settings, repo: Any, client: redis.Redis, redis_url: str,
+         tiles: int, seconds: float) -> dict[str, Any]:
+    with RtspTestServer(STREET, width=1280) as street:
+        cams = {f"street-{i:02d}": _camera(street.url, f"street-{i:02d}") for i in range(tiles)}
+        wall = _wall(settings, repo, client, redis_url, cams, tiles)
+        try:
+            login(driver, wall.url)
+            _open(driver, wall.url, list(cams))
+            for cid in cams:
+                driver.execute_script("window.__watch(document.querySelector(arguments[0]), arguments[1], false);",
+                                      _video(cid), cid)
+            live = wall.live
+            assert live is not None
+            time.sleep(3)  # every tile past its start
+            heap0 = driver.execute_script("return performance.memory ? performance.memory.usedJSHeapSize : null;")
+            frames0 = driver.execute_script("return window.__live.tiles;")
+            stalls0 = {cid: t["stalls"] for cid, t in frames0.items()}
+            relay0, proc0, browser0, t0 = _live_cpu(live), _process_cpu(), browser_cpu([driver]), time.monotonic()
+            time.sleep(seconds)
+            relay1, proc1, browser1, t1 = _live_cpu(live), _process_cpu(), browser_cpu([driver]), time.monotonic()
+            frames1 = driver.execute_script("return window.__live.tiles;")
+            heap1 = driver.execute_script("return performance.memory ? performance.memory.usedJSHeapSize : null;")
+            jumps = driver.execute_script(
+                "var p = window.GridWatchLive.wallPlayers(), out = 0; "
+                "Object.keys(p).forEach(function (c) { out += p[c].stats().jumps; }); return out;")
+            playing = driver.execute_script("return document.querySelectorAll('.gw-cam-video.gw-live-on').length;")
+            span = t1 - t0
+            fps = [(frames1[c]["frames"] - frames0[c]["frames"]) / span for c in cams]
+            stalls = sum(frames1[c]["stalls"] - stalls0[c] for c in cams)
+            return {
+                "tiles": tiles, "playing": playing, "seconds": span, "fps": fps, "stalls": stalls,
+                "max_still_ms": max(float(frames1[c]["maxStill"]) for c in cams), "jumps": jumps,
+                "relay_core_per_tile": (relay1 - relay0) / span / tiles,
+                "process_core": (proc1 - proc0) / span, "browser_core": (browser1 - browser0) / span,
+                "heap_mb": (None if heap0 is None else heap0 / 2**20, None if heap1 is None else heap1 / 2**20),
+            }
+        finally:
+            wall.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-s", type=float, default=30.0, help="seconds of frames for the latency")
+    parser.add_argument("--cold", type=int, default=10, help="cold first-frame trials")
+    parser.add_argument("--warm", type=int, default=20, help="warm first-frame trials")
+    parser.add_argument("--tiles", type=int, default=16, help="live tiles of the soak")
+    parser.add_argument("--soak-s", type=float, default=120.0, help="seconds the tiles play")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    for noisy in ("alerts", "dashboard", "waitress", "gridwatch", "selenium", "urllib3", "ingest"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="gw-live-bench-") as tmp, EmbeddedRedis() as rserver:
+        settings, repo, _ = open_store(Path(tmp), rserver.url, Role.ADMIN)
+        client = redis.Redis.from_url(rserver.url)
+        driver = browser(Path(tmp) / "chromium")
+        try:
+            log.info("latency and first frame ...")
+            first = latency_and_first_frame(driver, "", settings, repo, client, rserver.url, args.latency_s,
+                                            args.cold, args.warm)
+            client.delete(keys.CAMERA_INDEX)
+            log.info("%d live tiles for %.0f s ...", args.tiles, args.soak_s)
+            soaked = soak(driver, settings, repo, client, rserver.url, args.tiles, args.soak_s)
+        finally:
+            driver.quit()
+    lat, warm, cold = first["latency"], first["warm"], first["cold"]
+    rows: list[str] = []
+    rows.append("| measure | p50 | p95 | n |")
+    rows.append("| --- | --- | --- | --- |")
+    rows.append(f"| glass-to-glass latency, 640x360 25 fps H.264 (ms) | {_pct(lat, 0.5):.0f} | {_pct(lat, 0.95):.0f} | "
+          f"{len(lat)} frames |")
+    rows.append(f"| time to first frame, warm: the camera already relayed (ms) | {_pct(warm, 0.5):.0f} | "
+          f"{_pct(warm, 0.95):.0f} | {len(warm)} |")
+    rows.append(f"| time to first frame, cold: RTSP opened on demand (ms) | {_pct(cold, 0.5):.0f} | "
+          f"{_pct(cold, 0.95):.0f} | {len(cold)} |")
+    s = soaked
+    heap = s["heap_mb"]
+    rows.append("")
+    rows.append(f"{s['tiles']} live tiles of 1280x720 25 fps street footage for {s['seconds']:.0f} s "
+          f"({s['playing']} playing at the end):")
+    rows.append("")
+    rows.append("| measure | value |")
+    rows.append("| --- | --- |")
+    rows.append(f"| frames presented per tile per second, min / median | {min(s['fps']):.1f} / "
+          f"{statistics.median(s['fps']):.1f} |")
+    rows.append(f"| stalls (a playing tile's picture still for > 1 s) | {s['stalls']} |")
+    rows.append(f"| longest still picture of any tile (ms) | {s['max_still_ms']:.0f} |")
+    rows.append(f"| jumps to the live edge | {s['jumps']} |")
+    rows.append(f"| relay CPU per live tile (% of a core) | {100 * s['relay_core_per_tile']:.2f} |")
+    rows.append(f"| whole dashboard process (% of a core) | {100 * s['process_core']:.0f} |")
+    rows.append(f"| the browser, all its processes (% of a core) | {100 * s['browser_core']:.0f} |")
+    if heap[0] is not None:
+        rows.append(f"| page JS heap at start / end (MiB) | {heap[0]:.1f} / {heap[1]:.1f} |")
+    sys.stdout.write("\n".join(rows) + f"\n\nLoad average at the end: {os.getloadavg()[0]:.1f} (2 cores).\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
