@@ -189,6 +189,8 @@ def event_record(event: IssueEvent, start: datetime, snapshot: Path | None,
         "lon": event.fix.lon if event.fix else None,
         "snapshot": str(snapshot) if snapshot is not None else None,
         "snapshot_s": None if snapshot_s is None else round(snapshot_s, 2),  # where in the footage it was taken
+        # What the rule saw in the snapshot (vision.evidence): what the verdict filter learns from.
+        "features": {} if event.evidence is None else event.evidence.feature_map(),
     }
 
 
