@@ -30,6 +30,7 @@
   // When each alarm's tile was on screen and showed its first camera frame (Unix ms; tests and bench/focus_bench).
   var shownAt = {};
   var frameAt = {};
+  var liveAt = {};  // ... and its first live frame (live.js playing)
 
   function root() { return cfg ? document.getElementById(cfg.root) : null; }
   function part(cls) { var r = root(); return r ? r.querySelector("." + cls) : null; }
@@ -114,8 +115,10 @@
         onState: function (state) {
           if (!current || current.seq !== seq) { return; }
           pane.classList.toggle("gw-focus-live-on", state === "playing");
-          if (state === "playing" && current.alert && !frameAt[current.alert.id]) {
-            frameAt[current.alert.id] = Date.now();
+          if (state === "playing" && current.alert) {
+            var id = current.alert.id;
+            if (!frameAt[id]) { frameAt[id] = Date.now(); }
+            if (!liveAt[id]) { liveAt[id] = Date.now(); }
           }
         }
       });
@@ -341,6 +344,7 @@
     seen: function (alertId) { return seen.has(alertId); },
     shownAt: function (alertId) { return shownAt[alertId] || null; },
     frameAt: function (alertId) { return frameAt[alertId] || null; },
+    liveAt: function (alertId) { return liveAt[alertId] || null; },
     pin: pin,
     release: release
   };
