@@ -123,9 +123,10 @@ class StreamConsumer(ThreadPart):
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
-    def stop(self, timeout: float = 5.0) -> None:
-        super().stop(timeout)
+    def stop(self, timeout: float = 5.0) -> bool:
+        ended = super().stop(timeout)
         self._client.close()
+        return ended
 
     def health(self) -> PartHealth:
         backlog: int | None = None

@@ -119,9 +119,9 @@ class LeaseKeeper(ThreadPart):
         with self._lock:
             return camera_id in self._held
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
         """Stop renewing and hand every lease back at once, so the other workers need not wait for the TTL."""
-        super().stop(timeout)
+        ended = super().stop(timeout)
         with self._lock:
             cams, self._held = list(self._held), {}
         try:
@@ -134,6 +134,7 @@ class LeaseKeeper(ThreadPart):
                         self.worker_id, self.ttl_ms / 1000, exc)
         if cams and self._on_change is not None:
             self._on_change()
+        return ended
 
     def _run(self) -> None:
         while not self._stop.is_set():

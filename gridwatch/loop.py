@@ -1,7 +1,8 @@
 """One background thread with start / stop / running, for every long-running part that loops on its own.
 
 ``ThreadPart`` owns the thread and its stop event; a part writes ``_run`` (checking ``_stop``) and may extend
-``stop`` to hand things back once its loop has ended. ``Periodic`` is the common case: ``tick()`` every
+``stop`` to hand things back once its loop has ended (``stop`` returns whether it did; ``_left_busy`` says it
+when not, in the part's own words if it overrides it). ``Periodic`` is the common case: ``tick()`` every
 ``every_seconds``, where a failing tick is logged and retried at the next interval instead of killing the part.
 """
 from __future__ import annotations
@@ -33,14 +34,24 @@ class ThreadPart:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the loop to end and wait up to ``timeout`` s; a loop still busy is left to finish (and said)."""
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Ask the loop to end and wait up to ``timeout`` s; a loop still busy is left to finish (and said).
+
+        Returns whether the loop has ended, so a part hands back what its loop uses only once it is free.
+        """
         self._stop.set()
         thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("%s still busy %.1f s after stop; left to finish", self.thread_name, timeout)
+        if thread is None:
+            return True
+        thread.join(timeout)
+        if thread.is_alive():
+            self._left_busy(timeout)
+            return False
+        return True
+
+    def _left_busy(self, timeout: float) -> None:
+        """Said when the loop outlives ``stop``'s wait; a part may say it in its own words."""
+        log.warning("%s still busy %.1f s after stop; left to finish", self.thread_name, timeout)
 
     def _run(self) -> None:
         raise NotImplementedError
