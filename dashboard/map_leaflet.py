@@ -30,6 +30,7 @@ from dashboard import map as gridmap
 from dashboard.map_data import MapData
 from dashboard.map_tiles import Projector, TileSource
 from dashboard.pages_common import age_text
+from dashboard.wall_data import version_of
 from gridwatch.i18n import Translator, category_name
 
 _NS = "wall-tilemap"
@@ -43,6 +44,7 @@ CAMERAS = f"{_NS}-cameras"
 CARS = f"{_NS}-cars"
 NOTICE = f"{_NS}-notice"
 OPENED = f"{_NS}-opened"
+VERSIONS = f"{_NS}-versions"  # a hash per layer as last sent: an unchanged layer is not sent (nor redrawn) again
 LAYERS = (GRIDS, COVERAGE, TRACKS, CASES, CAMERAS, CARS)
 # Leaflet's overlay pane is 400 and its marker pane 600: grids lowest, then what lies on the street, cars on top.
 PANES = {GRIDS: 410, COVERAGE: 420, TRACKS: 430, CASES: 450, CAMERAS: 460, CARS: 620}
@@ -117,21 +119,37 @@ def panel(source: TileSource | None, layers: list[dict[str, Any]], bounds: list[
                    maxZoom=source.max_zoom if source else 18, **view),
             html.Div(notice, id=NOTICE, className="gw-map-notice", role="status"),
             dcc.Store(id=OPENED),
+            dcc.Store(id=VERSIONS, data=versions(layers)),
         ],
     )
+
+
+def versions(layers: list[dict[str, Any]]) -> list[str]:
+    return [version_of(layer) for layer in layers]
+
+
+def changed(layers: list[dict[str, Any]], sent: list[str] | None) -> tuple[list[Any], list[str]]:
+    """(each layer, or no_update where the browser has it already; the versions now): Leaflet redraws a layer
+    whenever its data arrives, which would flicker a hovered tooltip and churn the DOM every second."""
+    now = versions(layers)
+    old = sent if sent is not None and len(sent) == len(layers) else [None] * len(layers)
+    return [dash.no_update if v == o else layer for layer, v, o in zip(layers, now, old, strict=True)], now
 
 
 def empty_layers() -> list[dict[str, Any]]:
     return [map_layers.collection([]) for _ in LAYERS]
 
 
-# A click on a case opens the desk on it; a plain navigation, so the desk checks the viewer's role and scope.
-dash.clientside_callback(
-    ClientsideFunction(namespace=_FN, function_name="openCase"),
-    Output(OPENED, "data"),
-    Input(CASES, "clickData"),
-    prevent_initial_call=True,
-)
+def register_callbacks() -> None:
+    """The panel's own callbacks, registered by the page module (Dash runs a page's module for every app it
+    builds; a callback declared at this module's import would reach only the first app)."""
+    # A click on a case opens the desk on it: a plain navigation, so the desk checks the viewer's role and scope.
+    dash.clientside_callback(
+        ClientsideFunction(namespace=_FN, function_name="openCase"),
+        Output(OPENED, "data"),
+        Input(CASES, "clickData"),
+        prevent_initial_call=True,
+    )
 
 
 def tiled_view(source: TileSource, features: list[GridFeature], counts: dict[str, Any], focus: str | None,

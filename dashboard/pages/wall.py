@@ -766,12 +766,15 @@ def refresh_today(_n: int | None) -> Any:
     Output(ids.MAP_TOTALS, "children"),
     *[Output(layer, "data") for layer in map_leaflet.LAYERS],
     Output(map_leaflet.MAP, "viewport"),
+    Output(map_leaflet.VERSIONS, "data"),
     Input(ids.SUMMARY, "data"),
     Input(ids.MAP_FOCUS, "data"),
     State(ids.LOCALE, "data"),
+    State(map_leaflet.VERSIONS, "data"),
     prevent_initial_call=True,
 )
-def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str, Any] | None) -> tuple[Any, ...]:
+def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str, Any] | None,
+               sent: list[str] | None) -> tuple[Any, ...]:
     """The plain map, or with a tile source the tiled map's layers (the other map's outputs stay as they are)."""
     t = translator((locale or {}).get("lang")) if locale else _translator()
     summary = _read_summary()
@@ -783,11 +786,15 @@ def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str
     source = map_tiles.tile_source(current().settings.map)
     if source is not None:
         layers, bounds = build_tiled(source, summary, focus, t, scope)
-        return (dash.no_update, dash.no_update, the_crumbs, totals_text(summary["totals"], t), *layers,
-                map_leaflet.viewport(bounds) if focus_changed else dash.no_update)
+        news, now_sent = map_leaflet.changed(layers, sent)
+        return (dash.no_update, dash.no_update, the_crumbs, totals_text(summary["totals"], t), *news,
+                map_leaflet.viewport(bounds) if focus_changed else dash.no_update, now_sent)
     the_map = build_map(summary, focus, t, scope)
     return (the_map.figure, the_map.trace_codes, the_crumbs, totals_text(summary["totals"], t),
-            *[dash.no_update] * len(map_leaflet.LAYERS), dash.no_update)
+            *[dash.no_update] * len(map_leaflet.LAYERS), dash.no_update, dash.no_update)
+
+
+map_leaflet.register_callbacks()
 
 
 @dash.callback(

@@ -1,31 +1,37 @@
 """The wall's tiled map in headless Chromium, against a local tile server of generated PNG tiles: the tiles are
-asked for and drawn under the grid polygons, an open case is a dot that opens the desk on that case, and a tile
-server that never answers leaves the grids on screen with a notice instead of a blank panel."""
+asked for and drawn under the grid polygons, a patrol car points where it drove, a click on a grid zooms into it,
+an open case is a dot that opens the desk on that case, a grid-scoped viewer sees only their subtree's cases and
+cars, and a tile server that never answers leaves the grids on screen with a notice instead of a blank panel."""
 from __future__ import annotations
 
 import io
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from auth_testing import ensure_user, login_browser
+from auth_testing import add_user, ensure_user, login_browser
 from PIL import Image, ImageDraw
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from wall_testing import IN_GRID_1, open_case
+from wall_testing import IN_GRID_1, OTHER_OFFICE, open_case
 
 from alerts.repository import Repository
+from alerts.workflow import Role
 from dashboard import map_leaflet
 from dashboard.server import DashboardServer
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import MapSettings, Settings
+from gridwatch.types import GpsFix
+from ingest.fleet import Fleet, FleetTelemetryStore
 from tests.browser_testing import start_wall_screen
 
 pytestmark = pytest.mark.browser
@@ -130,9 +136,33 @@ def _tiled_wall(settings: Settings, repo: Repository, redis_client: redis.Redis,
     return DashboardServer(tiled, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
 
 
-def _open_wall(browser: webdriver.Chrome, wall: DashboardServer, repo: Repository) -> None:
+def _drive_east(settings: Settings, redis_client: redis.Redis, vehicle: str = "car-7") -> None:
+    """A patrol car's last 40 s of GPS, as the telemetry route stores it: due east along 34.78 N in office 1."""
+    store = FleetTelemetryStore(redis_client, 900, Fleet.for_settings(settings, redis_client))
+    now = datetime.now(UTC)
+    store.add(vehicle, [GpsFix(34.78, 113.665 + 0.002 * i, now - timedelta(seconds=40 - 10 * i)) for i in range(4)],
+              now=now.timestamp())
+
+
+def _click_case(browser: webdriver.Chrome) -> None:
+    """Click the case's dot until the desk opens (a summary arriving meanwhile may redraw the dot under the mouse)."""
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        if "/desk" not in d.current_url:
+            ActionChains(d).move_to_element(d.find_element(By.CSS_SELECTOR, "path.gw-map-case")).click().perform()
+        return "/desk" in d.current_url
+
+    WebDriverWait(browser, PAGE_S, poll_frequency=1.0,
+                  ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(clicked)
+
+
+def _problems(browser: webdriver.Chrome) -> list[dict[str, Any]]:
+    return [e for e in browser.get_log("browser") if e.get("level") in ("WARNING", "SEVERE")]
+
+
+def _open_wall(browser: webdriver.Chrome, wall: DashboardServer, repo: Repository, user: str = "tester") -> None:
     ensure_user(repo)
-    login_browser(browser, wall.url, "tester")
+    login_browser(browser, wall.url, user)
     browser.get(wall.url)
     WebDriverWait(browser, PAGE_S).until(lambda d: len(_grid_paths(d)) >= 2)
 
@@ -171,11 +201,17 @@ def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
     browser: webdriver.Chrome,
 ) -> None:
     case_id = open_case(repo, settings, IN_GRID_1)
+    _drive_east(settings, redis_client)
     tiles = TileServer()
     wall = _tiled_wall(settings, repo, redis_client, redis_server, tiles.url)
     try:
         _open_wall(browser, wall, repo)
         WebDriverWait(browser, PAGE_S).until(lambda d: _tiles_state(d) == "ok")
+        # The car: an arrow pointing east where it was last, its track and the street cells it drove.
+        arrow = WebDriverWait(browser, PAGE_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".gw-map-car-arrow"))
+        assert len(arrow) == 1 and "rotate(90deg)" in (arrow[0].get_attribute("style") or "")
+        assert len(browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.TRACKS}-pane path")) == 1
+        assert browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.COVERAGE}-pane path")
         assert any(p.startswith("/tiles/") for p in tiles.requests)
         loaded = browser.execute_script(
             "return Array.from(document.querySelectorAll('.leaflet-tile-pane img.leaflet-tile'))"
@@ -195,14 +231,22 @@ def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
             assert sum(inside) > 300, (g, inside)  # the yellow or pink tile, tinted; the dark ground sums < 100
         assert not browser.find_element(By.ID, map_leaflet.NOTICE).is_displayed()
         assert "© test tiles" in browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
-        # The plain map gives way to the tiled one.
+        # The plain map gives way to the tiled one, and nothing of it troubles the console.
         assert not browser.find_element(By.CSS_SELECTOR, ".gw-map").is_displayed()
+        assert _problems(browser) == []
+
+        # A click on office 1 (away from the case's dot, near its top left) zooms to its two communities.
+        office = _grid_paths(browser)[0]
+        box = office.rect
+        ActionChains(browser).move_to_element_with_offset(
+            office, round(box["width"] * 0.3), round(box["height"] * 0.3)).click().perform()
+        WebDriverWait(browser, PAGE_S).until(lambda d: "花园路街道" in d.find_element(By.ID, "wall-map-crumbs").text)
+        WebDriverWait(browser, PAGE_S).until(lambda d: len(_grid_paths(d)) == 3)  # two communities and the outline
 
         dots = browser.find_elements(By.CSS_SELECTOR, "path.gw-map-case")
         assert len(dots) == 1
         assert "gw-map-case-new" in (dots[0].get_attribute("class") or "")
-        ActionChains(browser).move_to_element(dots[0]).click().perform()
-        WebDriverWait(browser, PAGE_S).until(lambda d: "/desk" in d.current_url)
+        _click_case(browser)
         assert f"case={case_id}" in browser.current_url
         picked = WebDriverWait(browser, PAGE_S).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, f".gw-desk-item-on[data-case-id='{case_id}']"))
@@ -234,3 +278,33 @@ def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice(
     finally:
         wall.stop()
         silent.close()
+
+
+def test_a_grid_scoped_viewer_sees_only_their_subtree_on_the_tiled_map(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
+    browser: webdriver.Chrome,
+) -> None:
+    open_case(repo, settings, IN_GRID_1)  # office 1
+    theirs = open_case(repo, settings, OTHER_OFFICE)  # office 2
+    _drive_east(settings, redis_client)  # in office 1
+    add_user(repo, "staff_2", role=Role.GRID_STAFF, scope_grid="410105002")
+    tiles = TileServer()
+    wall = _tiled_wall(settings, repo, redis_client, redis_server, tiles.url)
+    try:
+        _open_wall(browser, wall, repo, "staff_2")
+        WebDriverWait(browser, PAGE_S).until(lambda d: _tiles_state(d) == "ok")
+        dots = WebDriverWait(browser, PAGE_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "path.gw-map-case"))
+        assert len(dots) == 1
+        # Office 1's case, car, track and cells are not theirs to see; their own office's case is.
+        assert browser.execute_script(
+            "return document.querySelector('path.gw-map-case').classList.contains('gw-map-case-new');")
+        assert browser.find_elements(By.CSS_SELECTOR, ".gw-map-car") == []
+        assert browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.TRACKS}-pane path") == []
+        assert browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.COVERAGE}-pane path") == []
+        # The map shows their office's grids, not the territory's two offices.
+        assert "丰产路街道" in browser.find_element(By.ID, "wall-map-crumbs").text
+        _click_case(browser)
+        assert f"case={theirs}" in browser.current_url
+    finally:
+        wall.stop()
+        tiles.close()
