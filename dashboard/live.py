@@ -25,7 +25,10 @@ Protocol (``ws://<host>:<dashboard.live_port>/live/<camera id>``): a text messag
 + payload: kind 0 = init segment, 1 = a fragment starting with a keyframe, 2 = any other fragment. ``media time``
 is where the frame lies on the page's video timeline and ``captured`` its wall-clock capture time (Unix s), so the
 page can draw a frame's detection boxes over the very frame and measure glass-to-glass latency. A text
-``{"type": "error", ...}`` says why no video comes (the tile keeps its preview).
+``{"type": "error", ...}`` says why no video comes (the tile keeps its preview), and a text ``{"type": "boxes", "t":
+capture time, "boxes": [[x1, y1, x2, y2, class, confidence], ...]}`` (0..1 of the frame) carries the detection boxes
+vision found in the frame captured at ``t`` (``gridwatch.boxes``, forwarded from the worker's Redis pub/sub), drawn
+by the page over that very frame.
 
 The handshake is checked like the push socket's (``dashboard.ws_login``): the Origin must be this host
 (``guard.origin_ok``), the cookies must carry a wall login (close 4401), and the camera must exist (close 4404).
@@ -46,6 +49,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import flask
+import redis
+import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -53,6 +58,7 @@ from dashboard import fmp4, lang
 from dashboard.live_relay import CameraRelay, Piece
 from dashboard.push import ANYONE, CLOSE_BAD_REQUEST, Authorize, Viewer
 from dashboard.ws_login import admitted
+from gridwatch import boxes
 from gridwatch.i18n import N_, translator
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.wsserver import ANY_HOST, WebsocketServerThread
@@ -124,6 +130,7 @@ class _Channel:
     init: bytes | None = None
     gop: list[bytes] = field(default_factory=list)
     linger: asyncio.TimerHandle | None = None
+    boxes: asyncio.Task[None] | None = None  # forwards the worker's detection boxes (gridwatch.boxes)
 
     def join(self, viewer: _Viewer) -> None:
         self.viewers.add(viewer)
@@ -159,6 +166,11 @@ class _Channel:
             viewer.waiting_key = False
             viewer.put(data, frame=True)
 
+    def boxes_text(self, text: str) -> None:
+        for viewer in self.viewers:
+            if not viewer.waiting_key:
+                viewer.put(text)
+
 
 class LiveServer(WebsocketServerThread):
     """``LiveServer(cameras).start()``; pages connect to ``ws://host:port/live/<camera id>``."""
@@ -166,9 +178,10 @@ class LiveServer(WebsocketServerThread):
     def __init__(
         self, cameras: CameraLookup, host: str = "127.0.0.1", port: int = 0, *,
         authorize: Authorize | None = None, rtsp_transport: str = "tcp", open_timeout_s: float = 5.0,
-        read_timeout_s: float = 5.0, linger_s: float = LINGER_S,
+        read_timeout_s: float = 5.0, linger_s: float = LINGER_S, redis_url: str | None = None,
     ) -> None:
-        """``authorize`` (None = everyone may watch) may be set later, before browsers connect."""
+        """``authorize`` (None = everyone may watch) may be set later, before browsers connect; ``redis_url``: where
+        the worker publishes detection boxes (None = video without the overlay)."""
         # No permessage-deflate: compressed video does not shrink, and zlib over every frame cost more CPU than
         # the whole relay (BENCHMARKS.md, "Live video").
         super().__init__(host, port, what="live video server", thread_name="gridwatch-live", error=LiveServerError,
@@ -179,6 +192,8 @@ class LiveServer(WebsocketServerThread):
                                                "read_timeout_s": read_timeout_s}
         self._linger_s = linger_s
         self._channels: dict[str, _Channel] = {}
+        self._redis_url = redis_url
+        self._redis: aioredis.Redis | None = None
 
     @property
     def url(self) -> str:
@@ -205,6 +220,10 @@ class LiveServer(WebsocketServerThread):
 
     # --- inside the loop thread -------------------------------------------------------------------
 
+    async def _setup(self) -> None:
+        if self._redis_url is not None:
+            self._redis = aioredis.Redis.from_url(self._redis_url)
+
     async def _on_stopping(self) -> None:
         for channel in list(self._channels.values()):
             self._close_channel(channel)
@@ -212,10 +231,33 @@ class LiveServer(WebsocketServerThread):
     async def _teardown(self) -> None:
         for channel in list(self._channels.values()):
             self._close_channel(channel)
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def _forward_boxes(self, channel: _Channel) -> None:
+        """The worker's box sets of this camera -> its viewers, until the channel closes; Redis outages retried."""
+        assert self._redis is not None
+        backoff = 0.5
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(boxes.channel(channel.camera_id))
+                    backoff = 0.5
+                    async for msg in pubsub.listen():
+                        data = msg.get("data")
+                        if isinstance(data, bytes):
+                            channel.boxes_text(data.decode())
+            except redis.RedisError as exc:
+                log.info("live %s: detection boxes unavailable (%s); retrying", channel.camera_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     def _close_channel(self, channel: _Channel) -> None:
         if channel.linger is not None:
             channel.linger.cancel()
+        if channel.boxes is not None:
+            channel.boxes.cancel()
         channel.relay.stop()
         if self._channels.get(channel.camera_id) is channel:
             del self._channels[channel.camera_id]
@@ -242,6 +284,8 @@ class LiveServer(WebsocketServerThread):
         relay = CameraRelay(cid, lambda: self._url_of(cid), on_init, on_piece, **self._relay_options)
         channel = _Channel(cid, relay)
         self._channels[cid] = channel
+        if self._redis is not None:
+            channel.boxes = asyncio.create_task(self._forward_boxes(channel), name=f"live-boxes-{cid}")
         relay.start()
         log.info("live %s: upstream opened", cid)
         return channel

@@ -130,9 +130,10 @@ class DashboardServer:
             return None
         ingest = self._settings.ingest
         cameras = self._cameras or registry_lookup(self._settings)
+        # authorize: nobody until the app can check logins (set in start()).
         return LiveServer(cameras, host=self._host, port=self._want_live_port, authorize=lambda _cookie: None,
                           rtsp_transport=ingest.rtsp_transport, open_timeout_s=ingest.open_timeout_seconds,
-                          read_timeout_s=ingest.stall_seconds).start()  # nobody until the app can check logins
+                          read_timeout_s=ingest.stall_seconds, redis_url=self._redis_url).start()
 
     def start(self) -> DashboardServer:
         if self._thread is not None:

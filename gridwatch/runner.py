@@ -15,7 +15,7 @@ import redis
 from pydantic import SecretStr
 
 from dashboard.guard import refuse_open_exposure
-from gridwatch import keys
+from gridwatch import boxes, keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.health import HeartbeatThread, http_ok
 from gridwatch.lifecycle import Lifecycle
@@ -285,6 +285,8 @@ def start_worker(  # type: ignore[no-untyped-def]
         try:
             jpeg = to_jpeg(draw(frame.image, dets, lang=settings.locale.language))
             client.set(keys.camera_preview(frame.camera_id), jpeg, px=PREVIEW_TTL_MS)
+            # The same boxes for the live video overlay (dashboard.live), timed by the frame's capture.
+            client.publish(boxes.channel(frame.camera_id), boxes.encode(frame, dets))
         except redis.RedisError as exc:
             log.warning("preview of %s not published: %s", frame.camera_id, exc)
 

@@ -2,15 +2,19 @@
  *
  * API for other pages and tiles (e.g. the alarm focus tile):
  *
- *   var player = window.GridWatchLive.attach(videoElement, cameraId, {onState: function (state, detail) {}});
+ *   var player = window.GridWatchLive.attach(videoElement, cameraId, {onState: function (state, detail) {},
+ *                                                                     overlay: canvasElement});
  *       Plays the camera in <video> (muted, inline). state is "connecting", "playing" (the first frame is shown),
  *       "unsupported" (the browser cannot play the camera's codec, e.g. H.265: detail is the codec; keep the
  *       preview and say so), "error" (retrying; detail says why) or "closed". Calling attach again on the same
- *       element first detaches it. Resolves the configuration from /api/live by itself.
+ *       element first detaches it. Resolves the configuration from /api/live by itself. With ``overlay`` (a
+ *       <canvas> laid over the video, same box) the detection boxes vision found are drawn on it, each set over the
+ *       frame it was found in (the worker's box sets carry the frame's capture time, the video's frames theirs).
  *   window.GridWatchLive.detach(videoElement)   stops the player and releases the stream (the server closes the
  *       camera's connection once nobody watches it).
- *   player.captureTime(mediaTime) -> Unix ms the frame at that video time was captured (null when unknown), for
- *       drawing the detection boxes of that very frame or measuring delay; player.stats() -> {frames, jumps}.
+ *   player.captureTime(mediaTime) -> Unix ms the frame at that video time was captured (null when unknown);
+ *   player.boxesAt(mediaTime) -> that frame's boxes [[x1, y1, x2, y2, class, confidence], ...] in 0..1 of the
+ *       frame; player.stats() -> {frames, jumps}.
  *   window.GridWatchLive.config() -> Promise of /api/live ({source: "relay"|"mediamtx", maxTiles, url|whep}).
  *
  * The wall's tiles are handled here too: a tile plays live while it is on screen, its camera online and the tab
@@ -34,6 +38,8 @@
   var MAX_PENDING = 90;  // a busy page's backlog of frames: beyond this skip to the next keyframe
   var RETRY_MS = [1000, 2000, 5000, 10000];
   var SCAN_MS = 500;
+  var BOX_HOLD_MS = 400;  // a box set stays on the frames after it this long (vision sees ~5 frames a second)
+  var BOX_EARLY_MS = 20;  // the two sides reckon capture time separately: a set this much "later" still fits
   var CONFIG_URL = "/api/live";
 
   var configPromise = null;
@@ -63,8 +69,10 @@
   }
 
   /* --- one <video> fed by the relay (fMP4 over a websocket into Media Source Extensions) --- */
-  function RelayPlayer(video, cameraId, cfg, onState) {
+  function RelayPlayer(video, cameraId, cfg, onState, overlay) {
     this.video = video;
+    this.overlay = overlay || null;
+    this.boxSets = [];  // [captured ms, boxes], oldest first
     this.cameraId = cameraId;
     this.cfg = cfg;
     this.onState = onState || function () {};
@@ -74,6 +82,7 @@
     this.jumps = 0;
     this.captures = [];  // [media time s, captured ms], newest last, for captureTime()
     this.connect();
+    this.drawLoop();
   }
 
   RelayPlayer.prototype.state = function (state, detail) {
@@ -113,6 +122,9 @@
         return;
       }
       this.openSource(msg.mime);
+    } else if (msg.type === "boxes") {
+      this.boxSets.push([msg.t * 1000, msg.boxes || []]);
+      if (this.boxSets.length > 60) { this.boxSets.splice(0, this.boxSets.length - 60); }
     } else if (msg.type === "error") {
       this.state("error", msg.reason);
     }
@@ -228,6 +240,54 @@
 
   RelayPlayer.prototype.stats = function () { return { frames: this.frames, jumps: this.jumps }; };
 
+  /* The newest box set found in a frame captured at most BOX_HOLD_MS before the frame at mediaTime. */
+  RelayPlayer.prototype.boxesAt = function (mediaTime) {
+    var captured = this.captureTime(mediaTime);
+    if (captured === null) { return []; }
+    for (var i = this.boxSets.length - 1; i >= 0; i--) {
+      var t = this.boxSets[i][0];
+      if (t <= captured + BOX_EARLY_MS) { return captured - t <= BOX_HOLD_MS ? this.boxSets[i][1] : []; }
+    }
+    return [];
+  };
+
+  /* Every presented frame: its boxes onto the overlay canvas. */
+  RelayPlayer.prototype.drawLoop = function () {
+    var self = this, v = this.video;
+    if (!this.overlay || !v.requestVideoFrameCallback) { return; }
+    var onFrame = function (_now, meta) {
+      if (self.closed) { clearBoxes(self.overlay); return; }
+      drawBoxes(self.overlay, v, self.boxesAt(meta.mediaTime));
+      v.requestVideoFrameCallback(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+  };
+
+  function clearBoxes(canvas) {
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  }
+
+  /* Boxes in 0..1 of the frame onto a canvas over the video, which shows the frame letterboxed (object-fit:
+   * contain). */
+  function drawBoxes(canvas, video, boxes) {
+    var w = canvas.clientWidth, h = canvas.clientHeight;
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    var ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, w, h);
+    if (!boxes.length || !video.videoWidth) { return; }
+    var scale = Math.min(w / video.videoWidth, h / video.videoHeight);
+    var fw = video.videoWidth * scale, fh = video.videoHeight * scale, ox = (w - fw) / 2, oy = (h - fh) / 2;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = "#fbbf24";
+    ctx.fillStyle = "#fbbf24";
+    ctx.font = "12px sans-serif";
+    boxes.forEach(function (b) {
+      var x = ox + b[0] * fw, y = oy + b[1] * fh;
+      ctx.strokeRect(x, y, (b[2] - b[0]) * fw, (b[3] - b[1]) * fh);
+      ctx.fillText(b[4] + " " + Math.round(b[5] * 100) + "%", x + 2, Math.max(12, y - 3));
+    });
+  }
+
   RelayPlayer.prototype.dropSource = function () {
     if (this.ms) {
       if (this.ms.readyState === "open") { try { this.ms.endOfStream(); } catch (err) { /* closing anyway */ } }
@@ -280,6 +340,7 @@
     }).catch(function (err) { if (!self.closed) { self.onState("error", String(err)); } });
   }
   WhepPlayer.prototype.captureTime = function () { return null; };
+  WhepPlayer.prototype.boxesAt = function () { return []; };
   WhepPlayer.prototype.stats = function () { return { frames: 0, jumps: 0 }; };
   WhepPlayer.prototype.close = function () {
     if (this.closed) { return; }
@@ -302,7 +363,7 @@
       if (cfg.source === "mediamtx" && cfg.whep) {
         slot.player = new WhepPlayer(video, cameraId, cfg, opts.onState);
       } else if (cfg.url && window.MediaSource) {
-        slot.player = new RelayPlayer(video, cameraId, cfg, opts.onState);
+        slot.player = new RelayPlayer(video, cameraId, cfg, opts.onState, opts.overlay);
       } else if (opts.onState) {
         opts.onState(cfg.url ? "unsupported" : "closed", cfg.url ? "MediaSource" : "live video off");
       }
@@ -310,6 +371,7 @@
     return {
       close: function () { detach(video); },
       captureTime: function (t) { return slot.player ? slot.player.captureTime(t) : null; },
+      boxesAt: function (t) { return slot.player ? slot.player.boxesAt(t) : []; },
       stats: function () { return slot.player ? slot.player.stats() : { frames: 0, jumps: 0 }; }
     };
   }
@@ -347,7 +409,7 @@
     if (!t) { return; }
     tiles.delete(cid);
     t.handle.close();
-    if (t.video.parentNode) { t.video.parentNode.removeChild(t.video); }
+    [t.video, t.overlay].forEach(function (n) { if (n.parentNode) { n.parentNode.removeChild(n); } });
     var box = t.tile.querySelector(".gw-cam-video");
     if (box) { box.classList.remove("gw-live-on"); }
   }
@@ -360,9 +422,13 @@
     video.muted = true;
     video.playsInline = true;
     video.setAttribute("data-camera", cid);
-    box.insertBefore(video, box.firstChild);
-    var entry = { tile: tile, video: video, shownAt: Date.now(), handle: null };
+    var overlay = document.createElement("canvas");
+    overlay.className = "gw-cam-boxes";
+    box.insertBefore(overlay, box.firstChild);
+    box.insertBefore(video, overlay);
+    var entry = { tile: tile, video: video, overlay: overlay, shownAt: Date.now(), handle: null };
     entry.handle = attach(video, cid, {
+      overlay: overlay,
       onState: function (state, detail) {
         if (tiles.get(cid) !== entry) { return; }
         box.classList.toggle("gw-live-on", state === "playing");

@@ -1,12 +1,17 @@
 """Live video on the wall in headless Chromium: a tile really plays its camera's RTSP stream (the frames carry
 their capture time in pixels, read back from the <video>), a camera in a codec the browser cannot play keeps its
-preview and says so, a hidden tab releases the camera's stream, and at most dashboard.live_tiles tiles play."""
+preview and says so, a hidden tab releases the camera's stream, and at most dashboard.live_tiles tiles play. The
+worker's detection boxes are drawn over the live video."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from auth_testing import ensure_user, login_browser
 from selenium import webdriver
@@ -15,10 +20,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts.repository import Repository
 from bench.timecode_source import TIMECODE_JS, TimecodeCamera
 from dashboard.server import DashboardServer
+from gridwatch import boxes
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import CameraSettings, Settings
-from gridwatch.types import CameraState
-from tests.browser_testing import start_chromium
+from gridwatch.types import CameraState, Detections, Frame
+from tests.browser_testing import start_wall_screen
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +33,17 @@ WAIT_S = 60
 
 _TILE = '.gw-cam[data-cam="{}"]'
 _VIDEO = _TILE + " video.gw-cam-live"
+# [ink on the box's left edge, ink in the box's middle] of a tile's overlay (the frame letterboxed in the canvas).
+_BOX_INK_JS = """
+var c = document.querySelector(arguments[0]), v = c.parentNode.querySelector('video');
+if (!c.width || !v.videoWidth) { return null; }
+var s = Math.min(c.width / v.videoWidth, c.height / v.videoHeight);
+var fw = v.videoWidth * s, fh = v.videoHeight * s, ox = (c.width - fw) / 2, oy = (c.height - fh) / 2;
+var ctx = c.getContext('2d');
+function ink(x, y) { return ctx.getImageData(Math.round(x) - 1, Math.round(y) - 1, 3, 3).data.some(
+  function (value, i) { return i % 4 === 3 && value > 0; }); }
+return [ink(ox + 0.25 * fw, oy + 0.5 * fh), ink(ox + 0.5 * fw, oy + 0.5 * fh)];
+"""
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +60,8 @@ def h265_camera() -> Iterator[TimecodeCamera]:
 
 @pytest.fixture()
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    driver = start_chromium(tmp_path / "chromium", "--lang=en-US", "--window-size=1920,1080",
-                            "--autoplay-policy=no-user-gesture-required")
+    driver = start_wall_screen(tmp_path / "chromium")
     try:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
         yield driver
     finally:
         driver.quit()
@@ -108,6 +122,27 @@ def test_a_tile_plays_its_cameras_live_frames_and_an_unplayable_codec_keeps_the_
         # A live tile's preview JPEG is hidden behind the video.
         assert _js(browser, "return getComputedStyle(document.querySelector(arguments[0])).visibility;",
                    _TILE.format("cam-live") + " img.gw-cam-img") == "hidden"
+
+        # The worker's detection boxes (Redis pub/sub, as runner.preview publishes them) are drawn over the frames
+        # they were found in: the box's left edge has ink on the overlay, the middle of the box none.
+        stop = threading.Event()
+
+        def worker() -> None:
+            frame = Frame("cam-live", 0, datetime.now(UTC), np.zeros((360, 640, 3), np.uint8))
+            dets = Detections(np.array([[160, 90, 480, 270]], np.float32), np.array([0.9], np.float32),
+                              np.array([0], np.int32), ("person",))
+            while not stop.wait(0.1):
+                redis_client.publish(boxes.channel("cam-live"),
+                                     boxes.encode(replace(frame, captured_at=datetime.now(UTC)), dets))
+
+        publisher = threading.Thread(target=worker, daemon=True)
+        publisher.start()
+        try:
+            _until(browser, "the box drawn over the live video", lambda d: _js(d, _BOX_INK_JS, _TILE.format(
+                "cam-live") + " canvas.gw-cam-boxes") == [True, False])
+        finally:
+            stop.set()
+            publisher.join(5)
 
         # H.265: Chromium here cannot play it, so the tile keeps its preview and says why; no stream is held.
         notice = _until(browser, "the H.265 tile's notice", lambda d: _js(

@@ -2,8 +2,8 @@
 
 What a viewer would notice: the stream starts at a keyframe and decodes; every viewer of a camera shares one
 camera connection, closed once nobody watches; a viewer that stops reading resumes at the live edge instead of
-replaying what it missed; a camera whose codec a browser may lack is announced as such; the socket refuses pages
-of other sites, browsers without a login and unknown cameras.
+replaying what it missed; a camera whose codec a browser may lack is announced as such; the worker's detection boxes
+reach the viewers; the socket refuses pages of other sites, browsers without a login and unknown cameras.
 """
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 from auth_testing import ensure_user
 from websockets.exceptions import ConnectionClosed
@@ -25,7 +27,9 @@ from bench.timecode_source import TimecodeCamera
 from dashboard import fmp4
 from dashboard.live import KIND_DELTA, KIND_INIT, KIND_KEY, LiveServer, split_message
 from dashboard.server import DashboardServer
+from gridwatch import boxes
 from gridwatch.settings import CameraSettings
+from gridwatch.types import Detections, Frame
 from ingest.demo_server import RtspTestServer
 
 TIMEOUT_S = 30  # each wait: a loaded 2-core CI machine opens a camera in ~1 s; 30 s is a wide margin
@@ -131,6 +135,32 @@ def test_an_h265_camera_is_announced_with_its_codec(tmp_path: Any) -> None:
     # The page asks MediaSource.isTypeSupported(mime) and keeps the preview when the browser says no.
     assert announced["codec"].startswith("hvc1") and announced["mime"].startswith("video/mp4")
     assert got[0][0] == KIND_INIT and fmp4.find_box(got[0][3], (b"moov", b"trak")) is not None
+
+
+def test_the_workers_detection_boxes_reach_the_viewers_in_frame_fractions(
+    h264_camera: TimecodeCamera, redis_server: Any, redis_client: Any
+) -> None:
+    server = LiveServer({"cam-1": _camera(h264_camera.url)}.get, redis_url=redis_server.url).start()
+    frame = Frame("cam-1", 0, datetime.now(UTC), np.zeros((360, 640, 3), np.uint8))
+    dets = Detections(np.array([[160, 90, 480, 270]], np.float32), np.array([0.9], np.float32),
+                      np.array([0], np.int32), ("person",))
+    try:
+        with connect(_url(server, "cam-1")) as ws:
+            _messages(ws, 2)  # playing: from here on the viewer is sent box sets too
+            deadline = time.monotonic() + TIMEOUT_S
+            found = None
+            while found is None:
+                assert time.monotonic() < deadline, "no box set reached the viewer"
+                redis_client.publish(boxes.channel("cam-1"), boxes.encode(frame, dets))
+                for _ in range(10):
+                    data = ws.recv(timeout=TIMEOUT_S)
+                    if isinstance(data, str) and json.loads(data)["type"] == "boxes":
+                        found = json.loads(data)
+                        break
+    finally:
+        server.stop()
+    assert found["boxes"] == [[0.25, 0.25, 0.75, 0.75, "person", 0.9]]
+    assert found["t"] == pytest.approx(frame.captured_at.timestamp())
 
 
 def _close_code(url: str, **headers: str) -> int | None:
