@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import Detections, Frame, IssueEvent
 from vision.load_control import StackController, missed_frames
@@ -70,7 +70,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class VisionWorker:
+class VisionWorker(ThreadPart):
     """One detector shared by all cameras of this process; a tracker and rule states per camera."""
 
     def __init__(
@@ -92,6 +92,7 @@ class VisionWorker:
         and one that disappears has its open issues ended. ``camera_configs`` gives the cameras' current
         settings (zones, moving or fixed) when they can change at run time; default ``settings.cameras``.
         """
+        super().__init__("vision-worker")
         self._settings = settings
         self._readers = readers
         self._detector = detector
@@ -111,8 +112,6 @@ class VisionWorker:
         self._configs_checked = 0.0
         self.counters: dict[str, CameraCounters] = {}
         self._sync_cameras(check_configs=True)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._rotate = 0
         self.times = StageTimes()
         # Seconds from a frame's capture to the end of its rules (when its events are out), newest last.
@@ -140,25 +139,17 @@ class VisionWorker:
     def stale_dropped(self) -> int:
         return sum(c.stale_dropped for c in self.counters.values())
 
-    def start(self) -> VisionWorker:
-        if self._thread is not None:
-            raise RuntimeError("vision worker already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="vision-worker", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop, then end every open issue (END events go to ``on_event``)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("vision worker still busy after %.1f s; left to finish its batch", timeout)
-                return
-            self._thread = None
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the loop, then end every open issue (END events go to ``on_event``); a loop still in its batch
+        keeps its pipelines, so no END is sent beside the batch's own events."""
+        if not super().stop(timeout):
+            return False
         for pipe in list(self._pipes.values()):
             self._emit(pipe.camera_id, pipe.finish())
+        return True
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("vision worker still busy after %.1f s; left to finish its batch", timeout)
 
     # ---- cameras --------------------------------------------------------------------------------------
 
