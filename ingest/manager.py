@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import redis
 
 from gridwatch import keys as gw_keys
+from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus
 from ingest import keys
@@ -93,7 +94,7 @@ class _Entry:
     reader: CameraReader | None = None
 
 
-class CameraManager:
+class CameraManager(ThreadPart):
     """Owns the camera readers of one worker process and keeps them in line with the camera registry."""
 
     def __init__(
@@ -109,6 +110,7 @@ class CameraManager:
         poll_seconds: float = POLL_S,
         runs: Callable[[str], bool] | None = None,
     ) -> None:
+        super().__init__("camera-manager")
         self.ingest = ingest
         self.registry = registry
         self._redis = redis_client
@@ -124,8 +126,6 @@ class CameraManager:
         self._lock = threading.Lock()  # guards _readers swaps
         self._apply_lock = threading.Lock()  # one apply at a time (watcher, API thread, tests)
         self._listeners: list[Callable[[Changes], object]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._seen_version = -1
         self.version = 0
         self.readers: Mapping[str, CameraReader] = LiveReaders(self)
@@ -151,21 +151,15 @@ class CameraManager:
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> CameraManager:
-        if self._thread is not None:
-            raise RuntimeError("camera manager already started")
-        self._stop.clear()
+        """Apply the registry and follow it on the ``camera-manager`` thread; without a registry, no thread."""
         if self.registry is not None:
             self.reload()
-            self._thread = threading.Thread(target=self._watch, name="camera-manager", daemon=True)
-            self._thread.start()
+            super().start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
         """Stop following the registry and stop every reader (in parallel)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        ended = super().stop(timeout)
         with self._apply_lock:
             entries = list(self._entries.values())
             self._entries.clear()
@@ -174,6 +168,7 @@ class CameraManager:
         threads = [self._stop_reader_async(e) for e in entries if e.reader is not None]
         for t in threads:
             t.join(timeout)
+        return ended
 
     def request_reapply(self) -> None:
         """Re-apply the registry soon on the watcher thread (never blocks the caller on reader start/stop)."""
@@ -288,6 +283,7 @@ class CameraManager:
             reader.stop(timeout=min(5.0, self.ingest.stall_seconds + 1))
 
     def _stop_reader_async(self, entry: _Entry) -> threading.Thread:
+        # A one-shot helper (stop one reader), not a long-running part: a plain thread.
         t = threading.Thread(target=self._stop_reader, args=(entry,), name=f"stop-{entry.config.id}", daemon=True)
         t.start()
         return t
@@ -316,7 +312,7 @@ class CameraManager:
                         exc)
             return None
 
-    def _watch(self) -> None:
+    def _run(self) -> None:
         pubsub = self._subscribe()
         last_poll = time.monotonic()
         last_subscribe = last_poll
