@@ -82,7 +82,7 @@ def test_a_low_lane_case_seen_again_with_a_trusted_sighting_moves_to_the_wall(sv
 
 
 def test_the_desk_puts_the_most_uncertain_scores_first(svc: PageServices, settings: Settings) -> None:
-    threshold = settings.learning.review_threshold  # 0.2
+    threshold = settings.learning.review_threshold  # 0.1
     scores = {_case(svc, 1, 0.95): 0.95, _case(svc, 2, 0.21): 0.21, _case(svc, 3, None): None,
               _case(svc, 4, 0.55): 0.55, _case(svc, 5, 0.3): 0.3}
     now = START + timedelta(hours=1)
