@@ -234,7 +234,7 @@
     var r = root();
     var c = current;
     setText("gw-focus-case", c.caseId ? c.caseId.slice(0, 8) : words("noCase"));
-    if (c.caseId) { r.setAttribute("data-case-id", c.caseId); } else { r.removeAttribute("data-case-id"); }
+    if (c.caseId) { r.setAttribute("data-focus-case", c.caseId); } else { r.removeAttribute("data-focus-case"); }
   }
 
   function toDesk() {
@@ -264,8 +264,8 @@
     setText("gw-focus-time", a ? clockTime(a.detected_at) : "");
     setText("gw-focus-grid", a ? gridPath(a.grid_code) : "—");
     setText("gw-focus-position", position(a));
-    r.setAttribute("data-camera", current.cameraId);
-    if (a) { r.setAttribute("data-alert-id", a.id); } else { r.removeAttribute("data-alert-id"); }
+    r.setAttribute("data-focus-camera", current.cameraId);
+    if (a) { r.setAttribute("data-focus-alert", a.id); } else { r.removeAttribute("data-focus-alert"); }
     showCase();
     startLive();
     if (a) { startAlertPane(a); resolveCase(); }
@@ -287,7 +287,7 @@
     r.classList.remove("gw-focus-on", "gw-focus-pin");
     var keys = part("gw-focus-keys");
     if (keys) { keys.classList.remove("gw-focus-waiting"); }
-    ["data-camera", "data-alert-id", "data-case-id"].forEach(function (k) { r.removeAttribute(k); });
+    ["data-focus-camera", "data-focus-alert", "data-focus-case"].forEach(function (k) { r.removeAttribute(k); });
     current = null;
   }
 

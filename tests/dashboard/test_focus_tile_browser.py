@@ -48,7 +48,8 @@ const box = q('.gw-focus-box svg');
 const rect = q('.gw-focus-rect');
 return {
   on: r.classList.contains('gw-focus-on') && r.offsetParent !== null, text: r.innerText,
-  camera: r.getAttribute('data-camera'), alert: r.getAttribute('data-alert-id'), caseId: r.getAttribute('data-case-id'),
+  camera: r.getAttribute('data-focus-camera'), alert: r.getAttribute('data-focus-alert'),
+  caseId: r.getAttribute('data-focus-case'),
   preview: q('.gw-focus-preview').naturalWidth > 0 && !!q('.gw-focus-preview').getAttribute('src'),
   previewSrc: q('.gw-focus-preview').getAttribute('src'),
   snapshot: q('.gw-focus-snapshot').naturalWidth,
