@@ -54,6 +54,7 @@ from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame, GpsFix
 from ingest.clock import RESET_AFTER_S, StreamClock
 from ingest.gps import GpsSource
+from ingest.pictures import whole_pictures
 from ingest.probe import await_source
 
 log = logging.getLogger(__name__)
@@ -369,7 +370,8 @@ class CameraReader:
                 self._last_picture_mono = time.monotonic()
             bad_packets = 0
             catching_up = False
-            for packet in container.demux(stream):
+            # One packet per picture (``ingest.pictures``): a keyframe whose slices came apart is decoded once, whole.
+            for packet in whole_pictures(container.demux(stream), stream.codec_context.name, self._where):
                 if self._stop.is_set():
                     break
                 if self._reconnect.is_set():
@@ -394,7 +396,7 @@ class CameraReader:
                 else:
                     catching_up = arrival - wall > CATCH_UP_S
                 try:
-                    frames = packet.decode()
+                    frames = stream.decode(packet)  # a joined packet belongs to no stream of its own
                 except av.error.InvalidDataError:
                     # A lost or damaged packet (UDP, a camera hiccup) spoils a picture, not the connection.
                     bad_packets += 1

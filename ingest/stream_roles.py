@@ -19,7 +19,6 @@ stream's pixels.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -30,10 +29,12 @@ import av.error
 import numpy as np
 import numpy.typing as npt
 
+from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState
 from ingest.clock import RESET_AFTER_S, StreamClock
 from ingest.gps import GpsSource
+from ingest.pictures import whole_pictures
 from ingest.probe import await_source
 from ingest.reader import FAST_OPEN_OPTIONS, FIRST_BACKOFF_S, STABLE_SESSION_S, CameraReader, PacketSink
 from ingest.recorder import ClipError, PacketBuffer
@@ -45,37 +46,26 @@ SNAPSHOT_BUFFER_S = 4.0
 HALF_FRAME_S = 0.02  # a main-stream picture up to this much after the wanted time is still "that" picture
 
 
-class MainStreamTap:
+class MainStreamTap(ThreadPart):
     """A packet-only connection to a camera's main stream, feeding ``packets``; reconnects for ever."""
 
     def __init__(self, camera: CameraSettings, ingest: IngestSettings, packets: PacketSink) -> None:
+        super().__init__(f"reader-main-{camera.id}")
         self.camera = camera
         self.ingest = ingest
         self.packets = packets
         self._where = f"camera {camera.id} main stream ({camera.url.masked})"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.size: tuple[int, int] | None = None  # the main stream's width and height, once connected
         self.connected = False
         self.packets_seen = 0
 
-    def start(self) -> MainStreamTap:
-        if self._thread is not None:
-            raise RuntimeError(f"{self._where}: already started")
-        self._thread = threading.Thread(target=self._run, name=f"reader-main-{self.camera.id}", daemon=True)
-        self._thread.start()
-        return self
-
     def request_stop(self) -> None:
+        """Start winding down now; ``stop()`` waits for it (a demux blocked in a network read ends within
+        ``ingest.stall_seconds``)."""
         self._stop.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop; a demux blocked in a network read ends within ``ingest.stall_seconds``."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("%s: still in a network read after %.1f s; left to exit", self._where, timeout)
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("%s: still in a network read after %.1f s; left to exit", self._where, timeout)
 
     def _run(self) -> None:
         backoff = FIRST_BACKOFF_S
@@ -119,7 +109,7 @@ class MainStreamTap:
             log.info("%s: connected (%s %dx%d, stream copy only)", self._where, stream.codec_context.name,
                      *self.size)
             try:
-                for packet in container.demux(stream):
+                for packet in whole_pictures(container.demux(stream), stream.codec_context.name, self._where):
                     if self._stop.is_set():
                         break
                     if packet.size == 0:
