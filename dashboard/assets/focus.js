@@ -5,7 +5,9 @@
  * JPEG at the workers' rate), beside the alert's pre-roll clip looping under its detection box (its snapshot
  * until the clip is written), with the grid, the position and the case. D opens the case on the desk, Esc
  * releases the tile and its stream. An operator can also pin any camera to the tile (the ⤢ on each tile).
- * A newer urgent alert takes the tile over; alerts older than config.maxAgeS (replayed after a reconnect) don't.
+ * A newer urgent alert takes the tile over; alerts older than config.maxAgeS (replayed after a reconnect) don't, nor
+ * for config.quietS a new sighting of a problem the operator released (same category within config.samePlaceM, or
+ * the same camera when either has no position): a patrol car's next lap past it bumps its queue item only.
  *
  * The tile is plain DOM filled in here, like the queue in wall.js: Dash renders its frame once and never updates
  * it. The words come from the config store (the page's catalogue); times are shown in the city's zone.
@@ -25,6 +27,7 @@
   var locale = {};
   var current = null;  // {kind: "alert"|"pin", cameraId, alert, caseId, deskWanted, seq}
   var seen = new Set();
+  var released = [];  // {alert, at}: alarms the operator let go
   var queue = [];
   var openSeq = 0;
   // When each alarm's tile was on screen and showed its first camera frame (Unix ms; tests and bench/focus_bench).
@@ -42,6 +45,22 @@
   function recent(a) {
     var at = Date.parse(a.detected_at);
     return !isNaN(at) && Date.now() - at <= (cfg.maxAgeS || 300) * 1000;
+  }
+
+  function metres(a, b) {
+    var r = Math.PI / 180, x = (b.lon - a.lon) * r * Math.cos((a.lat + b.lat) * r / 2), y = (b.lat - a.lat) * r;
+    return Math.sqrt(x * x + y * y) * 6371009;
+  }
+
+  function releasedLately(a) {
+    var since = Date.now() - (cfg.quietS || 0) * 1000;
+    released = released.filter(function (r) { return r.at >= since; });
+    return released.some(function (r) {
+      var b = r.alert;
+      if (b.category !== a.category) { return false; }
+      if (a.lat == null || b.lat == null) { return a.camera_id === b.camera_id; }
+      return metres(a, b) <= (cfg.samePlaceM || 30);
+    });
   }
 
   function cameraName(cid) {
@@ -279,9 +298,11 @@
     });
   }
 
-  function release() {
+  /* ``byOperator``: Esc or the button (a newer alarm taking the tile over is not the operator letting go). */
+  function release(byOperator) {
     var r = root();
     if (!current || !r) { return; }
+    if (byOperator === true && current.alert) { released.push({ alert: current.alert, at: Date.now() }); }
     stopLive();
     stopAlertPane();
     r.classList.remove("gw-focus-on", "gw-focus-pin");
@@ -302,7 +323,7 @@
     var tag = (el.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select" || el.isContentEditable) { return; }
     if (e.ctrlKey || e.metaKey || e.altKey) { return; }
-    if (e.key === "Escape") { release(); e.preventDefault(); }
+    if (e.key === "Escape") { release(true); e.preventDefault(); }
     if (e.key === "d" || e.key === "D") { toDesk(); e.preventDefault(); }
   });
 
@@ -311,7 +332,7 @@
     if (!t || !t.closest || !cfg) { return; }
     var pinButton = t.closest(".gw-cam-pin");
     if (pinButton) { pin(pinButton.getAttribute("data-pin")); return; }
-    if (t.closest(".gw-focus-release")) { release(); return; }
+    if (t.closest(".gw-focus-release")) { release(true); return; }
     if (t.closest(".gw-focus-desk")) { toDesk(); }
   });
 
@@ -361,7 +382,7 @@
         ((inbox && inbox.alerts) || []).forEach(function (a) {
           if (!a || !a.id || seen.has(a.id)) { return; }
           seen.add(a.id);
-          if (urgent(a) && recent(a)) { alarm = a; }
+          if (urgent(a) && recent(a) && !releasedLately(a)) { alarm = a; }
         });
         if (seen.size > 2000) { seen = new Set(Array.from(seen).slice(-1000)); }
         if (alarm) { open({ kind: "alert", cameraId: alarm.camera_id, alert: alarm }); }

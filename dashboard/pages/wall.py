@@ -494,6 +494,9 @@ URGENT_PRIORITY = 1
 FOCUS_MAX_AGE_S = 300
 # The alert's clip is written a few seconds after it (the pre-roll plus the seconds after): asked for this often.
 CLIP_POLL_MS = 2000
+# A problem the operator released does not take the screen again for this long when seen again (a patrol car's
+# next lap past it); its sightings still bump its queue item.
+RELEASED_QUIET_S = 600
 DESK_PATH = "/desk"
 
 
@@ -523,7 +526,9 @@ def focus_texts(t: Translator) -> dict[str, str]:
 def focus_config(t: Translator) -> dict[str, Any]:
     return {"root": ids.FOCUS, "urgent": urgent_categories(), "maxAgeS": FOCUS_MAX_AGE_S,
             "clipPollMs": CLIP_POLL_MS, "alertsUrl": "/api/alerts?limit=50", "videoUrl": "/video/",
-            "deskUrl": DESK_PATH, "texts": focus_texts(t)}
+            "deskUrl": DESK_PATH, "quietS": RELEASED_QUIET_S,
+            # "The same problem" as the case consumer reckons it: same category within cases.dedup_distance_m.
+            "samePlaceM": current().settings.cases.dedup_distance_m, "texts": focus_texts(t)}
 
 
 def focus_stores(t: Translator) -> list[dcc.Store]:

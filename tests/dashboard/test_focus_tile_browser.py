@@ -1,10 +1,12 @@
 """The wall's focus tile in headless Chromium, alerts published the real way (database row, then the Redis alerts
 stream, pushed to the page): an urgent alarm takes the screen with its camera, the case's grid and position and
-its pre-roll clip under its box; D opens its case on the desk, Esc releases it; a non-urgent alert only joins the
-queue; an operator pins a camera to the tile; a camera without a tile on this wall gets no picture, and says so; the
-live stream of an RTSP camera plays in the tile (assets/live.js) and Esc releases it on the server."""
+its pre-roll clip under its box; Esc releases it (and the same problem seen again does not take the screen back);
+D opens its case on the desk; a non-urgent alert only joins the queue; an operator pins a camera to the tile; a
+camera without a tile on this wall gets no picture, and says so; the live stream of an RTSP camera plays in the tile
+(assets/live.js) and Esc releases it on the server."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-from wall_testing import ingest_alerts
+from wall_testing import IN_GRID_2, ingest_alerts
 
 from alerts.repository import Repository
 from alerts.workflow import Role
@@ -25,7 +27,8 @@ from bench.timecode_source import TimecodeCamera
 from dashboard import ids, queries
 from dashboard import pages_ids as page_ids
 from dashboard.server import DashboardServer
-from gridwatch import media
+from gridwatch import keys, media
+from gridwatch.events import alert_to_stream
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import Alert, CameraState
@@ -35,6 +38,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "focus-password-1"
 # The store_alert fixture's grid (410105001001001), by name from office down, as the demo map names it.
 GRID_PATH = "花园路街道 › 纬五路社区 › 纬五路社区第1网格"
+OTHER_GRID = "410105001001002"  # where IN_GRID_2 lies
 # A loaded 2-core CI machine: the tile opens here within 0.5 s of the stream entry, the clip within a poll (2 s).
 TIMEOUT_S = 20
 
@@ -105,7 +109,7 @@ def _write_clip(settings: Settings, shared_dir: Path, alert: Alert) -> None:
 def test_an_urgent_alarm_takes_the_screen_esc_releases_it_and_d_opens_its_case_on_the_desk(
     dashboard: DashboardServer, store_alert: Callable[..., Alert], publish_camera: Callable[..., CameraState],
     jpeg: Callable[..., bytes], browser: webdriver.Chrome, repo: Repository, settings: Settings,
-    shared_dir: Path,
+    shared_dir: Path, make_alert: Callable[..., Alert], redis_client: Any,
 ) -> None:
     assert queries.priority("0502") == 1  # "Urgent": vagrancy and begging, someone may need help
     publish_camera("car-1", "巡逻车 豫A·G2024", preview=jpeg("bus.jpg", 640))
@@ -144,8 +148,16 @@ def test_an_urgent_alarm_takes_the_screen_esc_releases_it_and_d_opens_its_case_o
     assert not released["previewSrc"] and not released["clip"] and not released["camera"]
     assert browser.execute_script("return window.GridWatchFocus.current();") is None
 
-    # The next alarm: once the case consumer has stored it, D opens its case on the desk.
-    again = store_alert(category="0502", camera_id="park-east", snapshot="zidane.jpg")
+    # The same problem seen again (another camera, the same place): released a moment ago, it stays in the queue.
+    same = store_alert(category="0502", camera_id="park-east", snapshot="zidane.jpg")
+    _wait(browser, lambda d: d.execute_script("return window.GridWatchFocus.seen(arguments[0]);", same.id))
+    assert not _focus(browser)["on"]
+
+    # An alarm at another place: once the case consumer has stored it, D opens its case on the desk.
+    again = dataclasses.replace(make_alert(category="0502", camera_id="park-east", grid_code=OTHER_GRID),
+                                lat=IN_GRID_2[0], lon=IN_GRID_2[1])
+    assert repo.add_alert(again, event_id=f"ev-{again.id}", snapshot_path=None)  # as the alert sink does
+    redis_client.xadd(keys.ALERTS_STREAM, alert_to_stream(again))  # type: ignore[arg-type]
     _wait(browser, lambda d: _focus(d)["alert"] == again.id)
     case_id = ingest_alerts(repo, settings, again)[0]
     _wait(browser, lambda d: _focus(d)["caseId"] == case_id)
