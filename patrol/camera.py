@@ -6,10 +6,10 @@ whatever the link does, and the publisher reconnects on its own.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from gridwatch.loop import ThreadPart
 from patrol.detect import DetectStream
 from patrol.publisher import LivePublisher
 from patrol.segments import SegmentRecorder, SegmentStore
@@ -45,8 +45,9 @@ class CameraHealth:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
-class CameraPipeline:
+class CameraPipeline(ThreadPart):
     def __init__(self, feed: CameraFeed, settings: PatrolSettings, store: SegmentStore) -> None:
+        super().__init__(f"patrol-cam-{feed.id}")
         self.feed = feed
         live = settings.live_for(feed)
         self.publisher = LivePublisher(feed.id, settings.publish_url(feed), live, settings.relay_transport,
@@ -54,34 +55,29 @@ class CameraPipeline:
         self.recorder = SegmentRecorder(feed.id, store, settings.recording.segment_seconds)
         # The command centre's vision reads this one (its detect_url); None: the main stream only.
         self.detect = DetectStream(feed, settings) if feed.detect_source or feed.detect_encode else None
-        self._stop = threading.Event()  # shared with the source: it also ends a file's real-time pacing wait
+        # The loop's stop event, shared with the source: it also ends a file's real-time pacing wait.
         self.source = CameraSource(feed, self._stop, settings.uplink.rtsp_timeout_seconds)
         self.packets = 0
         self.reopens = 0
         self.reading = False
         self.last_error: str | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self) -> CameraPipeline:
-        self._stop.clear()
         self.publisher.start()
         if self.detect is not None:
             self.detect.start()
-        self._thread = threading.Thread(target=self._run, name=f"patrol-cam-{self.feed.id}", daemon=True)
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("camera %s: reader did not stop within %.0f s", self.feed.id, timeout)
-            self._thread = None
+    def stop(self, timeout: float = 10.0) -> bool:
+        ended = super().stop(timeout)
         self.recorder.close()
         self.publisher.stop(timeout)
         if self.detect is not None:
             self.detect.stop(timeout)
+        return ended
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("camera %s: reader did not stop within %.0f s", self.feed.id, timeout)
 
     def _run(self) -> None:
         backoff = 1.0

@@ -8,8 +8,8 @@ publisher's substream mode at ``detect_width``). The main stream's recording and
 from __future__ import annotations
 
 import logging
-import threading
 
+from gridwatch.loop import ThreadPart
 from patrol.publisher import LivePublisher
 from patrol.settings import CameraFeed, PatrolSettings
 from patrol.source import CameraSource, SourceError, SourcePacket
@@ -19,40 +19,34 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0
 
 
-class DetectStream:
+class DetectStream(ThreadPart):
     """``offer(p)`` with the main stream's packets (used when encoding); ``start()``/``stop()``; ``publisher``."""
 
     def __init__(self, feed: CameraFeed, settings: PatrolSettings) -> None:
+        super().__init__(f"patrol-detect-{feed.id}")
         live = settings.live_for(feed)
         self.feed = feed
         if feed.detect_source is not None:
             live = live.model_copy(update={"mode": "copy"})
             own = feed.model_copy(update={"source": feed.detect_source, "kind": "rtsp"})
-            self._stop = threading.Event()
             self.source: CameraSource | None = CameraSource(own, self._stop, settings.uplink.rtsp_timeout_seconds)
         else:
             live = live.model_copy(update={"mode": "substream", "width": feed.detect_width})
-            self._stop = threading.Event()
             self.source = None
         self.publisher = LivePublisher(f"{feed.id}-detect", settings.detect_publish_url(feed), live,
                                        settings.relay_transport, settings.uplink.retry_seconds,
                                        settings.uplink.rtsp_timeout_seconds)
-        self._thread: threading.Thread | None = None
 
     def start(self) -> DetectStream:
-        self._stop.clear()
         self.publisher.start()
-        if self.source is not None:
-            self._thread = threading.Thread(target=self._run, name=f"patrol-detect-{self.feed.id}", daemon=True)
-            self._thread.start()
+        if self.source is not None:  # an encoded stream is fed by the camera's thread through offer(): no thread
+            super().start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def stop(self, timeout: float = 10.0) -> bool:
+        ended = super().stop(timeout)
         self.publisher.stop(timeout)
+        return ended
 
     def offer(self, p: SourcePacket) -> None:
         """A main-stream packet: encoded into the detection stream unless the camera sends its own."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import logging
 import queue
-import threading
 import time
 from fractions import Fraction
 from typing import Any
@@ -25,6 +24,7 @@ import av.error
 from av.codec.context import CodecContext
 from av.container import OutputContainer
 
+from gridwatch.loop import ThreadPart
 from gridwatch.secrets import mask_url
 from patrol.settings import LiveSettings
 from patrol.source import SourcePacket, StreamInfo
@@ -42,11 +42,12 @@ class LiveState:
     STOPPED = "stopped"
 
 
-class LivePublisher:
+class LivePublisher(ThreadPart):
     """``offer(packet)`` from the camera thread; ``start()``/``stop()``; ``state`` and counters for health."""
 
     def __init__(self, camera_id: str, url: str, live: LiveSettings, transport: str, retry_seconds: float,
                  timeout_seconds: float) -> None:
+        super().__init__(f"patrol-live-{camera_id}")
         self.camera_id = camera_id
         self._url = url
         self.shown = mask_url(url)
@@ -63,8 +64,6 @@ class LivePublisher:
         self.live_since: float | None = None
         self.down_since: float | None = None
         self._queue: queue.Queue[SourcePacket] = queue.Queue(QUEUE_PACKETS)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._out: OutputContainer | None = None
         self._stream: Any = None
         self._info: StreamInfo | None = None
@@ -77,21 +76,14 @@ class LivePublisher:
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._window_bytes = 0
 
-    def start(self) -> LivePublisher:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"patrol-live-{self.camera_id}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("camera %s: live publisher did not stop within %.0f s", self.camera_id, timeout)
-            self._thread = None
+    def stop(self, timeout: float = 10.0) -> bool:
+        ended = super().stop(timeout)
         self._close()
         self.state = LiveState.STOPPED
+        return ended
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("camera %s: live publisher did not stop within %.0f s", self.camera_id, timeout)
 
     @property
     def source_kbps(self) -> float | None:
