@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from gridwatch.loop import ThreadPart
 from gridwatch.types import GpsFix
 from ingest.gps import route
 from patrol.nmea import NmeaParser, NmeaStats
@@ -51,12 +52,13 @@ def fix_from_payload(d: dict[str, Any]) -> GpsFix:
                   heading=d.get("heading"), speed=d.get("speed"))
 
 
-class GpsFeed:
+class GpsFeed(ThreadPart):
     """Base: a thread calling ``_run_once`` until stopped; subclasses produce fixes through ``_emit``."""
 
     name = "gps"
 
     def __init__(self, settings: GpsSettings, sink: FixSink) -> None:
+        super().__init__(f"patrol-{self.name}")
         self.settings = settings
         self._sink = sink
         self.stats = NmeaStats()
@@ -64,24 +66,14 @@ class GpsFeed:
         self.last_error: str | None = None
         self.last_fix: GpsFix | None = None
         self._last_emit: float | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> GpsFeed:
-        if self._thread is not None:
+        if self._thread is not None:  # the feed's own error type: what the agent catches from a feed
             raise GpsSourceError(f"{self.name} feed already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name=f"patrol-{self.name}", daemon=True)
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("%s feed did not stop within %.0f s", self.name, timeout)
-            self._thread = None
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("%s feed did not stop within %.0f s", self.name, timeout)
 
     def _emit(self, fix: GpsFix) -> None:
         t = fix.time.timestamp()
@@ -96,7 +88,7 @@ class GpsFeed:
         except Exception:  # a full disk must not kill the GPS thread; the next fix tries again
             log.exception("GPS fix at %s could not be stored", fix.time.isoformat())
 
-    def _loop(self) -> None:
+    def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self._run_once()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gridwatch.loop import ThreadPart
 from gridwatch.secrets import mask_url
 from patrol.store import CarStore, Item, StoreError
 
@@ -82,11 +83,12 @@ def _json(raw: bytes) -> dict[str, Any]:
 SendBatch = Callable[[list[Item]], tuple[list[int], list[tuple[int, str]]]]
 
 
-class OutboxSender:
+class OutboxSender(ThreadPart):
     """A thread sending the ``kind`` items of ``store`` with ``send`` until ``stop()``."""
 
     def __init__(self, store: CarStore, kind: str, send: SendBatch, batch_max: int, interval_seconds: float,
                  retry_seconds: float, keep_refused: bool = True) -> None:
+        super().__init__(f"patrol-send-{kind}")
         self.store = store
         self.keep_refused = keep_refused
         self.kind = kind
@@ -100,24 +102,15 @@ class OutboxSender:
         self.link_up: bool | None = None  # None until the first attempt
         self.last_error: str | None = None
         self.last_sent_at: float | None = None
-        self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> OutboxSender:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name=f"patrol-send-{self.kind}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
+    def stop(self, timeout: float = 10.0) -> bool:
+        self._stop.set()  # before the wake-up: the woken loop must see it, or it sleeps a whole interval again
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("%s sender did not stop within %.0f s", self.kind, timeout)
-            self._thread = None
+        return super().stop(timeout)
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("%s sender did not stop within %.0f s", self.kind, timeout)
 
     def wake(self) -> None:
         """Send now instead of at the next interval (a crew report should not wait)."""
@@ -126,7 +119,7 @@ class OutboxSender:
     def pending(self) -> int:
         return self.store.pending(self.kind)
 
-    def _loop(self) -> None:
+    def _run(self) -> None:
         while not self._stop.is_set():
             wait = self.step()
             if wait > 0:
