@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from gridwatch.loop import ThreadPart
 from gridwatch.media import clip_relpath
 from gridwatch.settings import RecordingSettings
 from ingest.recorder import ClipError, Recorder
@@ -47,10 +48,11 @@ def _fail(future: Future[Path], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
-class ClipService:
+class ClipService(ThreadPart):
     """``ClipService(recorder, media_dir, settings).start()``; ``request(...)`` -> ``Future[Path]``; ``stop()``."""
 
     def __init__(self, recorder: Recorder, media_dir: Path, settings: RecordingSettings, writers: int = 2) -> None:
+        super().__init__("clip-scheduler")
         self._recorder = recorder
         self.media_dir = Path(media_dir)
         self._settings = settings
@@ -58,8 +60,6 @@ class ClipService:
         self._jobs: list[_Job] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     @staticmethod
@@ -68,22 +68,16 @@ class ClipService:
         return clip_relpath(alert_id, at)
 
     def start(self) -> ClipService:
-        if self._thread is not None:
-            raise RuntimeError("clip service already started")
-        self._stop.clear()
-        self._pool = ThreadPoolExecutor(self._writers, thread_name_prefix="clip-writer")
-        self._thread = threading.Thread(target=self._run, name="clip-scheduler", daemon=True)
-        self._thread.start()
-        return self
+        if self._pool is None:  # a new one after each stop, which shuts it down
+            self._pool = ThreadPoolExecutor(self._writers, thread_name_prefix="clip-writer")
+        return super().start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
         """Stop: pending requests fail with ClipError; clips being written are finished first."""
         self._stop.set()
         with self._cond:
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+            self._cond.notify_all()  # the scheduler waits on the condition, not on the stop event
+        ended = super().stop(timeout)
         with self._cond:
             pending, self._jobs = self._jobs, []
         for job in pending:
@@ -91,6 +85,7 @@ class ClipService:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        return ended
 
     @property
     def pending(self) -> int:
