@@ -33,6 +33,7 @@ from alerts.db import write_transaction
 from alerts.health import PartHealth
 from alerts.models import OutboxRow, utc_now
 from alerts.redis_clients import fail_fast_client
+from gridwatch.loop import ThreadPart
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _describe_server(client: redis.Redis) -> str:
     return str(kw.get("path") or f"{kw.get('host', '?')}:{kw.get('port', '?')}")  # never the password
 
 
-class OutboxRelay:
+class OutboxRelay(ThreadPart):
     """Publishes pending outbox rows; ``start()`` runs it in a thread, ``flush()`` does it once, synchronously.
 
     ``confirm_group`` is the consumer group that confirms rows (its consumer sets ``confirmed_at``); None when no
@@ -93,6 +94,7 @@ class OutboxRelay:
         lease_s: float = 30.0,
         linger_s: float = 0.01,
     ) -> None:
+        super().__init__("outbox-relay")
         self._engine = engine
         self._client = fail_fast_client(redis_source)
         self._server = _describe_server(self._client)
@@ -106,8 +108,6 @@ class OutboxRelay:
         self._linger_s = linger_s
         self._lock = threading.Lock()  # one flush at a time in this process
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._backoff_s = 0.0
         self._retry_at = 0.0  # monotonic time before which an inline publish is not tried
         self._down_since: float | None = None
@@ -121,27 +121,20 @@ class OutboxRelay:
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self) -> OutboxRelay:
         if self.running:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._thread.start()
-        return self
+            return self  # starting a running relay again is harmless, not a mistake
+        return super().start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+    def stop(self, timeout: float = 5.0) -> bool:
+        self._stop.set()  # before the wake-up: the woken loop must see it, or it waits a whole poll again
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("outbox relay did not stop within %.1f s", timeout)
-            self._thread = None
+        ended = super().stop(timeout)
         self._client.close()
+        return ended
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("outbox relay did not stop within %.1f s", timeout)
 
     def health(self) -> PartHealth:
         try:
