@@ -1,5 +1,6 @@
 """The desk's low-priority lane in headless Chromium: the doubted alert waits under the queue, counted, with its
-score; one key (p) promotes it to the wall's queue. Screenshot in tests/artifacts/desk_low_lane_zh.png."""
+score; one key (p) promotes it to the wall's queue. And the replay page's reason picker: a supervisor's reject
+keeps the reason picked. Screenshot in tests/artifacts/desk_low_lane_zh.png."""
 from __future__ import annotations
 
 import uuid
@@ -12,9 +13,12 @@ import redis
 from auth_testing import add_user, login_browser
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from alerts import verdicts
 from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.repository import Repository
@@ -98,3 +102,23 @@ def test_the_low_lane_shows_under_the_queue_and_p_promotes_the_picked_alert_to_t
     assert CaseBook(repo.engine, router).get(doubted).lane == "wall"
     on_wall = {i["case_id"] for i in wall_data.case_queue(repo.engine, router, None, datetime.now(UTC))}
     assert on_wall == {trusted, doubted}
+
+
+def test_a_supervisor_rejects_on_the_replay_page_with_a_reason_from_the_list(
+    server: DashboardServer, repo: Repository, browser: webdriver.Chrome
+) -> None:
+    add_user(repo, "sup1", PASSWORD, Role.SUPERVISOR, display_name="值班长 王强")
+    case_id = _case(repo, 1, 0.3, "wall")
+    [sighting] = CaseBook(repo.engine, GridRouter(repo.list_grids())).sightings(case_id)
+    login_browser(browser, server.url, "sup1", PASSWORD, next_path="/replay")
+    hit = f'.gw-replay-hit[data-alert-id="{sighting.alert_id}"]'
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, hit))
+    browser.find_element(By.CSS_SELECTOR, hit).click()
+    _wait(browser, lambda d: d.find_elements(By.ID, ids.REPLAY_REASON))
+    browser.find_element(By.ID, ids.REPLAY_REASON).click()
+    ActionChains(browser).send_keys("长椅休息").send_keys(Keys.ENTER).perform()  # typed into the open list
+    _wait(browser, lambda d: "长椅休息" in d.find_element(By.ID, ids.REPLAY_REASON).text)
+    browser.find_element(By.CSS_SELECTOR, '[id*="reject"]').click()
+    _wait(browser, lambda d: "已驳回" in d.find_element(By.ID, ids.REPLAY_MESSAGE).text)
+    [v] = verdicts.of_case(repo.engine, case_id)
+    assert (v.real, v.reason, v.actor) == (False, "bench_rest", "sup1")
