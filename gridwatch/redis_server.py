@@ -20,6 +20,8 @@ from pathlib import Path
 
 import redis
 
+from gridwatch.loop import ThreadPart
+
 log = logging.getLogger(__name__)
 
 RESTART_EVERY_S = 0.5  # a server that will not start again is retried this often (the port may still be held)
@@ -35,11 +37,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class EmbeddedRedis:
-    """``with EmbeddedRedis() as r: r.url`` — a real redis-server process (in memory unless ``data_dir``)."""
+class EmbeddedRedis(ThreadPart):
+    """``with EmbeddedRedis() as r: r.url`` — a real redis-server process (in memory unless ``data_dir``); the
+    thread is its supervisor, only with ``supervise``."""
 
     def __init__(self, port: int | None = None, binary: str | None = None, *, data_dir: Path | None = None,
                  supervise: bool = False) -> None:
+        super().__init__("redis-supervisor")
         self.port = port or free_port()
         self.binary = binary or shutil.which("redis-server") or "/usr/bin/redis-server"
         self.data_dir = data_dir
@@ -47,9 +51,7 @@ class EmbeddedRedis:
         self.restarts = 0  # times the supervisor brought a dead server back
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._stopping = threading.Event()
         self._lock = threading.Lock()  # one start at a time (the supervisor's and stop's)
-        self._supervisor: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -78,14 +80,13 @@ class EmbeddedRedis:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         elif self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="gridwatch-redis-")
-        self._stopping.clear()
+        self._stop.clear()  # before the spawn: the supervisor's stop event also tells a dying server from a stop
         with self._lock:
             self._spawn(timeout)
         log.info("started private redis-server on %s%s", self.url,
                  f" (append-only file in {self.data_dir})" if self.data_dir is not None else "")
-        if self.supervise and self._supervisor is None:
-            self._supervisor = threading.Thread(target=self._watch, name="redis-supervisor", daemon=True)
-            self._supervisor.start()
+        if self.supervise and self._thread is None:
+            super().start()
         return self
 
     def _spawn(self, timeout: float) -> None:
@@ -124,22 +125,22 @@ class EmbeddedRedis:
         info = client.info("persistence")
         return not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled")
 
-    def _watch(self) -> None:
+    def _run(self) -> None:
         """Supervisor: wait for the server to exit; unless stopping, start it again on the same port."""
-        while not self._stopping.is_set():
+        while not self._stop.is_set():
             proc = self._proc
             if proc is None:
                 return
             code = proc.wait()  # also reaps it: no zombie is left behind
-            if self._stopping.is_set():
+            if self._stop.is_set():
                 return
             log.error("private redis-server on port %d died (exit status %s); restarting it", self.port, code)
             if proc.stderr is not None:
                 proc.stderr.close()
-            while not self._stopping.is_set():
+            while not self._stop.is_set():
                 try:
                     with self._lock:
-                        if self._stopping.is_set():
+                        if self._stop.is_set():
                             return
                         self._spawn(timeout=10.0)
                         self.restarts += 1
@@ -147,7 +148,7 @@ class EmbeddedRedis:
                     break
                 except RedisServerError as exc:
                     log.error("private redis-server did not restart: %s; retrying", exc)
-                    self._stopping.wait(RESTART_EVERY_S)
+                    self._stop.wait(RESTART_EVERY_S)
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes]) -> None:
@@ -161,18 +162,17 @@ class EmbeddedRedis:
         if proc.stderr is not None:
             proc.stderr.close()
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def stop(self, timeout: float = 5.0) -> bool:
+        self._stop.set()  # before the server ends: the supervisor must not take its exit for a crash
         with self._lock:
             proc, self._proc = self._proc, None
             if proc is not None:
                 self._terminate(proc)
-        if self._supervisor is not None:
-            self._supervisor.join(5)
-            self._supervisor = None
+        ended = super().stop(timeout)  # the supervisor wakes from the server's exit
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+        return ended
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
