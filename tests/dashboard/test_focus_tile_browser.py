@@ -99,6 +99,12 @@ def _key(browser: webdriver.Chrome, key: str) -> None:
     browser.find_element(By.TAG_NAME, "body").send_keys(key)
 
 
+def _assert_console_clean(browser: webdriver.Chrome) -> None:
+    """No error or warning in the page's console (a failed frame, a refused clip, a script error)."""
+    problems = [e for e in browser.get_log("browser") if e.get("level") in ("WARNING", "SEVERE")]
+    assert not problems, problems
+
+
 def _write_clip(settings: Settings, shared_dir: Path, alert: Alert) -> None:
     """What the clip writer does a few seconds after the alert: the pre-roll clip under media/clips/."""
     path = settings.media_dir / media.clip_relpath(alert.id, alert.detected_at)
@@ -167,6 +173,7 @@ def test_an_urgent_alarm_takes_the_screen_esc_releases_it_and_d_opens_its_case_o
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'.gw-desk-item-on[data-case-id="{case_id}"]'))
     _wait(browser, lambda d: d.find_elements(By.ID, page_ids.DESK_ASSIGN))
     assert "流浪乞讨" in browser.find_element(By.ID, page_ids.DESK_DETAIL).text
+    _assert_console_clean(browser)
 
 
 def test_a_non_urgent_alert_only_joins_the_queue_and_an_operator_pins_a_camera(
@@ -207,8 +214,7 @@ def test_a_non_urgent_alert_only_joins_the_queue_and_an_operator_pins_a_camera(
         "return performance.getEntriesByType('resource').some(e => e.name.indexOf('/video/car-9.jpg') >= 0);")
     _key(browser, Keys.ESCAPE)
     _wait(browser, lambda d: not _focus(d)["on"])
-    errors = [e for e in browser.get_log("browser") if e.get("level") in ("WARNING", "SEVERE")]
-    assert not errors, errors
+    _assert_console_clean(browser)
 
 
 @pytest.fixture()
@@ -253,5 +259,6 @@ def test_the_alarms_camera_plays_live_in_the_tile_and_esc_releases_its_stream(
         _key(browser, Keys.ESCAPE)
         _wait(browser, lambda d: not _focus(d)["on"])
         _wait(browser, lambda _d: live.upstreams().get("cam-live") == 1)  # the tile's stream stays, the focus's went
+        _assert_console_clean(browser)
     finally:
         dashboard.stop()
