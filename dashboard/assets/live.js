@@ -19,7 +19,7 @@
  *
  * The wall's tiles are handled here too: a tile plays live while it is on screen, its camera online and the tab
  * visible, at most config.maxTiles (dashboard.live_tiles) at once, the most recently shown first; the others keep
- * wall.js's preview JPEG. A tile's .gw-cam-video box with live video gets the class gw-live-on (assets/live.css
+ * wall.js's preview JPEG. A page too slow to decode them all plays fewer (see adjustBudget). A tile's .gw-cam-video box with live video gets the class gw-live-on (assets/live.css
  * hides its JPEG; the tile's own class list belongs to wall.js, which rewrites it with each camera state); one
  * whose codec the browser cannot play gets gw-live-unsupported and a notice in the page's language.
  *
@@ -453,8 +453,39 @@
   }
 
   var liveMax = null;
+  /* A page that cannot decode all its tiles (a weak PC, 16 tiles of 720p) keeps jumping to the live edge and shows
+   * every tile stuttering. It plays fewer instead: when its players jumped more than once per live tile in a
+   * STARVED_MS window, the budget drops by a quarter (the least recently shown tiles go back to the preview); after
+   * CALM_MS without a jump it grows by one again, up to dashboard.live_tiles. */
+  var STARVED_MS = 5000, CALM_MS = 60000;
+  var budget = { tiles: null, jumps: 0, windowAt: 0, calmSince: 0 };
+
+  function adjustBudget() {
+    var now = Date.now(), jumps = 0;
+    tiles.forEach(function (t) { jumps += t.handle.stats().jumps; });
+    if (budget.tiles === null) { budget.tiles = liveMax; budget.windowAt = budget.calmSince = now; }
+    var fresh = Math.max(0, jumps - budget.jumps);
+    budget.jumps = jumps;
+    if (fresh > 0) { budget.calmSince = now; }
+    budget.window = (budget.window || 0) + fresh;
+    if (now - budget.windowAt >= STARVED_MS) {
+      if (budget.window > Math.max(1, tiles.size) && budget.tiles > 1) {
+        budget.tiles = Math.max(1, budget.tiles - Math.ceil(budget.tiles / 4));
+        budget.calmSince = now;
+      }
+      budget.window = 0;
+      budget.windowAt = now;
+    }
+    if (now - budget.calmSince >= CALM_MS && budget.tiles < liveMax) {
+      budget.tiles += 1;
+      budget.calmSince = now;
+    }
+    return Math.min(budget.tiles, liveMax);
+  }
+
   function scan() {
     if (liveMax === null) { return; }
+    var allowed = adjustBudget();
     var wanted = [];
     document.querySelectorAll(".gw-cam[data-cam]").forEach(function (tile) {
       var cid = tile.getAttribute("data-cam");
@@ -467,11 +498,11 @@
         tile._gwShownAt = 0;
       }
     });
-    // At most liveMax players: the most recently shown tiles win, the least recently shown are released.
+    // At most `allowed` players: the most recently shown tiles win, the least recently shown are released.
     wanted.sort(function (a, b) { return b._gwShownAt - a._gwShownAt; });
-    var keep = new Set(wanted.slice(0, liveMax).map(function (tile) { return tile.getAttribute("data-cam"); }));
+    var keep = new Set(wanted.slice(0, allowed).map(function (tile) { return tile.getAttribute("data-cam"); }));
     Array.from(tiles.keys()).forEach(function (cid) { if (!keep.has(cid)) { release(cid); } });
-    wanted.slice(0, liveMax).forEach(function (tile) {
+    wanted.slice(0, allowed).forEach(function (tile) {
       var cid = tile.getAttribute("data-cam");
       if (!tiles.has(cid)) { start(tile, cid); }
     });
@@ -481,7 +512,12 @@
     if (!document.querySelector(".gw-cam[data-cam]")) { return; }
     if (liveMax === null) {
       liveMax = 0;
-      config().then(function (cfg) { texts = cfg.texts || {}; liveMax = Number(cfg.maxTiles) || 0; scan(); });
+      config().then(function (cfg) {
+        texts = cfg.texts || {};
+        liveMax = Number(cfg.maxTiles) || 0;
+        budget.tiles = null;
+        scan();
+      });
       return;
     }
     scan();
@@ -500,6 +536,8 @@
     supported: supported,
     /* wall.js asks before fetching a tile's preview JPEG: a tile showing live video needs none. */
     playing: function (tile) { return !!tile && !!tile.querySelector(".gw-cam-video.gw-live-on"); },
+    /* How many tiles the page plays at most now (dashboard.live_tiles, less while it cannot keep up). */
+    budget: function () { return budget.tiles === null ? liveMax : Math.min(budget.tiles, liveMax); },
     /* The wall's players now (tests, the benchmark): {camera id: player handle}. */
     wallPlayers: function () {
       var out = {};
