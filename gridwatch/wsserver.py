@@ -15,25 +15,29 @@ from typing import Any, Self
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from gridwatch.loop import ThreadPart
+
 log = logging.getLogger(__name__)
 
 ANY_HOST = ("0.0.0.0", "", "::")
 
 
-class WebsocketServerThread:
-    """``what`` names the part in messages; ``error`` is the exception type its callers catch."""
+class WebsocketServerThread(ThreadPart):
+    """``what`` names the part in messages; ``error`` is the exception type its callers catch.
+
+    The loop ends on the asyncio loop's own ``_stopping`` event (set from ``stop()``), not on ``_stop``.
+    """
 
     def __init__(
         self, host: str, port: int, *, what: str, thread_name: str, error: type[Exception] = RuntimeError,
         **serve_options: Any,
     ) -> None:
+        super().__init__(thread_name)
         self._host = host
         self._requested_port = port
         self._what = what
-        self._thread_name = thread_name
         self._error_type = error
         self._serve_options = {"close_timeout": 2, "ping_interval": 20, "ping_timeout": 20, **serve_options}
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -56,35 +60,34 @@ class WebsocketServerThread:
         return "127.0.0.1" if self._host in ANY_HOST else self._host
 
     def start(self, timeout: float = 10.0) -> Self:
-        if self._thread is not None:
+        if self._thread is not None:  # the part's own error type: what its callers catch
             raise self._error_type(f"{self._what} already started")
         self._ready.clear()
         self._error = None
         self._port = None
-        self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
-        self._thread.start()
+        super().start()
         if not self._ready.wait(timeout):
             raise self._error_type(f"{self._what} did not start within {timeout:.0f} s")
         if self._error is not None:
-            self._thread.join(timeout)
-            self._thread = None
+            super().stop(timeout)  # the loop has ended (or is ending) on the error
             raise self._error_type(
                 f"{self._what} could not listen on {self._host}:{self._requested_port}: {self._error}"
             ) from self._error
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
+    def stop(self, timeout: float = 10.0) -> bool:
+        loop, stopping = self._loop, self._stopping
+        if self._thread is None:
+            return True
         if loop is not None and stopping is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop may have just ended on its own
                 loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("%s thread did not end within %.0f s", self._what, timeout)
-        self._thread = None
+        ended = super().stop(timeout)
         self._port = None
+        return ended
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("%s thread did not end within %.0f s", self._what, timeout)
 
     # --- inside the loop thread -------------------------------------------------------------------
 
