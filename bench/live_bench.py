@@ -1,7 +1,7 @@
 """Benchmark of issue 17 item 1: live video in the wall's tiles (dashboard.live), in headless Chromium, loopback.
 
     .venv/bin/python -m bench.live_bench                    # Markdown on stdout, progress on stderr
-    .venv/bin/python -m bench.live_bench --latency-s 20 --cold 5 --warm 10 --tiles 16 --soak-s 120
+    .venv/bin/python -m bench.live_bench --latency-s 20 --cold 5 --warm 10 --tiles 16 --soak-s 120 --relay-s 60
 
 Everything is real: a private redis-server, the real DashboardServer (waitress, push and live websockets), Debian's
 chromium logged in through /login, and real RTSP cameras.
@@ -17,15 +17,20 @@ Measured:
 * N live tiles (default 16) on one wall for ``--soak-s`` seconds, each a camera of real street footage (1280x720,
   25 fps, the shared clip): frames presented per tile per second, stalls (a playing tile whose picture did not move
   for 1 s), jumps to the live edge, the page's JS heap at the start and the end; and the CPU of the relay (the live
-  server's loop and relay threads) per live tile, with the whole dashboard process's for comparison.
+  server's loop and relay threads) per relayed camera, with the whole dashboard process's for comparison. A page
+  too slow to decode every tile plays fewer (live.js's budget): the table says how many played at the end.
+* the relay alone: the same N cameras, each read by a websocket client thread that discards the bytes, no browser
+  competing for the CPU: % of a core per camera, frames delivered per camera per second.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -35,6 +40,7 @@ from typing import Any
 import redis
 from selenium import webdriver
 from selenium.webdriver.support.ui import WebDriverWait
+from websockets.sync.client import connect
 
 from alerts.workflow import Role
 from bench.cpu import thread_cpu
@@ -225,6 +231,40 @@ def soak(driver: webdriver.Chrome, settings: Settings, repo: Any, client: redis.
             wall.stop()
 
 
+def relay_only(cameras: int, seconds: float) -> dict[str, float]:
+    """The relay's CPU alone: ``cameras`` cameras of street footage, each read by one websocket client thread of
+    this process that discards what it gets (no browser to compete with)."""
+    with RtspTestServer(STREET, width=1280) as street:
+        cams = {f"street-{i:02d}": _camera(street.url, f"street-{i:02d}") for i in range(cameras)}
+        live = LiveServer(cams.get).start()
+        stop = threading.Event()
+        received = [0] * cameras
+
+        def viewer(k: int, cid: str) -> None:
+            with connect(f"ws://127.0.0.1:{live.port}/live/{cid}", max_size=None) as ws:
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        ws.recv(timeout=0.5)
+                        received[k] += 1
+
+        threads = [threading.Thread(target=viewer, args=(k, cid), daemon=True) for k, cid in enumerate(cams)]
+        try:
+            for t in threads:
+                t.start()
+            time.sleep(3)
+            got0, t0 = sum(received), time.monotonic()
+            cpu, relayed = _relay_cpu(live, seconds)
+            span = time.monotonic() - t0
+            got = sum(received) - got0
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(5)
+            live.stop()
+    return {"cameras": relayed, "per_camera_core": cpu / span / max(relayed, 1e-9),
+            "frames_per_camera_s": got / span / cameras}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency-s", type=float, default=30.0, help="seconds of frames for the latency")
@@ -232,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=20, help="warm first-frame trials")
     parser.add_argument("--tiles", type=int, default=16, help="live tiles of the soak")
     parser.add_argument("--soak-s", type=float, default=120.0, help="seconds the tiles play")
+    parser.add_argument("--relay-s", type=float, default=60.0, help="seconds of the relay-only CPU run (16 cameras)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     for noisy in ("alerts", "dashboard", "waitress", "gridwatch", "selenium", "urllib3", "ingest"):
@@ -249,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             soaked = soak(driver, settings, repo, client, rserver.url, args.tiles, args.soak_s)
         finally:
             driver.quit()
+    log.info("relay only, %d cameras for %.0f s ...", args.tiles, args.relay_s)
+    alone = relay_only(args.tiles, args.relay_s)
     lat, warm, cold = first["latency"], first["warm"], first["cold"]
     rows: list[str] = []
     rows.append("| measure | p50 | p95 | n |")
@@ -278,6 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows.append(f"| the browser, all its processes (% of a core) | {100 * s['browser_core']:.0f} |")
     if heap[0] is not None:
         rows.append(f"| page JS heap at start / end (MiB) | {heap[0]:.1f} / {heap[1]:.1f} |")
+    rows.append("")
+    rows.append(f"Relay alone ({alone['cameras']:.0f} cameras of the same footage, one websocket client each, no "
+                f"browser): {100 * alone['per_camera_core']:.2f} % of a core per camera, "
+                f"{alone['frames_per_camera_s']:.1f} frames/s delivered per camera.")
     sys.stdout.write("\n".join(rows) + f"\n\nLoad average at the end: {os.getloadavg()[0]:.1f} (2 cores).\n")
     return 0
 
