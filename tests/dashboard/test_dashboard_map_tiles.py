@@ -53,18 +53,18 @@ def test_wgs84_and_tianditu_tiles_take_our_positions_as_they_are(name: str) -> N
 def test_gcj02_tiles_get_every_layer_shifted_by_the_datum_code() -> None:
     to_tiles = _source(datum="gcj02").to_tiles
     lon, lat = datum.wgs84_to_gcj02(ZZ[1], ZZ[0])
-    assert map_tiles.project_point(*ZZ, to_tiles) == (round(lat, 7), round(lon, 7))
+    assert map_tiles.project_point(*ZZ, to_tiles) == (round(lat, 6), round(lon, 6))
     features = load_geojson(DEMO_GRIDS)
     plain = map_layers.grid_layer(features, {}, None, TEXTS, _source().to_tiles)
     shifted = map_layers.grid_layer(features, {}, None, TEXTS, to_tiles)
     p0 = plain["features"][0]["geometry"]["coordinates"][0][0][0]
     s0 = shifted["features"][0]["geometry"]["coordinates"][0][0][0]
-    assert [round(v, 7) for v in datum.wgs84_to_gcj02(p0[0], p0[1])] == s0
+    assert [round(v, 6) for v in datum.wgs84_to_gcj02(p0[0], p0[1])] == s0
     # Several hundred metres in Zhengzhou: a visible error if it were left out.
     assert 0.001 < abs(s0[0] - p0[0]) < 0.01 and 0.0005 < abs(s0[1] - p0[1]) < 0.01
     case = map_layers.case_layer([{"id": "c1", "lat": ZZ[0], "lon": ZZ[1], "status": "reported", "overdue": False,
                                    "reported_at": datetime.now(UTC)}], datetime.now(UTC), {}, to_tiles)
-    assert case["features"][0]["geometry"]["coordinates"] == [round(lon, 7), round(lat, 7)]
+    assert case["features"][0]["geometry"]["coordinates"] == [round(lon, 6), round(lat, 6)]
 
 
 def test_grid_layer_follows_the_levels_and_colours_of_the_plain_map() -> None:
@@ -130,10 +130,16 @@ def test_cars_point_where_they_last_drove_and_draw_todays_track() -> None:
 
 def test_coverage_cells_are_squares_of_their_size_and_cameras_take_their_state_colour() -> None:
     same = _source().to_tiles
-    cells = map_layers.coverage_layer([{"cell": "a", "lat": 34.77, "lon": 113.67}], 50.0, same)["features"]
-    ring = cells[0]["geometry"]["coordinates"][0]
+    cells = map_layers.coverage_layer([{"cell": "a", "lat": 34.77, "lon": 113.67},
+                                       {"cell": "b", "lat": 34.771, "lon": 113.67}], 50.0, same)["features"]
+    assert len(cells) == 1 and cells[0]["properties"]["cells"] == 2  # one shape, whatever the count
+    squares = cells[0]["geometry"]["coordinates"]
+    assert len(squares) == 2
+    ring = squares[1][0]
     height_m = (ring[2][1] - ring[0][1]) * 111_320
-    assert len(ring) == 5 and round(height_m) == 50
+    assert len(ring) == 5 and ring[0] == ring[4] and round(height_m) == 50
+    assert ring[0][1] < 34.771 < ring[2][1] and ring[0][0] < 113.67 < ring[1][0]  # around its centre
+    assert map_layers.coverage_layer([], 50.0, same)["features"] == []
     cams = map_layers.camera_layer([
         {"id": "gate", "name": "东门", "lat": 34.77, "lon": 113.67, "state": "online"},
         {"id": "dark", "name": "西门", "lat": 34.78, "lon": 113.68, "state": "offline"},
