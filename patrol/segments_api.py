@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from flask import Flask, Response, abort, jsonify, request, send_file
 from waitress import wasyncore
 from waitress.server import create_server
 
+from gridwatch.loop import ThreadPart
 from patrol.segments import SEGMENT_NAME, SegmentStore
 from patrol.settings import CAMERA_ID_PATTERN, SegmentsApiSettings
 
@@ -100,16 +100,17 @@ def create_app(store: SegmentStore, health: HealthFn, token: str | None = None) 
     return app
 
 
-class SegmentsApi:
-    """``SegmentsApi(settings, store, health).start()``; ``url``; ``stop()``."""
+class SegmentsApi(ThreadPart):
+    """``SegmentsApi(settings, store, health).start()``; ``url``; ``stop()``. The thread is waitress's loop, which
+    ends when ``stop()`` closes its sockets (not on ``_stop``)."""
 
     def __init__(self, settings: SegmentsApiSettings, store: SegmentStore, health: HealthFn) -> None:
+        super().__init__("patrol-http")
         self.settings = settings
         self._app = create_app(store, health,
                                settings.token.get_secret_value() if settings.token is not None else None)
         self._map: dict[int, Any] = {}
         self._server: Any = None  # waitress ships no type hints
-        self._thread: threading.Thread | None = None
         self.port: int | None = None
 
     @property
@@ -127,17 +128,18 @@ class SegmentsApi:
             raise SegmentsApiError(
                 f"car API cannot listen on {self.settings.host}:{self.settings.port}: {exc}") from exc
         self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, name="patrol-http", daemon=True)
-        self._thread.start()
+        super().start()
         log.info("car API on %s (health, segments)", self.url)
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
         if self._server is not None:
             self._server.task_dispatcher.shutdown(timeout=timeout)
             wasyncore.close_all(self._map)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        ended = super().stop(timeout)
         self._server = None
         self.port = None
+        return ended
+
+    def _run(self) -> None:
+        self._server.run()
