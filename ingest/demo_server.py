@@ -172,6 +172,7 @@ class RtspTestServer:
         proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, process_group=0)
         assert proc.stderr is not None
+        # A log pump, not a loop of ours: it ends when the server's stderr closes (so no ThreadPart).
         self._log_thread = threading.Thread(target=self._pump_log, args=(proc.stderr,),
                                             name=f"rtsp-server-log-{self.port}", daemon=True)
         self._log_thread.start()

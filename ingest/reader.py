@@ -148,6 +148,8 @@ class CameraReader:
     # ---- public API -------------------------------------------------------------------------------------
 
     def start(self) -> CameraReader:
+        # Not on gridwatch.loop.ThreadPart (one thread per part): a reader is two threads, the decoder and its
+        # watchdog, sharing one stop event, one condition and one stop deadline.
         if self._threads:
             raise RuntimeError(f"{self._where}: reader already started")
         self._threads = [

@@ -276,6 +276,8 @@ def prepare_clip(path: Path, width: int | None, fps: float | None, cache_dir: Pa
 class LoopFeeder:
     """Pushes a clip into one media's appsrc forever, paced to the pipeline clock, timestamps always growing."""
 
+    # Not on gridwatch.loop.ThreadPart: this file runs under the system Python (GStreamer's bindings) as a
+    # script of its own, which imports nothing of ours.
     def __init__(self, clip: Clip, appsrc: Gst.Element, name: str, epoch: int | None = None) -> None:
         """``epoch``: absolute clock time (ns) of clip time 0 on a timeline shared with other media; None =
         each media starts its own timeline at its first keyframe (one mount)."""

@@ -118,6 +118,7 @@ class PerlRtspRelay:
         except OSError as exc:
             raise RelayError(f"cannot run {PERL}: {exc}") from exc
         assert self._proc.stdout is not None
+        # A log pump, not a loop of ours: it ends when the relay's output closes (so no ThreadPart).
         self._reader = threading.Thread(target=self._pump, args=(self._proc.stdout,), name="rtsp-relay-log",
                                         daemon=True)
         self._reader.start()
