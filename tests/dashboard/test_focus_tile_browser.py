@@ -19,6 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
+from test_map_tiles_browser import TileServer
 from wall_testing import IN_GRID_2, ingest_alerts
 
 from alerts.repository import Repository
@@ -30,7 +31,7 @@ from dashboard.server import DashboardServer
 from gridwatch import keys, media
 from gridwatch.events import alert_to_stream
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import CameraSettings, Settings
+from gridwatch.settings import CameraSettings, MapSettings, Settings
 from gridwatch.types import Alert, CameraState
 from tests.browser_testing import start_chromium
 
@@ -87,12 +88,12 @@ def _wait(driver: webdriver.Chrome, cond: Callable[[webdriver.Chrome], object]) 
     return WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.1).until(cond)
 
 
-def _open_wall(browser: webdriver.Chrome, dashboard: DashboardServer, repo: Repository) -> None:
+def _open_wall(browser: webdriver.Chrome, dashboard: DashboardServer, repo: Repository, cameras: int = 2) -> None:
     add_user(repo, "op1", PASSWORD, Role.OPERATOR, display_name="值班员 李明")
     login_browser(browser, dashboard.url, "op1", PASSWORD)
     browser.get(dashboard.url)
     _wait(browser, lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
-    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-cam")) == 2)
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-cam")) == cameras)
 
 
 def _key(browser: webdriver.Chrome, key: str) -> None:
@@ -262,3 +263,36 @@ def test_the_alarms_camera_plays_live_in_the_tile_and_esc_releases_its_stream(
         _assert_console_clean(browser)
     finally:
         dashboard.stop()
+
+
+# Whether the focus tile is what the viewer sees at each point of an element (the top element there is in it).
+_COVERED_JS = """
+const r = document.querySelector(arguments[0]).getBoundingClientRect();
+const points = [[0.5, 0.5], [0.05, 0.05], [0.95, 0.05], [0.05, 0.95], [0.95, 0.95]];
+return points.map(([x, y]) => {
+  const top = document.elementFromPoint(r.left + x * r.width, r.top + y * r.height);
+  return !!top && !!top.closest('#' + arguments[1]);
+});
+"""
+
+
+def test_the_tile_covers_the_tiled_map_too(
+    settings: Settings, repo: Repository, redis_client: Any, redis_server: EmbeddedRedis,
+    store_alert: Callable[..., Alert], publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes],
+    browser: webdriver.Chrome,
+) -> None:
+    """Leaflet's panes and controls carry z-indexes up to 1000: the map must not show through the alarm."""
+    publish_camera("car-1", "巡逻车 豫A·G2024", preview=jpeg("bus.jpg", 320))
+    tiles = TileServer()
+    tiled = settings.model_copy(update={"map": MapSettings(tiles_url=tiles.url, attribution="© test tiles")})
+    dashboard = DashboardServer(tiled, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
+    try:
+        _open_wall(browser, dashboard, repo, cameras=1)
+        _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-container .leaflet-control-zoom"))
+        store_alert(category="0502", camera_id="car-1", snapshot="bus.jpg")
+        _wait(browser, lambda d: _focus(d)["on"])
+        for part in (".leaflet-container", ".leaflet-control-zoom", ".gw-video-panel"):
+            assert all(browser.execute_script(_COVERED_JS, part, ids.FOCUS)), part
+    finally:
+        dashboard.stop()
+        tiles.close()
