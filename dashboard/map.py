@@ -4,6 +4,13 @@ No tile server and no Plotly geo (which fetches its base map from a CDN): the po
 are the map, so the wall works on a closed network. Pure functions of their arguments, testable without a
 browser; dashboard/pages/wall.py only feeds them.
 
+With a tile source configured (settings ``map``) the wall shows the tiled map instead: dashboard/map_leaflet.py,
+built on dash-leaflet rather than Plotly's tile maps (``scattermap``), because those draw with MapLibre GL, which
+needs WebGL (a wall PC without a GPU driver and headless CI get a blank panel) and a glyph server for any text,
+while Leaflet draws tiles as plain <img> and shapes as SVG: it works in any browser, ships inside its wheel (no
+CDN), and a tile server that fails is visible in the DOM, so the map can say so over grids that stay drawn. It
+uses this module's levels (``shown_features``) and colours (``grid_status``, ``COLOURS``).
+
 Levels: with no focus the map shows the sub-district offices (level 1); focusing a grid shows its children
 (an office's communities, a community's grids); a level-3 grid focused shows itself alone. Each grid is
 coloured by the open cases of its whole subtree: green none, yellow open, red any overdue.

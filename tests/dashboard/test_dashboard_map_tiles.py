@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import dash
 import pytest
 from pydantic import ValidationError
 
 from alerts.grids import load_geojson
 from dashboard import map as gridmap
-from dashboard import map_layers, map_tiles
+from dashboard import map_layers, map_leaflet, map_tiles
 from gridwatch import datum
 from gridwatch.settings import DEMO_GRIDS, MapSettings
 
@@ -149,3 +150,28 @@ def test_coverage_cells_are_squares_of_their_size_and_cameras_take_their_state_c
     assert props["gate"]["colour"] == map_layers.CAMERA_COLOURS["online"]
     assert props["dark"]["colour"] == map_layers.CAMERA_COLOURS["offline"]
     assert "在线" in props["gate"]["tooltip"]
+
+
+def test_the_pages_may_load_images_from_each_tile_host_and_no_other() -> None:
+    tianditu = MapSettings(tiles_url="http://t{s}.tianditu.gov.cn/vec_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}",
+                           subdomains="01")
+    assert map_tiles.image_sources(tianditu) == " http://t0.tianditu.gov.cn http://t1.tianditu.gov.cn"
+    assert map_tiles.image_sources(MapSettings(tiles_url="https://tiles.city.gov.cn:8443/{z}/{x}/{y}.png")) == \
+        " https://tiles.city.gov.cn:8443"
+    assert map_tiles.image_sources(MapSettings(tiles_url="/tiles/{z}/{x}/{y}.png")) == ""  # 'self' covers it
+    assert map_tiles.image_sources(MapSettings()) == ""
+
+
+def test_only_the_layers_that_changed_are_sent_again() -> None:
+    features = load_geojson(DEMO_GRIDS)
+    same = _source().to_tiles
+    quiet = map_leaflet.empty_layers()
+    quiet[0] = map_layers.grid_layer(features, {}, None, TEXTS, same)
+    first, sent = map_leaflet.changed(quiet, None)
+    assert first == quiet  # nothing in the browser yet: everything goes
+    again, sent_again = map_leaflet.changed(quiet, sent)
+    assert sent_again == sent and all(x is dash.no_update for x in again)
+    moved = [*quiet]
+    moved[0] = map_layers.grid_layer(features, {OFFICE_1: (1, 0)}, None, TEXTS, same)  # a new case turns it yellow
+    news, _ = map_leaflet.changed(moved, sent)
+    assert news[0] == moved[0] and all(x is dash.no_update for x in news[1:])

@@ -26,7 +26,7 @@ from wall_testing import IN_GRID_1, OTHER_OFFICE, open_case
 
 from alerts.repository import Repository
 from alerts.workflow import Role
-from dashboard import map_leaflet
+from dashboard import desk_queries, map_leaflet
 from dashboard.server import DashboardServer
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import MapSettings, Settings
@@ -259,19 +259,30 @@ def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
         tiles.close()
 
 
+def _refused_url() -> str:
+    """A loopback port nobody listens on: every tile is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.png"
+
+
+@pytest.mark.parametrize("failure", ["silent", "refused"])
 def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice(
     settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
-    browser: webdriver.Chrome,
+    browser: webdriver.Chrome, failure: str,
 ) -> None:
     silent = SilentServer()
-    wall = _tiled_wall(settings, repo, redis_client, redis_server, silent.url, notice_seconds=NOTICE_S)
+    url = silent.url if failure == "silent" else _refused_url()
+    # A refused tile fails at once; a silent one only when notice_seconds have gone by.
+    wall = _tiled_wall(settings, repo, redis_client, redis_server, url, notice_seconds=NOTICE_S)
     try:
         _open_wall(browser, wall, repo)
         notice = browser.find_element(By.ID, map_leaflet.NOTICE)
         WebDriverWait(browser, PAGE_S).until(lambda d: notice.is_displayed())
         assert _tiles_state(browser) == "failed"
         assert "底图服务无响应" in notice.text  # the wall speaks Chinese by default
-        assert silent.held, "the map never asked the tile server"
+        assert failure == "refused" or silent.held, "the map never asked the tile server"
         grids = browser.execute_script(_GRIDS_JS, f".leaflet-{map_leaflet.GRIDS}-pane path")
         assert len(grids) == 2 and all(g["w"] > 50 and g["h"] > 50 for g in grids), grids
         assert all(p.is_displayed() for p in _grid_paths(browser))
@@ -308,3 +319,22 @@ def test_a_grid_scoped_viewer_sees_only_their_subtree_on_the_tiled_map(
     finally:
         wall.stop()
         tiles.close()
+
+
+def test_the_desk_opens_a_case_from_its_address_only_for_a_user_who_may_see_it(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
+    browser: webdriver.Chrome,
+) -> None:
+    elsewhere = open_case(repo, settings, IN_GRID_1)  # office 1
+    add_user(repo, "op_2", role=Role.OPERATOR, scope_grid="410105002")
+    wall = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
+    try:
+        login_browser(browser, wall.url, "op_2")
+        browser.get(f"{wall.url}desk?case={elsewhere}")
+        detail = WebDriverWait(browser, PAGE_S).until(lambda d: d.find_elements(By.ID, "desk-detail"))[0]
+        WebDriverWait(browser, PAGE_S).until(lambda d: detail.text.strip() != "")
+        assert f"{IN_GRID_1[0]:.5f}" not in detail.text  # the desk as usual: "pick an alert from the queue"
+        assert detail.find_elements(By.CSS_SELECTOR, ".gw-empty")
+        assert desk_queries.holders(redis_client, [elsewhere]) == {}  # and no claim was taken on it
+    finally:
+        wall.stop()
