@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import flask
+
 from alerts.casebook import CaseFilter
 from dashboard import auth, guard, page_services, queries, scoped
 from dashboard.context import current
@@ -94,18 +96,19 @@ def gather(user: auth.AuthUser, now: datetime | None = None) -> MapData:
                    cell_m=float(cover.get("cell_m") or 50.0), cameras=cameras)
 
 
-_cache: dict[tuple[Any, ...], tuple[float, MapData]] = {}
+EXTENSION = "gridwatch_map_data"  # this app's cache, beside dashboard.wall_data's: two apps never share one
 _lock = threading.Lock()
 
 
 def cached(user: auth.AuthUser) -> MapData:
     """``gather`` shared by every viewer of the same scope for ``TTL_S`` (ten walls read once a second, not ten)."""
-    key = (id(current()), user.scope_grid, user.department if user.role == "department" else None)
+    cache: dict[tuple[Any, ...], tuple[float, MapData]] = flask.current_app.extensions.setdefault(EXTENSION, {})
+    key = (user.scope_grid, user.department if user.role == "department" else None)
     with _lock:
-        hit = _cache.get(key)
+        hit = cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < TTL_S:
             return hit[1]
     data = gather(user)
     with _lock:
-        _cache[key] = (time.monotonic(), data)
+        cache[key] = (time.monotonic(), data)
     return data

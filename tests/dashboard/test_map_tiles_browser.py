@@ -235,7 +235,8 @@ def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
         assert not browser.find_element(By.CSS_SELECTOR, ".gw-map").is_displayed()
         assert _problems(browser) == []
 
-        # A click on office 1 (away from the case's dot, near its top left) zooms to its two communities.
+        # A click on office 1 (below and right of its middle, away from the case and the car) zooms to its two
+        # communities.
         office = _grid_paths(browser)[0]
         box = office.rect
         ActionChains(browser).move_to_element_with_offset(
