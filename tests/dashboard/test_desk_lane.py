@@ -111,3 +111,19 @@ def test_a_false_alarm_rejected_on_the_desk_keeps_the_reason_picked_from_the_cat
     [v] = verdicts.of_case(svc.engine, case_id)
     assert (v.real, v.reason, v.likely_real) == (False, "bench_rest", 0.3)  # the score the operator overruled
     assert svc.book.get(case_id).status == "rejected"
+
+
+def test_the_walls_push_feed_leaves_out_alerts_of_the_low_lane() -> None:
+    import json
+
+    from dashboard.push import encode_entry
+    from gridwatch.events import alert_to_stream
+
+    def alert(lane: str, p: float) -> Alert:
+        return Alert(id=uuid.uuid4().hex, camera_id="car-1", category="0502", confidence=0.8, detected_at=START,
+                     lat=34.7960, lon=113.6650, grid_code=None, snapshot_url=None, bbox=(1.0, 2.0, 3.0, 4.0),
+                     track_id=1, likely_real=p, lane=lane)
+
+    assert encode_entry("1-0", alert_to_stream(alert("low", 0.05))) is None
+    shown = encode_entry("2-0", alert_to_stream(alert("wall", 0.8)))
+    assert shown is not None and json.loads(shown)["alert"]["likely_real"] == 0.8
