@@ -173,3 +173,19 @@ def test_verdict_rows_keep_their_json_readable(sink: AlertSink, service: CaseSer
         row = conn.execute(sa.text("SELECT features, keypoints, nearby FROM verdicts")).one()
     assert json.loads(row.features)["seats_near"] == 1.0
     assert len(json.loads(row.keypoints)) == 17 and json.loads(row.nearby)[0]["class"] == "bench"
+
+
+def test_the_queue_puts_the_scores_nearest_the_threshold_first_on_every_backend(
+    service: CaseService, work: Casework
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.cases import Observation
+
+    at = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    scores = [0.95, 0.12, None, 0.4, 0.02]
+    for n, p in enumerate(scores):
+        service.ingest([Observation("0502", at + timedelta(minutes=n), 34.7990 + 0.0004 * n, 113.6610,
+                                    alert_id=None, camera_id="car-1", likely_real=p)])
+    order = [c.likely_real for c in work.book.queue(CaseFilter(open_only=True, uncertain_first=0.1))]
+    assert order == [0.12, 0.02, 0.4, 0.95, None]
