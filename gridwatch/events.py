@@ -10,9 +10,13 @@ from gridwatch.types import Alert, CameraState, CameraStatus
 
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
-    """Alert -> JSON-ready dict (ISO times, category names added), as the API and the wall see it."""
+    """Alert -> JSON-ready dict (ISO times, category names added), as the API and the wall see it.
+
+    A scored alert (the verdict filter's ``likely_real`` and ``lane``) carries both, as the stream has them;
+    an unscored one (no filter yet, or read back from the alerts table, which keeps no score: that lives with
+    its evidence and its case) carries neither, rather than a lane it may not be in."""
     cat = CATEGORIES.get(alert.category)
-    return {
+    out = {
         "id": alert.id,
         "camera_id": alert.camera_id,
         "category": alert.category,
@@ -26,9 +30,10 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "snapshot_url": alert.snapshot_url,
         "bbox": [round(float(v), 1) for v in alert.bbox],
         "track_id": alert.track_id,
-        "likely_real": None if alert.likely_real is None else round(float(alert.likely_real), 4),
-        "lane": alert.lane,
     }
+    if alert.likely_real is not None:
+        out.update(likely_real=round(float(alert.likely_real), 4), lane=alert.lane)
+    return out
 
 
 def alert_from_dict(d: dict[str, Any]) -> Alert:
