@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.map_bench                 # Markdown table on stdout
     .venv/bin/python -m bench.map_bench --runs 50
+    .venv/bin/python -m bench.map_bench --browser       # also the wall in headless Chromium (about 2 minutes)
 
 For each load (open cases, patrol cars with a 200-point track each, street cells driven today, fixed cameras) and
 each tile datum (WGS-84 / 天地图 as they are; GCJ-02 / AMap shifted by gridwatch.datum), times what the wall's
@@ -11,6 +12,13 @@ with the demo grid map's offices), the per-layer hashes that keep unchanged laye
 queue, fleet, coverage) are the existing queries, measured in their own sections. Positions are random inside
 the demo territory, so every layer has real coordinates to shift. Times are CPU time of the thread (the machine
 this runs on is shared, and wall time there says more about the neighbours than about this code).
+
+``--browser``: the real wall (DashboardServer, SQLite, private redis-server, headless Chromium, /login) with the
+tiled map on, ``--cases`` alerts ingested into open cases (bench.wall_bench.seed) and ``--cars`` patrol cars with
+a 200-fix track each (the telemetry store): time from navigation until every case's dot and every car's track is
+drawn, and, for ``--moves`` rounds, from every car's new GPS fix being stored until the page's track layer has
+redrawn (through the wall's one-second summary poll and the map callback; p50/p95). The tile URL points at a
+closed port: tiles are not what is measured (they fail at once and the notice shows).
 """
 from __future__ import annotations
 
@@ -101,15 +109,114 @@ def measure(runs: int) -> list[dict[str, Any]]:
     return rows
 
 
+_DRAWN_JS = """
+return {cases: document.querySelectorAll('path.gw-map-case').length,
+        tracks: document.querySelectorAll('.leaflet-wall-tilemap-tracks-pane path').length};
+"""
+# Records (Date.now()) each time the cars' markers are replaced: the page's side of an update (a car's track
+# gains a point only every fleet.track_point_seconds; its marker moves with every fix).
+_WATCH_JS = """
+window.gwCarChanges = [];
+const pane = document.querySelector('.leaflet-wall-tilemap-cars-pane');
+new MutationObserver(() => window.gwCarChanges.push(Date.now())).observe(pane, {childList: true, subtree: true});
+return true;
+"""
+
+
+def browser_rows(n_cases: int, n_cars: int, moves: int) -> list[str]:
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    import redis
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from alerts.workflow import Role
+    from bench.wall_bench import browser, login, open_store, seed
+    from dashboard.server import DashboardServer
+    from gridwatch.redis_server import EmbeddedRedis
+    from gridwatch.types import GpsFix
+    from ingest.fleet import Fleet, FleetTelemetryStore
+
+    with socket.socket() as sock:  # a closed port: the tiles fail at once
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gw-map-bench-") as tmp, EmbeddedRedis() as rserver:
+        root = Path(tmp)
+        settings, repo, features = open_store(root, rserver.url, Role.ADMIN)
+        settings = settings.model_copy(update={"map": MapSettings(
+            tiles_url=f"http://127.0.0.1:{closed}/{{z}}/{{x}}/{{y}}.png")})
+        client = redis.Redis.from_url(rserver.url)
+        seeded = seed(repo, client, settings.media_dir, features, n_cases, 0, settings)
+        store = FleetTelemetryStore(client, 900, Fleet.for_settings(settings, client))
+        rng = random.Random(8)
+        now = time.time()
+        ends: list[tuple[float, float]] = []
+        for i in range(n_cars):
+            lat, lon = _where(rng)
+            fixes = [GpsFix(lat + 0.00004 * k, lon + 0.00006 * k, datetime.fromtimestamp(now - 5 * (200 - k), UTC))
+                     for k in range(200)]
+            store.add(f"car-{i:03d}", fixes, now=now)
+            ends.append((fixes[-1].lat, fixes[-1].lon))
+        server = DashboardServer(settings, repo, client, rserver.url, port=0, ws_port=0).start()
+        driver = browser(root / "chromium")
+        try:
+            base = server.url
+            login(driver, base)
+            t0 = time.perf_counter()
+            driver.get(base)
+            WebDriverWait(driver, 120, poll_frequency=0.05).until(
+                lambda d: (lambda n: n["cases"] >= seeded["cases"] and n["tracks"] >= n_cars)(
+                    d.execute_script(_DRAWN_JS)))
+            first = time.perf_counter() - t0
+            rows.append(f"| wall opened: {seeded['cases']} case dots and {n_cars} tracks drawn "
+                        f"| {first * 1000:.0f} ms |")
+            time.sleep(3)  # the first summary poll's redraw is over
+            driver.execute_script(_WATCH_JS)
+            latencies: list[float] = []
+            for m in range(moves):
+                mark = len(driver.execute_script("return window.gwCarChanges;"))
+                at = time.time()
+                for i, (lat, lon) in enumerate(ends):
+                    ends[i] = (lat + 0.00004, lon + 0.00006)
+                    store.add(f"car-{i:03d}", [GpsFix(ends[i][0], ends[i][1], datetime.fromtimestamp(at, UTC))],
+                              now=at)
+                stored = time.time()
+                def redrawn(d: Any, since: int = mark) -> float | None:
+                    changes = d.execute_script("return window.gwCarChanges;")
+                    return float(changes[since]) if len(changes) > since else None
+
+                seen = WebDriverWait(driver, 30, poll_frequency=0.05).until(redrawn)
+                assert seen is not None
+                latencies.append(seen / 1000 - stored)
+                time.sleep(1.5 + (m % 3) * 0.3)  # moves at varying phases of the one-second poll
+            ordered = sorted(latencies)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            rows.append(f"| {n_cars} cars move: their fixes stored -> cars redrawn in the page ({moves} moves) "
+                        f"| p50 {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms |")
+        finally:
+            driver.quit()
+            server.stop()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30, help="repetitions of each measurement")
+    parser.add_argument("--browser", action="store_true", help="also the wall in headless Chromium")
+    parser.add_argument("--cases", type=int, default=500, help="with --browser: alerts ingested into open cases")
+    parser.add_argument("--cars", type=int, default=50, help="with --browser: patrol cars with a track")
+    parser.add_argument("--moves", type=int, default=12, help="with --browser: rounds of every car moving")
     args = parser.parse_args()
     rows = measure(args.runs)
     lines = ["| load | tile datum | layers built, CPU ms median / p95 | the same, cycle collector running "
              "| hashes of the six layers | JSON to the browser when all changed |",
              "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['load']} | {r['datum']} | {r['build']} | {r['gc']} | {r['hash']} | {r['kb']} kB |" for r in rows]
+    if args.browser:
+        lines += ["", "| in headless Chromium | result |", "| --- | --- |",
+                  *browser_rows(args.cases, args.cars, args.moves)]
     sys.stdout.write("\n".join(lines) + "\n")
 
 if __name__ == "__main__":
