@@ -42,9 +42,13 @@
 
   function urgent(a) { return !!cfg && (cfg.urgent || []).indexOf(a.category) >= 0; }
 
+  /* The server's clock minus this browser's, from the page's config (a wall PC whose clock is off by minutes must
+   * still take its alarms and still ignore old replays). */
+  var skewMs = null;
+
   function recent(a) {
     var at = Date.parse(a.detected_at);
-    return !isNaN(at) && Date.now() - at <= (cfg.maxAgeS || 300) * 1000;
+    return !isNaN(at) && Date.now() + (skewMs || 0) - at <= (cfg.maxAgeS || 300) * 1000;
   }
 
   function metres(a, b) {
@@ -376,6 +380,7 @@
        * takes the config, so a pin works before any alert arrives. */
       onPush: function (inbox, config, gridNames, loc) {
         cfg = config || cfg;
+        if (skewMs === null && cfg && cfg.serverNowMs) { skewMs = cfg.serverNowMs - Date.now(); }
         grids = gridNames || {};
         locale = loc || {};
         var alarm = null;

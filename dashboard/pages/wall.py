@@ -527,6 +527,8 @@ def focus_config(t: Translator) -> dict[str, Any]:
     return {"root": ids.FOCUS, "urgent": urgent_categories(), "maxAgeS": FOCUS_MAX_AGE_S,
             "clipPollMs": CLIP_POLL_MS, "alertsUrl": "/api/alerts?limit=50", "videoUrl": "/video/",
             "deskUrl": DESK_PATH, "quietS": RELEASED_QUIET_S,
+            # The server's clock when the page was made: alert ages are reckoned on it, not on the wall PC's own.
+            "serverNowMs": round(datetime.now(UTC).timestamp() * 1000),
             # "The same problem" as the case consumer reckons it: same category within cases.dedup_distance_m.
             "samePlaceM": current().settings.cases.dedup_distance_m, "texts": focus_texts(t)}
 

@@ -265,6 +265,21 @@ def test_the_alarms_camera_plays_live_in_the_tile_and_esc_releases_its_stream(
         dashboard.stop()
 
 
+def test_a_wall_pc_whose_clock_is_an_hour_fast_still_takes_its_alarms(
+    dashboard: DashboardServer, store_alert: Callable[..., Alert], publish_camera: Callable[..., CameraState],
+    jpeg: Callable[..., bytes], browser: webdriver.Chrome, repo: Repository,
+) -> None:
+    """Alert ages are reckoned on the server's clock: by this browser's own, every alarm would look an hour old and
+    be ignored as a replay."""
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "(function () { var real = Date.now; Date.now = function () { return real() + 3600 * 1000; }; })();")})
+    publish_camera("car-1", "巡逻车 豫A·G2024", preview=jpeg("bus.jpg", 320))
+    _open_wall(browser, dashboard, repo, cameras=1)
+    assert browser.execute_script("return Date.now() - new Date().getTime();") > 3500 * 1000  # the clock is off
+    alarm = store_alert(category="0502", camera_id="car-1", snapshot="bus.jpg")
+    _wait(browser, lambda d: (f := _focus(d))["on"] and f["alert"] == alarm.id)
+
+
 # Whether the focus tile is what the viewer sees at each point of an element (the top element there is in it).
 _COVERED_JS = """
 const r = document.querySelector(arguments[0]).getBoundingClientRect();
