@@ -128,9 +128,12 @@ def _wall(settings: Settings, repo: Any, client: redis.Redis, redis_url: str,
 
 def _open(driver: webdriver.Chrome, base: str, camera_ids: Sequence[str], timeout: float = 120) -> None:
     driver.get(base)
+    # Every tile live, or as many as the page's budget allows once it found it cannot decode them all.
     WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: d.execute_script(
-        "return arguments[0].every(function (c) { return !!document.querySelector("
-        "'.gw-cam[data-cam=\"' + c + '\"] .gw-cam-video.gw-live-on'); });", list(camera_ids)))
+        "var live = arguments[0].filter(function (c) { return !!document.querySelector("
+        "'.gw-cam[data-cam=\"' + c + '\"] .gw-cam-video.gw-live-on'); }).length;"
+        "var budget = window.GridWatchLive ? window.GridWatchLive.budget() : 0;"
+        "return live > 0 && live >= Math.min(arguments[0].length, budget);", list(camera_ids)))
     driver.execute_script(_PROBE_JS)
 
 
