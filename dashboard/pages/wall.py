@@ -20,7 +20,7 @@ import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, ids, lang, map_leaflet, map_tiles, queries, texts, wall_data
+from dashboard import auth, ids, lang, map_leaflet, map_tiles, queries, scoped, texts, wall_data
 from dashboard import map as gridmap
 from dashboard.context import current
 from dashboard.pages_common import page_links
@@ -277,9 +277,16 @@ def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator,
     features = wall_data.current_data().grids().features if summary is not None else []
     counts = (summary or {}).get("counts", {})
     points = [dict(p, label=category_name(p["category"], t.lang)) for p in (summary or {}).get("points", [])]
-    vehicles = (summary or {}).get("vehicles", [])  # ingest.fleet's, via dashboard.wall_data
+    vehicles = viewer_vehicles((summary or {}).get("vehicles", []))  # ingest.fleet's, via dashboard.wall_data
     return gridmap.grid_map(features, counts, focus or scope, alerts=points, vehicles=vehicles,
                             texts=map_texts(t))
+
+
+def viewer_vehicles(vehicles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary's cars (every car: it is shared by all viewers) cut to what this viewer may see, as GET
+    /api/vehicles cuts them (dashboard.scoped.vehicles: a car while its last fix lies in their subtree)."""
+    user = auth.current_user() or auth.ANONYMOUS
+    return scoped.vehicles(user, [{**v, "last_fix": {"lat": v.get("lat"), "lon": v.get("lon")}} for v in vehicles])
 
 
 def build_tiled(source: map_tiles.TileSource, summary: dict[str, Any] | None, focus: str | None, t: Translator,

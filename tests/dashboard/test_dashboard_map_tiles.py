@@ -3,6 +3,7 @@ layers: grids by level and status, cases by state and age, cars with their headi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dash
 import pytest
@@ -111,11 +112,12 @@ def test_cases_are_coloured_by_state_and_fade_with_age() -> None:
 
 def test_cars_point_where_they_last_drove_and_draw_todays_track() -> None:
     track = [[34.770, 113.670], [34.771, 113.670], [34.771, 113.671], [34.771, 113.671]]  # north, then east, stop
-    cars = [{"id": "car-1", "name": "豫A·G2024", "status": "on_patrol", "link": "online", "lat": 34.771,
-             "lon": 113.671, "track": track},
-            {"id": "car-2", "name": "豫A·K7311", "status": "paused", "link": "offline", "lat": 34.78, "lon": 113.68,
-             "track": [[34.78, 113.68]]},
-            {"id": "car-3", "name": "no fix", "lat": None, "lon": None, "track": []}]
+    cars: list[dict[str, Any]] = [
+        {"id": "car-1", "name": "豫A·G2024", "status": "on_patrol", "link": "online", "lat": 34.771, "lon": 113.671,
+         "track": track},
+        {"id": "car-2", "name": "豫A·K7311", "status": "paused", "link": "offline", "lat": 34.78, "lon": 113.68,
+         "track": [[34.78, 113.68]]},
+        {"id": "car-3", "name": "no fix", "lat": None, "lon": None, "track": []}]
     same = _source().to_tiles
     layer = map_layers.car_layer(cars, gridmap.MapTexts(states={"on_patrol": "巡逻中"}), same)
     props = {f["properties"]["vehicle"]: f["properties"] for f in layer["features"]}

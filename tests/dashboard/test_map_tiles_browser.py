@@ -192,6 +192,12 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
+def _pixel(shot: Image.Image, x: int, y: int) -> tuple[int, ...]:
+    px = shot.getpixel((x, y))
+    assert isinstance(px, tuple), px
+    return px
+
+
 def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
     return max(abs(int(x) - int(y)) for x, y in zip(a[:3], b[:3], strict=True))
 
@@ -225,9 +231,9 @@ def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
         for g in grids:
             assert g["w"] > 50 and g["h"] > 50 and g["tiled"], grids
             y = round(g["top"] + g["h"] / 2)
-            edge = min(_distance(shot.getpixel((round(g["left"]) + dx, y)), _rgb(g["stroke"])) for dx in (-1, 0, 1))
-            assert edge < 40, (g, [shot.getpixel((round(g["left"]) + dx, y)) for dx in (-1, 0, 1)])
-            inside = shot.getpixel((round(g["left"] + g["w"] * 0.4), round(g["top"] + g["h"] * 0.6)))
+            edge = min(_distance(_pixel(shot, round(g["left"]) + dx, y), _rgb(g["stroke"])) for dx in (-1, 0, 1))
+            assert edge < 40, (g, [_pixel(shot, round(g["left"]) + dx, y) for dx in (-1, 0, 1)])
+            inside = _pixel(shot, round(g["left"] + g["w"] * 0.4), round(g["top"] + g["h"] * 0.6))
             assert sum(inside) > 300, (g, inside)  # the yellow or pink tile, tinted; the dark ground sums < 100
         assert not browser.find_element(By.ID, map_leaflet.NOTICE).is_displayed()
         assert "© test tiles" in browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
@@ -337,5 +343,36 @@ def test_the_desk_opens_a_case_from_its_address_only_for_a_user_who_may_see_it(
         assert f"{IN_GRID_1[0]:.5f}" not in detail.text  # the desk as usual: "pick an alert from the queue"
         assert detail.find_elements(By.CSS_SELECTOR, ".gw-empty")
         assert desk_queries.holders(redis_client, [elsewhere]) == {}  # and no claim was taken on it
+    finally:
+        wall.stop()
+
+
+# The names of the plain map's traces (dashboard/map.py): a car is a "track <id>" line and a marker trace.
+_TRACE_NAMES_JS = """
+const gd = document.querySelector('#wall-map .js-plotly-plot');
+return gd && gd.data ? gd.data.map(t => String(t.name)) : null;
+"""
+
+
+def test_the_plain_map_shows_a_grid_scoped_viewer_no_car_outside_their_subtree(
+    settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
+    browser: webdriver.Chrome,
+) -> None:
+    _drive_east(settings, redis_client)  # in office 1
+    add_user(repo, "staff_2", role=Role.GRID_STAFF, scope_grid="410105002")
+    ensure_user(repo)
+    wall = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
+    try:
+        seen = {}
+        for user in ("tester", "staff_2"):
+            browser.delete_all_cookies()
+            login_browser(browser, wall.url, user)
+            browser.get(wall.url)
+            names = WebDriverWait(browser, PAGE_S).until(
+                lambda d: (lambda n: n if n and any(x == "labels" for x in n) else None)(
+                    d.execute_script(_TRACE_NAMES_JS)))
+            seen[user] = names
+        assert "track car-7" in seen["tester"]  # the whole territory sees the car
+        assert not any(n.startswith("track ") for n in seen["staff_2"]), seen["staff_2"]
     finally:
         wall.stop()
