@@ -434,7 +434,8 @@ def test_page_callbacks_check_the_role_on_the_server(
     case_id, _ = make_case(clip=False)
     inputs: list[dict[str, object]] = [{"id": ids.DESK_QUEUE_TICK, "property": "n_intervals", "value": 1},
                                        {"id": ids.DESK_DONE, "property": "data", "value": 0},
-                                       {"id": ids.DESK_SELECTED, "property": "data", "value": None}]
+                                       {"id": ids.DESK_SELECTED, "property": "data", "value": None},
+                                       {"id": ids.DESK_SORT, "property": "value", "value": "default"}]
     state: list[dict[str, object]] = [{"id": ids.DESK_LOCALE, "property": "data", "value": {"lang": "zh_CN"}}]
 
     def as_user(name: str | None) -> requests.Response:
