@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,8 +29,8 @@ from alerts.workflow import Role
 from dashboard import desk_queries, map_leaflet
 from dashboard.server import DashboardServer
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import MapSettings, Settings
-from gridwatch.types import GpsFix
+from gridwatch.settings import CameraSettings, MapSettings, Settings
+from gridwatch.types import CameraStatus, GpsFix
 from ingest.fleet import Fleet, FleetTelemetryStore
 from tests.browser_testing import start_wall_screen
 
@@ -131,8 +131,9 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 
 
 def _tiled_wall(settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
-                tiles_url: str, **map_kw: Any) -> DashboardServer:
-    tiled = settings.model_copy(update={"map": MapSettings(tiles_url=tiles_url, attribution="© test tiles", **map_kw)})
+                tiles_url: str, cameras: tuple[CameraSettings, ...] = (), **map_kw: Any) -> DashboardServer:
+    tiled = settings.model_copy(update={"map": MapSettings(tiles_url=tiles_url, attribution="© test tiles", **map_kw),
+                                        "cameras": cameras})
     return DashboardServer(tiled, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
 
 
@@ -300,14 +301,21 @@ def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice(
 
 def test_a_grid_scoped_viewer_sees_only_their_subtree_on_the_tiled_map(
     settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
-    browser: webdriver.Chrome,
+    browser: webdriver.Chrome, publish_camera: Callable[..., Any],
 ) -> None:
     open_case(repo, settings, IN_GRID_1)  # office 1
     theirs = open_case(repo, settings, OTHER_OFFICE)  # office 2
     _drive_east(settings, redis_client)  # in office 1
     add_user(repo, "staff_2", role=Role.GRID_STAFF, scope_grid="410105002")
+    # Fixed cameras at a gate in each office (no stream behind them: the wall shows what their reader published).
+    cameras = (CameraSettings(id="gate-1", name="一号门", url="rtsp://127.0.0.1:9/none", lat=IN_GRID_1[0],  # type: ignore[arg-type]
+                              lon=IN_GRID_1[1] + 0.002),
+               CameraSettings(id="gate-2", name="二号门", url="rtsp://127.0.0.1:9/none", lat=OTHER_OFFICE[0],  # type: ignore[arg-type]
+                              lon=OTHER_OFFICE[1] + 0.002))
+    publish_camera("gate-1", "一号门")
+    publish_camera("gate-2", "二号门", CameraStatus.OFFLINE, age_s=300.0)
     tiles = TileServer()
-    wall = _tiled_wall(settings, repo, redis_client, redis_server, tiles.url)
+    wall = _tiled_wall(settings, repo, redis_client, redis_server, tiles.url, cameras)
     try:
         _open_wall(browser, wall, repo, "staff_2")
         WebDriverWait(browser, PAGE_S).until(lambda d: _tiles_state(d) == "ok")
@@ -319,6 +327,9 @@ def test_a_grid_scoped_viewer_sees_only_their_subtree_on_the_tiled_map(
         assert browser.find_elements(By.CSS_SELECTOR, ".gw-map-car") == []
         assert browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.TRACKS}-pane path") == []
         assert browser.find_elements(By.CSS_SELECTOR, f".leaflet-{map_leaflet.COVERAGE}-pane path") == []
+        # Only their office's camera, coloured by its reader's state (offline).
+        cams = browser.find_elements(By.CSS_SELECTOR, ".gw-map-cam")
+        assert len(cams) == 1 and "gw-map-cam-offline" in (cams[0].get_attribute("class") or "")
         # The map shows their office's grids, not the territory's two offices.
         assert "丰产路街道" in browser.find_element(By.ID, "wall-map-crumbs").text
         _click_case(browser)
