@@ -217,6 +217,17 @@ def test_a_non_urgent_alert_only_joins_the_queue_and_an_operator_pins_a_camera(
     _wait(browser, lambda d: not _focus(d)["on"])
     _assert_console_clean(browser)
 
+    # In English when the wall is: the tile's words come from the page's catalogue.
+    browser.get(dashboard.url + "?lang=en")
+    _wait(browser, lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.gw-cam-pin[data-pin="car-1"]'))
+    browser.find_element(By.CSS_SELECTOR, '.gw-cam-pin[data-pin="car-1"]').click()
+    pinned = _wait(browser, lambda d: (f := _focus(d))["on"] and f)
+    assert "Pinned camera" in pinned["text"] and "Live video" in pinned["text"] and "Esc: release" in pinned["text"]
+    assert "固定画面" not in pinned["text"]
+    assert browser.find_element(By.CSS_SELECTOR, '.gw-cam-pin[data-pin="car-1"]').get_attribute("title") == \
+        "Pin to the focus tile"
+
 
 @pytest.fixture()
 def rtsp_camera() -> Iterator[TimecodeCamera]:
