@@ -10,7 +10,8 @@ the grids stay drawn. Leaflet and its CSS ship inside the dash-leaflet wheel: no
 
 The layers are GeoJSON (dashboard/map_layers.py) styled by assets/map.js from each feature's properties. A click
 on a grid zooms into it (dashboard/pages/wall.py's ``change_focus``, as on the plain map); a click on a case
-opens it on the desk (``/desk?case=<id>``, a clientside callback here).
+opens it on the desk (``desk?case=<id>``, relative to the wall so that it works under any path prefix; a
+clientside callback registered by the wall page, assets/map.js's ``openCase``).
 
 The panel renders in every wall; with no tile source configured it stays hidden and dashboard/map.py's plain
 Plotly map is shown instead, so every callback finds its components on either wall.
@@ -52,7 +53,6 @@ VERSIONS = f"{_NS}-versions"  # a hash per layer as last sent: an unchanged laye
 LAYERS = (GRIDS, COVERAGE, TRACKS, CASES, CAMERAS, CARS)
 # Leaflet's overlay pane is 400 and its marker pane 600: grids lowest, then what lies on the street, cars on top.
 PANES = {GRIDS: 410, COVERAGE: 420, TRACKS: 430, CASES: 450, CAMERAS: 460, CARS: 620}
-DESK_URL = "desk"  # relative: the desk beside the wall, under whatever prefix the dashboard is served
 _FN = "gridwatchMap"
 
 
@@ -71,8 +71,8 @@ def camera_labels(t: Translator) -> dict[str, str]:
 
 
 def _ages(then: datetime, now: datetime, t: Translator, seen: dict[int, str]) -> str:
-    """"5 minutes ago" to the minute (to the hour past a day), each wording made once: Babel takes a quarter of a
-    millisecond a case, a tenth of a second for a city's open cases every update."""
+    """The case's age in words ("5 minutes ago") to the minute, to the hour past a day, each wording made once:
+    Babel takes a quarter of a millisecond a case, a tenth of a second for a city's open cases every update."""
     seconds = max(0.0, (now - then).total_seconds())
     unit = 60 if seconds < 86400 else 3600
     key = int(seconds // unit) * unit
@@ -84,8 +84,8 @@ def _ages(then: datetime, now: datetime, t: Translator, seen: dict[int, str]) ->
 @contextmanager
 def _cycles_uncollected() -> Iterator[None]:
     """Python's cycle collector paused while a layer set is built: a city's layers are tens of thousands of new
-    lists and dicts, which set off full collections over the whole server's heap (measured: 90 of 100 ms CPU of
-    an update, bench/map_bench.py). They hold no cycles, so reference counting frees them all the same."""
+    lists and dicts, which set off full collections over the whole server's heap (measured: about 100 of 125 ms
+    CPU of a city's update, bench/map_bench.py). They hold no cycles: reference counting frees them all the same."""
     was_on = gc.isenabled()
     gc.disable()
     try:
