@@ -6,7 +6,8 @@
  *                                                                     overlay: canvasElement});
  *       Plays the camera in <video> (muted, inline). state is "connecting", "playing" (the first frame is shown),
  *       "unsupported" (the browser cannot play the camera's codec, e.g. H.265: detail is the codec; keep the
- *       preview and say so), "error" (retrying; detail says why) or "closed". Calling attach again on the same
+ *       preview and say so), "error" (retrying; detail says why), "unavailable" (the server refused: not logged in,
+ *       another site, or a camera it does not know; not retried) or "closed". Calling attach again on the same
  *       element first detaches it. Resolves the configuration from /api/live by itself. With ``overlay`` (a
  *       <canvas> laid over the video, same box) the detection boxes vision found are drawn on it, each set over the
  *       frame it was found in (the worker's box sets carry the frame's capture time, the video's frames theirs).
@@ -106,8 +107,11 @@
       if (self.ws !== ws || self.closed) { return; }
       self.ws = null;
       if (self.lastState === "unsupported") { return; }
+      if (ev.code === 4401 || ev.code === 4403 || ev.code === 4404) {  // login, origin, camera: no point retrying
+        self.state("unavailable", ev.reason || ("closed " + ev.code));
+        return;
+      }
       self.state("error", ev.reason || ("closed " + ev.code));
-      if (ev.code === 4401 || ev.code === 4403 || ev.code === 4404) { return; }  // login, origin, camera: final
       var wait = RETRY_MS[Math.min(self.retry, RETRY_MS.length - 1)];
       self.retry += 1;
       self.timer = window.setTimeout(function () { self.timer = null; self.connect(); }, wait);
@@ -388,6 +392,8 @@
   var tiles = new Map();  // camera id -> {tile, video, handle, shownAt}
   var onScreen = new WeakMap();  // tile -> whether it intersects the viewport
   var unsupported = {};  // camera id -> codec the browser cannot play (no retry on this page)
+  var UNAVAILABLE_MS = 60000;
+  var unavailableUntil = {};  // camera id -> when to try again a camera the server refused (its slot goes to others)
   var observer = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
     entries.forEach(function (e) { onScreen.set(e.target, e.isIntersecting); });
     scan();
@@ -398,7 +404,8 @@
   function candidate(tile) {
     if (document.hidden || tile.style.display === "none") { return false; }
     if (tile.className.indexOf("gw-cam-online") < 0) { return false; }
-    if (unsupported[tile.getAttribute("data-cam")]) { return false; }
+    var cid = tile.getAttribute("data-cam");
+    if (unsupported[cid] || (unavailableUntil[cid] || 0) > Date.now()) { return false; }
     if (!observer) { return true; }
     if (!tile._gwObserved) { tile._gwObserved = true; observer.observe(tile); return false; }
     return onScreen.get(tile) === true;
@@ -432,6 +439,10 @@
       onState: function (state, detail) {
         if (tiles.get(cid) !== entry) { return; }
         box.classList.toggle("gw-live-on", state === "playing");
+        if (state === "unavailable") {
+          unavailableUntil[cid] = Date.now() + UNAVAILABLE_MS;
+          release(cid);
+        }
         if (state === "unsupported") {
           unsupported[cid] = detail || "?";
           notice(tile, detail);

@@ -196,3 +196,25 @@ def test_at_most_live_tiles_play_and_the_others_keep_the_preview(
         assert live is not None and list(live.upstreams()) == playing
     finally:
         dashboard.stop()
+
+
+def test_a_camera_the_server_cannot_relay_gives_its_live_slot_to_another(
+    settings: Settings, repo: Repository, redis_client: Any, redis_server: EmbeddedRedis,
+    publish_camera: Callable[..., CameraState], jpeg: Callable[..., bytes], browser: webdriver.Chrome,
+    h264_camera: TimecodeCamera,
+) -> None:
+    # Both online on the wall; only cam-b is in the dashboard's camera registry (cam-0 was removed meanwhile). cam-0
+    # comes first by id and by name, so it is the tile that takes the only slot first.
+    publish_camera("cam-0", "A removed camera", preview=jpeg("bus.jpg"))
+    publish_camera("cam-b", "B camera", preview=jpeg("zidane.jpg"))
+    board = settings.dashboard.model_copy(update={"live_tiles": 1})
+    dashboard = _wall(settings.model_copy(update={"dashboard": board}), repo, redis_client, redis_server,
+                      {"cam-b": _camera(h264_camera.url, "cam-b")})
+    try:
+        _open_wall(browser, dashboard, repo)
+        _until(browser, "cam-b to play in the only live slot", lambda d: _js(
+            d, "var t = document.querySelector(arguments[0]); return !!t && !!t.querySelector('.gw-live-on');",
+            _TILE.format("cam-b")))
+        assert _js(browser, "return document.querySelectorAll(arguments[0]).length;", _VIDEO.format("cam-0")) == 0
+    finally:
+        dashboard.stop()
