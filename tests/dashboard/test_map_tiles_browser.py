@@ -7,11 +7,13 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -140,6 +142,10 @@ def _tiled_wall(settings: Settings, repo: Repository, redis_client: redis.Redis,
 def _drive_east(settings: Settings, redis_client: redis.Redis, vehicle: str = "car-7") -> None:
     """A patrol car's last 40 s of GPS, as the telemetry route stores it: due east along 34.78 N in office 1."""
     store = FleetTelemetryStore(redis_client, 900, Fleet.for_settings(settings, redis_client))
+    local = datetime.now(ZoneInfo(settings.locale.timezone))
+    since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    if since_midnight < 60:  # all 40 s of it in today's track (the map draws today's), not half in yesterday's
+        time.sleep(60 - since_midnight)
     now = datetime.now(UTC)
     store.add(vehicle, [GpsFix(34.78, 113.665 + 0.002 * i, now - timedelta(seconds=40 - 10 * i)) for i in range(4)],
               now=now.timestamp())
