@@ -61,7 +61,7 @@ from dashboard.ws_login import admitted
 from gridwatch import boxes
 from gridwatch.i18n import N_, translator
 from gridwatch.settings import CameraSettings, Settings
-from gridwatch.wsserver import ANY_HOST, WebsocketServerThread
+from gridwatch.wsserver import WebsocketServerThread, page_host
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,7 @@ class LiveServer(WebsocketServerThread):
     @property
     def url(self) -> str:
         """The socket's base URL as the page gets it (a wildcard host: the page puts in the one it used)."""
-        host = "0.0.0.0" if self._host in ANY_HOST else self._host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"ws://{host}:{self.port}{PATH_PREFIX}"
+        return f"ws://{page_host(self._host)}:{self.port}{PATH_PREFIX}"
 
     def upstreams(self) -> dict[str, int]:
         """{camera id: viewers} of the cameras this server holds an upstream connection to now."""

@@ -21,6 +21,7 @@ from dashboard.push import PushServer, Viewer
 from dashboard.queries import AlertRepository
 from gridwatch import keys
 from gridwatch.settings import Settings
+from gridwatch.wsserver import page_host
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +115,7 @@ class DashboardServer:
         if self._push is None:
             raise RuntimeError("dashboard server is not started")
         # A wildcard host is kept as is: the page swaps in the hostname the browser used to reach the wall.
-        host = "0.0.0.0" if self._host in _ANY_HOST else self._host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"ws://{host}:{self._push.port}/ws"
+        return f"ws://{page_host(self._host)}:{self._push.port}/ws"
 
     @property
     def live(self) -> LiveServer | None:

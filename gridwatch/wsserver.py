@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 ANY_HOST = ("0.0.0.0", "", "::")
 
 
+def page_host(host: str) -> str:
+    """A listen address as a page's websocket URL names it: a wildcard stays 0.0.0.0 (the page puts in the host name
+    it reached the wall by), an IPv6 address goes in brackets."""
+    shown = "0.0.0.0" if host in ANY_HOST else host
+    return f"[{shown}]" if ":" in shown else shown
+
+
 class WebsocketServerThread(ThreadPart):
     """``what`` names the part in messages; ``error`` is the exception type its callers catch.
 
