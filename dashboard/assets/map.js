@@ -8,7 +8,9 @@
    its <img> pending for minutes. So the watch looks at the tiles themselves twice a second: once one has
    pixels the base map is up; while none has, and either every one failed or the box's data-notice-ms went by
    since the first was asked for, the notice shows above the grids. The box's data-tiles says which
-   (none / waiting / ok / failed). */
+   (none / waiting / ok / failed). Leaflet never asks for a failed tile again until the map moves, and a wall
+   does not move: so while the notice shows, every data-notice-ms the failed tiles are asked for again, and the
+   base map comes back by itself once its server does. */
 (function () {
   'use strict';
 
@@ -56,6 +58,19 @@
     return img.naturalWidth > 0 ? 'ok' : 'failed';
   }
 
+  function noticeMs(box) {
+    return Number(box.getAttribute('data-notice-ms') || 8000);
+  }
+
+  function retry(box, tiles, states, now) {
+    if (!box._gwRetried) { box._gwRetried = now; return; }
+    if (now - box._gwRetried < noticeMs(box)) { return; }
+    box._gwRetried = now;
+    states.forEach(function (s, i) {
+      if (s === 'failed') { tiles[i].src = tiles[i].src; }  // the same address: the browser asks again
+    });
+  }
+
   function watch(box) {
     var tiles = box.querySelectorAll('.leaflet-tile-pane img.leaflet-tile');
     if (!tiles.length) { return; }
@@ -66,9 +81,11 @@
     if (states.indexOf('ok') >= 0) {
       state = 'ok';
       box._gwFirstAsk = 0;  // a later outage counts from its own first unanswered tile
+      box._gwRetried = 0;
     } else if (states.every(function (s) { return s === 'failed'; }) ||
-               now - box._gwFirstAsk >= Number(box.getAttribute('data-notice-ms') || 8000)) {
+               now - box._gwFirstAsk >= noticeMs(box)) {
       state = 'failed';
+      retry(box, tiles, states, now);
     } else {
       state = 'waiting';
     }

@@ -59,7 +59,7 @@ def _tile_png(z: int, x: int, y: int) -> bytes:
 class TileServer:
     """A tiny XYZ server on the loopback: /tiles/{z}/{x}/{y}.png, every request remembered."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[str] = []
         server = self
 
@@ -80,7 +80,7 @@ class TileServer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tiles/{{z}}/{{x}}/{{y}}.png"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -273,21 +273,21 @@ def test_tiles_are_drawn_under_the_grids_and_a_case_opens_on_the_desk(
         tiles.close()
 
 
-def _refused_url() -> str:
-    """A loopback port nobody listens on: every tile is refused at once."""
+def _free_port() -> int:
+    """A loopback port nobody listens on: every tile asked of it is refused at once."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.png"
+        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("failure", ["silent", "refused"])
-def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice(
+def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice_until_it_answers(
     settings: Settings, repo: Repository, redis_client: redis.Redis, redis_server: EmbeddedRedis,
     browser: webdriver.Chrome, failure: str,
 ) -> None:
     silent = SilentServer()
-    url = silent.url if failure == "silent" else _refused_url()
+    port = _free_port()
+    url = silent.url if failure == "silent" else f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.png"
     # A refused tile fails at once; a silent one only when notice_seconds have gone by.
     wall = _tiled_wall(settings, repo, redis_client, redis_server, url, notice_seconds=NOTICE_S)
     try:
@@ -300,6 +300,14 @@ def test_a_tile_server_that_does_not_answer_leaves_the_grids_and_a_notice(
         grids = browser.execute_script(_GRIDS_JS, f".leaflet-{map_leaflet.GRIDS}-pane path")
         assert len(grids) == 2 and all(g["w"] > 50 and g["h"] > 50 for g in grids), grids
         assert all(p.is_displayed() for p in _grid_paths(browser))
+        if failure == "refused":
+            # The tile server starts: the wall, which nobody pans, gets its base map back by itself.
+            tiles = TileServer(port)
+            try:
+                WebDriverWait(browser, PAGE_S).until(lambda d: _tiles_state(d) == "ok")
+                assert not notice.is_displayed() and tiles.requests
+            finally:
+                tiles.close()
     finally:
         wall.stop()
         silent.close()
