@@ -20,9 +20,13 @@ video"):
   (``dashboard.live_source = "mediamtx"``, WHEP at ``dashboard.mediamtx_whep_url``): this server then serves no
   video bytes; ``/api/live`` only tells the page where to go.
 
-Protocol (``ws://<host>:<dashboard.live_port>/live/<camera id>``): a text message ``{"type": "stream", "codec":
-"avc1.64001f", ...}`` announces a (new) stream, then binary messages ``[kind u8][media time f64][captured f64]``
-+ payload: kind 0 = init segment, 1 = a fragment starting with a keyframe, 2 = any other fragment. ``media time``
+Small tiles (the 9 and 16 layouts) ask for ``?stream=sub``: a camera with a detection sub-stream (``detect_url``, e.g.
+640x360) is relayed from that one instead (its own shared upstream), a quarter of the pixels for the browser to
+decode; a camera without one sends its main stream.
+
+Protocol (``ws://<host>:<dashboard.live_port>/live/<camera id>[?stream=sub]``): a text message ``{"type": "stream",
+"codec": "avc1.64001f", ...}`` announces a (new) stream, then binary messages ``[kind u8][media time f64][captured
+f64]`` + payload: kind 0 = init segment, 1 = a fragment starting with a keyframe, 2 = any other fragment. ``media time``
 is where the frame lies on the page's video timeline and ``captured`` its wall-clock capture time (Unix s), so the
 page can draw a frame's detection boxes over the very frame and measure glass-to-glass latency. A text
 ``{"type": "error", ...}`` says why no video comes (the tile keeps its preview), and a text ``{"type": "boxes", "t":
@@ -46,7 +50,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import flask
 import redis
@@ -68,6 +72,7 @@ log = logging.getLogger(__name__)
 PATH_PREFIX = "/live/"
 CONFIG_ROUTE = "/api/live"
 CLOSE_UNKNOWN_CAMERA = 4404
+SUB_SUFFIX = "@sub"  # upstreams() names a camera's detection sub-stream relay so
 LINGER_S = 5.0  # keep a camera's upstream this long after its last viewer left
 MAX_LAG_S = 1.0  # a viewer whose oldest unsent frame is older than this skips to the next keyframe
 MAX_GOP_FRAMES = 300  # frames since the last keyframe kept for joiners (a camera with a 12 s GOP at 25 fps)
@@ -124,6 +129,7 @@ class _Channel:
     """One camera's relay and its viewers (loop thread only)."""
 
     camera_id: str
+    key: str  # the camera id, with SUB_SUFFIX for its detection sub-stream
     relay: CameraRelay
     viewers: set[_Viewer] = field(default_factory=set)
     stream_text: str | None = None
@@ -201,12 +207,12 @@ class LiveServer(WebsocketServerThread):
         return f"ws://{page_host(self._host)}:{self.port}{PATH_PREFIX}"
 
     def upstreams(self) -> dict[str, int]:
-        """{camera id: viewers} of the cameras this server holds an upstream connection to now."""
+        """{camera id (+ SUB_SUFFIX for a sub-stream): viewers} of the upstream connections this server holds now."""
         return {cid: len(ch.viewers) for cid, ch in list(self._channels.items())}
 
-    def connections(self, camera_id: str) -> int:
-        """Upstream connections opened for a camera by its current relay (0 when none runs)."""
-        channel = self._channels.get(camera_id)
+    def connections(self, key: str) -> int:
+        """Upstream connections opened by the current relay of ``key`` (as upstreams() names it; 0: none runs)."""
+        channel = self._channels.get(key)
         return 0 if channel is None else channel.relay.connections
 
     def native_threads(self) -> list[int]:
@@ -256,12 +262,16 @@ class LiveServer(WebsocketServerThread):
         if channel.boxes is not None:
             channel.boxes.cancel()
         channel.relay.stop()
-        if self._channels.get(channel.camera_id) is channel:
-            del self._channels[channel.camera_id]
-        log.info("live %s: upstream closed (no viewers)", channel.camera_id)
+        if self._channels.get(channel.key) is channel:
+            del self._channels[channel.key]
+        log.info("live %s: upstream closed (no viewers)", channel.key)
 
-    def _channel(self, camera: CameraSettings) -> _Channel:
-        channel = self._channels.get(camera.id)
+    def _channel(self, camera: CameraSettings, sub: bool) -> _Channel:
+        """The camera's channel: its detection sub-stream when asked and it has one (``detect_url``), else its
+        main stream."""
+        sub = sub and camera.detect_url is not None
+        key = camera.id + (SUB_SUFFIX if sub else "")
+        channel = self._channels.get(key)
         if channel is not None:
             if channel.linger is not None:
                 channel.linger.cancel()
@@ -273,34 +283,35 @@ class LiveServer(WebsocketServerThread):
         def on_init(init: fmp4.InitSegment) -> None:
             text = json.dumps({"type": "stream", "camera": cid, "codec": init.codec,
                                "mime": f'video/mp4; codecs="{init.codec}"'})
-            loop.call_soon_threadsafe(lambda: self._deliver(cid, relay, lambda ch: ch.new_stream(init, text)))
+            loop.call_soon_threadsafe(lambda: self._deliver(key, relay, lambda ch: ch.new_stream(init, text)))
 
         def on_piece(piece: Piece) -> None:
-            loop.call_soon_threadsafe(lambda: self._deliver(cid, relay, lambda ch: ch.piece(piece)))
+            loop.call_soon_threadsafe(lambda: self._deliver(key, relay, lambda ch: ch.piece(piece)))
 
-        relay = CameraRelay(cid, lambda: self._url_of(cid), on_init, on_piece, **self._relay_options)
-        channel = _Channel(cid, relay)
-        self._channels[cid] = channel
+        relay = CameraRelay(key, lambda: self._url_of(cid, sub), on_init, on_piece, **self._relay_options)
+        channel = _Channel(cid, key, relay)
+        self._channels[key] = channel
         if self._redis is not None:
-            channel.boxes = asyncio.create_task(self._forward_boxes(channel), name=f"live-boxes-{cid}")
+            channel.boxes = asyncio.create_task(self._forward_boxes(channel), name=f"live-boxes-{key}")
         relay.start()
-        log.info("live %s: upstream opened", cid)
+        log.info("live %s: upstream opened", key)
         return channel
 
-    def _url_of(self, camera_id: str) -> str:
+    def _url_of(self, camera_id: str, sub: bool) -> str:
         camera = self._cameras(camera_id)
         if camera is None:
             raise LiveServerError(f"camera {camera_id!r} is gone")
-        return camera.url.get_secret_value()
+        url = camera.detect_url if sub and camera.detect_url is not None else camera.url
+        return url.get_secret_value()
 
-    def _deliver(self, camera_id: str, relay: CameraRelay, apply: Callable[[_Channel], None]) -> None:
-        channel = self._channels.get(camera_id)
+    def _deliver(self, key: str, relay: CameraRelay, apply: Callable[[_Channel], None]) -> None:
+        channel = self._channels.get(key)
         if channel is not None and channel.relay is relay:  # a relay being closed may still hand a last piece
             apply(channel)
 
     def _leave(self, channel: _Channel, viewer: _Viewer) -> None:
         channel.viewers.discard(viewer)
-        if not channel.viewers and self._channels.get(channel.camera_id) is channel:
+        if not channel.viewers and self._channels.get(channel.key) is channel:
             loop = asyncio.get_running_loop()
             channel.linger = loop.call_later(self._linger_s, lambda: self._close_if_idle(channel))
 
@@ -308,9 +319,11 @@ class LiveServer(WebsocketServerThread):
         if not channel.viewers:
             self._close_channel(channel)
 
-    async def _check(self, ws: ServerConnection) -> tuple[Viewer, CameraSettings] | None:
+    async def _check(self, ws: ServerConnection) -> tuple[Viewer, CameraSettings, bool] | None:
+        """(viewer, camera, whether the sub-stream was asked for), or None once the connection is closed."""
         request = ws.request
-        path = urlsplit(request.path if request is not None else "").path
+        parts = urlsplit(request.path if request is not None else "")
+        path = parts.path
         if not path.startswith(PATH_PREFIX):
             await ws.close(CLOSE_BAD_REQUEST, f"unknown path; use {PATH_PREFIX}<camera id>")
             return None
@@ -322,18 +335,18 @@ class LiveServer(WebsocketServerThread):
         if camera is None or not camera.enabled:
             await ws.close(CLOSE_UNKNOWN_CAMERA, "no such camera")
             return None
-        return who, camera
+        return who, camera, parse_qs(parts.query).get("stream") == ["sub"]
 
     async def _handle(self, ws: ServerConnection) -> None:
         checked = await self._check(ws)
         if checked is None:
             return
-        who, camera = checked
+        who, camera, sub = checked
         sock = ws.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
-        channel = self._channel(camera)
+        channel = self._channel(camera, sub)
         viewer = _Viewer(ws, who)
         channel.join(viewer)
         sender = asyncio.create_task(self._send(viewer), name=f"live-send-{camera.id}")

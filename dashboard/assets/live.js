@@ -3,7 +3,7 @@
  * API for other pages and tiles (e.g. the alarm focus tile):
  *
  *   var player = window.GridWatchLive.attach(videoElement, cameraId, {onState: function (state, detail) {},
- *                                                                     overlay: canvasElement});
+ *                                                                     overlay: canvasElement, sub: false});
  *       Plays the camera in <video> (muted, inline). state is "connecting", "playing" (the first frame is shown),
  *       "unsupported" (the browser cannot play the camera's codec, e.g. H.265: detail is the codec; keep the
  *       preview and say so), "error" (retrying; detail says why), "unavailable" (the server refused: not logged in,
@@ -11,6 +11,7 @@
  *       element first detaches it. Resolves the configuration from /api/live by itself. With ``overlay`` (a
  *       <canvas> laid over the video, same box) the detection boxes vision found are drawn on it, each set over the
  *       frame it was found in (the worker's box sets carry the frame's capture time, the video's frames theirs).
+ *       ``sub: true`` plays the camera's detection sub-stream (e.g. 640x360) where it has one: for small tiles.
  *   window.GridWatchLive.detach(videoElement)   stops the player and releases the stream (the server closes the
  *       camera's connection once nobody watches it).
  *   player.captureTime(mediaTime) -> Unix ms the frame at that video time was captured (null when unknown);
@@ -20,7 +21,8 @@
  *
  * The wall's tiles are handled here too: a tile plays live while it is on screen, its camera online and the tab
  * visible, at most config.maxTiles (dashboard.live_tiles) at once, the most recently shown first; the others keep
- * wall.js's preview JPEG. A page too slow to decode them all plays fewer (see adjustBudget). A tile's .gw-cam-video box with live video gets the class gw-live-on (assets/live.css
+ * wall.js's preview JPEG. A page too slow to decode them all plays fewer (see adjustBudget). A tile narrower than
+ * SUB_BELOW_PX plays the camera's detection sub-stream when it has one (the server falls back to the main stream). A tile's .gw-cam-video box with live video gets the class gw-live-on (assets/live.css
  * hides its JPEG; the tile's own class list belongs to wall.js, which rewrites it with each camera state); one
  * whose codec the browser cannot play gets gw-live-unsupported and a notice in the page's language.
  *
@@ -39,6 +41,7 @@
   var MAX_PENDING = 90;  // a busy page's backlog of frames: beyond this skip to the next keyframe
   var RETRY_MS = [1000, 2000, 5000, 10000];
   var SCAN_MS = 500;
+  var SUB_BELOW_PX = 720;  // a tile narrower than this (the 9 and 16 layouts) plays the camera's sub-stream
   var BOX_HOLD_MS = 400;  // a box set stays on the frames after it this long (vision sees ~5 frames a second)
   var BOX_EARLY_MS = 20;  // the two sides reckon capture time separately: a set this much "later" still fits
   var CONFIG_URL = "/api/live";
@@ -70,8 +73,9 @@
   }
 
   /* --- one <video> fed by the relay (fMP4 over a websocket into Media Source Extensions) --- */
-  function RelayPlayer(video, cameraId, cfg, onState, overlay) {
+  function RelayPlayer(video, cameraId, cfg, onState, overlay, sub) {
     this.video = video;
+    this.sub = !!sub;
     this.overlay = overlay || null;
     this.boxSets = [];  // [captured ms, boxes], oldest first
     this.cameraId = cameraId;
@@ -96,7 +100,8 @@
     var self = this;
     if (self.closed) { return; }
     self.state("connecting");
-    var ws = new WebSocket(resolveUrl(self.cfg.url) + encodeURIComponent(self.cameraId));
+    var ws = new WebSocket(resolveUrl(self.cfg.url) + encodeURIComponent(self.cameraId) +
+                           (self.sub ? "?stream=sub" : ""));
     ws.binaryType = "arraybuffer";
     self.ws = ws;
     ws.onmessage = function (ev) {
@@ -367,7 +372,7 @@
       if (cfg.source === "mediamtx" && cfg.whep) {
         slot.player = new WhepPlayer(video, cameraId, cfg, opts.onState);
       } else if (cfg.url && window.MediaSource) {
-        slot.player = new RelayPlayer(video, cameraId, cfg, opts.onState, opts.overlay);
+        slot.player = new RelayPlayer(video, cameraId, cfg, opts.onState, opts.overlay, opts.sub);
       } else if (opts.onState) {
         opts.onState(cfg.url ? "unsupported" : "closed", cfg.url ? "MediaSource" : "live video off");
       }
@@ -436,6 +441,7 @@
     var entry = { tile: tile, video: video, overlay: overlay, shownAt: Date.now(), handle: null };
     entry.handle = attach(video, cid, {
       overlay: overlay,
+      sub: box.clientWidth > 0 && box.clientWidth < SUB_BELOW_PX,
       onState: function (state, detail) {
         if (tiles.get(cid) !== entry) { return; }
         box.classList.toggle("gw-live-on", state === "playing");

@@ -124,6 +124,30 @@ def test_a_viewer_that_stops_reading_resumes_at_the_live_edge(live: LiveServer) 
     assert got[first_after][0] == KIND_KEY, "after the skip the stream must resume at a keyframe"
 
 
+def _decoded_size(ws: ClientConnection) -> tuple[int, int]:
+    _, got = _messages(ws, 3)
+    with av.open(io.BytesIO(b"".join(payload for *_, payload in got)), "r") as container:
+        frame = next(iter(container.decode(video=0)))
+    return frame.width, frame.height
+
+
+def test_a_small_tile_gets_the_cameras_sub_stream_where_it_has_one(
+    h264_camera: TimecodeCamera, street_camera: RtspTestServer
+) -> None:
+    both = CameraSettings.model_validate({"id": "dual", "name": "dual", "url": street_camera.url,
+                                          "detect_url": h264_camera.url})
+    main_only = _camera(street_camera.url, "main-only")
+    server = LiveServer({"dual": both, "main-only": main_only}.get).start()
+    try:
+        with connect(_url(server, "dual") + "?stream=sub") as small, connect(_url(server, "dual")) as large:
+            assert _decoded_size(small) == (640, 360) and _decoded_size(large) == (1280, 720)
+            assert set(server.upstreams()) == {"dual", "dual@sub"}
+        with connect(_url(server, "main-only") + "?stream=sub") as small:
+            assert _decoded_size(small) == (1280, 720)  # no sub-stream: the main one
+    finally:
+        server.stop()
+
+
 def test_an_h265_camera_is_announced_with_its_codec(tmp_path: Any) -> None:
     with TimecodeCamera(codec="h265") as cam:
         server = LiveServer({"cam-h": _camera(cam.url, "cam-h")}.get).start()
