@@ -123,7 +123,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     ensure_user(repo)
     login_browser(browser, dashboard.url, "tester")
     browser.get(dashboard.url)
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 30)
     _wait_live(browser)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 3)
     # A queue item: priority, category, snapshot, grid (by name) and age.
@@ -164,8 +164,8 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     # The case consumer makes its case: the next summary's item takes the pushed one's place (no second item).
     stall = ingest_alerts(repo, settings, alert)[0]
     selector = f'[data-case-id="{stall}"]'
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
-    WebDriverWait(browser, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 4)
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 4)
     assert browser.find_elements(By.CSS_SELECTOR, ".gw-alert")[0].get_attribute("data-case-id") == stall
     assert browser.execute_script("return window.__noReload;") == 1  # pushed, not reloaded
     WebDriverWait(browser, 10).until(lambda d: _text(d, ids.TODAY_COUNT) == "4")
@@ -177,7 +177,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
 
     _check_chinese_glyphs(browser, ".gw-cat")
     # The video tiles stream: each <img> has decoded a frame from its MJPEG feed.
-    WebDriverWait(browser, 15).until(lambda d: d.execute_script(
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
         "return Array.from(document.querySelectorAll('img.gw-cam-img')).every(i => i.naturalWidth > 0);"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "wall_zh.png"))
@@ -202,7 +202,7 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
     dashboard.push.stop()
     WebDriverWait(browser, 10).until(lambda d: "连接中断" in _text(d, ids.CONNECTION))
     # Not stale data in silence: a red banner across the top, and the queue and figures greyed out.
-    WebDriverWait(browser, 15).until(lambda d: banner.is_displayed())
+    WebDriverWait(browser, 30).until(lambda d: banner.is_displayed())
     assert "连接中断" in banner.text and "可能已过时" in banner.text
     assert _grey(browser, ".gw-alerts") and _grey(browser, ".gw-figures")
     missed = store_alert(category="0504", camera_id="park-east")
@@ -213,16 +213,16 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]'))
         assert "店外经营" in browser.find_element(By.CSS_SELECTOR, f'[data-alert-id="{missed.id}"]').text
         missed_case = ingest_alerts(repo, settings, missed)[0]  # the consumer catches up too
-        WebDriverWait(browser, 15).until(
+        WebDriverWait(browser, 30).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-case-id="{missed_case}"]'))
-        WebDriverWait(browser, 15).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
-        WebDriverWait(browser, 15).until(lambda d: not banner.is_displayed())
+        WebDriverWait(browser, 30).until(lambda d: _text(d, ids.CONNECTION) == "● 实时")
+        WebDriverWait(browser, 30).until(lambda d: not banner.is_displayed())
         assert not _grey(browser, ".gw-alerts")
         assert browser.execute_script("return window.__noReload;") == 1
 
         # The switch: English, the same alerts and figures, and the choice is remembered by this browser.
         browser.find_element(By.CSS_SELECTOR, '.gw-lang a[hreflang="en"]').click()
-        WebDriverWait(browser, 15).until(
+        WebDriverWait(browser, 30).until(
             lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
         _wait_live(browser)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-case-id="{missed_case}"]'))
@@ -245,9 +245,9 @@ def test_wall_in_chinese_pushes_alerts_in_china_time_and_switches_to_english(
         assert browser.save_screenshot(str(ARTIFACTS / "wall_en.png"))
 
         browser.get(dashboard.url)  # no ?lang=: the cookie answers
-        WebDriverWait(browser, 15).until(lambda d: "Alerts today" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
+        WebDriverWait(browser, 30).until(lambda d: "Alerts today" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
         browser.find_element(By.CSS_SELECTOR, '.gw-lang a[hreflang="zh-CN"]').click()
-        WebDriverWait(browser, 15).until(lambda d: "今日告警" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
+        WebDriverWait(browser, 30).until(lambda d: "今日告警" in d.find_element(By.CSS_SELECTOR, ".gw-header").text)
     finally:
         replacement.stop()
 
@@ -269,7 +269,7 @@ def test_three_sightings_of_one_problem_are_one_queue_item_counted_and_highlight
     case_id = ingest_alerts(repo, settings, first)[0]
     _login(browser, dashboard, repo)
     item_at = f'[data-case-id="{case_id}"]'
-    WebDriverWait(browser, 15).until(lambda d: _item(d, item_at))
+    WebDriverWait(browser, 30).until(lambda d: _item(d, item_at))
     assert "×" not in (_item(browser, item_at) or {})["text"]  # seen once: no count
     browser.execute_script("window.__noReload = 1;")
 
@@ -277,7 +277,7 @@ def test_three_sightings_of_one_problem_are_one_queue_item_counted_and_highlight
     later = []
     for lap in (2, 3):
         later.append(store_alert(category="0502", camera_id="demo-car", snapshot="bus.jpg"))
-        WebDriverWait(browser, 15).until(lambda d, n=lap: (_item(d, item_at) or {}).get("sightings") == str(n))
+        WebDriverWait(browser, 30).until(lambda d, n=lap: (_item(d, item_at) or {}).get("sightings") == str(n))
         assert len(browser.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 1
     item = _item(browser, item_at) or {}
     assert "×3" in item["text"] and "流浪乞讨" in item["text"]
@@ -287,7 +287,7 @@ def test_three_sightings_of_one_problem_are_one_queue_item_counted_and_highlight
     # A patrol car passes later facing the place and sees nothing there: the item says 现场复查: 已无.
     service = CaseService(repo.engine, GridRouter(repo.list_grids(), settings.cases.fallback_grid), settings.cases)
     assert service.record_clear_pass(case_id, "demo-car", datetime.now(UTC), lat=first.lat, lon=first.lon)
-    WebDriverWait(browser, 15).until(lambda d: "现场复查: 已无" in (_item(d, item_at) or {}).get("text", ""))
+    WebDriverWait(browser, 30).until(lambda d: "现场复查: 已无" in (_item(d, item_at) or {}).get("text", ""))
     item = _item(browser, item_at) or {}
     assert "×3" in item["text"] and item["sightings"] == "3"
     assert len(browser.find_elements(By.CSS_SELECTOR, ".gw-alert")) == 1
