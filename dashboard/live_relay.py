@@ -25,6 +25,7 @@ import av.error
 
 from dashboard import fmp4
 from ingest.clock import StreamClock
+from ingest.pictures import whole_pictures
 from ingest.reader import FAST_OPEN_OPTIONS
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,9 @@ class CameraRelay:
             timeline = Timeline(time_base, init.timescale, float(rate) if rate else None)
             clock = StreamClock()
             sequence = 0
-            for packet in container.demux(stream):
+            # One packet per picture: a keyframe whose slices arrive apart would go out as fragments of slices.
+            where = f"live {self.camera_id}"
+            for packet in whole_pictures(container.demux(stream), stream.codec_context.name, where):
                 if self._stop.is_set():
                     return
                 if packet.size == 0 or (sequence == 0 and not packet.is_keyframe):

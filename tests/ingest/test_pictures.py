@@ -131,3 +131,24 @@ def test_first_slice_continues_reads_the_slice_header() -> None:
 def test_other_codecs_pass_through_untouched() -> None:
     packet = av.Packet(b"\x00\x00\x01\x65\x01\x9a")
     assert PictureJoiner("hevc").push(packet) == [packet]
+
+
+def test_the_live_relay_sends_one_fragment_per_picture(server: RtspTestServer) -> None:
+    """The wall's live video (stream copy into fragmented MP4): one fragment per picture, times always growing —
+    a split keyframe would be several fragments of one time, which Media Source Extensions refuses."""
+    from dashboard.live_relay import CameraRelay, Piece
+
+    pieces: list[Piece] = []
+    relay = CameraRelay("sliced", lambda: server.url, lambda init: None, pieces.append).start()
+    try:
+        deadline = time.monotonic() + 60
+        while sum(p.key for p in pieces) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        relay.stop()
+    times = [p.media_time for p in pieces]
+    keys = [i for i, p in enumerate(pieces) if p.key]
+    assert len(keys) >= 3, f"{len(pieces)} fragments in 60 s"
+    assert all(b > a for a, b in zip(times, times[1:], strict=False)), times[:30]
+    # The clip has a keyframe every 25 pictures: 25 fragments from one keyframe to the next, not 25 + 3 slices.
+    assert [b - a for a, b in zip(keys, keys[1:], strict=False)] == [25] * (len(keys) - 1)
