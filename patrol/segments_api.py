@@ -133,6 +133,7 @@ class SegmentsApi(ThreadPart):
         return self
 
     def stop(self, timeout: float = 5.0) -> bool:
+        self._stop.set()  # before the sockets close: the loop's select() may then fail, and that is the stop
         if self._server is not None:
             self._server.task_dispatcher.shutdown(timeout=timeout)
             wasyncore.close_all(self._map)
@@ -142,4 +143,9 @@ class SegmentsApi(ThreadPart):
         return ended
 
     def _run(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            # stop() closes the sockets under waitress's select(): EBADF then ends the loop, as intended.
+            if not self._stop.is_set():
+                raise
