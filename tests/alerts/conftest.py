@@ -9,9 +9,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from alerts.calendar import WorkingCalendar
+from alerts.cases import CaseService
+from alerts.casework import Casework
 from alerts.db import make_engine, migrate
 from alerts.grids import GridFeature, load_geojson
 from alerts.repository import Repository
+from alerts.routing import GridRouter
 from gridwatch.redis_server import EmbeddedRedis, free_port
 from gridwatch.settings import DEMO_GRIDS
 
@@ -82,3 +86,20 @@ def fixed_port_redis() -> Iterator[Callable[[], EmbeddedRedis]]:
     yield start
     for server in started:
         server.stop()
+
+
+# The case services on the demo grid map (a test file that needs other settings defines its own).
+@pytest.fixture()
+def router(repo: Repository, demo_features: list[GridFeature]) -> GridRouter:
+    repo.replace_grids(demo_features)
+    return GridRouter(demo_features)
+
+
+@pytest.fixture()
+def work(repo: Repository, router: GridRouter) -> Casework:
+    return Casework(repo.engine, router, WorkingCalendar.load())
+
+
+@pytest.fixture()
+def service(repo: Repository, router: GridRouter) -> CaseService:
+    return CaseService(repo.engine, router)

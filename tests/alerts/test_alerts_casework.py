@@ -6,13 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from alerts.calendar import WorkingCalendar
 from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, QueryNotAllowedError, Target, TargetError
 from alerts.departments import add_department, list_departments
-from alerts.grids import GridFeature
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, IllegalTransitionError, MissingDetailError, Role
 
 GRID = "410105001001001"  # the demo map's north-west grid
@@ -29,22 +26,6 @@ OFFICE_STAFF = Actor("陈静", Role.GRID_STAFF, OFFICE)
 def bj(text: str) -> datetime:
     """A Beijing wall-clock time, e.g. '2026-04-02 10:00', as an aware datetime."""
     return datetime.fromisoformat(text + "+08:00")
-
-
-@pytest.fixture()
-def router(repo: Repository, demo_features: list[GridFeature]) -> GridRouter:
-    repo.replace_grids(demo_features)
-    return GridRouter(demo_features)
-
-
-@pytest.fixture()
-def work(repo: Repository, router: GridRouter) -> Casework:
-    return Casework(repo.engine, router, WorkingCalendar.load())
-
-
-@pytest.fixture()
-def service(repo: Repository, router: GridRouter) -> CaseService:
-    return CaseService(repo.engine, router)
 
 
 def _new_case(service: CaseService, at: datetime, category: str = "0503", where: tuple[float, float] = AT) -> str:

@@ -11,13 +11,11 @@ from openpyxl import load_workbook
 
 from alerts import figures as figures_module
 from alerts.assessment import AssessmentRules, Assessor, month_bounds, score
-from alerts.calendar import WorkingCalendar
 from alerts.casebook import CaseFilter, CaseView
 from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, Target
 from alerts.export import assessment_table, csv_bytes, figures_table, xlsx_bytes
 from alerts.figures import FigureBook, Figures
-from alerts.grids import GridFeature
 from alerts.repository import Repository
 from alerts.routing import GridRouter
 from alerts.workflow import Action, Actor, Role, allowed_actions, transition
@@ -34,22 +32,6 @@ def bj(text: str) -> datetime:
 
 
 NOV_START, NOV_END = bj("2026-11-01 00:00"), bj("2026-12-01 00:00")
-
-
-@pytest.fixture()
-def router(repo: Repository, demo_features: list[GridFeature]) -> GridRouter:
-    repo.replace_grids(demo_features)
-    return GridRouter(demo_features)
-
-
-@pytest.fixture()
-def work(repo: Repository, router: GridRouter) -> Casework:
-    return Casework(repo.engine, router, WorkingCalendar.load())
-
-
-@pytest.fixture()
-def service(repo: Repository, router: GridRouter) -> CaseService:
-    return CaseService(repo.engine, router)
 
 
 def _case(service: CaseService, at: datetime, lat: float = 34.7990, lon: float = 113.6610,

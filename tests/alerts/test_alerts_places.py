@@ -12,7 +12,6 @@ from alerts.casebook import CaseBook, CaseFilter
 from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, Target
 from alerts.config import CaseSettings
-from alerts.grids import GridFeature
 from alerts.repository import Repository
 from alerts.routing import GridRouter
 from alerts.workflow import Actor, RejectReason, Role, WorkflowError
@@ -34,12 +33,6 @@ def _obs(at: datetime, where: tuple[float, float] | None = AT, camera: str = "ca
     return Observation(category=category, seen_at=at, lat=where[0] if where else None,
                        lon=where[1] if where else None, camera_id=camera, confidence=confidence, bbox=bbox,
                        snapshot_path=snapshot, fixed=fixed)
-
-
-@pytest.fixture()
-def router(repo: Repository, demo_features: list[GridFeature]) -> GridRouter:
-    repo.replace_grids(demo_features)
-    return GridRouter(demo_features)
 
 
 @pytest.fixture()

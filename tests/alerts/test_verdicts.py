@@ -10,11 +10,10 @@ import redis
 from verdict_testing import OPERATOR, case_of, event, evidence, verdicts_where_benches_mean_false
 
 from alerts import filters, verdicts
-from alerts.calendar import WorkingCalendar
 from alerts.casebook import CaseFilter
 from alerts.cases import CaseService
 from alerts.casework import Casework
-from alerts.grids import GridFeature, GridIndex
+from alerts.grids import GridIndex
 from alerts.repository import Repository
 from alerts.routing import GridRouter
 from alerts.sink import AlertSink
@@ -23,22 +22,6 @@ from alerts.workflow import RejectReason, WorkflowError
 from gridwatch import keys
 from gridwatch.events import alert_from_stream
 from gridwatch.settings import LearningSettings
-
-
-@pytest.fixture()
-def router(repo: Repository, demo_features: list[GridFeature]) -> GridRouter:
-    repo.replace_grids(demo_features)
-    return GridRouter(demo_features)
-
-
-@pytest.fixture()
-def work(repo: Repository, router: GridRouter) -> Casework:
-    return Casework(repo.engine, router, WorkingCalendar.load())
-
-
-@pytest.fixture()
-def service(repo: Repository, router: GridRouter) -> CaseService:
-    return CaseService(repo.engine, router)
 
 
 @pytest.fixture()
