@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.gridwatch.terminal_testing import run_on_a_terminal
 
 GRIDWATCH = Path(sys.executable).with_name("gridwatch")
 GRID = "410105001001001"
@@ -38,24 +38,8 @@ def test_import_on_a_terminal_shows_progress_and_reports_overlaps_and_staff(tmp_
     cfg = tmp_path / "gw.toml"
     cfg.write_text(f'data_dir = "{tmp_path}/data"\n')
     source = _map_with_staff_and_an_overlap(tmp_path)
-    primary, secondary = pty.openpty()  # standard error is a terminal, as when an admin types the command
-    try:
-        done = subprocess.run([str(GRIDWATCH), "--config", str(cfg), "grids", "import", str(source)],
-                              stdout=subprocess.PIPE, stderr=secondary, text=True, timeout=120)
-        os.close(secondary)
-        terminal = b""
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            terminal += chunk
-    finally:
-        os.close(primary)
-    assert done.returncode == 0, terminal.decode(errors="replace")
-    shown = terminal.decode(errors="replace")
+    done, shown = run_on_a_terminal([str(GRIDWATCH), "--config", str(cfg), "grids", "import", str(source)], 120)
+    assert done.returncode == 0, shown
     assert "checking grids [" in shown and "22/22 100%" in shown
     assert "imported 22 grids" in done.stdout and "2 staff names" in done.stdout
     assert "warning: 1 overlapping pair of same-level grids" in done.stdout

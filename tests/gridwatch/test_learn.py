@@ -3,8 +3,6 @@ verdicts it did not learn from, the worker scoring with it within seconds; bad v
 file, real Redis, the real command in a subprocess)."""
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from gridwatch.events import alert_from_stream
 from gridwatch.settings import DEMO_GRIDS, Settings
 from tests.alerts.alerts_testing import wait_until
 from tests.alerts.verdict_testing import OPERATOR, case_of, event, evidence, verdicts_where_benches_mean_false
+from tests.gridwatch.terminal_testing import run_on_a_terminal
 
 GRIDWATCH = Path(sys.executable).with_name("gridwatch")
 
@@ -68,23 +67,7 @@ def centre(settings: Settings, redis_client: redis.Redis, tmp_path: Path) -> Ite
 
 
 def _learn_on_a_terminal(config: Path) -> tuple[subprocess.CompletedProcess[str], str]:
-    primary, secondary = pty.openpty()  # standard error is a terminal, as when an admin types the command
-    try:
-        done = subprocess.run([str(GRIDWATCH), "--config", str(config), "learn"], stdout=subprocess.PIPE,
-                              stderr=secondary, text=True, timeout=300)
-        os.close(secondary)
-        terminal = b""
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            terminal += chunk
-    finally:
-        os.close(primary)
-    return done, terminal.decode(errors="replace")
+    return run_on_a_terminal([str(GRIDWATCH), "--config", str(config), "learn"], timeout=300)
 
 
 def test_learn_shows_progress_and_a_running_worker_scores_with_the_new_filter_within_seconds(
