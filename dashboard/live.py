@@ -35,7 +35,8 @@ vision found in the frame captured at ``t`` (``gridwatch.boxes``, forwarded from
 by the page over that very frame.
 
 The handshake is checked like the push socket's (``dashboard.ws_login``): the Origin must be this host
-(``guard.origin_ok``), the cookies must carry a wall login (close 4401), and the camera must exist (close 4404).
+(``guard.origin_ok``), the cookies must carry a wall login (close 4401), the camera must exist (close 4404) and be
+one the viewer's grid scope lets them watch (close 4403, as ``/video/<id>.jpg`` answers 403).
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ from websockets.exceptions import ConnectionClosed
 from dashboard import fmp4, lang
 from dashboard.live_relay import CameraRelay, Piece
 from dashboard.push import ANYONE, CLOSE_BAD_REQUEST, Authorize, Viewer
-from dashboard.ws_login import admitted
+from dashboard.ws_login import CLOSE_FORBIDDEN, admitted
 from gridwatch import boxes
 from gridwatch.i18n import N_, translator
 from gridwatch.settings import CameraSettings, Settings
@@ -334,6 +335,10 @@ class LiveServer(WebsocketServerThread):
         camera = await asyncio.to_thread(self._cameras, camera_id)
         if camera is None or not camera.enabled:
             await ws.close(CLOSE_UNKNOWN_CAMERA, "no such camera")
+            return None
+        if who.cameras is not None and camera.id not in who.cameras:
+            # Grid scope: a grid's staff watch the cameras in their subtree, as /video/<id>.jpg serves them.
+            await ws.close(CLOSE_FORBIDDEN, "this camera is outside your grid")
             return None
         return who, camera, parse_qs(parts.query).get("stream") == ["sub"]
 

@@ -85,6 +85,8 @@ class Viewer:
 
     name: str
     scope: str | None = None
+    # The cameras they may watch live (the same ``dashboard.scoped.cameras_allowed`` as /video); None = all.
+    cameras: frozenset[str] | None = None
 
     def sees(self, grid_code: str | None) -> bool:
         # Grid codes are hierarchical: a child's code starts with its parent's.

@@ -13,7 +13,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from alerts.gridmap import GridMapWatcher
-from dashboard import auth, limits, mjpeg
+from dashboard import auth, limits, mjpeg, scoped
 from dashboard.app import create_app
 from dashboard.context import of as context_of
 from dashboard.live import CameraLookup, LiveServer, live_blueprint, registry_lookup
@@ -37,6 +37,16 @@ def push_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
     """The wall's logged-in user, from the cookies of the push websocket's handshake; None = not logged in."""
     user = auth.user_from_cookie(server, cookie_header)
     return None if user is None else Viewer(user.username, user.scope_grid)
+
+
+def live_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
+    """The push socket's viewer plus the cameras grid scope lets them watch live (as ``/video/<id>.jpg`` does)."""
+    user = auth.user_from_cookie(server, cookie_header)
+    if user is None:
+        return None
+    with server.app_context():
+        allowed = scoped.cameras_allowed(user)
+    return Viewer(user.username, user.scope_grid, None if allowed is None else frozenset(allowed))
 
 
 def _role_of(server: Flask, cookie_header: str | None) -> str | None:
@@ -147,7 +157,7 @@ class DashboardServer:
             # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
             self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
             if self._live is not None:
-                self._live.authorize = lambda cookie: push_viewer(app.server, cookie)
+                self._live.authorize = lambda cookie: live_viewer(app.server, cookie)
             self._stopping = context_of(app.server).stopping
             # Request-size limits on every route; live streams capped so they never take every thread.
             limits.install(app.server, self._settings, lambda cookie: _role_of(app.server, cookie))

@@ -19,7 +19,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from auth_testing import ensure_user
+from auth_testing import cookie_header, ensure_user
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -198,8 +198,6 @@ def _close_code(url: str, **headers: str) -> int | None:
 def test_the_wall_live_socket_checks_login_origin_and_camera(
     settings: Any, repo: Any, redis_client: Any, redis_server: Any, h264_camera: TimecodeCamera
 ) -> None:
-    from auth_testing import cookie_header
-
     cams = {"cam-1": _camera(h264_camera.url)}
     dashboard = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0,
                                 cameras=cams.get).start()
@@ -223,6 +221,44 @@ def test_the_wall_live_socket_checks_login_origin_and_camera(
         assert "rtsp" not in json.dumps(config)
         assert requests.get(dashboard.url + "api/live", timeout=TIMEOUT_S, allow_redirects=False).status_code in (
             302, 303, 401)
+    finally:
+        dashboard.stop()
+
+
+def test_a_grid_scoped_viewer_watches_live_only_the_cameras_in_their_grid(
+    settings: Any, repo: Any, redis_client: Any, redis_server: Any, h264_camera: TimecodeCamera
+) -> None:
+    """Grid staff of community 410105001001 watch its park camera live; a patrol car (no fixed place) or a camera
+    elsewhere is refused as /video/<id>.jpg refuses it (security issue 14: scope on every video route)."""
+    import requests
+    from auth_testing import add_user
+
+    from alerts.users import Role
+
+    park = CameraSettings.model_validate({"id": "park-cam", "name": "Park", "url": h264_camera.url,
+                                          "lat": 34.7865, "lon": 113.6745})  # inside grid 410105001001003
+    car = _camera(h264_camera.url, "car-cam")
+    cams = {c.id: c for c in (park, car)}
+    scoped = settings.model_copy(update={"cameras": (park, car)})
+    dashboard = DashboardServer(scoped, repo, redis_client, redis_server.url, port=0, ws_port=0,
+                                cameras=cams.get).start()
+    try:
+        live = dashboard.live
+        assert live is not None
+        add_user(repo, "staff-a", role=Role.GRID_STAFF, scope_grid="410105001001")
+        login = cookie_header(dashboard.url, "staff-a")
+        page = f"http://127.0.0.1:{dashboard.port}"
+        assert _close_code(_url(live, "car-cam"), **login, Origin=page) == 4403
+        assert requests.get(dashboard.url + "video/car-cam.jpg", headers=login, timeout=TIMEOUT_S).status_code == 403
+        with connect(_url(live, "park-cam"), additional_headers={**login, "Origin": page}) as ws:
+            announced, got = _messages(ws, 2)
+        assert announced["type"] == "stream" and got[1][0] == KIND_KEY
+        # The whole territory (an operator without a scope) watches the car as before.
+        add_user(repo, "op-all", role=Role.OPERATOR)
+        everyone = cookie_header(dashboard.url, "op-all")
+        with connect(_url(live, "car-cam"), additional_headers={**everyone, "Origin": page}) as ws:
+            announced, _ = _messages(ws, 1)
+        assert announced["type"] == "stream"
     finally:
         dashboard.stop()
 
