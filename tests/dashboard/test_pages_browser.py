@@ -312,7 +312,11 @@ def test_replay_plays_the_clip_under_its_box_and_exports_the_evidence_zip(
     _wait(sup, lambda d: "已核实" in _text(d, ids.REPLAY_MESSAGE))
 
     # The export link downloads with the supervisor's session: the zip holds clip, snapshot, log and manifest.
-    link = sup.find_element(By.ID, ids.REPLAY_EXPORT).get_attribute("href")
+    # Read while waiting: the panel re-renders after the verdict, so the element found first may be replaced.
+    hrefs: list[str] = []
+    _wait(sup, lambda d: hrefs.append(d.find_element(By.ID, ids.REPLAY_EXPORT).get_attribute("href") or "")
+          or hrefs[-1])
+    link = hrefs[-1]
     session = requests.Session()
     for c in sup.get_cookies():
         session.cookies.set(c["name"], c["value"])
