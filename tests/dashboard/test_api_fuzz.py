@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 import requests
+import schemathesis  # a test extra (pyproject): missing is a failure, never a skip
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from live_testing import Centre, live_centre
@@ -27,8 +28,6 @@ from dashboard.openapi import SPEC_PATH, render
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings
 from gridwatch.types import Alert
-
-schemathesis = pytest.importorskip("schemathesis")
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMUNITY_A = "410105001001"
