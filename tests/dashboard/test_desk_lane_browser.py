@@ -12,7 +12,7 @@ import pytest
 import redis
 from auth_testing import add_user, login_browser
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -115,9 +115,21 @@ def test_a_supervisor_rejects_on_the_replay_page_with_a_reason_from_the_list(
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, hit))
     browser.find_element(By.CSS_SELECTOR, hit).click()
     _wait(browser, lambda d: d.find_elements(By.ID, ids.REPLAY_REASON))
-    browser.find_element(By.ID, ids.REPLAY_REASON).click()
-    ActionChains(browser).send_keys("长椅休息").send_keys(Keys.ENTER).perform()  # typed into the open list
-    _wait(browser, lambda d: "长椅休息" in d.find_element(By.ID, ids.REPLAY_REASON).text)
+
+    def picked(d: webdriver.Chrome) -> bool:
+        # The panel may render again after the click (the selection lands twice), dropping what was typed into the
+        # list it replaced: pick again until the reason shows, as a user would.
+        reason = d.find_element(By.ID, ids.REPLAY_REASON)
+        if "长椅休息" in reason.text:
+            return True
+        try:
+            reason.click()
+            ActionChains(d).send_keys("长椅休息").send_keys(Keys.ENTER).perform()  # typed into the open list
+        except WebDriverException:  # replaced while we clicked: the next poll finds the new one
+            return False
+        return "长椅休息" in d.find_element(By.ID, ids.REPLAY_REASON).text
+
+    _wait(browser, picked)
     browser.find_element(By.CSS_SELECTOR, '[id*="reject"]').click()
     _wait(browser, lambda d: "已驳回" in d.find_element(By.ID, ids.REPLAY_MESSAGE).text)
     [v] = verdicts.of_case(repo.engine, case_id)
