@@ -183,6 +183,68 @@ def cmd_dataset_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def cmd_dataset_train(args: argparse.Namespace) -> int:
+    """Fine-tune, export OpenVINO int8, measure, register; exit 2 for a bad checkpoint or dataset (nothing made)."""
+    import shutil
+    import time
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from vision import model_registry, yolo_train
+
+    settings = _settings(args)
+    try:
+        extra = dict(item.split("=", 1) for item in args.category)
+    except ValueError:
+        sys.stderr.write(f"gridwatch dataset train: --category takes NAME=CODE, got {args.category}\n")
+        return 2
+    try:
+        dataset = yolo_train.read_dataset(args.data)
+        categories = yolo_train.class_categories(dataset.names, extra)
+        base = yolo_train.load_base(args.base)
+    except yolo_train.TrainError as exc:
+        sys.stderr.write(f"gridwatch dataset train: {exc}\n")
+        return 2
+    device = yolo_train.pick_device(args.device)
+    name = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    run_dir = (args.out or settings.data_dir / model_registry.FOLDER) / name
+    _say(f"training {args.base} on {dataset.folder} ({dataset.train_images} train, {dataset.val_images} val images; "
+         f"classes {', '.join(f'{k} -> {v}' for k, v in categories.items())}) for {args.epochs} epochs at imgsz "
+         f"{args.imgsz} on {'cpu' if device == 'cpu' else 'GPU ' + device}")
+    try:
+        started = time.monotonic()
+        best = yolo_train.fine_tune(base, dataset, run_dir, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                                    device=device, on_epoch=lambda e: _say(e.text()))
+        trained_s = time.monotonic() - started
+        started = time.monotonic()
+        exported = yolo_train.export_int8(best, dataset, args.imgsz)
+        export_s = time.monotonic() - started
+        _say(f"trained in {trained_s:.0f} s, exported OpenVINO int8 in {export_s:.0f} s: {exported}")
+        work = run_dir / "val"
+        scores = {"trained (fp32 .pt)": yolo_train.evaluate(best, dataset, args.imgsz, device, work),
+                  "exported (OpenVINO int8)": yolo_train.evaluate(exported, dataset, args.imgsz, "cpu", work)}
+        in_use = model_registry.read(settings.data_dir)
+        if in_use is not None and set(in_use.class_categories) == set(categories) and Path(in_use.model).exists():
+            scores[f"in use (#{in_use.version} {in_use.name})"] = yolo_train.evaluate(
+                Path(in_use.model), dataset, in_use.imgsz, "cpu", work)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-made stays beside the registered models
+        raise
+    for label, s in scores.items():
+        _say(f"{label}: {s.text()}")
+    entry = model_registry.register(
+        settings.data_dir, name, exported, args.imgsz, categories, base=str(args.base.resolve()),
+        dataset=str(dataset.folder), scores={k: asdict(v) for k, v in scores.items()})
+    _say(f"registered as model #{entry.version} ({entry.model}); running workers swap to it within "
+         f"{settings.learning.reload_seconds:g} s, new workers start on it")
+    return 0
+
+
 def cmd_learn(args: argparse.Namespace) -> int:
     """Train each category's verdict filter; exit 2 when any category was refused (nothing of it replaced)."""
     from alerts.db import make_engine, migrate
@@ -441,6 +503,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, type=Path, help="an empty folder (created when missing)")
     exp.add_argument("--force", action="store_true", help="replace images/, labels/ and data.yaml in a non-empty one")
     exp.set_defaults(func=cmd_dataset_export)
+    trn = dsub.add_parser("train", help="fine-tune a detector on an exported dataset, export OpenVINO int8, "
+                          "measure it and register it (running workers swap to it)")
+    trn.add_argument("--base", required=True, type=Path, help="Ultralytics detect checkpoint (.pt) to start from")
+    trn.add_argument("--data", required=True, type=Path, help="the folder `gridwatch dataset export` wrote")
+    trn.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    trn.add_argument("--imgsz", type=int, default=640, help="training and model input size (default 640)")
+    trn.add_argument("--batch", type=int, default=8, help="images per training step (default 8)")
+    trn.add_argument("--device", default="auto", help="cpu, 0 (first GPU) ...; default: GPU 0 if CUDA, else cpu")
+    trn.add_argument("--out", type=Path, default=None, help="models folder (default data_dir/models)")
+    trn.add_argument("--category", action="append", default=[], metavar="NAME=CODE",
+                     help="issue category of a class whose name does not start with its code (repeatable)")
+    trn.set_defaults(func=cmd_dataset_train)
     return parser
 
 

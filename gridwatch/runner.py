@@ -22,6 +22,7 @@ from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import SHARED_DIR, CameraSettings, CameraVisionSettings, Settings
 from gridwatch.types import CameraState, Detections, Frame
+from vision.model_registry import with_registered
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,15 @@ def load_detector(settings: Settings):  # type: ignore[no-untyped-def]
     return Detector(settings.vision)
 
 
+def start_model_watcher(settings: Settings, worker, life: Lifecycle) -> None:  # type: ignore[no-untyped-def]
+    """The worker follows the registered model (`gridwatch dataset train`): a newer one is loaded and swapped in."""
+    from vision.model_registry import ModelWatcher
+    from vision.yolo import Detector
+
+    watcher = ModelWatcher(settings, Detector, worker.use_model, settings.learning.reload_seconds).start()
+    life.started("model registry watcher", watcher.stop)
+
+
 DEMO_CAMERA_ID = "demo-car"
 
 
@@ -310,6 +320,7 @@ def start_worker(  # type: ignore[no-untyped-def]
     )
     worker.start()
     life.started("vision worker", worker.stop)
+    start_model_watcher(settings, worker, life)
     if share_cameras and settings.worker.metrics_port is not None:  # production workers; not the one-process demo
         from gridwatch.metrics import WorkerCollector, serve_metrics
 
@@ -426,6 +437,7 @@ def remove_demo_users(repo) -> None:  # type: ignore[no-untyped-def]
 
 def run_all(settings: Settings, stop: threading.Event, on_ready: Callable[[str], object] | None = None) -> None:
     """The whole command centre in one process tree, until ``stop`` is set."""
+    settings = with_registered(settings)  # a city's own model, registered by `gridwatch dataset train`
     detector = load_detector(settings)
     settings = with_demo_device_token(settings)
     with Lifecycle() as life:
@@ -452,6 +464,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     if settings.redis_url is None:
         raise SystemExit("gridwatch worker needs redis_url (REDIS_URL) shared with the dashboard")
     refuse_open_exposure(settings, "worker")
+    settings = with_registered(settings)  # a city's own model, registered by `gridwatch dataset train`
     detector = load_detector(settings)
     with Lifecycle() as life:
         handle = open_redis(settings, life)

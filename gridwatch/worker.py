@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from gridwatch.loop import ThreadPart
-from gridwatch.settings import CameraSettings, Settings
+from gridwatch.settings import CameraSettings, Settings, VisionSettings
 from gridwatch.types import Detections, Frame, IssueEvent
 from vision.load_control import StackController, missed_frames
 from vision.pipeline import CameraPipeline, StageTimes, process_batch
@@ -120,6 +120,7 @@ class VisionWorker(ThreadPart):
         self.stacking = StackController.up_to(settings.vision.max_frames_per_input)
         self._stale_since_batch = 0
         self.frames_missed = 0  # handed over by a reader, never analysed (replaced by a newer one, or stale)
+        self._next_model: tuple[Detector, VisionSettings] | None = None  # use_model(): taken at the next batch
 
     @property
     def frames_per_input(self) -> int:
@@ -188,8 +189,29 @@ class VisionWorker(ThreadPart):
 
     # ---- one batch ------------------------------------------------------------------------------------
 
+    def use_model(self, detector: Detector, vision: VisionSettings) -> None:
+        """Swap to another detector and its vision settings (a newly registered model, ``vision.model_registry``)
+        between two batches; every camera starts afresh, as its classes and their categories may have changed."""
+        self._next_model = (detector, vision)
+
+    @property
+    def detector(self) -> Detector:
+        return self._detector
+
+    def _swap_model(self) -> None:
+        swap, self._next_model = self._next_model, None
+        if swap is None:
+            return
+        self._detector, vision = swap
+        self._settings = self._settings.model_copy(update={"vision": vision})
+        for cid in list(self._pipes):
+            self._emit(cid, self._pipes.pop(cid).finish())
+            self._built_from.pop(cid, None)
+        log.info("vision: now on model %s (%d classes)", vision.model, len(self._detector.names))
+
     def collect(self) -> list[tuple[CameraPipeline, Frame]]:
         """The ready, fresh frames (one per camera, oldest first, at most ``max_batch``); stale ones dropped."""
+        self._swap_model()
         mono = time.monotonic()
         check = mono - self._configs_checked >= CONFIG_CHECK_S
         if check:
