@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 
 from alerts.figures import FigureBook, Figures
 from alerts.models import CaseRow, utc_now
-from alerts.routing import GridRouter
+from geo.routing import GridRouter
 from gridwatch.settings import AssessmentRules
 
 _CASES = cast(sa.Table, CaseRow.__table__)

@@ -17,8 +17,8 @@ from alerts import audit
 from alerts.cases import CaseNotFoundError
 from alerts.models import CaseQueryRow, CaseRow, SightingRow, utc_now
 from alerts.repository import MEDIA_URL_PREFIX
-from alerts.routing import GridRouter
 from alerts.workflow import NOT_YET_HANDLED, Status
+from geo.routing import GridRouter
 
 _CASES = cast(sa.Table, CaseRow.__table__)
 _SIGHTINGS = cast(sa.Table, SightingRow.__table__)

@@ -29,13 +29,14 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from alerts import audit, geo, places
+from alerts import audit, places
 from alerts.config import CaseSettings
 from alerts.db import write_transaction
 from alerts.models import CaseRow, SightingRow, utc_now
 from alerts.repository import MEDIA_URL_PREFIX
-from alerts.routing import GridRouter, Route
 from alerts.workflow import Action, Actor, RejectReason, Role, Status, WorkflowError, check
+from geo.distance import bounding_box, cell_keys, haversine_m
+from geo.routing import GridRouter, Route
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class CaseService:
             if o.by_spot or o.lat is None or o.lon is None:
                 keys.add(_lock_key(o.category, "camera", o.camera_id))
             else:
-                for cell in geo.cell_keys(o.lat, o.lon, self.settings.dedup_distance_m, _LOCK_CELL_DEG):
+                for cell in cell_keys(o.lat, o.lon, self.settings.dedup_distance_m, _LOCK_CELL_DEG):
                     keys.add(_lock_key(o.category, *cell))
         for key in sorted(keys):  # one order everywhere: two consumers never wait on each other in a circle
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
@@ -247,7 +248,7 @@ class CaseService:
         if o.by_spot:
             return list(conn.execute(by_camera, {"cat": o.category, "cam": o.camera_id}))
         assert o.lat is not None and o.lon is not None
-        lat0, lat1, lon0, lon1 = geo.bounding_box(o.lat, o.lon, self.settings.dedup_distance_m)
+        lat0, lat1, lon0, lon1 = bounding_box(o.lat, o.lon, self.settings.dedup_distance_m)
         return list(conn.execute(by_point, {"cat": o.category, "lat0": lat0, "lat1": lat1, "lon0": lon0,
                                             "lon1": lon1}))
 
@@ -264,7 +265,7 @@ class CaseService:
         if lat is None or lon is None:
             return False, None  # a case known only by its camera is no place for a GPS sighting
         assert o.lat is not None and o.lon is not None
-        distance = geo.haversine_m(o.lat, o.lon, lat, lon)
+        distance = haversine_m(o.lat, o.lon, lat, lon)
         return distance <= self.settings.dedup_distance_m, distance
 
     def _nearest(self, conn: Connection, o: Observation, batch: _Batch) -> tuple[_CaseState, float | None] | None:
@@ -581,7 +582,7 @@ class CaseService:
                 return False
             distance = None
             if lat is not None and lon is not None and row.lat is not None and row.lon is not None:
-                distance = geo.haversine_m(lat, lon, row.lat, row.lon)
+                distance = haversine_m(lat, lon, row.lat, row.lon)
             conn.execute(sa.insert(_SIGHTINGS).values(
                 case_id=case_id, alert_id=None, camera_id=camera_id, seen_at=at, lat=lat, lon=lon,
                 distance_m=distance, snapshot_path=snapshot_path, new_pass=True, kind="clear",

@@ -30,7 +30,6 @@ from alerts.config import CaseSettings
 from alerts.db import write_transaction
 from alerts.models import CaseQueryRow, CaseRow, DepartmentRow, utc_now
 from alerts.repository import check_media_path
-from alerts.routing import GridRouter
 from alerts.workflow import (
     NOT_YET_HANDLED,
     TERMINAL,
@@ -42,6 +41,7 @@ from alerts.workflow import (
     WorkflowError,
     check,
 )
+from geo.routing import GridRouter
 
 log = logging.getLogger(__name__)
 

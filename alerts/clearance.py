@@ -32,10 +32,11 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts import geo, places
+from alerts import places
 from alerts.cases import CLEAR_NOTE, CaseService
 from alerts.models import CaseRow
 from alerts.sink import MAX_SNAPSHOT_WIDTH, _write_atomically
+from geo.distance import haversine_m
 from gridwatch import textdraw
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Frame
@@ -172,7 +173,7 @@ class ClearWatch:
                     continue
                 if case.camera_id is not None and self._fixed_camera(case.camera_id):
                     continue  # its position is that camera's, not the problem's
-                distance = geo.haversine_m(fix.lat, fix.lon, case.lat, case.lon)
+                distance = haversine_m(fix.lat, fix.lon, case.lat, case.lon)
                 if distance > s.clear_range_m or not places.in_view(
                     fix.lat, fix.lon, fix.heading, case.lat, case.lon, range_m=s.clear_range_m,
                     fov_deg=camera.vision.fov_deg, facing_deg=camera.vision.facing_deg,

@@ -44,8 +44,8 @@ from sqlalchemy.engine import Engine
 
 from alerts.casebook import overdue_clause, subtree_clause
 from alerts.models import CaseRow, utc_now
-from alerts.routing import GridRouter
 from alerts.workflow import Status
+from geo.routing import GridRouter
 
 _CASES = cast(sa.Table, CaseRow.__table__)
 _LEVEL_COLUMN = {1: "office_code", 2: "community_code", 3: "grid_code"}

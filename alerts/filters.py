@@ -3,7 +3,7 @@ running process.
 
 ``gridwatch learn`` stores a filter (``store``) only when it did at least as well on its held-apart verdicts
 as the filter in use; the new row is active and the old one is not, in one transaction. Running processes
-hold a :class:`FilterSet` that a :class:`FilterWatcher` keeps on the stored filters, as ``alerts.gridmap``
+hold a :class:`FilterSet` that a :class:`FilterWatcher` keeps on the stored filters, as ``geo.gridmap``
 keeps routers on the stored grid map: it polls one number (the newest filter's id) every few seconds and,
 when it changed, loads the active filters and swaps them in at once.
 """

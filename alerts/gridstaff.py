@@ -12,8 +12,8 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts.grids import GridError, GridFeature, parse_staff
 from alerts.models import GridRow, GridStaffRow
+from geo.grids import GridError, GridFeature, parse_staff
 
 log = logging.getLogger(__name__)
 

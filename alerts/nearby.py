@@ -12,9 +12,9 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts import geo
 from alerts.casebook import CaseView, case_view
 from alerts.models import CaseRow, utc_now
+from geo.distance import bounding_box, haversine_m
 
 _CASES = cast(sa.Table, CaseRow.__table__)
 
@@ -31,7 +31,7 @@ def nearby_open_cases(
 ) -> list[NearbyCase]:
     """Open cases within ``radius_m`` of a point, any category, nearest first (merge candidates)."""
     # The indexed bounding box narrows the rows in SQL; the exact distance is then measured here.
-    lat0, lat1, lon0, lon1 = geo.bounding_box(lat, lon, radius_m)
+    lat0, lat1, lon0, lon1 = bounding_box(lat, lon, radius_m)
     query = sa.select(_CASES).where(
         _CASES.c.is_open == sa.true(), _CASES.c.lat.between(lat0, lat1), _CASES.c.lon.between(lon0, lon1),
     )
@@ -40,6 +40,6 @@ def nearby_open_cases(
     now = now or utc_now()
     with engine.connect() as conn:
         rows = list(conn.execute(query))
-    found = [(geo.haversine_m(lat, lon, r.lat, r.lon), r) for r in rows]
+    found = [(haversine_m(lat, lon, r.lat, r.lon), r) for r in rows]
     found = sorted(((d, r) for d, r in found if d <= radius_m), key=lambda dr: dr[0])
     return [NearbyCase(case_view(r, now), round(d, 1)) for d, r in found[:limit]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from alerts.geo import haversine_m
+from geo.distance import haversine_m
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in snapshot pixels
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from alerts.grids import GridFeature, validate_features
 from alerts.models import AlertRow, GridMapRow, GridRow, OutboxRow, utc_now
+from geo.grids import GridFeature, validate_features
 from gridwatch.events import alert_to_stream
 from gridwatch.types import Alert
 
@@ -175,7 +175,7 @@ class Repository:
             .order_by(_ALERTS.c.detected_at.desc(), _ALERTS.c.created_at.desc(), _ALERTS.c.id.desc())
             .limit(limit)
         )
-        if scope is not None:
+        if scope is not None:  # geo.scope.within, in SQL: a prefix of the grid code tree (a NULL code is outside)
             query = query.where(_ALERTS.c.grid_code.startswith(scope, autoescape=True))
         with self._engine.connect() as conn:
             return [_to_alert(r) for r in conn.execute(query)]
@@ -247,7 +247,7 @@ class Repository:
             return [_to_feature(r) for r in conn.execute(query)]
 
     def grid_map_version(self) -> int:
-        """Raised by every ``replace_grids``: a process whose map is older reloads it (``alerts.gridmap``)."""
+        """Raised by every ``replace_grids``: a process whose map is older reloads it (``geo.gridmap``)."""
         with self._engine.connect() as conn:
             return int(conn.execute(sa.select(_GRID_MAP.c.version).where(_GRID_MAP.c.id == 1)).scalar_one())
 

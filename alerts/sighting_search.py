@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 
 from alerts.casebook import media_url, subtree_clause
 from alerts.models import AlertRow, CaseRow, SightingRow
-from alerts.routing import GridRouter
 from alerts.workflow import Status
+from geo.routing import GridRouter
 
 _CASES = cast(sa.Table, CaseRow.__table__)
 _SIGHTINGS = cast(sa.Table, SightingRow.__table__)

@@ -20,10 +20,10 @@ import redis
 from alerts import observed
 from alerts.db import QueryError
 from alerts.filters import FilterSet, Judgement
-from alerts.grids import Locator
 from alerts.health import PartHealth
 from alerts.outbox import OutboxRelay
 from alerts.repository import MEDIA_URL_PREFIX, Repository, UnknownGridError
+from geo.grids import Locator
 from gridwatch import keys, textdraw
 from gridwatch.i18n import category_name
 from gridwatch.types import Alert, IssueEvent

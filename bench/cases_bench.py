@@ -34,11 +34,11 @@ from alerts.cases import CaseService, observation_from_alert
 from alerts.consumer import StreamConsumer
 from alerts.db import make_engine, migrate, write_transaction
 from alerts.figures import FigureBook
-from alerts.grids import GridFeature, GridIndex
 from alerts.inbox import CASES_GROUP, claim
 from alerts.outbox import confirm
 from alerts.repository import Repository
-from alerts.routing import GridRouter
+from geo.grids import GridFeature, GridIndex
+from geo.routing import GridRouter
 from gridwatch import keys
 from gridwatch.events import alert_to_stream
 from gridwatch.redis_server import EmbeddedRedis

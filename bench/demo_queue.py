@@ -60,7 +60,7 @@ def queue_of(db: Path, minutes: float) -> dict[str, Any]:
     from alerts.casebook import CaseBook, CaseFilter
     from alerts.db import make_engine
     from alerts.repository import Repository
-    from alerts.routing import GridRouter
+    from geo.routing import GridRouter
 
     engine = make_engine(f"sqlite:///{db}")
     try:

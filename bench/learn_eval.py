@@ -218,8 +218,8 @@ def _end_to_end(feats: list[dict[str, float]], labels: list[bool], tmp: Path) ->
     from alerts import verdicts
     from alerts.cases import CaseService, Observation
     from alerts.db import make_engine, migrate, write_transaction
-    from alerts.routing import GridRouter
     from alerts.verdict_learning import learn
+    from geo.routing import GridRouter
     from gridwatch.settings import LearningSettings
 
     engine = make_engine(f"sqlite:///{tmp / f'verdicts-{len(feats)}.db'}")

@@ -47,9 +47,9 @@ def _serve(data_dir: str, operators: int, ready: Any, stop: Any) -> None:
     import redis as redis_lib
 
     from alerts.cases import CaseService
-    from alerts.routing import GridRouter
     from alerts.users import UserStore
     from alerts.workflow import Actor, Role
+    from geo.routing import GridRouter
     from gridwatch import keys
     from gridwatch.events import camera_state_to_hash
     from gridwatch.lifecycle import Lifecycle

@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.map_bench --browser       # also the wall in headless Chromium (about 2 minutes)
 
 For each load (open cases, patrol cars with a 200-point track each, street cells driven today, fixed cameras) and
-each tile datum (WGS-84 / 天地图 as they are; GCJ-02 / AMap shifted by gridwatch.datum), times what the wall's
+each tile datum (WGS-84 / 天地图 as they are; GCJ-02 / AMap shifted by geo.datum), times what the wall's
 map callback does per update once the data is read: the six GeoJSON layers (dashboard.map_leaflet.layer_data,
 with the demo grid map's offices), the per-layer hashes that keep unchanged layers from being sent again
 (map_leaflet.changed), and the JSON the browser receives when every layer changed. The reads themselves (case
@@ -31,10 +31,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.grids import load_geojson
 from dashboard import map as gridmap
 from dashboard import map_leaflet, map_tiles
 from dashboard.map_data import MapData
+from geo.grids import load_geojson
 from gridwatch.i18n import translator
 from gridwatch.settings import DEMO_GRIDS, MapSettings
 

@@ -47,13 +47,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, Target
 from alerts.db import make_engine, migrate
-from alerts.grids import GridFeature, load_geojson
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.users import UserStore
 from alerts.workflow import Actor, Role
 from bench.cpu import process_cpu, thread_cpu
 from dashboard.server import DashboardServer
+from geo.grids import GridFeature, load_geojson
+from geo.routing import GridRouter
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_to_stream, camera_state_to_hash
 from gridwatch.redis_server import EmbeddedRedis

@@ -19,11 +19,11 @@ from typing import Any
 
 import redis
 
-from alerts.grids import GridError, geometry_problems, load_geojson
 from alerts.repository import Repository
 from alerts.users import User, UserError, UserStore
 from alerts.workflow import Role
-from gridwatch.datum import geojson_to_wgs84
+from geo.datum import geojson_to_wgs84
+from geo.grids import GridError, geometry_problems, load_geojson
 from gridwatch.settings import Settings
 from ingest.registry import CameraRegistry, RegistryError, camera_view, redis_announcer
 

@@ -12,12 +12,12 @@ import redis
 from flask import Blueprint
 
 from alerts.db import QueryError
-from alerts.gridmap import GridMapWatcher
 from alerts.users import UserStore
 from dashboard import api, auth, lang, texts
 from dashboard.context import WallContext, attach
 from dashboard.context import current as current_context
 from dashboard.queries import AlertRepository
+from geo.gridmap import GridMapWatcher
 from gridwatch.i18n import translator
 from gridwatch.settings import Settings
 

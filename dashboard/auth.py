@@ -42,6 +42,7 @@ from alerts.workflow import Actor, Role
 from dashboard import guard, lang, map_tiles
 from dashboard.context import of as context_of
 from dashboard.throttle import LoginThrottle
+from geo.scope import within
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, translator
 from gridwatch.settings import Settings
 
@@ -233,7 +234,7 @@ def allowed(user: AuthUser, roles: tuple[Role | str, ...]) -> bool:
 def in_scope(grid_code: str | None) -> bool:
     """Whether ``grid_code`` lies in the user's subtree (a user scoped to a grid never sees what has no grid)."""
     user = current_user()
-    return user is not None and guard.in_scope(user.scope_grid, grid_code)
+    return user is not None and within(grid_code, user.scope_grid)
 
 
 def scope_filter() -> str | None:

@@ -46,7 +46,6 @@ from alerts.casework import Casework, QueryNotAllowedError, Target
 from alerts.figures import FigureBook
 from alerts.models import utc_now
 from alerts.repository import check_media_path
-from alerts.routing import GridRouter
 from alerts.workflow import (
     Action,
     IllegalTransitionError,
@@ -60,6 +59,8 @@ from dashboard import auth, guard, lang
 from dashboard.auth import AuthUser
 from dashboard.claims import ClaimHeldError, Claims
 from dashboard.context import current
+from geo.routing import GridRouter
+from geo.scope import within
 from gridwatch.i18n import Translator, category_name, translator
 from gridwatch.photos import (
     MAX_PHOTO_BYTES,
@@ -154,7 +155,7 @@ def visible(user: AuthUser, view: CaseView) -> bool:
 
 
 def _within(user: AuthUser, code: str) -> bool:
-    return guard.in_scope(user.scope_grid, code)
+    return within(code, user.scope_grid)
 
 
 def _out_of_scope(t: Translator, user: AuthUser) -> ApiError:
@@ -426,8 +427,8 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
     def queries() -> Response:
         a, user = api(), _user()
         found = a.work.book.queries(open_only=request.args.get("open") in ("1", "true"))
-        mine = [q for q in found if guard.in_scope(user.scope_grid, q.to_grid)
-                or guard.in_scope(user.scope_grid, q.filed_grid)]
+        mine = [q for q in found if within(q.to_grid, user.scope_grid)
+                or within(q.filed_grid, user.scope_grid)]
         return jsonify(plain(mine))
 
     @bp.post("/api/queries/<int:query_id>/answer")
@@ -476,7 +477,7 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
         level = request.args.get("level")
         if level:
             lvl = _int(level, "level", 3, 1, 3)
-            codes = [c for c in a.router.codes(lvl) if grid is None or c.startswith(grid)]
+            codes = [c for c in a.router.codes(lvl) if within(c, grid)]
             if codes:
                 rows += a.figures.figures_by_grid(lvl, start, end, codes=codes)
         names = {c: a.router.feature(c).name for c in a.router.codes()}
@@ -502,7 +503,7 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
         grid = _grid_param(a, user, request.args.get("grid"), t)
         lvl = _int(request.args.get("level"), "level", 3, 1, 3)
         start, end = _period(a)
-        codes = [c for c in a.router.codes(lvl) if grid is None or c.startswith(grid)]
+        codes = [c for c in a.router.codes(lvl) if within(c, grid)]
         rows = a.figures.figures_by_grid(lvl, start, end, codes=codes) if codes else []
         return jsonify([{**f.as_dict(), "grid_name": a.router.feature(f.grid_code or "").name} for f in rows])
 
@@ -521,7 +522,7 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
         lvl = _int(request.args.get("level"), "level", 3, 1, 3)
         grid = _grid_param(a, user, request.args.get("grid"), t)
         return [s for s in a.assessor.assess_month(year, mon, level=lvl)
-                if grid is None or s.grid_code.startswith(grid)]
+                if within(s.grid_code, grid)]
 
     @bp.get("/api/assessment")
     @auth.require(*_ANYONE)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import flask
 import redis
 
-from alerts.gridmap import GridMapWatcher
 from dashboard.queries import AlertRepository
+from geo.gridmap import GridMapWatcher
 from gridwatch.settings import Settings
 
 EXTENSION = "gridwatch_dashboard"

@@ -21,11 +21,11 @@ from alerts import verdicts
 from alerts.casebook import CaseBook, CaseFilter, CaseView, SightingView
 from alerts.casework import Target
 from alerts.nearby import NearbyCase, nearby_open_cases
-from alerts.routing import GridRouter, Route
 from alerts.workflow import Action, Actor, RejectReason, Status, WorkflowError, allowed_actions
 from dashboard.claims import ClaimHeldError, Claims
 from dashboard.claims import key as claim_key
 from dashboard.page_services import PageServices
+from geo.routing import GridRouter, Route
 from gridwatch import media
 from gridwatch.types import Alert
 

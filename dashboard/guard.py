@@ -6,7 +6,7 @@ callback and websocket handshake goes through.
   Open311 client (the channel checks its own api_key). A rule missing from the table is refused (403) and fails
   the route-table test, so a new route cannot ship open by accident.
 * :data:`PAGE_ROLES` does the same for Dash callbacks, by the page their output belongs to.
-* :func:`in_scope` is the one grid-scope test; :func:`case_visible` and :func:`holder_may` decide whether a user
+* :func:`case_visible` and :func:`holder_may` decide, with the one grid-scope rule ``geo.scope.within``, whether a user
   may see or act on one case (its grid, the grid holding it, its department).
 * :func:`device_ok` and :func:`origin_ok` are the car-token and same-origin (CSRF) checks, shared by the HTTP
   guard (dashboard.auth) and the websockets (push, live video, telemetry).
@@ -23,6 +23,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from alerts.workflow import Action, Role
+from geo.scope import within
 from gridwatch.settings import AuthSettings, Settings
 
 
@@ -233,14 +234,6 @@ def client_address(peer: str | None, forwarded_for: str | None, proxies: Iterabl
 
 # --- what: grid scope and one case ---------------------------------------------------------------------------------
 
-def in_scope(scope: str | None, code: str | None) -> bool:
-    """Whether ``code`` lies in the subtree of ``scope`` (None: the whole territory). Grid codes are hierarchical
-    (a child's code starts with its parent's); a user scoped to a grid never sees what has no grid."""
-    if scope is None:
-        return True
-    return code is not None and code.startswith(scope)
-
-
 class Someone(Protocol):
     @property
     def role(self) -> Role: ...
@@ -278,7 +271,7 @@ def case_visible(user: Someone, case: CaseLike) -> bool:
     if user.scope_grid is None:
         return True
     codes = (case_location(case), case.assignee_grid, case.escalated_from)
-    return any(in_scope(user.scope_grid, code) for code in codes)
+    return any(within(code, user.scope_grid) for code in codes)
 
 
 # What only the grid holding a case may do (a scoped user whose grid is below the holder may not).
@@ -288,7 +281,7 @@ HOLDER_ACTIONS = frozenset({Action.START, Action.HANDLE, Action.ESCALATE, Action
 def holder_may(user: Someone, case: CaseLike, action: Action | str) -> bool:
     """Escalated above the user's grid, the parent grid acts on it now, not the grid that asked for help."""
     held = case.assignee_grid
-    return action not in HOLDER_ACTIONS or held is None or in_scope(user.scope_grid, held)
+    return action not in HOLDER_ACTIONS or held is None or within(held, user.scope_grid)
 
 
 # --- the production posture -----------------------------------------------------------------------------------------

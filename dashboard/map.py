@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.grids import GridFeature
+from geo.grids import GridFeature
 
 OK, OPEN, OVERDUE = "ok", "open", "overdue"
 COLOURS = {OK: "#22c55e", OPEN: "#f59e0b", OVERDUE: "#f43f5e"}

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from alerts.grids import GridFeature
 from dashboard import map as gridmap
 from dashboard.map_tiles import Projector, project_point, project_points, project_rings
+from geo.grids import GridFeature
 
 Collection = dict[str, Any]
 

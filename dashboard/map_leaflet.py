@@ -30,12 +30,12 @@ import dash
 import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, dcc, html
 
-from alerts.grids import GridFeature
 from dashboard import auth, map_data, map_layers, texts
 from dashboard import map as gridmap
 from dashboard.map_data import MapData
 from dashboard.map_tiles import Projector, TileSource
 from dashboard.pages_common import age_text
+from geo.grids import GridFeature
 from gridwatch.i18n import Translator, category_name
 
 _NS = "wall-tilemap"

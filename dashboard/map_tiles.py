@@ -2,7 +2,7 @@
 
 Everything GridWatch stores is WGS-84 (GPS, the grid map). A tile source drawn in GCJ-02 (AMap/高德, Tencent)
 has every street several hundred metres from where WGS-84 puts it, so each position is shifted to GCJ-02
-before it goes to the browser (gridwatch/datum.py); 天地图 (CGCS2000) and a self-hosted OpenStreetMap server
+before it goes to the browser (geo/datum.py); 天地图 (CGCS2000) and a self-hosted OpenStreetMap server
 take WGS-84 as it is. Nothing is shifted back: a click is resolved by the feature clicked, not by its position.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from gridwatch import datum
+from geo import datum
 from gridwatch.settings import MapSettings
 
 # (lons, lats) in WGS-84 -> (lons, lats) in the tiles' datum; numpy arrays so a whole layer shifts at once.

@@ -33,10 +33,10 @@ from sqlalchemy.engine import Engine
 from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.cases import CaseNotFoundError, CaseService
 from alerts.models import utc_now
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role, Status
 from dashboard import auth, lang
 from dashboard.context import current
+from geo.routing import GridRouter
 from gridwatch.categories import CATEGORIES
 from gridwatch.i18n import Translator, translator
 from gridwatch.settings import Settings

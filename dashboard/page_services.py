@@ -16,9 +16,9 @@ from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.casework import Casework
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from dashboard.context import WallContext
 from dashboard.context import of as context_of
+from geo.routing import GridRouter
 
 EXTENSION = "gridwatch_pages"
 _LOCK = threading.Lock()

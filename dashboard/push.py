@@ -25,9 +25,9 @@ import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from dashboard import guard
 from dashboard.queries import alert_view, is_stream_id
 from dashboard.ws_login import admitted
+from geo.scope import within
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_from_stream
 from gridwatch.secrets import mask_url
@@ -90,7 +90,7 @@ class Viewer:
 
     def sees(self, grid_code: str | None) -> bool:
         # Grid codes are hierarchical: a child's code starts with its parent's.
-        return guard.in_scope(self.scope, grid_code)
+        return within(grid_code, self.scope)
 
 
 ANYONE = Viewer("anyone")

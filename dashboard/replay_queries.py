@@ -20,11 +20,12 @@ from urllib.parse import quote
 import cv2
 
 from alerts.casebook import CaseDetail
-from alerts.routing import GridRouter
 from alerts.sighting_search import SightingFilter, SightingHit, search_sightings
 from alerts.workflow import Action, Status, allowed_actions
 from dashboard.page_services import PageServices
 from dashboard.staff_queries import case_in_scope
+from geo.routing import GridRouter
+from geo.scope import within
 from gridwatch import media, timefmt
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def build_filter(router: GridRouter, scope: str | None, *, start: str | None = N
     """The search as the form gives it, limited to the user's subtree (ScopeError for a grid outside it)."""
     if grid and grid not in router:
         raise ValueError(f"grid {grid!r} is not in the grid map")
-    if grid and scope is not None and not grid.startswith(scope):
+    if grid and not within(grid, scope):
         raise ScopeError(f"grid {grid} is outside your grid {scope}")
     seen_from, seen_to = parse_day_range(start, end, tz)
     return SightingFilter(

@@ -10,7 +10,7 @@ A user with the whole territory (no scope, not a department) sees everything. A 
 * a vehicle while its last fix lies in their subtree, with its track and coverage cut to the subtree;
 * coverage: the grids, cells and track points in their subtree.
 
-Every test of "in the subtree" is dashboard.guard.in_scope.
+Every test of "in the subtree" is geo.scope.within.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from alerts.cases import CaseNotFoundError
 from alerts.models import SightingRow
 from dashboard import auth, guard, page_services
 from dashboard.context import current
+from geo.scope import within
 
 
 def _whole_territory(user: auth.AuthUser) -> bool:
@@ -49,7 +50,7 @@ def media_allowed(user: auth.AuthUser, path: str) -> bool:
         alert = get_alert(stem) if get_alert is not None else None
         if alert is None:
             return False
-        return (user.scope_grid is not None and guard.in_scope(user.scope_grid, alert.grid_code)) or \
+        return (user.scope_grid is not None and within(alert.grid_code, user.scope_grid)) or \
             _case_of_alert_visible(user, alert.id)
     if parts[0] == "feedback":
         try:
@@ -78,11 +79,11 @@ def cameras_allowed(user: auth.AuthUser) -> set[str] | None:
     if _whole_territory(user):
         return None
     return {c.id for c in current().settings.cameras
-            if user.scope_grid is not None and guard.in_scope(user.scope_grid, _grid_at(c.lat, c.lon))}
+            if user.scope_grid is not None and within(_grid_at(c.lat, c.lon), user.scope_grid)}
 
 
 def _in(user: auth.AuthUser, lat: float | None, lon: float | None) -> bool:
-    return user.scope_grid is not None and guard.in_scope(user.scope_grid, _grid_at(lat, lon))
+    return user.scope_grid is not None and within(_grid_at(lat, lon), user.scope_grid)
 
 
 def _points(user: auth.AuthUser, points: Iterable[Any]) -> list[Any]:
@@ -99,14 +100,14 @@ def vehicles(user: auth.AuthUser, views: list[dict[str, Any]]) -> list[dict[str,
             continue
         shown.append({**v, "track": _points(user, v.get("track") or []),
                       "covered_grids": [c for c in v.get("covered_grids") or []
-                                        if guard.in_scope(user.scope_grid, c)]})
+                                        if within(c, user.scope_grid)]})
     return shown
 
 
 def coverage(user: auth.AuthUser, body: dict[str, Any]) -> dict[str, Any]:
     if _whole_territory(user):
         return body
-    grids = [g for g in body.get("grids") or [] if guard.in_scope(user.scope_grid, g.get("code"))]
+    grids = [g for g in body.get("grids") or [] if within(g.get("code"), user.scope_grid)]
     cells = [c for c in body.get("cells") or [] if _in(user, c.get("lat"), c.get("lon"))]
     vehicles_out = []
     for v in body.get("vehicles") or []:

@@ -12,13 +12,13 @@ from flask import Blueprint, Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
-from alerts.gridmap import GridMapWatcher
 from dashboard import auth, limits, mjpeg, scoped
 from dashboard.app import create_app
 from dashboard.context import of as context_of
 from dashboard.live import CameraLookup, LiveServer, live_blueprint, registry_lookup
 from dashboard.push import PushServer, Viewer
 from dashboard.queries import AlertRepository
+from geo.gridmap import GridMapWatcher
 from gridwatch import keys
 from gridwatch.settings import Settings
 from gridwatch.wsserver import page_host

@@ -14,6 +14,7 @@ from pathlib import Path
 from alerts.casebook import CaseBook, CaseFilter, CaseView, QueryView
 from alerts.casework import Casework
 from alerts.workflow import Actor, Status, WorkflowError
+from geo.scope import within
 from gridwatch.photos import Photo, PhotoError, check_photo, decode_base64, photo_relpath, stored_when_accepted
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def case_in_scope(case: CaseView, scope: str | None) -> bool:
     if scope is None:
         return True
     codes = (case.grid_code, case.community_code, case.assignee_grid, case.escalated_from)
-    return any(code is not None and code.startswith(scope) for code in codes)
+    return any(within(code, scope) for code in codes)
 
 
 def my_cases(book: CaseBook, scope: str | None, department: str | None = None, limit: int = 100,
@@ -54,7 +55,7 @@ def queries_for(book: CaseBook, scope: str | None) -> list[QueryView]:
     """Formal queries waiting for an answer from the user's grid (all of them for the whole territory)."""
     if scope is None:
         return book.queries(open_only=True)
-    return [q for q in book.queries(open_only=True) if q.to_grid.startswith(scope)]
+    return [q for q in book.queries(open_only=True) if within(q.to_grid, scope)]
 
 
 def upload_photo(contents: str) -> Photo:

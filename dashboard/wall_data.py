@@ -23,10 +23,11 @@ from sqlalchemy.engine import Engine
 from alerts import gridload
 from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.figures import FigureBook
-from alerts.grids import GridFeature
-from alerts.routing import GridRouter
 from dashboard import queries
 from dashboard.context import current
+from geo.grids import GridFeature
+from geo.routing import GridRouter
+from geo.scope import within
 from gridwatch import timefmt
 from gridwatch.categories import CATEGORIES
 from gridwatch.settings import Settings
@@ -157,10 +158,10 @@ class WallData:
             engine = self._repo.engine
             counts = gridload.open_case_counts(engine, now)
             if scope is not None:
-                counts = {code: v for code, v in counts.items() if code.startswith(scope)}
+                counts = {code: v for code, v in counts.items() if within(code, scope)}
             start, _end = timefmt.local_day_bounds(now, self._tz)
             points = [p for a in self._repo.recent_alerts(POINTS_MAX) if a.detected_at >= start
-                      and (scope is None or (a.grid_code or "").startswith(scope))
+                      and within(a.grid_code, scope)
                       for p in [alert_point(a)] if p is not None]
             if scope is None or scope in model.router:
                 figures = day_figures(FigureBook(engine, model.router), now, self._tz, scope)

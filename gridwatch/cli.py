@@ -282,10 +282,10 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 def cmd_grids_import(args: argparse.Namespace) -> int:
     from alerts.db import make_engine, migrate
-    from alerts.grids import load_geojson, overlaps
     from alerts.gridstaff import GridStaffStore
     from alerts.repository import Repository
-    from gridwatch.datum import map_source_in_wgs84
+    from geo.datum import map_source_in_wgs84
+    from geo.grids import load_geojson, overlaps
 
     settings = _settings(args)
     datum = args.datum or settings.locale.grids_datum
@@ -437,7 +437,7 @@ def cmd_check_health(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gridwatch.datum import Datum
+    from geo.datum import Datum
 
     parser = argparse.ArgumentParser(prog="gridwatch", description="GridWatch command centre")
     parser.add_argument("--config", "-c", type=Path, default=None, help="settings file (TOML)")

@@ -55,10 +55,10 @@ def open_redis(settings: Settings, life: Lifecycle) -> RedisHandle:
 def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-untyped-def]
     """Migrate the database and import the configured grid map when it holds no grids yet."""
     from alerts.db import make_engine, migrate
-    from alerts.grids import load_geojson
     from alerts.gridstaff import GridStaffStore
     from alerts.repository import Repository
-    from gridwatch.datum import map_source_in_wgs84
+    from geo.datum import map_source_in_wgs84
+    from geo.grids import load_geojson
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
@@ -76,7 +76,7 @@ def open_repository(settings: Settings, life: Lifecycle):  # type: ignore[no-unt
 
 def start_grid_maps(repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     """Grid routers that follow the stored map: an import while this process runs is taken within seconds."""
-    from alerts.gridmap import GridMapWatcher
+    from geo.gridmap import GridMapWatcher
 
     watcher = GridMapWatcher(repo).start()
     life.started("grid map watcher", watcher.stop)
@@ -127,8 +127,8 @@ def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
     Without demo.video the stream is the demo lap, played on the wall clock from the route epoch, and the car's
     GPS is the lap's timed route (registered as ``DEMO_LAP_ROUTE``): the park is always seen at the same place.
     """
+    from geo.routes import ROUTE_EPOCH, register_route
     from ingest.demo_server import RtspTestServer
-    from ingest.gps import ROUTE_EPOCH, register_route
 
     port = settings.demo.rtsp_port or None
     if settings.demo.video is not None:
@@ -162,7 +162,7 @@ def demo_car_changes(stored: CameraSettings, car: CameraSettings) -> dict[str, o
 def start_demo_telemetry(settings: Settings, dashboard_url: str, life: Lifecycle) -> None:
     """The demo car reports its GPS like a real one (HTTP telemetry), so the wall shows it on the map and its
     coverage; it drives the same route as its camera's frames, from the same epoch, so both agree."""
-    from ingest.gps import route
+    from geo.routes import route
     from ingest.simulate_car import CarSimulator, http_sender
 
     name = next(c.gps_route for c in settings.cameras if c.id == DEMO_CAMERA_ID) or settings.demo.gps_route

@@ -778,7 +778,7 @@ class MapSettings(Strict):
         default="wgs84",
         description="Datum of the tiles: wgs84 (a self-hosted OpenStreetMap server), cgcs2000 (天地图, taken as "
         "WGS-84: they differ by centimetres) or gcj02 (AMap/高德, Tencent): then every grid, car, track, case and "
-        "camera is shifted from our stored WGS-84 to GCJ-02 before it is drawn (gridwatch/datum.py), so it sits on "
+        "camera is shifted from our stored WGS-84 to GCJ-02 before it is drawn (geo/datum.py), so it sits on "
         "the right street. Baidu's BD-09 tiles use their own projection and are not supported.",
     )
     max_zoom: int = Field(

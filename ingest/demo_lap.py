@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingest.gps import ROUTE_EPOCH, SimulatedRoute
+from geo.routes import ROUTE_EPOCH, SimulatedRoute
 
 # A 1.6 km block loop (WGS-84 lat, lon) straddling four level-3 grids of the demo map, driven clockwise from its
 # south-west corner. The park lies on the north street, inside grid 410105001001003.

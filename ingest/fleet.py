@@ -36,12 +36,12 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from alerts.grids import GridFeature, GridIndex, Locator
+from geo.distance import EARTH_RADIUS_M
+from geo.grids import GridFeature, GridIndex, Locator
 from gridwatch import keys as gw_keys
 from gridwatch.settings import FleetSettings, Settings
 from gridwatch.types import CameraStatus, GpsFix
 from ingest import keys as ingest_keys
-from ingest.gps import EARTH_RADIUS_M
 from ingest.telemetry import StoreUnavailable, TelemetryStore, check_vehicle_id, fix_from_json
 from patrol.crew import CrewStatus
 

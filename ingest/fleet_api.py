@@ -36,9 +36,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from alerts.cases import CaseService
 from alerts.db import QueryError
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from dashboard.guard import device_ok
+from geo.routing import GridRouter
 from gridwatch.categories import CATEGORIES
 from gridwatch.photos import (
     MAX_PHOTO_BYTES,

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import redis
 
+from geo.routes import GpsSource, gps_source_for
 from gridwatch import keys as gw_keys
 from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus
 from ingest import keys
-from ingest.gps import GpsSource, gps_source_for
 from ingest.reader import CameraReader
 from ingest.recorder import Recorder
 from ingest.registry import CameraRegistry, RegistryError

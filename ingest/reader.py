@@ -50,10 +50,10 @@ import numpy as np
 import numpy.typing as npt
 from av.video.stream import VideoStream
 
+from geo.routes import GpsSource
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame, GpsFix
 from ingest.clock import RESET_AFTER_S, StreamClock
-from ingest.gps import GpsSource
 from ingest.pictures import whole_pictures
 from ingest.probe import await_source
 

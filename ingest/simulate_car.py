@@ -3,7 +3,7 @@
     python -m ingest.simulate_car --vehicle car-1 --http http://127.0.0.1:8050
     python -m ingest.simulate_car --vehicle car-1 --ws ws://127.0.0.1:8052 --rate 2 --seconds 60
 
-Each fix (lat, lon, heading, speed, time) is the car's position now on ``ingest.gps``'s route, sent by HTTP
+Each fix (lat, lon, heading, speed, time) is the car's position now on ``geo.routes``'s route, sent by HTTP
 POST to ``/api/telemetry/<vehicle>`` or as one message on ``/telemetry/<vehicle>`` of the websocket
 receiver. Failed sends are logged and counted; the car keeps driving and sends the next fix.
 """
@@ -24,9 +24,9 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from geo.routes import ROUTES, SimulatedRoute, route
 from gridwatch.loop import Periodic
 from gridwatch.types import GpsFix
-from ingest.gps import ROUTES, SimulatedRoute, route
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ import av.error
 import numpy as np
 import numpy.typing as npt
 
+from geo.routes import GpsSource
 from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState
 from ingest.clock import RESET_AFTER_S, StreamClock
-from ingest.gps import GpsSource
 from ingest.pictures import whole_pictures
 from ingest.probe import await_source
 from ingest.reader import FAST_OPEN_OPTIONS, FIRST_BACKOFF_S, STABLE_SESSION_S, CameraReader, PacketSink

@@ -28,10 +28,11 @@ from typing import Any, cast
 import redis
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from geo.distance import EARTH_RADIUS_M
+from geo.routes import GpsSource, gps_source_for
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import GpsFix
 from ingest import keys
-from ingest.gps import EARTH_RADIUS_M, GpsSource, gps_source_for
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from geo.routes import route
 from gridwatch.loop import ThreadPart
 from gridwatch.types import GpsFix
-from ingest.gps import route
 from patrol.nmea import NmeaParser, NmeaStats
 from patrol.settings import GpsSettings
 

@@ -125,7 +125,7 @@ class GpsSettings(Strict):
         description="simulated: drive a named route (demo, tests); nmea: a serial NMEA receiver (or "
         "tcp://host:port NMEA stream); gpsd: a gpsd daemon; none: no position.",
     )
-    route: str = Field(default="jinshui-demo", description="Simulated route name (ingest.gps.ROUTES).")
+    route: str = Field(default="jinshui-demo", description="Simulated route name (geo.routes.ROUTES).")
     speed_mps: float = Field(default=8.0, gt=0, le=70, description="Simulated car speed, metres per second.")
     device: str = Field(
         default="/dev/ttyUSB0",

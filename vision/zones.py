@@ -5,18 +5,16 @@ the checks are pure functions of a point or a GPS fix.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from shapely import contains_xy
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.prepared import PreparedGeometry, prep
 
+from geo.distance import haversine_m
 from gridwatch.settings import CameraSettings, RulesSettings
 from gridwatch.settings import Polygon as PolygonPoints
 from gridwatch.types import GpsFix
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def _shape(polygons: tuple[PolygonPoints, ...] | None) -> PreparedGeometry | None:
@@ -83,11 +81,8 @@ def in_map_area(area: PreparedGeometry | None, fix: GpsFix | None) -> bool:
 
 
 def distance_m(a: GpsFix, b: GpsFix) -> float:
-    """Great-circle distance in metres (haversine; plenty for the tens of metres compared here)."""
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance in metres between two fixes (geo's haversine)."""
+    return haversine_m(a.lat, a.lon, b.lat, b.lon)
 
 
 def one_place(fixes: tuple[GpsFix | None, ...], radius_m: float) -> bool:

@@ -11,7 +11,6 @@ import redis
 from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from alerts.grids import GridError
 from alerts.users import UserError, UserStore
 from alerts.workflow import Role
 from dashboard import admin_queries, auth, page_services
@@ -19,6 +18,7 @@ from dashboard import pages_ids as ids
 from dashboard.context import current
 from dashboard.pages_common import forbidden_page, header, locale_translator, message, page_translator, page_user
 from dashboard.pages_texts import role_label
+from geo.grids import GridError
 from gridwatch.i18n import N_, Translator
 from ingest.registry import RegistryError
 

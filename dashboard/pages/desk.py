@@ -25,7 +25,6 @@ from alerts.casebook import CaseView
 from alerts.cases import CaseNotFoundError
 from alerts.casework import TargetError
 from alerts.departments import list_departments
-from alerts.routing import UnknownGridCodeError
 from alerts.workflow import Action, Role, WorkflowError
 from dashboard import auth, desk_queries, guard, page_services, replay_queries
 from dashboard import pages_ids as ids
@@ -42,6 +41,8 @@ from dashboard.pages_common import (
     page_user,
 )
 from dashboard.pages_texts import status_label, when
+from geo.routing import UnknownGridCodeError
+from geo.scope import within
 from gridwatch.i18n import Translator, category_name
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ def _options(t: Translator, scope: str | None, office: str | None) -> list[dict[
     router = page_services.current().router
     choices = desk_queries.grid_choices(router, scope)
     if len(choices) > MAX_GRID_OPTIONS and office:
-        choices = [c for c in choices if c[0].startswith(office)]
+        choices = [c for c in choices if within(c[0], office)]
     return [{"label": label, "value": code} for code, label in choices]
 
 

@@ -28,6 +28,7 @@ from dashboard.pages_common import (
 )
 from dashboard.pages_texts import STATUS_LABELS, action_label, status_label, when
 from dashboard.staff_queries import case_in_scope
+from geo.scope import within
 from gridwatch import timefmt
 from gridwatch.categories import CATEGORIES
 from gridwatch.i18n import Translator, category_name
@@ -62,7 +63,7 @@ def layout(**query: Any) -> html.Div:
     today = timefmt.local_day(datetime.now(UTC), tz)
     cams = sorted({c.id for c in ctx.settings.cameras})
     router = page_services.current().router
-    grids = [c for c in router.codes() if user.scope_grid is None or c.startswith(user.scope_grid)]
+    grids = [c for c in router.codes() if within(c, user.scope_grid)]
     if len(grids) > MAX_GRID_OPTIONS:  # a city map: offices and communities are what a search narrows by
         grids = [c for c in grids if router.level(c) < 3]
     return html.Div(id=ids.REPLAY_ROOT, className="gw-page gw-replay", children=[

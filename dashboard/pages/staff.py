@@ -28,6 +28,7 @@ from dashboard.pages_common import (
     page_user,
 )
 from dashboard.pages_texts import action_label, status_label, when
+from geo.scope import within
 from gridwatch.i18n import Translator, category_name
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def case_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[Any]
     actions = allowed_actions(c.status, user.role)
     may_query = (c.escalated_at is not None and c.status in (Status.ESCALATED, Status.DISPATCHED, Status.IN_PROGRESS,
                                                              Status.REWORK)
-                 and c.escalated_from is not None and guard.in_scope(user.scope_grid, c.escalated_from))
+                 and c.escalated_from is not None and within(c.escalated_from, user.scope_grid))
     controls: list[Any] = [
         dcc.Textarea(id=ids.STAFF_NOTE, className="gw-input gw-staff-note",
                      placeholder=t.gettext("What was done, or why it needs the grid above")),

@@ -24,6 +24,7 @@ from dashboard import auth, ids, lang, map_leaflet, map_tiles, queries, scoped, 
 from dashboard import map as gridmap
 from dashboard.context import current
 from dashboard.pages_common import page_links
+from geo.scope import within
 from gridwatch import timefmt
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, category_name, normalize, translator
 
@@ -309,7 +310,7 @@ def crumbs(focus: str | None, t: Translator, scope: str | None = None) -> list[A
         items.append(html.Button(t.gettext("Whole territory"), id={"type": ids.MAP_CRUMB, "code": ""},
                                  className="gw-crumb" + ("" if path else " gw-crumb-on")))
     else:  # the viewer's own grid is the top; nothing above it is theirs to open
-        path = [f for f in path if f.code.startswith(scope)]
+        path = [f for f in path if within(f.code, scope)]
     for i, f in enumerate(path):
         if items:
             items.append(html.Span("›", className="gw-crumb-sep"))
@@ -835,7 +836,7 @@ def change_focus(click: dict[str, Any] | None, _crumbs: list[int | None], tiled_
         wanted = gridmap.next_focus(features, clicked, focus)
     scope = _scope()
     if scope is not None:
-        if wanted is not None and not wanted.startswith(scope):
+        if wanted is not None and not within(wanted, scope):
             raise PreventUpdate  # outside the viewer's grid: checked here, not only by what the map offers
         wanted = None if wanted == scope else wanted
     if wanted == focus:

@@ -13,9 +13,9 @@ from alerts.calendar import WorkingCalendar
 from alerts.cases import CaseService
 from alerts.casework import Casework
 from alerts.db import make_engine, migrate
-from alerts.grids import GridFeature, load_geojson
 from alerts.repository import Repository
-from alerts.routing import GridRouter
+from geo.grids import GridFeature, load_geojson
+from geo.routing import GridRouter
 from gridwatch.redis_server import EmbeddedRedis, free_port
 from gridwatch.settings import DEMO_GRIDS
 

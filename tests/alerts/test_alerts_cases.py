@@ -14,11 +14,11 @@ from alerts.casebook import CaseBook, CaseFilter
 from alerts.cases import CaseService, CaseStateError, Observation
 from alerts.config import CaseSettings
 from alerts.consumer import StreamConsumer
-from alerts.grids import GridFeature
 from alerts.repository import Repository
-from alerts.routing import GridRouter, UnknownGridCodeError
 from alerts.sink import AlertSink
 from alerts.workflow import Actor, Role
+from geo.grids import GridFeature
+from geo.routing import GridRouter, UnknownGridCodeError
 from gridwatch import keys
 from gridwatch.events import alert_to_stream
 from gridwatch.redis_server import EmbeddedRedis

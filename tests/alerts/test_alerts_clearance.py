@@ -14,10 +14,10 @@ from alerts.cases import CaseService, Observation
 from alerts.casework import Casework
 from alerts.clearance import ClearWatch
 from alerts.config import CaseSettings
-from alerts.grids import GridFeature
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
+from geo.grids import GridFeature
+from geo.routing import GridRouter
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Frame, GpsFix
 

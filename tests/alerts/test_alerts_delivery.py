@@ -16,12 +16,12 @@ from alerts import inbox
 from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.consumer import BatchHandler, StreamConsumer
-from alerts.grids import GridFeature
 from alerts.models import OutboxRow
 from alerts.outbox import OutboxRelay
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.sink import AlertSink
+from geo.grids import GridFeature
+from geo.routing import GridRouter
 from gridwatch import keys
 from gridwatch.events import alert_to_stream
 from gridwatch.redis_server import EmbeddedRedis, free_port

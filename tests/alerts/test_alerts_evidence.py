@@ -15,10 +15,10 @@ from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.casework import Casework
 from alerts.evidence import EvidenceError, media_file, verify_bundle, write_bundle
-from alerts.grids import GridFeature
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
+from geo.grids import GridFeature
+from geo.routing import GridRouter
 from gridwatch import media
 from gridwatch.settings import SHARED_DIR
 from gridwatch.types import Alert, GpsFix

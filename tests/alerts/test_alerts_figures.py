@@ -17,8 +17,8 @@ from alerts.casework import Casework, Target
 from alerts.export import assessment_table, csv_bytes, figures_table, xlsx_bytes
 from alerts.figures import FigureBook, Figures
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Action, Actor, Role, allowed_actions, transition
+from geo.routing import GridRouter
 
 ADMIN = Actor("管理员", Role.ADMIN)
 OPERATOR = Actor("王敏", Role.OPERATOR)

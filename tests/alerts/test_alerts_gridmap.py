@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from alerts.gridmap import GridMapWatcher
-from alerts.grids import GridFeature
 from alerts.repository import Repository
+from geo.gridmap import GridMapWatcher
+from geo.grids import GridFeature
 
 A, B = "410105001001001", "410105001001002"  # two neighbouring level-3 grids of the demo map
 FALLBACK = "410105001"

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely.geometry import box, shape
 
-from alerts.grids import GridError, GridFeature, GridIndex, GridRef, load_geojson
+from geo.grids import GridError, GridFeature, GridIndex, GridRef, load_geojson
 from gridwatch.settings import DEMO_GRIDS
 
 DEMO_BOX = box(113.660, 34.770, 113.720, 34.800)  # lon/lat of the area the demo patrol car drives

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from alerts.grids import GridError, load_geojson, overlaps
 from alerts.gridstaff import GridStaffStore
 from alerts.repository import Repository
+from geo.grids import GridError, load_geojson, overlaps
 from gridwatch.settings import DEMO_GRIDS
 
 GRID = "410105001001001"

@@ -13,9 +13,9 @@ from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, Target
 from alerts.config import CaseSettings
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, RejectReason, Role, WorkflowError
 from dashboard.desk_queries import desk_queue
+from geo.routing import GridRouter
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 AT = (34.7990, 113.6610)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from alerts.grids import GridError, GridFeature
 from alerts.repository import Repository, UnknownGridError
+from geo.grids import GridError, GridFeature
 from gridwatch.types import Alert
 
 T0 = datetime(2026, 11, 24, 8, 30, 0, 123456, tzinfo=UTC)

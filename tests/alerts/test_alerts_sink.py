@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import redis
 
-from alerts.grids import GridFeature, GridIndex
 from alerts.repository import Repository
 from alerts.sink import AlertSink
+from geo.grids import GridFeature, GridIndex
 from gridwatch import keys
 from gridwatch.events import alert_from_stream
 from gridwatch.redis_server import EmbeddedRedis, free_port

@@ -5,10 +5,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts.grids import GridFeature
 from alerts.repository import Repository
 from alerts.users import DEMO_USERS, UserError, UserStore
 from alerts.workflow import Role
+from geo.grids import GridFeature
 
 
 @pytest.fixture()

@@ -13,12 +13,12 @@ from alerts import filters, verdicts
 from alerts.casebook import CaseFilter
 from alerts.cases import CaseService
 from alerts.casework import Casework
-from alerts.grids import GridIndex
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.sink import AlertSink
 from alerts.verdict_learning import learn
 from alerts.workflow import RejectReason, WorkflowError
+from geo.grids import GridIndex
+from geo.routing import GridRouter
 from gridwatch import keys
 from gridwatch.events import alert_from_stream
 from gridwatch.settings import LearningSettings

@@ -14,9 +14,9 @@ import redis
 from auth_testing import cookie_header, ensure_user
 
 from alerts.db import make_engine, migrate
-from alerts.grids import load_geojson
 from alerts.repository import Repository
 from dashboard.server import DashboardServer
+from geo.grids import load_geojson
 from gridwatch import keys
 from gridwatch.events import alert_to_stream, camera_state_to_hash
 from gridwatch.redis_server import EmbeddedRedis

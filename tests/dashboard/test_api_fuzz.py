@@ -22,9 +22,9 @@ from live_testing import Centre, live_centre
 
 from alerts.cases import CaseService
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from dashboard.openapi import SPEC_PATH, render
+from geo.routing import GridRouter
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings
 from gridwatch.types import Alert

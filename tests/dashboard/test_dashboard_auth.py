@@ -12,12 +12,12 @@ from flask import Flask
 from pydantic import SecretStr
 
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.users import UserStore
 from alerts.workflow import Role
 from dashboard import auth
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
+from geo.routing import GridRouter
 from gridwatch.settings import Settings
 
 

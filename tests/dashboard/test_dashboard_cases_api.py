@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from alerts.cases import CaseService
 from alerts.casework import Casework, Target
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from dashboard import cases_api, open311
 from dashboard.app import create_app
+from geo.routing import GridRouter
 from gridwatch.settings import Settings
 
 COMMUNITY_A = "410105001001"  # 纬五路社区

@@ -18,9 +18,9 @@ from live_testing import TOKEN, Centre, live_centre
 
 from alerts.cases import CaseService
 from alerts.casework import Casework, Target
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role, Status
 from dashboard import staff_queries
+from geo.routing import GridRouter
 from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.photos import MAX_PHOTO_PIXELS, PhotoError, check_photo

@@ -1,8 +1,8 @@
 """The grid map figure, without a browser: offline traces only, colours by open/overdue cases, zoom by level."""
 from __future__ import annotations
 
-from alerts.grids import load_geojson
 from dashboard import map as gridmap
+from geo.grids import load_geojson
 from gridwatch.settings import DEMO_GRIDS
 
 OFFICE_1, OFFICE_2 = "410105001", "410105002"

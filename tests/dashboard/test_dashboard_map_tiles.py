@@ -9,10 +9,10 @@ import dash
 import pytest
 from pydantic import ValidationError
 
-from alerts.grids import load_geojson
 from dashboard import map as gridmap
 from dashboard import map_layers, map_leaflet, map_tiles
-from gridwatch import datum
+from geo import datum
+from geo.grids import load_geojson
 from gridwatch.settings import DEMO_GRIDS, MapSettings
 
 OFFICE_1, OFFICE_2 = "410105001", "410105002"

@@ -9,10 +9,10 @@ from pydantic import SecretStr
 
 from alerts.casework import Casework, Target
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from dashboard import cases_api, open311
 from dashboard.app import create_app
+from geo.routing import GridRouter
 from gridwatch.settings import Settings
 
 IN_A1 = ("34.79625", "113.6675")

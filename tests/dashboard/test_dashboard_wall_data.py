@@ -12,11 +12,11 @@ from wall_testing import IN_GRID_1, IN_GRID_2, OTHER_OFFICE, ingest_alerts, open
 
 from alerts.cases import CaseService
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from dashboard import map as gridmap
 from dashboard import queries
 from dashboard.server import DashboardServer
 from dashboard.wall_data import WallData, fleet_vehicles
+from geo.routing import GridRouter
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import CameraState, CameraStatus, GpsFix
 from ingest.fleet import Fleet

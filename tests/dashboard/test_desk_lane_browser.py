@@ -22,11 +22,11 @@ from alerts import verdicts
 from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Role
 from dashboard import pages_ids as ids
 from dashboard import wall_data
 from dashboard.server import DashboardServer
+from geo.routing import GridRouter
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings
 from gridwatch.types import Alert

@@ -21,12 +21,12 @@ from websockets.sync.client import connect
 
 from alerts.cases import CaseService
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.users import DEMO_USERS, UserStore
 from alerts.workflow import Actor, Role
 from dashboard import auth, guard
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
+from geo.routing import GridRouter
 from gridwatch import runner
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings

@@ -23,12 +23,12 @@ from werkzeug.test import TestResponse
 from alerts.cases import CaseService
 from alerts.casework import Casework, Target
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.users import UserStore
 from alerts.workflow import Actor, Role, Status
 from dashboard import auth, desk_queries
 from dashboard import pages_ids as ids
 from dashboard.app import create_app
+from geo.routing import GridRouter
 from gridwatch import runner
 from gridwatch.settings import Settings
 

@@ -30,13 +30,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
 from dashboard import desk_queries, page_services
 from dashboard import pages_ids as ids
 from dashboard.context import WallContext
 from dashboard.evidence_api import evidence_blueprint
 from dashboard.server import DashboardServer
+from geo.routing import GridRouter
 from gridwatch import media
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import DEMO_GRIDS, Settings

@@ -18,10 +18,10 @@ from wall_testing import IN_GRID_1, IN_GRID_2, ingest_alerts, open_case, overdue
 
 from alerts.cases import CaseService
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from dashboard import ids
 from dashboard.push import PushServer
 from dashboard.server import DashboardServer
+from geo.routing import GridRouter
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings
 from gridwatch.types import Alert, CameraState, CameraStatus

@@ -7,8 +7,8 @@ from alerts.cases import CaseService, Observation
 from alerts.casework import Casework, Target
 from alerts.db import write_transaction
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.workflow import Actor, Role
+from geo.routing import GridRouter
 from gridwatch.settings import Settings
 from gridwatch.types import Alert
 

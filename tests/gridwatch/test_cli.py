@@ -52,8 +52,8 @@ def test_grid_import_and_invalid_grid_map(tmp_path: Path) -> None:
 def test_grid_map_in_gcj02_is_stored_in_wgs84(tmp_path: Path) -> None:
     """A map exported from AMap (GCJ-02) lands ~500 m away from where its raw numbers say: GPS routes right."""
     from alerts.db import make_engine
-    from alerts.grids import GridIndex
     from alerts.repository import Repository
+    from geo.grids import GridIndex
     from gridwatch.settings import DEMO_GRIDS
 
     cfg = tmp_path / "gw.toml"

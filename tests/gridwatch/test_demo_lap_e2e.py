@@ -66,7 +66,7 @@ def test_each_lap_is_a_new_pass_of_one_case(lapping_demo: Running) -> None:
     from alerts.casebook import CaseBook, CaseFilter
     from alerts.db import make_engine
     from alerts.repository import Repository
-    from alerts.routing import GridRouter
+    from geo.routing import GridRouter
 
     engine = make_engine(f"sqlite:///{lapping_demo.data_dir / 'gridwatch.db'}")
     try:

@@ -17,11 +17,11 @@ from alerts.calendar import WorkingCalendar
 from alerts.cases import CaseService
 from alerts.casework import Casework
 from alerts.db import make_engine, migrate
-from alerts.grids import GridIndex, load_geojson
 from alerts.repository import Repository
-from alerts.routing import GridRouter
 from alerts.sink import AlertSink
 from alerts.workflow import RejectReason
+from geo.grids import GridIndex, load_geojson
+from geo.routing import GridRouter
 from gridwatch import keys
 from gridwatch.events import alert_from_stream
 from gridwatch.settings import DEMO_GRIDS, Settings

@@ -144,7 +144,7 @@ def test_alerts_become_one_case_per_place(command_centre: Running) -> None:
     from alerts.casebook import CaseBook, CaseFilter
     from alerts.db import make_engine
     from alerts.repository import Repository
-    from alerts.routing import GridRouter
+    from geo.routing import GridRouter
 
     engine = make_engine(f"sqlite:///{command_centre.data_dir / 'gridwatch.db'}")
     try:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from alerts.grids import GridFeature, GridIndex
-from alerts.routing import GridRouter
+from geo.distance import EARTH_RADIUS_M
+from geo.grids import GridFeature, GridIndex
+from geo.routing import GridRouter
 from gridwatch.settings import FleetSettings, load_settings
 from gridwatch.types import GpsFix
 from ingest.fleet import (
@@ -25,7 +26,6 @@ from ingest.fleet import (
     track_length_m,
     vehicles_for_wall,
 )
-from ingest.gps import EARTH_RADIUS_M
 from ingest.telemetry import TelemetryIngest
 
 LAT0, LON0 = 34.770, 113.660

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from alerts.casebook import CaseBook
-from alerts.grids import GridIndex
 from alerts.repository import Repository
-from alerts.routing import GridRouter
+from geo.grids import GridIndex
+from geo.routing import GridRouter
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.runner import open_redis, open_repository, start_dashboard

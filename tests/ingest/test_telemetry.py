@@ -15,11 +15,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from geo.routes import route
 from gridwatch.settings import AuthSettings, IngestSettings
 from gridwatch.types import GpsFix
 from ingest import keys
 from ingest.demo_server import RtspTestServer
-from ingest.gps import route
 from ingest.reader import CameraReader
 from ingest.simulate_car import CarSimulator, WsSender, fix_payload, http_sender
 from ingest.telemetry import TelemetryIngest, TelemetryStore, TrackGpsSource, gps_for_camera, position_at

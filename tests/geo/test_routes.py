@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from geo.routes import ROUTES, SimulatedRoute, fixed_position, gps_source_for, route
 from gridwatch.types import GpsFix
-from ingest.gps import ROUTES, SimulatedRoute, fixed_position, gps_source_for, route
 from tests.ingest.conftest import ROUTE_BOX, camera
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

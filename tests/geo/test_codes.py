@@ -5,17 +5,17 @@ import json
 
 import pytest
 
-from gridwatch import gridcode
+from geo import codes
 from gridwatch.settings import DEMO_GRIDS
 
 
 def test_a_jinshui_grid_code_parses_into_its_parts() -> None:
-    code = gridcode.validate_code("410105001001001", 3, "410105001001")
+    code = codes.validate_code("410105001001001", 3, "410105001001")
     assert (code.division, code.street, code.community, code.grid) == ("410105", "001", "001", "001")
-    assert code.province == "41" and gridcode.PROVINCES[code.province] == "河南省"
+    assert code.province == "41" and codes.PROVINCES[code.province] == "河南省"
     assert code.parent == "410105001001"
-    assert gridcode.validate_code("410105001", 1).parent is None
-    assert gridcode.validate_code("410105001002", 2, "410105001").level == 2
+    assert codes.validate_code("410105001", 1).parent is None
+    assert codes.validate_code("410105001002", 2, "410105001").level == 2
 
 
 @pytest.mark.parametrize(
@@ -39,14 +39,14 @@ def test_a_jinshui_grid_code_parses_into_its_parts() -> None:
 )
 def test_each_structural_problem_is_named(code: str, level: int, parent: str | None, message: str | None) -> None:
     if message is None:
-        assert gridcode.validate_code(code, level, parent).code == code
+        assert codes.validate_code(code, level, parent).code == code
         return
-    with pytest.raises(gridcode.GridCodeError, match=message):
-        gridcode.validate_code(code, level, parent)
+    with pytest.raises(codes.GridCodeError, match=message):
+        codes.validate_code(code, level, parent)
 
 
 def test_problems_are_listed_together_for_an_import_report() -> None:
-    problems = gridcode.code_problems("990100000", 1, "41")
+    problems = codes.code_problems("990100000", 1, "41")
     assert len(problems) == 4  # province, city-not-county, street 000, parent
     assert all("990100" in p or "990100000" in p for p in problems)
 
@@ -55,4 +55,4 @@ def test_every_code_of_the_demo_map_follows_the_national_structure() -> None:
     doc = json.loads(DEMO_GRIDS.read_text(encoding="utf-8"))
     for feature in doc["features"]:
         p = feature["properties"]
-        assert gridcode.code_problems(p["code"], p["level"], p["parent"]) == [], p["code"]
+        assert codes.code_problems(p["code"], p["level"], p["parent"]) == [], p["code"]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from alerts.grids import GridError, GridIndex, load_geojson
-from gridwatch import datum
+from geo import datum
+from geo.grids import GridError, GridIndex, load_geojson
 from gridwatch.settings import DEMO_GRIDS
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from gridwatch.gridcode import code_problems
+from geo.codes import code_problems
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alerts.grids import GridFeature, GridIndex, GridRef
+from geo.grids import GridFeature, GridIndex, GridRef
 
 log = logging.getLogger(__name__)
 

@@ -289,7 +289,7 @@ def geojson_to_wgs84(obj: dict[str, Any], datum: str | Datum) -> dict[str, Any]:
 def map_source_in_wgs84(
     source: str | Path | Mapping[str, Any], datum: str | Datum
 ) -> str | Path | Mapping[str, Any]:
-    """What to hand to ``alerts.grids.load_geojson`` for a map file (or parsed object) drawn in ``datum``.
+    """What to hand to ``geo.grids.load_geojson`` for a map file (or parsed object) drawn in ``datum``.
 
     A WGS-84 or CGCS2000 map passes through untouched. Otherwise the file is read and converted; a file
     that cannot be read or parsed is passed through as it is, so the grid validator reports it in its own

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from alerts.grids import GridFeature
-from alerts.routing import GridRouter
+from geo.grids import GridFeature
+from geo.routing import GridRouter
 from gridwatch.loop import Periodic
 
 log = logging.getLogger(__name__)
