@@ -13,12 +13,11 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from geo.distance import EARTH_RADIUS_M
 from gridwatch.settings import CameraSettings
 from gridwatch.types import GpsFix
 
 GpsSource = Callable[[datetime], GpsFix | None]
-
-EARTH_RADIUS_M = 6_371_008.8
 
 # Closed patrol loops as (lat, lon) in WGS-84. Street names are approximate; positions were chosen to run
 # along the main roads of Jinshui district, Zhengzhou, inside the demo grid map (lat 34.770..34.800,
