@@ -11,7 +11,8 @@ another operator has claimed, 400 for a missing or bad detail.
     GET  /api/cases/<id>                      case, sightings, audit log, queries, allowed actions, claim
     POST /api/cases/<id>/<action>             verify reject register dispatch start handle check close rework
                                               escalate defer resume invalidate (JSON or form: note, reason,
-                                              grid, department, staff; handle: multipart photo)
+                                              grid, department, staff; a false-alarm reject: verdict_reason
+                                              from its category's list; handle: multipart photo)
     POST /api/cases/<id>/queries              file a formal query (质询) on an overdue escalated case
     GET  /api/queries?open=1                  queries of the user's subtree;  POST /api/queries/<n>/answer
     POST /api/cases/merge                     {"into": id, "others": [ids], "note": ...}
@@ -38,7 +39,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.engine import Engine
 
-from alerts import export
+from alerts import export, verdicts
 from alerts.assessment import Assessor, month_bounds
 from alerts.casebook import MAX_PAGE, CaseFilter, CaseView
 from alerts.cases import CaseNotFoundError, CaseService, CaseStateError
@@ -49,6 +50,7 @@ from alerts.repository import check_media_path
 from alerts.workflow import (
     Action,
     IllegalTransitionError,
+    RejectReason,
     Role,
     RoleNotAllowedError,
     Status,
@@ -201,6 +203,20 @@ def _text(body: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise ApiError(400, _t().gettext("{field} must be text").format(field=name))
     return value.strip() or None
+
+
+def _verdict_reason(code: str | None, action: str, reason: str | None, category: str, t: Translator) -> str | None:
+    """Why a false alarm is one, from the category's short list (alerts.verdicts), as the desk and replay pages
+    pick it; checked before anything is stored, the refusal naming the list."""
+    if code is None:
+        return None
+    if action != Action.REJECT or reason != RejectReason.FALSE_ALARM:
+        raise ApiError(400, t.gettext("verdict_reason goes only with reject and reason false_alarm"))
+    allowed = [r.code for r in verdicts.reasons(category, real=False)]
+    if code not in allowed:
+        raise ApiError(400, t.gettext("verdict_reason {given} is not one of category {category}: {allowed}").format(
+            given=code, category=category, allowed=", ".join(allowed)))
+    return code
 
 
 def _int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -409,9 +425,11 @@ def cases_blueprint(engine: Engine, router: GridRouter | Callable[[], GridRouter
             raise _out_of_scope(t, user)
         target = Target(grid=grid, department=_text(body, "department"), staff=_text(body, "staff"))
         upload = _uploaded_photo() if action == Action.HANDLE else None
+        reason = _text(body, "reason")
+        why = _verdict_reason(_text(body, "verdict_reason"), action, reason, view.category, t)
         with _photo_store(case_id, upload, _text(body, "photo_path")) as photo:
             view = a.work.apply(case_id, action, auth.current_actor(), note=_text(body, "note"),
-                                reason=_text(body, "reason"), target=target, photo_path=photo)
+                                reason=reason, target=target, photo_path=photo, verdict_reason=why)
         return jsonify(_case_json(view, t)), 200
 
     @bp.post("/api/cases/<case_id>/queries")

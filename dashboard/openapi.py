@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from alerts import verdicts
 from gridwatch.categories import CATEGORIES
 from ingest.fleet_api import ReportIn, StatusIn
 from ingest.telemetry import FixIn
@@ -47,6 +48,11 @@ _GRID = _q("grid", {"type": "string", "pattern": "^[0-9]{1,15}$"}, "a grid code:
 _LEVEL = _q("level", {"type": "integer", "minimum": 1, "maximum": 3})
 _PERIOD = [_MONTH, _q("from", {"type": "string", "format": "date"}), _q("to", {"type": "string", "format": "date"})]
 _CLAIM_KINDS = ("alerts", "cases")
+# Why a false alarm is one: each category has its own short list of these (alerts.verdicts.reasons).
+_VERDICT_REASON = {
+    "type": "string", "enum": sorted({r.code for c in CATEGORIES for r in verdicts.reasons(c, real=False)}),
+    "description": "with reject and reason false_alarm only: one of the case's category's list "
+                   "(400 naming the list otherwise)"}
 
 # (method, path, summary, roles, parameters, request body, success status)
 OPERATIONS: list[tuple[str, str, str, str, list[Json], Json | None, str]] = [
@@ -79,6 +85,7 @@ OPERATIONS: list[tuple[str, str, str, str, list[Json], Json | None, str]] = [
     ("post", "/api/cases/{case_id}/{action}", "A workflow action ('handle' takes a multipart photo)",
      "by role and the case's holder", [_p("case_id"), _p("action", {"type": "string", "enum": _CASE_ACTIONS})],
      _json_body(_obj(note=_TEXT, reason={"type": "string", "enum": ["false_alarm", "duplicate"]},
+                     verdict_reason=_VERDICT_REASON,
                      grid={"type": "string", "pattern": "^[0-9]{1,15}$"}, department={"type": "string"},
                      staff={"type": "string"})), "200"),
     ("post", "/api/cases/{case_id}/queries", "File a formal query (质询)", "grid_staff, supervisor",

@@ -349,6 +349,9 @@ def start_cases(settings: Settings, client: redis.Redis, repo, life: Lifecycle) 
     # The heartbeat lapses while the consumer cannot read the stream or write cases (compose health check).
     beat = HeartbeatThread(client, "alerts", settings.worker.effective_id, probe=lambda: consumer.health().ok).start()
     life.started("alerts heartbeat", beat.stop)
+    from alerts.nightly_learning import start_nightly_learning  # learning.nightly_at: one alerts process learns
+
+    start_nightly_learning(settings, client, repo.engine, life)
     return consumer
 
 

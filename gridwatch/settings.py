@@ -755,6 +755,12 @@ class LearningSettings(Strict):
         default=3.0, gt=0.0,
         description="How often running workers look for a newly trained filter (they take it within this time).",
     )
+    nightly_at: str | None = Field(
+        default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Local time (HH:MM in locale.timezone, e.g. '03:00') at which the alerts process (gridwatch "
+        "run / gridwatch alerts) runs gridwatch learn by itself every day; with several alerts processes one "
+        "learns (a Redis lease per night). Unset: never by itself (the command and the admin page still do).",
+    )
 
 
 class MapSettings(Strict):

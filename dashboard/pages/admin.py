@@ -1,5 +1,6 @@
 """The admin page at /admin: cameras (add, switch off, remove), the grid map (upload a GeoJSON, watch the
-import's progress, read every validation problem by feature) and users (add, change role and scope)."""
+import's progress, read every validation problem by feature), users (add, change role and scope) and learning
+from the operators' verdicts (what `gridwatch learn` does, with its progress and each category's result)."""
 from __future__ import annotations
 
 import logging
@@ -12,14 +13,23 @@ from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.users import UserError, UserStore
+from alerts.verdict_learning import Outcome
 from alerts.workflow import Role
-from dashboard import admin_queries, auth, page_services
+from dashboard import admin_learn, admin_queries, auth, page_services
 from dashboard import pages_ids as ids
 from dashboard.context import current
-from dashboard.pages_common import forbidden_page, header, locale_translator, message, page_translator, page_user
+from dashboard.pages_common import (
+    data_attrs,
+    forbidden_page,
+    header,
+    locale_translator,
+    message,
+    page_translator,
+    page_user,
+)
 from dashboard.pages_texts import role_label
 from geo.grids import GridError
-from gridwatch.i18n import N_, Translator
+from gridwatch.i18n import N_, Translator, category_name
 from ingest.registry import RegistryError
 
 log = logging.getLogger(__name__)
@@ -108,6 +118,7 @@ def layout(**query: Any) -> html.Div:
                 ]),
                 html.Div(id=ids.ADMIN_USER_MESSAGE),
             ]),
+            learn_section(t),
         ]),
     ])
 
@@ -282,3 +293,112 @@ def users(_add: int, _change: int, username: str | None, display: str | None, pa
         return dash.no_update, message(t.gettext("Not done: {reason}").format(reason=str(exc)), "error")
     log.info("admin %s: %s", admin.username, text)
     return users_children(t), message(text, "ok")
+
+
+# --- learn from verdicts (dashboard.admin_learn: a background run this page polls) -------------------------------
+
+def learn_section(t: Translator) -> html.Section:
+    return html.Section(className="gw-panel", children=[
+        html.H2(t.gettext("Learn from verdicts"), className="gw-panel-title"),
+        html.Div(t.gettext("Trains each category's verdict filter on the operators' verdicts, as gridwatch learn "
+                           "does. A new filter is put in use only when it does at least as well on verdicts held "
+                           "apart as the one in use."), className="gw-hint"),
+        dcc.Store(id=ids.ADMIN_LEARN_RUN),
+        dcc.Interval(id=ids.ADMIN_LEARN_TICK, interval=POLL_MS, disabled=True),
+        html.Div(className="gw-form-row", children=[
+            html.Button(t.gettext("Learn from verdicts"), id=ids.ADMIN_LEARN_START, n_clicks=0,
+                        className="gw-btn gw-btn-go"),
+        ]),
+        html.Div(id=ids.ADMIN_LEARN_MESSAGE),
+        html.Div(id=ids.ADMIN_LEARN_PROGRESS),
+        html.Div(id=ids.ADMIN_LEARN_RESULT),
+    ])
+
+
+@dash.callback(
+    Output(ids.ADMIN_LEARN_RUN, "data"),
+    Output(ids.ADMIN_LEARN_TICK, "disabled", allow_duplicate=True),
+    Output(ids.ADMIN_LEARN_MESSAGE, "children"),
+    Output(ids.ADMIN_LEARN_RESULT, "children", allow_duplicate=True),
+    Input(ids.ADMIN_LEARN_START, "n_clicks"),
+    State(ids.ADMIN_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def learn_start(n_clicks: int | None, locale: dict[str, Any] | None) -> Any:
+    if not n_clicks:
+        raise PreventUpdate
+    admin = _user_or_403()
+    t = locale_translator(locale)
+    ctx = current()
+    run, started = admin_learn.start(admin_learn.JOBS, page_services.current(), ctx.settings.learning,
+                                     admin.username)
+    if started:
+        return {"run": run.run_id}, False, None, None
+    # The run going on is followed instead: its progress and result show here too.
+    text = t.gettext("Learning is already running (started by {user}); its progress is shown below").format(
+        user=run.started_by)
+    return {"run": run.run_id}, False, message(text, "info"), dash.no_update
+
+
+@dash.callback(
+    Output(ids.ADMIN_LEARN_PROGRESS, "children"),
+    Output(ids.ADMIN_LEARN_TICK, "disabled"),
+    Output(ids.ADMIN_LEARN_RESULT, "children"),
+    Input(ids.ADMIN_LEARN_TICK, "n_intervals"),
+    State(ids.ADMIN_LEARN_RUN, "data"),
+    State(ids.ADMIN_LOCALE, "data"),
+    prevent_initial_call=True,
+)
+def learn_progress(_n: int | None, ref: dict[str, Any] | None, locale: dict[str, Any] | None) -> Any:
+    if not ref:
+        raise PreventUpdate
+    _user_or_403()
+    t = locale_translator(locale)
+    run = admin_learn.JOBS.get(int(ref.get("run") or 0))
+    if run is None:
+        return message(t.gettext("This learning run is gone; start it again"), "error"), True, None
+    percent = round(run.fraction * 100)
+    if run.state is admin_learn.RunState.RUNNING:
+        stage = (t.gettext("Learning {category}").format(category=category_name(run.category, t.lang))
+                 if run.category else t.gettext("Waiting to start"))
+    else:
+        stage = t.gettext("Done") if run.state is admin_learn.RunState.DONE else t.gettext("Failed")
+    bar = html.Div(className="gw-progress-box", children=[
+        html.Progress(value=str(percent), max="100", className="gw-progress", id=ids.ADMIN_LEARN_BAR),
+        html.Span(f"{stage} · {percent}%", className="gw-hint"),
+    ])
+    if run.state is admin_learn.RunState.RUNNING:
+        return bar, False, dash.no_update
+    if run.state is admin_learn.RunState.FAILED:
+        return bar, True, message(t.gettext("Not learnt: {reason}").format(reason=run.error or "?"), "error")
+    return bar, True, html.Ul([outcome_item(t, o) for o in run.outcomes], className="gw-log")
+
+
+def outcome_item(t: Translator, o: Outcome) -> html.Li:
+    """One category's result: its new filter in use, refused as worse (both scores), or too few verdicts."""
+    name = f"{o.category} {category_name(o.category, t.lang)}" if o.category != "*" else t.gettext("All categories")
+    least = current().settings.learning.min_per_class
+    if o.filter_id is not None and o.new is not None:
+        kind = "in_use"
+        text = t.gettext("{name}: filter #{id} trained and in use, from {n} verdicts; on {held} held apart, "
+                         "{off} of {false} false alarms kept off the wall and {moved} of {true} true alerts moved "
+                         "to the low lane").format(
+            name=name, id=o.filter_id, n=t.number(o.verdicts), held=t.number(o.new.verdicts),
+            off=t.number(o.new.false_off_wall), false=t.number(o.new.false_alarms),
+            moved=t.number(o.new.true_moved), true=t.number(o.new.true_alerts))
+    elif o.new is not None and o.in_use is not None:
+        kind = "worse"
+        text = t.gettext("{name}: refused, the new filter does worse than filter #{id} in use on {held} verdicts "
+                         "held apart (log loss {new} against {old}); the one in use stays").format(
+            name=name, id=o.in_use_id, held=t.number(o.new.verdicts), new=t.decimal(o.new.log_loss, 3),
+            old=t.decimal(o.in_use.log_loss, 3))
+    elif min(o.confirmed, o.rejected) < least:
+        kind = "too_few"
+        text = t.gettext("{name}: not enough verdicts, {confirmed} confirmed and {rejected} rejected; a filter "
+                         "needs at least {least} of each").format(
+            name=name, confirmed=t.number(o.confirmed), rejected=t.number(o.rejected),
+            least=t.number(least))
+    else:
+        kind = "refused"
+        text = t.gettext("{name}: refused: {reason}").format(name=name, reason=o.refused or "?")
+    return html.Li(text, className="gw-learn-outcome", **data_attrs({"category": o.category, "result": kind}))
