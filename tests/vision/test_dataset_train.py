@@ -3,13 +3,13 @@ fine-tuned for one epoch on a tiny dataset of real photos, exported to OpenVINO 
 the registered model finds its own classes, a running worker swaps to a newly registered model without a
 restart and raises the new classes' issues; a bad checkpoint or dataset is refused, nothing registered.
 
-The dataset is made here, in the layout ``gridwatch dataset export`` writes (class names start with their
-category code): photos of ../shared/eval shrunk to 320 px, labelled with bench/labels/eval.json's hand-drawn
-boxes. One epoch at 160 px teaches a model little; the test checks the command's behaviour, not the model.
+The dataset is made in the test's folder (``bench.train_bench.make_dataset``, in the layout ``gridwatch dataset
+export`` writes; class names start with their category code): 8 photos of ../shared/eval shrunk to 320 px,
+labelled with bench/labels/eval.json's hand-drawn boxes. One epoch at 160 px teaches a model little; the test
+checks the command's behaviour, not the model.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image
 
+from bench.train_bench import CLASSES, make_dataset, write_config
 from gridwatch.cli import main
 from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, load_settings
 from gridwatch.types import Detections, Frame, IssueEvent, Phase
@@ -34,43 +34,7 @@ from vision.yolo import Detector
 
 BASE = Path(resolve_fall_model("auto"))  # a real Ultralytics YOLOv8 detect checkpoint (Normal / Fall)
 EVAL = SHARED_DIR / "eval"
-SPLIT = {
-    "train": ["lying/amb_003.jpg", "lying/amb_100.jpg", "lying/amb_216.jpeg", "vendor/csp_003.jpg",
-              "vendor/csp_014.jpg", "negative/csp_010.jpg"],
-    "val": ["lying/amb_039.jpg", "vendor/bd_dhaka_pic1_vendor_cart_partial.jpg"],
-}
-CLASSES = {"0501": "0501 unlicensed mobile vendor", "0502": "0502 vagrancy and begging"}
-LABEL_KEYS = {"stall": "0501", "vagrancy": "0502"}
-SIDE_PX = 320
 IMGSZ = 160
-
-
-def make_dataset(out: Path) -> Path:
-    photos = json.loads((REPO_ROOT / "bench" / "labels" / "eval.json").read_text(encoding="utf-8"))["photos"]
-    codes = list(CLASSES)
-    for side, names in SPLIT.items():
-        (out / "images" / side).mkdir(parents=True)
-        (out / "labels" / side).mkdir(parents=True)
-        for name in names:
-            with Image.open(EVAL / name) as im:
-                w, h = im.size
-                scale = SIDE_PX / max(w, h)
-                im.convert("RGB").resize((round(w * scale), round(h * scale))).save(
-                    out / "images" / side / f"{Path(name).stem}.jpg")
-            lines = [f"{codes.index(code)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} "
-                     f"{(y2 - y1) / h:.6f}\n"
-                     for key, code in LABEL_KEYS.items() for x1, y1, x2, y2 in photos[name].get(key, [])]
-            (out / "labels" / side / f"{Path(name).stem}.txt").write_text("".join(lines), encoding="utf-8")
-    names = "".join(f"  {i}: '{CLASSES[c]}'\n" for i, c in enumerate(codes))
-    (out / "data.yaml").write_text(f"path: {out}\ntrain: images/train\nval: images/val\nnames:\n{names}",
-                                   encoding="utf-8")
-    return out
-
-
-def write_config(folder: Path) -> Path:
-    config = folder / "gridwatch.toml"
-    config.write_text(f'data_dir = "{folder / "data"}"\n[demo]\nenabled = false\n', encoding="utf-8")
-    return config
 
 
 @dataclass
