@@ -80,8 +80,10 @@ class NightlyLearning(Periodic):
         if now < self._due:
             return
         night = self._due.date()
+        # Redis down: this raises before the due time moves on, so the next round tries the night again.
+        claimed = self._client.set(lease_key(night), self._holder, nx=True, ex=LEASE_SECONDS)
         self._due = next_due(now, self._at, self._zone)
-        if not self._client.set(lease_key(night), self._holder, nx=True, ex=LEASE_SECONDS):
+        if not claimed:
             log.info("nightly learning of %s: another process (%s) has it", night, self._holder_of(night))
             return
         outcomes = learn(self._engine, self._learning)

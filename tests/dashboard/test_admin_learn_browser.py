@@ -6,6 +6,7 @@ tests/artifacts/admin_learn_zh.png."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,11 @@ def _wait_run_over(jobs: admin_learn.LearnJobs = admin_learn.JOBS) -> None:
         run = jobs.latest()
         return run is None or run.state is not admin_learn.RunState.RUNNING
 
-    deadline = threading.Event()
-    for _ in range(1200):
-        if over():
-            return
-        deadline.wait(0.1)
-    pytest.fail("a learning run of an earlier test is still going after 120 s")
+    deadline = time.monotonic() + 120
+    while not over():
+        if time.monotonic() > deadline:
+            pytest.fail("a learning run is still going after 120 s")
+        time.sleep(0.1)
 
 
 def test_the_admin_learns_from_verdicts_with_a_progress_bar_and_a_result_per_category(
