@@ -3,6 +3,7 @@ driven through a night instead of waited for. Nothing is learnt in the day a pro
 at the set local time (the night's lease), once, and again the next night; the part on its own thread does too."""
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from alerts.repository import Repository
 from alerts.sink import AlertSink
 from geo.grids import GridIndex
 from geo.routing import GridRouter
+from gridwatch import runner
+from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings, SettingsError, load_settings
 from tests.alerts.alerts_testing import wait_until
 
@@ -104,3 +107,21 @@ def test_nightly_at_must_be_a_time_of_day(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="nightly_at"):
         load_settings(None, data_dir=tmp_path, learning={"nightly_at": "25:00"})
     assert load_settings(None, data_dir=tmp_path).learning.nightly_at is None  # off unless set
+
+
+def _nightly_running() -> bool:
+    return any(t.name == "nightly-learning" and t.is_alive() for t in threading.enumerate())
+
+
+def test_an_alerts_process_runs_the_part_only_when_nightly_at_is_set(
+    repo: Repository, router: GridRouter, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """The composition root's case consumer (gridwatch run / gridwatch alerts) with and without the setting."""
+    off = load_settings(None, data_dir=tmp_path / "off", demo={"enabled": False})
+    with Lifecycle() as life:
+        runner.start_cases(off, redis_client, repo, life)
+        assert not _nightly_running()
+    with Lifecycle() as life:
+        runner.start_cases(_settings(tmp_path), redis_client, repo, life)
+        assert _nightly_running()
+    wait_until(lambda: not _nightly_running(), 30, "the part to stop with the process")
