@@ -85,6 +85,11 @@ def with_registered(settings: Settings) -> Settings:
     entry = read(settings.data_dir)
     if entry is None:
         return settings
+    if not Path(entry.model).exists():
+        # Keep the centre running on the configured model rather than not at all; the log says why.
+        log.error("registered model #%d is gone (%s, named in %s); vision.model %s used instead", entry.version,
+                  entry.model, registry_path(settings.data_dir), settings.vision.model)
+        return settings
     log.info("registered model #%d %s in use (%s, classes %s)", entry.version, entry.name, entry.model,
              ", ".join(f"{k} -> {v}" for k, v in entry.class_categories.items()))
     return settings.model_copy(update={"vision": vision_for(settings.vision, entry)})

@@ -184,3 +184,11 @@ def test_a_bad_checkpoint_or_dataset_is_refused_naming_it_and_nothing_is_registe
         assert len(err.splitlines()) == 1 and str(named) in err and says in err, err
     assert model_registry.read(tmp_path / "data") is None
     assert not (tmp_path / "data" / "models").exists()
+
+
+def test_a_registered_model_that_is_gone_leaves_the_configured_model(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path / "data", demo={"enabled": False})
+    model_registry.register(settings.data_dir, "gone", tmp_path / "deleted_int8_openvino_model", IMGSZ,
+                            {CLASSES["0502"]: "0502"})
+    # The centre starts on vision.model (and logs why) instead of not starting at all.
+    assert model_registry.with_registered(settings).vision == settings.vision
