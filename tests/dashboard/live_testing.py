@@ -46,7 +46,7 @@ def live_centre(data_dir: Path, redis_url: str, users: Sequence[tuple[str, str, 
     """``users``: (name, role, scope grid or None), all with PASSWORD; ``overrides``: settings sections."""
     settings = load_settings(
         None, data_dir=data_dir, redis_url=redis_url, demo={"enabled": False},
-        dashboard={"port": 0, "ws_port": 0, **overrides.pop("dashboard", {})},
+        dashboard={"port": 0, "ws_port": 0, "live_port": 0, **overrides.pop("dashboard", {})},
         ingest={"telemetry_ws_port": 0}, auth={"device_token": TOKEN, **overrides.pop("auth", {})}, **overrides,
     )
     with Lifecycle() as life:

@@ -37,6 +37,7 @@ telemetry_ws_port = 0
 [dashboard]
 port = {free_port()}
 ws_port = 0
+live_port = 0
 {LOADED_MACHINE_VISION}
 [demo]
 rtsp_port = 0

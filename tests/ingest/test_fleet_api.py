@@ -116,7 +116,7 @@ class Centre:
 def centre(tmp_path: Path, redis_server: EmbeddedRedis, redis_client: Any) -> Iterator[Centre]:
     settings = load_settings(
         None, data_dir=tmp_path / "data", redis_url=redis_server.url, demo={"enabled": False},
-        dashboard={"port": 0, "ws_port": 0}, ingest={"telemetry_ws_port": 0},
+        dashboard={"port": 0, "ws_port": 0, "live_port": 0}, ingest={"telemetry_ws_port": 0},
         fleet={"link_timeout_seconds": 3, "track_point_seconds": 1, "names": {VEHICLE: "豫A·G2024"}},
         auth={"device_token": TOKEN},
     )
