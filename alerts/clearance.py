@@ -5,7 +5,7 @@ open (``gridwatch.worker.FrameSink``); this module decides, from the open cases 
 every ``refresh_s``), whether that frame looked at a case's place:
 
 * a moving camera (patrol car) looks at a place when it is within ``cases.clear_range_m`` and inside the
-  camera's field of view from the car's GPS position and heading (``alerts.places.in_view``, pure). A pass is
+  camera's field of view from the car's GPS position and heading (``geo.sight.in_view``, pure). A pass is
   the run of frames that have the place in view; when the place leaves the view after at least
   ``cases.clear_min_frames`` such frames, none of which held the case's category, the pass saw it clear. Frames
   within ``cases.pass_gap_s`` of the case's last sighting belong to that sighting's pass and never count.
@@ -36,6 +36,7 @@ from alerts import places
 from alerts.cases import CLEAR_NOTE, CaseService
 from alerts.models import CaseRow
 from alerts.sink import MAX_SNAPSHOT_WIDTH, _write_atomically
+from geo import sight
 from geo.distance import haversine_m
 from gridwatch import textdraw
 from gridwatch.settings import CameraSettings
@@ -174,7 +175,7 @@ class ClearWatch:
                 if case.camera_id is not None and self._fixed_camera(case.camera_id):
                     continue  # its position is that camera's, not the problem's
                 distance = haversine_m(fix.lat, fix.lon, case.lat, case.lon)
-                if distance > s.clear_range_m or not places.in_view(
+                if distance > s.clear_range_m or not sight.in_view(
                     fix.lat, fix.lon, fix.heading, case.lat, case.lon, range_m=s.clear_range_m,
                     fov_deg=camera.vision.fov_deg, facing_deg=camera.vision.facing_deg,
                 ):

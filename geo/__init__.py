@@ -8,4 +8,5 @@
 * ``routing``  -- which grid (and its community and office) holds a point; ``GridRouter``
 * ``gridmap``  -- keeps a process's routers on the stored map while it runs (the hot swap)
 * ``routes``   -- where a car is at a moment: simulated routes, fixed positions, a camera's GPS source
+* ``sight``    -- what a moving camera sees: the bearing to a place, and whether it is in the camera's view
 """

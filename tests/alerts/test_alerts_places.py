@@ -15,6 +15,7 @@ from alerts.config import CaseSettings
 from alerts.repository import Repository
 from alerts.workflow import Actor, RejectReason, Role, WorkflowError
 from dashboard.desk_queries import desk_queue
+from geo import sight
 from geo.routing import GridRouter
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -88,7 +89,7 @@ def test_a_place_is_in_view_when_near_and_inside_the_field_of_view(
 ) -> None:
     car = (34.80, 113.66)
     place = _offset(*car, north_m, east_m)
-    assert places.in_view(*car, heading, *place, range_m=40, fov_deg=90, facing_deg=facing) is expected
+    assert sight.in_view(*car, heading, *place, range_m=40, fov_deg=90, facing_deg=facing) is expected
 
 
 # --- one problem, one case -------------------------------------------------------------------------------------
