@@ -1,7 +1,7 @@
 """A spot seen clear: a camera that looks at an open case's place and finds nothing of its category there.
 
 The vision worker reports every analysed frame with the (category, box) of each issue its camera's rules hold
-open (``gridwatch.worker.FrameSink``); this module decides, from the open cases it keeps in memory (re-read
+open (``vision.worker.FrameSink``); this module decides, from the open cases it keeps in memory (re-read
 every ``refresh_s``), whether that frame looked at a case's place:
 
 * a moving camera (patrol car) looks at a place when it is within ``cases.clear_range_m`` and inside the

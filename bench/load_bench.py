@@ -49,11 +49,11 @@ def _serve(data_dir: str, operators: int, ready: Any, stop: Any) -> None:
     from alerts.cases import CaseService
     from alerts.users import UserStore
     from alerts.workflow import Actor, Role
+    from centre.runner import open_redis, open_repository, start_dashboard
     from geo.routing import GridRouter
     from gridwatch import keys
     from gridwatch.events import camera_state_to_hash
     from gridwatch.lifecycle import Lifecycle
-    from gridwatch.runner import open_redis, open_repository, start_dashboard
     from gridwatch.settings import SHARED_DIR, load_settings
     from gridwatch.types import CameraState, CameraStatus
 

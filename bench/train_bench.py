@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = make_dataset(folder / "dataset")
         load = os.getloadavg()[0]
         started = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "gridwatch.cli", "--config", str(config), "dataset", "train",
+        run = subprocess.run([sys.executable, "-m", "centre.cli", "--config", str(config), "dataset", "train",
                               "--base", base, "--data", str(dataset), "--epochs", str(args.epochs), "--imgsz",
                               str(args.imgsz), "--device", "cpu"], capture_output=True, text=True, cwd=REPO_ROOT)
         wall = time.monotonic() - started

@@ -7,7 +7,7 @@
 ``streams`` serves two 1280x720 25 fps clips over RTSP (GStreamer, stream copy: a SYNTHETIC drive-by of the
 park photo and the town-centre CCTV clip, alternating), then for each stream count runs
 * ``ours``: one process, a PyAV reader per stream (5 fps handed over), ONE detector batching all streams,
-  tracker + pose + rules per stream (``gridwatch.worker.VisionWorker``, default settings, fixed cameras);
+  tracker + pose + rules per stream (``vision.worker.VisionWorker``, default settings, fixed cameras);
 * ``ours-detect``: the same with pose off (``vision.pose_model`` unset), i.e. detection + tracking + rules;
 * ``plain``: the way the Ultralytics docs show, one process per stream:
   ``YOLO(model).track(source=url, stream=True, vid_stride=5)`` with the same model, size and confidence.
@@ -229,8 +229,8 @@ def run_ours(urls: list[str], seconds: float, warmup: float, pose: bool,
     from vision.yolo import Detector  # isort: skip
     from ultralytics.nn.backends.openvino import OpenVINOBackend
 
-    from gridwatch.worker import VisionWorker
     from ingest.reader import CameraReader
+    from vision.worker import VisionWorker
 
     settings = _stream_settings(urls, pose, skip_deblocking, detect_urls)
     if detect_urls is not None:

@@ -75,7 +75,7 @@ class WorkerCollector(Collector):
                  keeper: Any = None) -> None:
         self.worker_id = worker_id
         self.manager = manager  # ingest.manager.CameraManager: .states()
-        self.worker = worker  # gridwatch.worker.VisionWorker: counters, times, latencies
+        self.worker = worker  # vision.worker.VisionWorker: counters, times, latencies
         self.client = client
         self.sink = sink  # alerts.sink.AlertSink: .health().backlog
         self.keeper = keeper  # gridwatch.leases.LeaseKeeper or None

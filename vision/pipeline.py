@@ -1,6 +1,6 @@
 """Frames of many cameras -> one detector call -> per-camera tracking -> pose for doubtful persons -> rules.
 
-Shared by the live worker (``gridwatch.worker``) and offline analysis (``vision.analyze``), so both see the
+Shared by the live worker (``vision.worker``) and offline analysis (``vision.analyze``), so both see the
 same detections, tracks and events. The detector is called once per batch whatever the cameras; so is the
 pose model (person crops of all cameras share its mosaics).
 """

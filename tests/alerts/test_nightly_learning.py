@@ -17,9 +17,9 @@ from alerts.casework import Casework
 from alerts.nightly_learning import NightlyLearning
 from alerts.repository import Repository
 from alerts.sink import AlertSink
+from centre import runner
 from geo.grids import GridIndex
 from geo.routing import GridRouter
-from gridwatch import runner
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings, SettingsError, load_settings
 from tests.alerts.alerts_testing import wait_until

@@ -16,8 +16,8 @@ import requests
 from auth_testing import add_user, login
 
 from alerts.repository import Repository
+from centre.runner import open_redis, open_repository, start_dashboard
 from gridwatch.lifecycle import Lifecycle
-from gridwatch.runner import open_redis, open_repository, start_dashboard
 from gridwatch.settings import Settings, load_settings
 
 TOKEN = "live-device-token-0123456789"

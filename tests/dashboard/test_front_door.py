@@ -23,11 +23,11 @@ from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.users import DEMO_USERS, UserStore
 from alerts.workflow import Actor, Role
+from centre import runner
 from dashboard import auth, guard
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
 from geo.routing import GridRouter
-from gridwatch import runner
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings
 from ingest.telemetry_ws import TelemetryWsServer

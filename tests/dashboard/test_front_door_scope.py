@@ -25,11 +25,11 @@ from alerts.casework import Casework, Target
 from alerts.repository import Repository
 from alerts.users import UserStore
 from alerts.workflow import Actor, Role, Status
+from centre import runner
 from dashboard import auth, desk_queries
 from dashboard import pages_ids as ids
 from dashboard.app import create_app
 from geo.routing import GridRouter
-from gridwatch import runner
 from gridwatch.settings import Settings
 
 PASSWORD = "front-door-password"

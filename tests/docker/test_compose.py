@@ -35,7 +35,7 @@ def _compose() -> dict[str, Any]:
 
 
 def test_every_gridwatch_service_is_checked_by_its_progress_heartbeat() -> None:
-    from gridwatch.cli import build_parser
+    from centre.cli import build_parser
 
     services = _compose()["services"]
     assert {"redis", "postgres", "relay", "worker", "alerts", "dashboard"} <= set(services)

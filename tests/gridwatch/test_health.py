@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from gridwatch.cli import main
+from centre.cli import main
 from gridwatch.health import beat, check, heartbeat_key
 from gridwatch.redis_server import EmbeddedRedis
 

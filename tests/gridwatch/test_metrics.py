@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import redis
 from flask import Flask
 
+from centre.runner import publish_camera_state
 from gridwatch import keys
 from gridwatch.metrics import RedisCollector, metrics_blueprint, serve_metrics
-from gridwatch.runner import publish_camera_state
 from gridwatch.types import CameraState, CameraStatus
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gridwatch.cli import main
+from centre.cli import main
 from gridwatch.secrets import mask_url
 from gridwatch.settings import SettingsError, load_settings
 

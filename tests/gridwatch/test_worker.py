@@ -19,10 +19,10 @@ from geo.routes import gps_source_for
 from gridwatch.redis_server import free_port
 from gridwatch.settings import Settings, load_settings
 from gridwatch.types import IssueEvent, Phase
-from gridwatch.worker import VisionWorker
 from ingest.demo_server import RtspTestServer
 from ingest.reader import CameraReader
 from vision.driveby import scene_photo, write_clip
+from vision.worker import VisionWorker
 from vision.yolo import Detector
 
 

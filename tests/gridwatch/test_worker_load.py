@@ -15,9 +15,9 @@ import numpy.typing as npt
 
 from gridwatch.settings import load_settings
 from gridwatch.types import Detections, Frame
-from gridwatch.worker import VisionWorker
 from tests.vision.conftest import read_image
 from vision.load_control import StackController
+from vision.worker import VisionWorker
 from vision.yolo import Detector
 
 

@@ -1,5 +1,5 @@
 """The real patrol agent against the real command centre: the dashboard as ``gridwatch dashboard`` starts it
-(``gridwatch.runner.start_dashboard``: waitress, the login guard, a real Redis and a SQLite database), reached
+(``centre.runner.start_dashboard``: waitress, the login guard, a real Redis and a SQLite database), reached
 through a TCP link that the test can cut like a mobile network dropping out."""
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ import requests
 
 from alerts.casebook import CaseBook
 from alerts.repository import Repository
+from centre.runner import open_redis, open_repository, start_dashboard
 from geo.grids import GridIndex
 from geo.routing import GridRouter
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.runner import open_redis, open_repository, start_dashboard
 from gridwatch.settings import Settings, load_settings
 from ingest.fleet import Fleet
 from patrol import crew

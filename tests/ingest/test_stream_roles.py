@@ -25,7 +25,6 @@ from alerts.repository import Repository
 from alerts.sink import AlertSink
 from gridwatch.settings import load_settings
 from gridwatch.types import Alert, CameraStatus, Frame, IssueEvent
-from gridwatch.worker import VisionWorker
 from ingest.demo_server import RtspTestServer
 from ingest.main_snapshots import MainSnapshots
 from ingest.manager import CameraManager
@@ -34,6 +33,7 @@ from ingest.recorder import Recorder
 from ingest.registry import CameraRegistry, camera_view
 from ingest.stream_roles import DualStreamReader, decode_at
 from tests.ingest.conftest import camera, recording_settings, wait_for
+from vision.worker import VisionWorker
 from vision.yolo import Detector
 
 MAIN = (1280, 720)

@@ -24,12 +24,12 @@ import numpy.typing as npt
 import pytest
 
 from bench.train_bench import CLASSES, make_dataset, write_config
-from gridwatch.cli import main
+from centre.cli import main
 from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, load_settings
 from gridwatch.types import Detections, Frame, IssueEvent, Phase
-from gridwatch.worker import VisionWorker
 from vision import model_registry
 from vision.fall import resolve_fall_model
+from vision.worker import VisionWorker
 from vision.yolo import Detector
 
 BASE = Path(resolve_fall_model("auto"))  # a real Ultralytics YOLOv8 detect checkpoint (Normal / Fall)
@@ -51,7 +51,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     config = write_config(folder)
     dataset = make_dataset(folder / "dataset")
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "gridwatch.cli", "--config", str(config), "dataset", "train",
+    run = subprocess.run([sys.executable, "-m", "centre.cli", "--config", str(config), "dataset", "train",
                           "--base", str(BASE), "--data", str(dataset), "--epochs", "1", "--imgsz", str(IMGSZ),
                           "--device", "cpu"], capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
     return Trained(run, load_settings(config), time.monotonic() - started)

@@ -215,7 +215,6 @@ def start_worker(  # type: ignore[no-untyped-def]
     from gridwatch.health import beat
     from gridwatch.leases import LeaseKeeper
     from gridwatch.types import IssueEvent
-    from gridwatch.worker import VisionWorker
     from ingest.clips import ClipService
     from ingest.main_snapshots import MainSnapshots
     from ingest.manager import CameraManager, forget_camera_state
@@ -224,6 +223,7 @@ def start_worker(  # type: ignore[no-untyped-def]
     from ingest.retention import RetentionSweeper
     from ingest.telemetry import TelemetryStore, gps_for_camera
     from vision.annotate import draw, to_jpeg
+    from vision.worker import VisionWorker
 
     if detector is None:
         detector = load_detector(settings)

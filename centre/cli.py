@@ -39,28 +39,28 @@ def _announce(url: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gridwatch.runner import run_all
+    from centre.runner import run_all
 
     run_all(_settings(args), _stop_on_signals(), on_ready=_announce)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from gridwatch.runner import run_worker
+    from centre.runner import run_worker
 
     run_worker(_settings(args), _stop_on_signals())
     return 0
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from gridwatch.runner import run_alerts
+    from centre.runner import run_alerts
 
     run_alerts(_settings(args), _stop_on_signals())
     return 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from gridwatch.runner import run_dashboard
+    from centre.runner import run_dashboard
 
     run_dashboard(_settings(args), _stop_on_signals(), on_ready=_announce)
     return 0
