@@ -9,7 +9,7 @@ run: setup
 	.venv/bin/gridwatch run
 
 lint: setup
-	.venv/bin/ruff check gridwatch geo ingest vision alerts dashboard patrol centre bench tests
+	.venv/bin/ruff check gridwatch geo ingest vision alerts dashboard patrol fleet demo centre bench tests
 	.venv/bin/python -m mypy
 	.venv/bin/lint-imports
 

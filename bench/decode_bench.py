@@ -31,7 +31,7 @@ SETTINGS = {
 
 
 def _clips(tmp: Path) -> dict[str, Path]:
-    from vision.driveby import scene_photo, write_clip
+    from demo.driveby import scene_photo, write_clip
 
     town = tmp / "town.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(SHARED_DIR / "video" /

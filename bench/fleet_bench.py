@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from fleet.vehicles import Fleet, FleetTelemetryStore, vehicles_for_wall
 from geo.grids import GridIndex, load_geojson
 from geo.routes import route
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import DEMO_GRIDS, FleetSettings
-from ingest.fleet import Fleet, FleetTelemetryStore, vehicles_for_wall
 
 START = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # 08:30 in Zhengzhou: the morning shift
 

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.ingest_bench                 # prints a Markdown report
     .venv/bin/python -m bench.ingest_bench --write         # ... and puts it into BENCHMARKS.md
 
-One real RTSP server (``ingest.demo_server``) streams the Town Centre clip as 720p25 H.264 (keyframe every
+One real RTSP server (``demo.server``) streams the Town Centre clip as 720p25 H.264 (keyframe every
 second) on loopback. Each CPU figure comes from a child process that reads one camera live for
 ``--seconds`` after a warm-up: process CPU (user + system, all threads) / seconds of video. Modes:
 
@@ -268,8 +268,8 @@ def _machine() -> str:
 
 
 def report(seconds: float, warmup: float, age_seconds: float) -> str:
+    from demo.server import RtspTestServer
     from gridwatch.redis_server import free_port
-    from ingest.demo_server import RtspTestServer
 
     load_before = os.getloadavg()
     server = RtspTestServer(CLIP, port=free_port(), width=1280).start()

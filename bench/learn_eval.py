@@ -7,13 +7,13 @@ The verdict set is built from what the real pipeline raises on the real photos o
 never copied) with the hand labels of bench/labels/eval.json standing in for the operators:
 
 * every photo through ``vision.analyze`` (detector, tracker, pose, rules) as a still, and as two SYNTHETIC
-  drive-bys of it (``vision.driveby``: a patrol car's pass and a fixed camera's view, as bench.vision_eval
+  drive-bys of it (``demo.driveby``: a patrol car's pass and a fixed camera's view, as bench.vision_eval
   makes them); a drive-by event's box is mapped back into the photo through the clip's known camera path;
 * under two rule sets: the defaults, and a more sensitive one a city might run (``seated`` counted as a
   vagrant's posture, so people resting on benches and walls are raised; a stall needs no key object);
 * an event matching a hand-drawn box (bench.vision_eval's matching) is a confirmed verdict, one on an
   'ignore' box is left out, every other event is a rejected one (a false alarm);
-* plus the demo's park scenes (``vision.driveby`` scenes park and park-sitter of the shared park photo, as
+* plus the demo's park scenes (``demo.driveby`` scenes park and park-sitter of the shared park photo, as
   bench/labels/clips.json labels them: people seated on walls and chairs, nobody a vagrant, no stall), where every
   event is a false alarm; the park photo is one scene of its own.
 
@@ -86,7 +86,7 @@ def _to_photo(bbox: Sequence[float], photo_size: tuple[int, int], spec: Any, at_
     """A drive-by frame's box in the photo's pixels, through the clip's known camera path."""
     import cv2
 
-    from vision.driveby import frame_count, homography
+    from demo.driveby import frame_count, homography
 
     index = min(frame_count(spec) - 1, max(0, round((at_s or 0.0) * spec.fps)))
     inverse = np.linalg.inv(homography(photo_size, spec, index))
@@ -124,8 +124,8 @@ def park_verdicts(base: Settings, tmp: Path) -> list[Row]:
     """The demo's park scenes: every event a false alarm (clips.json: nobody there is a vagrant or a stall)."""
     import cv2
 
+    from demo.driveby import scene_photo, write_clip
     from gridwatch.settings import SHARED_DIR
-    from vision.driveby import scene_photo, write_clip
 
     detector, pose = _models(base)
     rows: list[Row] = []
@@ -149,7 +149,7 @@ def park_verdicts(base: Settings, tmp: Path) -> list[Row]:
 def verdict_set(base: Settings, tmp: Path) -> list[Row]:
     import cv2
 
-    from vision.driveby import write_clip
+    from demo.driveby import write_clip
 
     photos, _halves = load_labels()
     with (LABELS / "split.tsv").open(encoding="utf-8") as f:

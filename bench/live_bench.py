@@ -48,12 +48,12 @@ from bench.timecode_source import TIMECODE_JS, TimecodeCamera
 from bench.wall_bench import _pct, browser, browser_cpu, login, open_store
 from dashboard.live import LiveServer
 from dashboard.server import DashboardServer
+from demo.server import RtspTestServer
 from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import SHARED_DIR, CameraSettings, Settings
 from gridwatch.types import CameraState, CameraStatus
-from ingest.demo_server import RtspTestServer
 
 log = logging.getLogger("bench.live")
 STREET = SHARED_DIR / "video" / "towncentre_street_pedestrians_1080p.mp4"

@@ -134,9 +134,9 @@ def browser_rows(n_cases: int, n_cars: int, moves: int) -> list[str]:
     from alerts.workflow import Role
     from bench.wall_bench import browser, login, open_store, seed
     from dashboard.server import DashboardServer
+    from fleet.vehicles import Fleet, FleetTelemetryStore
     from gridwatch.redis_server import EmbeddedRedis
     from gridwatch.types import GpsFix
-    from ingest.fleet import Fleet, FleetTelemetryStore
 
     with socket.socket() as sock:  # a closed port: the tiles fail at once
         sock.bind(("127.0.0.1", 0))

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.recovery_bench                  # 20 kill/restart cycles, prints a Markdown report
     .venv/bin/python -m bench.recovery_bench --write          # ... and puts it into BENCHMARKS.md
 
-One real RTSP server (``ingest.demo_server``, the Town Centre clip as 720p25 H.264) feeds the camera under test
+One real RTSP server (``demo.server``, the Town Centre clip as 720p25 H.264) feeds the camera under test
 (a ``CameraReader`` with the default ingest settings).
 Each cycle SIGKILLs the server (a crash: no RTSP teardown), leaves it down for an outage (cycling through
 ``--outages``, so the reader's backoff has grown to different points), starts it again on the same port and
@@ -33,11 +33,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from demo.server import RtspTestServer
 from gridwatch.redis_server import free_port
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus
 from ingest import probe as probe_module
-from ingest.demo_server import RtspTestServer
 from ingest.probe import source_address
 from ingest.reader import CameraReader
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from demo.server import SYSTEM_PYTHON, rtsp_describe
 from gridwatch.redis_server import free_port
-from ingest.demo_server import SYSTEM_PYTHON, rtsp_describe
 
 SCRIPT = Path(__file__).with_name("timecode_rtsp.py")
 MOUNT = "/timecode"

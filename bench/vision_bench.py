@@ -180,8 +180,8 @@ def _bench_pytorch(image: np.ndarray, frames: int) -> dict[str, Any]:
 def _bench_trackers(frames: int) -> list[dict[str, Any]]:
     """Tracker update per frame on the park drive-by (720p, ~12 people): ByteTrack vs BoT-SORT with GMC."""
     from vision.yolo import Detector, make_tracker  # isort: skip
-    from vision.driveby import frames as driveby_frames
-    from vision.driveby import scene_photo
+    from demo.driveby import frames as driveby_frames
+    from demo.driveby import scene_photo
 
     photo, spec = scene_photo("park", SHARED_DIR / "images")
     clip = list(driveby_frames(photo, spec))[::5][:frames]
@@ -496,8 +496,8 @@ def run_plain(urls: list[str], seconds: float, warmup: float) -> dict[str, Any]:
 
 def bench_streams(counts: list[int], seconds: float, warmup: float, ways: list[str],
                   skip_deblocking: bool = False, detect_substream: bool = False) -> list[dict[str, Any]]:
-    from ingest.demo_server import RtspTestServer
-    from vision.driveby import scene_photo, write_clip
+    from demo.driveby import scene_photo, write_clip
+    from demo.server import RtspTestServer
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,7 @@ Rows, per category (vagrancy 0502, stall 0501):
   settings, a still judged as a patrol car's frame); events matched to the hand-drawn boxes of
   bench/labels/eval.json (centre inside the box widened by 10 %, or IoU >= 0.1; one hit per box, an event on an
   'ignore' box counts neither way, every other event is a false alarm);
-* drive-bys made from the same real stills (``vision.driveby``: SYNTHETIC motion over a real picture), judged
+* drive-bys made from the same real stills (``demo.driveby``: SYNTHETIC motion over a real picture), judged
   as a patrol car and as a fixed camera (fixed: ``vagrant_dwell_seconds`` 2 s, ``stall_seconds`` 3 s, the
   clips last 5 s); counted per clip (events up to the number of labelled boxes are hits, then up to the
   number of 'ignore' boxes count neither way, the rest are false alarms);
@@ -146,7 +146,7 @@ def _label_key(code: str) -> str:
 def driveby_spec(photo_shape: tuple[int, ...], boxes: list[Box], reverse: bool = False) -> Any:
     """A pass that keeps the labelled boxes in view: the whole photo height for landscape photos, for portrait
     phone photos a window centred on the labels (or on the photo's middle when it has none)."""
-    from vision.driveby import DriveBy
+    from demo.driveby import DriveBy
 
     h, w = photo_shape[:2]
     win_h = min(h, w * 720 / 1280)
@@ -162,7 +162,7 @@ def eval_real(settings: Settings, detector: Any, pose: Any, tmp: Path, clips: bo
               only_half: str | None = None) -> list[Row]:
     import cv2
 
-    from vision.driveby import write_clip
+    from demo.driveby import write_clip
 
     photos, halves = load_labels()
     if only_half is not None:
@@ -205,7 +205,7 @@ def eval_real(settings: Settings, detector: Any, pose: Any, tmp: Path, clips: bo
 
 def eval_park(settings: Settings, detector: Any, pose: Any, tmp: Path) -> list[Row]:
     """The synthetic park material (in-sample): the park still and its drive-bys, counted per source."""
-    from vision.driveby import scene_photo, write_clip
+    from demo.driveby import scene_photo, write_clip
 
     data = json.loads((LABELS / "clips.json").read_text(encoding="utf-8"))
     stills = json.loads((LABELS / "stills.json").read_text(encoding="utf-8"))["images"]

@@ -93,7 +93,7 @@ def start_verdict_filters(repo, settings: Settings, life: Lifecycle):  # type: i
     return filters
 
 
-DEMO_LAP_ROUTE = "demo-lap"  # the demo car's timed route (ingest.demo_lap), registered while the demo runs
+DEMO_LAP_ROUTE = "demo-lap"  # the demo car's timed route (demo.lap), registered while the demo runs
 DEMO_CLIP_VERSION = 1  # bump when the lap clip's recipe changes, so a cached clip is made again
 
 
@@ -101,8 +101,8 @@ def demo_lap(settings: Settings):  # type: ignore[no-untyped-def]
     """The demo car's lap (GPS schedule) and its clip: street footage + the park drive-by, made once, then reused."""
     import hashlib
 
-    from ingest.demo_lap import make_lap
-    from vision.driveby import frame_count, scene_photo, write_lap_clip
+    from demo.driveby import frame_count, scene_photo, write_lap_clip
+    from demo.lap import make_lap
 
     photo, spec = scene_photo(settings.demo.scene, SHARED_DIR / "images")
     lap = make_lap(settings.demo.lap_seconds, spec.fps, frame_count(spec))
@@ -127,8 +127,8 @@ def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
     Without demo.video the stream is the demo lap, played on the wall clock from the route epoch, and the car's
     GPS is the lap's timed route (registered as ``DEMO_LAP_ROUTE``): the park is always seen at the same place.
     """
+    from demo.server import RtspTestServer
     from geo.routes import ROUTE_EPOCH, register_route
-    from ingest.demo_server import RtspTestServer
 
     port = settings.demo.rtsp_port or None
     if settings.demo.video is not None:
@@ -162,8 +162,8 @@ def demo_car_changes(stored: CameraSettings, car: CameraSettings) -> dict[str, o
 def start_demo_telemetry(settings: Settings, dashboard_url: str, life: Lifecycle) -> None:
     """The demo car reports its GPS like a real one (HTTP telemetry), so the wall shows it on the map and its
     coverage; it drives the same route as its camera's frames, from the same epoch, so both agree."""
+    from demo.simulate_car import CarSimulator, http_sender
     from geo.routes import route
-    from ingest.simulate_car import CarSimulator, http_sender
 
     name = next(c.gps_route for c in settings.cameras if c.id == DEMO_CAMERA_ID) or settings.demo.gps_route
     token = settings.auth.device_token.get_secret_value() if settings.auth.device_token else None
@@ -216,12 +216,12 @@ def start_worker(  # type: ignore[no-untyped-def]
     from gridwatch.leases import LeaseKeeper
     from gridwatch.types import IssueEvent
     from ingest.clips import ClipService
+    from ingest.gps import TelemetryStore, gps_for_camera
     from ingest.main_snapshots import MainSnapshots
     from ingest.manager import CameraManager, forget_camera_state
     from ingest.recorder import Recorder
     from ingest.registry import CameraRegistry, RegistryError, redis_announcer
     from ingest.retention import RetentionSweeper
-    from ingest.telemetry import TelemetryStore, gps_for_camera
     from vision.annotate import draw, to_jpeg
     from vision.worker import VisionWorker
 
@@ -360,13 +360,13 @@ def dashboard_blueprints(settings: Settings, client: redis.Redis, repo, router):
     GPS intake they share with the telemetry websocket."""
     from dashboard import cases_api, open311
     from dashboard.evidence_api import evidence_blueprint
+    from fleet.api import build_fleet, fleet_blueprint
+    from fleet.telemetry import TelemetryIngest
+    from fleet.telemetry_api import telemetry_blueprint
+    from fleet.vehicles import FleetTelemetryStore
     from gridwatch.metrics import RedisCollector, metrics_blueprint
     from ingest.cameras_api import cameras_blueprint
-    from ingest.fleet import FleetTelemetryStore
-    from ingest.fleet_api import build_fleet, fleet_blueprint
     from ingest.registry import CameraRegistry, redis_announcer
-    from ingest.telemetry import TelemetryIngest
-    from ingest.telemetry_api import telemetry_blueprint
 
     # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
     fleet, fleet_cases = build_fleet(settings, client, repo, router)
@@ -388,7 +388,7 @@ def dashboard_blueprints(settings: Settings, client: redis.Redis, repo, router):
 def start_dashboard(settings: Settings, handle: RedisHandle, repo, life: Lifecycle):  # type: ignore[no-untyped-def]
     """The wall, the JSON API (with vehicle telemetry and camera management) and the push websocket."""
     from dashboard.server import DashboardServer
-    from ingest.telemetry_ws import TelemetryWsServer
+    from fleet.telemetry_ws import TelemetryWsServer
 
     grid_maps = start_grid_maps(repo, life)
     router = grid_maps.router(settings.cases.fallback_grid)

@@ -23,7 +23,7 @@ from dashboard import auth, guard, page_services
 from dashboard.context import current
 from gridwatch.settings import Settings
 from gridwatch.types import GpsFix
-from ingest.telemetry import TelemetryStore
+from ingest.gps import TelemetryStore
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ Levels: with no focus the map shows the sub-district offices (level 1); focusing
 coloured by the open cases of its whole subtree: green none, yellow open, red any overdue.
 
 Vehicles: ``vehicles`` takes plain dicts ``{id, name, status, link, lat, lon, track: [[lat, lon], ...]}``
-(ingest/fleet.py's GET /api/vehicles); ``extra_traces`` takes any further Plotly traces, drawn on top.
+(fleet/vehicles.py's GET /api/vehicles); ``extra_traces`` takes any further Plotly traces, drawn on top.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class MapTexts:
     overdue: str = "Overdue"
     alert: str = "Alert"
     vehicle: str = "Vehicle"
-    # The crew's status and the link state by their codes (ingest.fleet), e.g. {"on_patrol": "On patrol"}.
+    # The crew's status and the link state by their codes (fleet.vehicles), e.g. {"on_patrol": "On patrol"}.
     states: dict[str, str] = field(default_factory=dict)
 
 

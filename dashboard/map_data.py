@@ -2,7 +2,7 @@
 
 * cases: the open cases of the viewer's subtree (the wall's queue filter, ``alerts.casebook``), each also passing
   ``guard.case_visible`` as on the desk;
-* cars and their tracks: ingest.fleet's vehicles cut by ``dashboard.scoped.vehicles`` (as GET /api/vehicles);
+* cars and their tracks: fleet.vehicles' vehicles cut by ``dashboard.scoped.vehicles`` (as GET /api/vehicles);
 * coverage: today's street cells cut by ``dashboard.scoped.coverage`` (as GET /api/coverage);
 * cameras: the configured fixed cameras (a position in settings) that ``dashboard.scoped.cameras_allowed`` lets
   the viewer watch, with their reader's state.
@@ -59,7 +59,7 @@ def read_cases(user: auth.AuthUser, now: datetime) -> list[dict[str, Any]]:
 
 def read_vehicles(user: auth.AuthUser, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(cars as the map's markers, today's coverage), both cut to what ``user`` may see."""
-    from ingest.fleet import Fleet  # the fleet's Redis scripts are set up on first use, not at import
+    from fleet.vehicles import Fleet  # the fleet's Redis scripts are set up on first use, not at import
 
     ctx = current()
     fleet = Fleet.for_settings(ctx.settings, ctx.redis)

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 
 from alerts import verdicts
+from fleet.api import ReportIn, StatusIn
+from fleet.telemetry import FixIn
 from gridwatch.categories import CATEGORIES
-from ingest.fleet_api import ReportIn, StatusIn
-from ingest.telemetry import FixIn
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "docs" / "openapi.yaml"
 

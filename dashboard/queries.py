@@ -230,7 +230,7 @@ def camera_positions(
 
 
 def vehicle_marker(view: dict[str, Any]) -> dict[str, Any]:
-    """A vehicle of ingest.fleet (``VehicleView.to_dict()``) as the map's vehicle layer takes it."""
+    """A vehicle of fleet.vehicles (``VehicleView.to_dict()``) as the map's vehicle layer takes it."""
     fix = view.get("last_fix") or {}
     lat, lon = fix.get("lat"), fix.get("lon")
     return {"id": view["id"], "name": view.get("name") or view["id"], "status": view.get("status"),

@@ -193,10 +193,10 @@ class WallData:
 
 
 def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list[dict[str, Any]]]:
-    """The vehicle layer's source: ingest.fleet's vehicles (as GET /api/vehicles lists them), for the map."""
+    """The vehicle layer's source: fleet.vehicles' vehicles (as GET /api/vehicles lists them), for the map."""
 
     def read() -> list[dict[str, Any]]:
-        from ingest.fleet import Fleet  # the fleet's Redis scripts are set up on first use, not at import
+        from fleet.vehicles import Fleet  # the fleet's Redis scripts are set up on first use, not at import
 
         views = Fleet.for_settings(settings, client).vehicles(max_track_points=TRACK_POINTS_MAX)
         return [queries.vehicle_marker(v.to_dict()) for v in views]

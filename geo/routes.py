@@ -1,9 +1,9 @@
 """Where the patrol car was when a frame was captured: simulated routes for the demo and tests.
 
 A ``GpsSource`` is any callable ``(capture time) -> GpsFix | None``; the reader calls it once per frame
-handed to vision. Real cars report fixes through the telemetry receivers (``ingest.telemetry``, whose
+handed to vision. Real cars report fixes through the fleet's receivers (``fleet.telemetry``; ``ingest.gps``'s
 ``TrackGpsSource`` interpolates them); here a car drives a closed polyline at constant speed, for ever
-(``python -m ingest.simulate_car`` sends this route's fixes to the receivers like a real car).
+(``python -m demo.simulate_car`` sends this route's fixes to the receivers like a real car).
 """
 from __future__ import annotations
 

@@ -494,9 +494,9 @@ class DemoSettings(Strict):
         description="Clip the demo RTSP server loops while the car drives demo.gps_route; unset = the demo lap: "
         "street footage (demo.street_video) and, passing the park at the same place every lap, a synthetic drive-by "
         "of the shared park photo (no real footage of people sitting on the street exists offline), made once into "
-        "data_dir/demo/ and played in step with the car's GPS (ingest.demo_lap).",
+        "data_dir/demo/ and played in step with the car's GPS (demo.lap).",
     )
-    scene: str = Field(default="park", description="Drive-by scene of the park pass (vision.driveby).")
+    scene: str = Field(default="park", description="Drive-by scene of the park pass (demo.driveby).")
     vagrant_postures: tuple[Literal["lying", "sitting", "seated"], ...] = Field(
         default=("lying", "sitting", "seated"), min_length=1,
         description="The demo car's vagrant postures (its cameras[].vision.vagrant_postures): the park's people sit "

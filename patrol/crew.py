@@ -2,7 +2,7 @@
 
 Both are queued in the car's ``CarStore`` first (so they survive a dead link) and sent by the agent.
 
-Command-centre endpoints (``ingest.fleet_api``; JSON bodies, with ``Authorization: Bearer <centre_token>`` when
+Command-centre endpoints (``fleet.api``; JSON bodies, with ``Authorization: Bearer <centre_token>`` when
 set; 2xx = accepted, 4xx = refused for good with ``{"error": ...}``, 5xx, 401/403 (a token to fix) or no answer =
 the car retries):
 

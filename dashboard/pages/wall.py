@@ -278,7 +278,7 @@ def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator,
     features = wall_data.current_data().grids().features if summary is not None else []
     counts = (summary or {}).get("counts", {})
     points = [dict(p, label=category_name(p["category"], t.lang)) for p in (summary or {}).get("points", [])]
-    vehicles = viewer_vehicles((summary or {}).get("vehicles", []))  # ingest.fleet's, via dashboard.wall_data
+    vehicles = viewer_vehicles((summary or {}).get("vehicles", []))  # the fleet's, via dashboard.wall_data
     return gridmap.grid_map(features, counts, focus or scope, alerts=points, vehicles=vehicles,
                             texts=map_texts(t))
 

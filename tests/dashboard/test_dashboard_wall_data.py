@@ -16,11 +16,11 @@ from dashboard import map as gridmap
 from dashboard import queries
 from dashboard.server import DashboardServer
 from dashboard.wall_data import WallData, fleet_vehicles
+from fleet.vehicles import Fleet
 from geo.routing import GridRouter
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.types import CameraState, CameraStatus, GpsFix
-from ingest.fleet import Fleet
-from ingest.telemetry import TelemetryStore
+from ingest.gps import TelemetryStore
 
 OFFICE, COMMUNITY = "410105001", "410105001001"
 GRID_1, GRID_2 = "410105001001001", "410105001001002"

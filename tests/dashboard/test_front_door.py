@@ -27,10 +27,10 @@ from centre import runner
 from dashboard import auth, guard
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
+from fleet.telemetry_ws import TelemetryWsServer
 from geo.routing import GridRouter
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings
-from ingest.telemetry_ws import TelemetryWsServer
 
 PASSWORD = "front-door-password"
 COMMUNITY_A = "410105001001"
@@ -192,7 +192,8 @@ def test_the_demo_car_gets_a_token_of_its_own(settings: Settings) -> None:
 
 def test_the_telemetry_websocket_needs_the_token_and_no_foreign_origin(redis_client: redis.Redis,
                                                                         settings: Settings) -> None:
-    from ingest.telemetry import TelemetryIngest, TelemetryStore
+    from fleet.telemetry import TelemetryIngest
+    from ingest.gps import TelemetryStore
 
     ingest = TelemetryIngest(TelemetryStore(redis_client, 600), settings.ingest)
     for auth_settings, headers, expected in (

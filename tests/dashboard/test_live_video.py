@@ -27,10 +27,10 @@ from bench.timecode_source import TimecodeCamera
 from dashboard import fmp4
 from dashboard.live import KIND_DELTA, KIND_INIT, KIND_KEY, LiveServer, split_message
 from dashboard.server import DashboardServer
+from demo.server import RtspTestServer
 from gridwatch import boxes
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Detections, Frame
-from ingest.demo_server import RtspTestServer
 
 TIMEOUT_S = 30  # each wait: a loaded 2-core CI machine opens a camera in ~1 s; 30 s is a wide margin
 

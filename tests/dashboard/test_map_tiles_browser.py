@@ -30,10 +30,10 @@ from alerts.repository import Repository
 from alerts.workflow import Role
 from dashboard import desk_queries, map_leaflet
 from dashboard.server import DashboardServer
+from fleet.vehicles import Fleet, FleetTelemetryStore
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import CameraSettings, MapSettings, Settings
 from gridwatch.types import CameraStatus, GpsFix
-from ingest.fleet import Fleet, FleetTelemetryStore
 from tests.browser_testing import start_wall_screen
 
 pytestmark = pytest.mark.browser

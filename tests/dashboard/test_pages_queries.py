@@ -354,7 +354,7 @@ def test_the_evidence_gps_trace_is_the_cars_track_around_the_sightings(
 ) -> None:
     from dashboard.evidence_api import gps_trace
     from gridwatch.types import GpsFix
-    from ingest.telemetry import TelemetryStore
+    from ingest.gps import TelemetryStore
 
     case_id, alert = new_case(camera="car-1")
     t0 = alert.detected_at

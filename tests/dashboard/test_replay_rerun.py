@@ -1,7 +1,7 @@
 """The replay's "re-run with today's rules" without a browser: a real alert's real clip through the real pipeline
 (YOLO weights from ../shared), in the background job the page polls.
 
-The clip is the SYNTHETIC 4 s drive-by of a man sitting on a low wall (vision.driveby ``park-sitter``), flagged as
+The clip is the SYNTHETIC 4 s drive-by of a man sitting on a low wall (demo.driveby ``park-sitter``), flagged as
 vagrancy (0502) by a patrol car: seated on a wall is no vagrant under today's default rules (no longer raised);
 with "seated" opted in, it is raised again.
 """
@@ -26,12 +26,12 @@ from dashboard import pages_ids as ids
 from dashboard.context import WallContext
 from dashboard.page_services import PageServices
 from dashboard.server import DashboardServer
+from demo.driveby import scene_photo, write_clip
 from gridwatch import media
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings, load_settings
 from gridwatch.types import Alert
 from tests.browser_testing import start_chromium
-from vision.driveby import scene_photo, write_clip
 
 VAGRANCY = "0502"
 CAR = "car-1"

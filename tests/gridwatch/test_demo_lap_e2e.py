@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.lap import PARK_LEG, PARK_LOOP
 from gridwatch.redis_server import free_port
-from ingest.demo_lap import PARK_LEG, PARK_LOOP
 from tests.gridwatch.run_testing import LOADED_MACHINE_VISION, Running, start_gridwatch, stop_gridwatch
 
 LAP_S = 40

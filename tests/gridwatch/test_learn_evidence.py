@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from demo.driveby import scene_photo, write_clip
 from gridwatch.settings import Settings, load_settings
 from vision.analyze import analyze
-from vision.driveby import scene_photo, write_clip
 
 
 def _events(source: Path, settings: Settings, tmp_path: Path) -> list[dict[str, Any]]:

@@ -160,7 +160,7 @@ def _metrics(log: Path) -> str:
 
 @pytest.mark.timeout(240)
 def test_two_worker_processes_share_six_cameras_and_survive_a_kill(tmp_path: Path, shared_dir: Path) -> None:
-    from ingest.demo_server import RtspTestServer
+    from demo.server import RtspTestServer
 
     cams = "".join(f'\n[[cameras]]\nid = "{c}"\nname = "Street {c}"\nurl = "{{url}}"\nlat = 34.75\nlon = 113.66\n'
                    for c in CAMS)
@@ -229,10 +229,10 @@ def test_no_alert_is_lost_when_a_worker_is_killed(tmp_path: Path, shared_dir: Pa
     the survivor takes over the dead worker's car."""
     from alerts.db import make_engine
     from alerts.repository import Repository
+    from demo.driveby import scene_photo, write_clip
+    from demo.server import RtspTestServer
     from gridwatch.events import alert_from_stream
     from gridwatch.keys import ALERTS_STREAM
-    from ingest.demo_server import RtspTestServer
-    from vision.driveby import scene_photo, write_clip
 
     photo, spec = scene_photo("park", shared_dir / "images")
     clip = write_clip(photo, tmp_path / "park.mp4", spec)  # synthetic: no real footage of vagrants exists offline

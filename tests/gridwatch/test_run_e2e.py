@@ -247,7 +247,7 @@ def _redis_url(running: Running) -> str:
 
 
 def _demo_track(client: redis.Redis) -> bytes:
-    """The demo car's GPS track of the day: an append-only string of points (ingest.fleet.track_key)."""
+    """The demo car's GPS track of the day: an append-only string of points (fleet.vehicles.track_key)."""
     keys = sorted(str(k, "utf-8") if isinstance(k, bytes) else str(k)
                   for k in client.scan_iter(match="*:track:*:demo-car", count=1000))
     return b"".join(cast(bytes, client.get(k) or b"") for k in keys if "track-buckets" not in k)

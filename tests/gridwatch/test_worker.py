@@ -2,7 +2,7 @@
 
 One detector serves every camera; frames ready at the same time go through it as one batch; a camera that
 never delivers does not hold the others up; frames older than the staleness budget are dropped and counted.
-The patrol car's clip is a SYNTHETIC drive-by (vision.driveby) of a man sitting on a wall, since no real
+The patrol car's clip is a SYNTHETIC drive-by (demo.driveby) of a man sitting on a wall, since no real
 footage of that exists offline.
 """
 from __future__ import annotations
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from demo.driveby import scene_photo, write_clip
+from demo.server import RtspTestServer
 from geo.routes import gps_source_for
 from gridwatch.redis_server import free_port
 from gridwatch.settings import Settings, load_settings
 from gridwatch.types import IssueEvent, Phase
-from ingest.demo_server import RtspTestServer
 from ingest.reader import CameraReader
-from vision.driveby import scene_photo, write_clip
 from vision.worker import VisionWorker
 from vision.yolo import Detector
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import RtspTestServer
 from gridwatch.settings import CameraSettings, IngestSettings, RecordingSettings
 from gridwatch.types import CameraStatus
-from ingest.demo_server import RtspTestServer
 from ingest.reader import CameraReader
 from ingest.recorder import Recorder
 

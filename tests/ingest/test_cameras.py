@@ -12,6 +12,7 @@ import flask
 import pytest
 import redis
 
+from demo.server import RtspTestServer
 from gridwatch import keys as gw_keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.settings import IngestSettings, Settings
@@ -19,7 +20,6 @@ from gridwatch.types import CameraState, CameraStatus
 from ingest import keys
 from ingest.cameras_api import cameras_blueprint
 from ingest.cameras_cli import register
-from ingest.demo_server import RtspTestServer
 from ingest.manager import CameraManager, forget_camera_state
 from ingest.registry import CameraRegistry, RegistryError, redis_announcer
 from tests.ingest.conftest import camera, wait_for

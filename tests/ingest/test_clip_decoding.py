@@ -13,9 +13,9 @@ from pathlib import Path
 import av
 import pytest
 
+from demo.server import RtspTestServer
 from gridwatch.settings import IngestSettings
 from gridwatch.types import CameraStatus
-from ingest.demo_server import RtspTestServer
 from ingest.reader import CameraReader
 from ingest.recorder import Recorder
 from tests.ingest.conftest import camera, recording_settings, wait_for

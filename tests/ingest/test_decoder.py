@@ -8,9 +8,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from demo.driveby import scene_photo, write_clip
 from gridwatch.settings import IngestSettings
 from ingest.reader import configure_decoder
-from vision.driveby import scene_photo, write_clip
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ingest.demo_server import RtspTestServer
+from demo.server import RtspTestServer
 
 FPS = 25
 HALF_S = 4  # black for 4 s, then white for 4 s: an 8 s lap

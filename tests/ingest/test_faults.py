@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import RtspTestServer
 from gridwatch.redis_server import free_port
 from gridwatch.settings import IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame
-from ingest.demo_server import RtspTestServer
 from ingest.reader import BACKLOG_S, STARVE_S, CameraReader
 from tests.ingest.conftest import camera, wait_for
 from tests.ingest.faults import FaultProxy

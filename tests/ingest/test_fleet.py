@@ -7,26 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from fleet.coverage import TrackPoint, cell_center, cell_of, covered_cells, covered_grids, polylines, track_length_m
+from fleet.telemetry import TelemetryIngest
+from fleet.vehicles import Fleet, FleetTelemetryStore, LinkState, link_state, vehicles_for_wall
 from geo.distance import EARTH_RADIUS_M
 from geo.grids import GridFeature, GridIndex
 from geo.routing import GridRouter
 from gridwatch.settings import FleetSettings, load_settings
 from gridwatch.types import GpsFix
-from ingest.fleet import (
-    Fleet,
-    FleetTelemetryStore,
-    LinkState,
-    TrackPoint,
-    cell_center,
-    cell_of,
-    covered_cells,
-    covered_grids,
-    link_state,
-    polylines,
-    track_length_m,
-    vehicles_for_wall,
-)
-from ingest.telemetry import TelemetryIngest
 
 LAT0, LON0 = 34.770, 113.660
 M_LAT = math.pi * EARTH_RADIUS_M / 180

@@ -20,12 +20,12 @@ import requests
 from alerts.casebook import CaseBook
 from alerts.repository import Repository
 from centre.runner import open_redis, open_repository, start_dashboard
+from fleet.vehicles import Fleet
 from geo.grids import GridIndex
 from geo.routing import GridRouter
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.redis_server import EmbeddedRedis
 from gridwatch.settings import Settings, load_settings
-from ingest.fleet import Fleet
 from patrol import crew
 from patrol.agent import PatrolAgent
 from patrol.settings import PatrolSettings, load_patrol_settings

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import RtspTestServer
 from geo.routes import route
 from gridwatch.redis_server import free_port
 from gridwatch.settings import IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame
-from ingest.demo_server import RtspTestServer
 from ingest.reader import CameraReader
 from tests.ingest.conftest import ROUTE_BOX, camera, wait_for
 

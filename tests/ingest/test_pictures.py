@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from demo.server import RtspTestServer
 from gridwatch.settings import IngestSettings
-from ingest.demo_server import RtspTestServer
 from ingest.pictures import PictureJoiner, first_slice_continues, whole_pictures
 from ingest.reader import CameraReader
 from tests.ingest.conftest import camera

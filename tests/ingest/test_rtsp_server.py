@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ingest.demo_server import RtspServerError, RtspTestServer, rtsp_describe
+from demo.server import RtspServerError, RtspTestServer, rtsp_describe
 
 
 def clip_frames(clip: Path, size: tuple[int, int]) -> list[np.ndarray]:

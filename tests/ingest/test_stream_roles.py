@@ -23,9 +23,9 @@ import redis
 from alerts.db import make_engine, migrate
 from alerts.repository import Repository
 from alerts.sink import AlertSink
+from demo.server import RtspTestServer
 from gridwatch.settings import load_settings
 from gridwatch.types import Alert, CameraStatus, Frame, IssueEvent
-from ingest.demo_server import RtspTestServer
 from ingest.main_snapshots import MainSnapshots
 from ingest.manager import CameraManager
 from ingest.reader import CameraReader

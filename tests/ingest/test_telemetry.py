@@ -15,16 +15,17 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from demo.server import RtspTestServer
+from demo.simulate_car import CarSimulator, WsSender, fix_payload, http_sender
+from fleet.telemetry import TelemetryIngest
+from fleet.telemetry_api import telemetry_blueprint
+from fleet.telemetry_ws import TelemetryWsServer
 from geo.routes import route
 from gridwatch.settings import AuthSettings, IngestSettings
 from gridwatch.types import GpsFix
 from ingest import keys
-from ingest.demo_server import RtspTestServer
+from ingest.gps import TelemetryStore, TrackGpsSource, gps_for_camera, position_at
 from ingest.reader import CameraReader
-from ingest.simulate_car import CarSimulator, WsSender, fix_payload, http_sender
-from ingest.telemetry import TelemetryIngest, TelemetryStore, TrackGpsSource, gps_for_camera, position_at
-from ingest.telemetry_api import telemetry_blueprint
-from ingest.telemetry_ws import TelemetryWsServer
 from tests.ingest.conftest import camera, wait_for
 
 SETTINGS = IngestSettings(telemetry_max_future_seconds=30, telemetry_max_speed_mps=70, telemetry_track_seconds=600)

@@ -1,8 +1,8 @@
 """A stand-in command centre for the car's tests: a real HTTP server on loopback.
 
-GPS goes through the REAL receiver (``ingest.telemetry_api`` on a private redis-server); reports and crew
+GPS goes through the REAL receiver (``fleet.telemetry_api`` on a private redis-server); reports and crew
 status are kept in lists exactly as they arrived, because these tests check what the car sends and when
-(store and forward, retries, order). The real command-centre routes for them (``ingest.fleet_api``) are run
+(store and forward, retries, order). The real command-centre routes for them (``fleet.api``) are run
 against the real car in tests/ingest/test_fleet_api.py.
 ``stop()``/``start()`` keep the port, so a restart is the link coming back.
 """
@@ -16,10 +16,11 @@ from flask import Flask, Response, jsonify, request
 from waitress import wasyncore
 from waitress.server import create_server
 
+from fleet.telemetry import TelemetryIngest
+from fleet.telemetry_api import telemetry_blueprint
 from gridwatch.redis_server import free_port
 from gridwatch.settings import IngestSettings
-from ingest.telemetry import TelemetryIngest, TelemetryStore
-from ingest.telemetry_api import telemetry_blueprint
+from ingest.gps import TelemetryStore
 
 
 class CentreServer:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.demo_server import RtspTestServer
+from demo.server import RtspTestServer
 from patrol.agent import PatrolAgent
 from patrol.relay import PerlRtspRelay
 from patrol.settings import PatrolSettingsError

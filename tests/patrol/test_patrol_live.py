@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ingest.demo_server import RtspTestServer
+from demo.server import RtspTestServer
 from patrol.agent import PatrolAgent
 from patrol.relay import PerlRtspRelay
 from tests.patrol.centre import CentreServer

@@ -1,6 +1,6 @@
 """``gridwatch analyze`` on clips and stills: one JSON line per issue, then a summary; clear errors.
 
-The drive-by clips are SYNTHETIC (vision.driveby: a moving crop over a shared street photo), because no
+The drive-by clips are SYNTHETIC (demo.driveby: a moving crop over a shared street photo), because no
 real footage of people sitting on a pavement exists offline; the walking clip is real CCTV.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from demo.driveby import scene_photo, write_clip
 from gridwatch.settings import REPO_ROOT, Settings, load_settings
 from vision.analyze import SourceError, analyze
-from vision.driveby import scene_photo, write_clip
 from vision.pose import PoseEstimator
 from vision.yolo import Detector
 

@@ -7,8 +7,8 @@ import av
 import numpy as np
 import pytest
 
+from demo.driveby import DriveBy, DriveByError, frames, main, write_clip
 from tests.vision.conftest import read_image
-from vision.driveby import DriveBy, DriveByError, frames, main, write_clip
 
 
 def _decode(path: Path) -> tuple[str, list[np.ndarray]]:

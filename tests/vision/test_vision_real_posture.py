@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from demo.driveby import DriveBy, write_clip
 from gridwatch.settings import Settings, load_settings
 from vision.analyze import analyze
-from vision.driveby import DriveBy, write_clip
 from vision.pose import PoseEstimator
 from vision.yolo import Detector
 

@@ -1,6 +1,6 @@
 """Tools to tune: ``gridwatch analyze --set KEY=VALUE`` and ``--compare KEY=VALUE`` on a short clip.
 
-The clip is the SYNTHETIC drive-by of one man sitting on a low wall (vision.driveby ``park-sitter``, made from the
+The clip is the SYNTHETIC drive-by of one man sitting on a low wall (demo.driveby ``park-sitter``, made from the
 shared park photo): seated on a wall, he is no vagrant under the default ``rules.vagrant_postures`` (sitting on the
 ground, lying), and one when "seated" is opted in.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from demo.driveby import scene_photo, write_clip
 from gridwatch.settings import REPO_ROOT
 from vision.compare import diff_events
-from vision.driveby import scene_photo, write_clip
 
 GRIDWATCH = Path(sys.executable).with_name("gridwatch")
 WITH_SEATED = 'rules.vagrant_postures=["lying", "sitting", "seated"]'

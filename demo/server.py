@@ -1,4 +1,4 @@
-"""Start and stop ``ingest/rtsp_server.py`` (a GStreamer RTSP server looping a clip) from the venv side.
+"""Start and stop ``demo/rtsp_server.py`` (a GStreamer RTSP server looping a clip) from the venv side.
 
 The server needs Debian's ``/usr/bin/python3`` because GStreamer's ``gi`` bindings live there, not in the
 venv; this module only spawns it and checks that the stream really answers (an RTSP DESCRIBE that returns
@@ -148,7 +148,7 @@ class RtspTestServer:
 
     def _pump_log(self, stream: IO[bytes]) -> None:
         """Re-log the server's stderr under this module's logger, keeping the tail for error messages."""
-        server_log = logging.getLogger("ingest.rtsp_server")
+        server_log = logging.getLogger("demo.rtsp_server")
         for raw in stream:
             line = raw.decode("utf-8", errors="replace").rstrip()
             if not line:

@@ -2,8 +2,8 @@
 
 The demo car drives a block loop in the demo grid map and passes the park at the same place every lap: ordinary
 street footage while it drives, the park drive-by while it passes the park, slowly, on the leg ``PARK_LEG``. The
-lap clip (street footage + drive-by, ``vision.driveby.write_lap_clip``) is exactly one lap long, the RTSP server
-plays it aligned to the wall clock from ``ROUTE_EPOCH`` (``ingest.rtsp_server --epoch``), and the route below is
+lap clip (street footage + drive-by, ``demo.driveby.write_lap_clip``) is exactly one lap long, the RTSP server
+plays it aligned to the wall clock from ``ROUTE_EPOCH`` (``demo.rtsp_server --epoch``), and the route below is
 timed from the same frames: whenever the camera shows the park, the car's GPS is on the park leg, so every pass's
 sightings land within a few metres of each other and join one case.
 

@@ -3,7 +3,7 @@
 * ``POST /api/vehicles/<vehicle_id>/status``: the crew's status as ``patrol.crew`` sends it
   (``{"vehicle_id", "status": "on_patrol"|"paused"|"off_duty", "changed_at", "crew", "shift", "lat", "lon"}``).
   Idempotent: a resent or older change answers 200 with ``"applied": false`` and changes nothing.
-* ``GET /api/vehicles``: every vehicle (``ingest.fleet.VehicleView.to_dict``): id, name, crew, shift, status,
+* ``GET /api/vehicles``: every vehicle (``fleet.vehicles.VehicleView.to_dict``): id, name, crew, shift, status,
   link, link_since, last_fix ``{lat, lon, at}``, today's track ``[[lat, lon], ...]``, covered grids.
 * ``GET /api/coverage?day=YYYY-MM-DD`` (default today): grids and 50 m street cells covered that day, each with
   the first time and vehicle, and each vehicle's track as polylines.
@@ -38,6 +38,7 @@ from alerts.cases import CaseService
 from alerts.db import QueryError
 from alerts.workflow import Actor, Role
 from dashboard.guard import device_ok
+from fleet.vehicles import Fleet, FleetError
 from geo.routing import GridRouter
 from gridwatch.categories import CATEGORIES
 from gridwatch.photos import (
@@ -51,8 +52,7 @@ from gridwatch.photos import (
     stored_when_accepted,
 )
 from gridwatch.settings import Settings
-from ingest.fleet import Fleet, FleetError
-from ingest.telemetry import VEHICLE_ID, TelemetryError
+from ingest.gps import VEHICLE_ID, TelemetryError
 from patrol.crew import CrewStatus
 
 log = logging.getLogger(__name__)

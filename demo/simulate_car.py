@@ -1,7 +1,7 @@
 """Drive a simulated patrol car along a route of the demo grid map, reporting GPS fixes like a real vehicle.
 
-    python -m ingest.simulate_car --vehicle car-1 --http http://127.0.0.1:8050
-    python -m ingest.simulate_car --vehicle car-1 --ws ws://127.0.0.1:8052 --rate 2 --seconds 60
+    python -m demo.simulate_car --vehicle car-1 --http http://127.0.0.1:8050
+    python -m demo.simulate_car --vehicle car-1 --ws ws://127.0.0.1:8052 --rate 2 --seconds 60
 
 Each fix (lat, lon, heading, speed, time) is the car's position now on ``geo.routes``'s route, sent by HTTP
 POST to ``/api/telemetry/<vehicle>`` or as one message on ``/telemetry/<vehicle>`` of the websocket
@@ -123,7 +123,7 @@ class CarSimulator(Periodic):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ingest.simulate_car", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m demo.simulate_car", description=__doc__.split("\n")[0])
     p.add_argument("--vehicle", required=True, help="vehicle id (the camera id of its camera by default)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--http", metavar="URL", help="the dashboard, e.g. http://127.0.0.1:8050")

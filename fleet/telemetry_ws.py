@@ -24,9 +24,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from dashboard.guard import device_ok, origin_ok
+from fleet.telemetry import TelemetryIngest
 from gridwatch.settings import AuthSettings
 from gridwatch.wsserver import WebsocketServerThread
-from ingest.telemetry import VEHICLE_ID, StoreUnavailable, TelemetryError, TelemetryIngest
+from ingest.gps import VEHICLE_ID, StoreUnavailable, TelemetryError
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 
 Run with Debian's ``/usr/bin/python3`` (it has the GStreamer ``gi`` bindings; the project venv does not)::
 
-    /usr/bin/python3 ingest/rtsp_server.py --file clip.mp4 --port 8554 --mount /demo --width 1280
+    /usr/bin/python3 demo/rtsp_server.py --file clip.mp4 --port 8554 --mount /demo --width 1280
 
 How it loops without breaking readers: the clip's H.264 access units are loaded into memory once and a
 feeder thread per RTSP media pushes them into an ``appsrc`` in real time, adding one clip length to every

@@ -7,8 +7,8 @@ with a little vertical shake from the road. It is not real video (no parallax be
 motion blur, nobody moves), which is exactly what a tracker with camera-motion compensation should cope
 with; say so when quoting results obtained on them.
 
-    python -m vision.driveby ../shared/images/streetview_people_sitting_park.jpg park_driveby.mp4 --seconds 6
-    python -m vision.driveby park-sitter sitter.mp4     # a named scene composed from the shared photos
+    python -m demo.driveby ../shared/images/streetview_people_sitting_park.jpg park_driveby.mp4 --seconds 6
+    python -m demo.driveby park-sitter sitter.mp4     # a named scene composed from the shared photos
 """
 from __future__ import annotations
 
@@ -186,7 +186,7 @@ def street_frames(video: Path, fps: int, width: int, height: int) -> Iterator[np
 def write_lap_clip(photo: npt.NDArray[np.uint8], spec: DriveBy, street: Path, out: Path | str, frames_total: int,
                    pass_start: int) -> Path:
     """One lap of a patrol car as an H.264 MP4 of ``frames_total`` frames: ``street`` footage (looped, scaled to
-    the drive-by's size) with the drive-by of ``photo`` set in from frame ``pass_start`` (``ingest.demo_lap``)."""
+    the drive-by's size) with the drive-by of ``photo`` set in from frame ``pass_start`` (``demo.lap``)."""
     spec.check()
     passing = frame_count(spec)
     if not 0 <= pass_start <= frames_total - passing:
@@ -261,7 +261,7 @@ def scene_photo(name: str, images_dir: Path) -> tuple[npt.NDArray[np.uint8], Dri
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vision.driveby",
+        prog="python -m demo.driveby",
         description="Make a SYNTHETIC drive-by H.264 clip from a street photo (moving crop + perspective).",
     )
     parser.add_argument("photo", help=f"a photo file, or a scene name: {', '.join(SCENES)}")

@@ -13,7 +13,8 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from ingest.telemetry import StoreUnavailable, TelemetryError, TelemetryIngest
+from fleet.telemetry import TelemetryIngest
+from ingest.gps import StoreUnavailable, TelemetryError
 
 log = logging.getLogger(__name__)
 
