@@ -49,7 +49,8 @@ def _serve(data_dir: str, operators: int, ready: Any, stop: Any) -> None:
     from alerts.cases import CaseService
     from alerts.users import UserStore
     from alerts.workflow import Actor, Role
-    from centre.runner import open_redis, open_repository, start_dashboard
+    from centre.dashboard import start_dashboard
+    from centre.services import open_redis, open_repository
     from geo.routing import GridRouter
     from gridwatch import keys
     from gridwatch.events import camera_state_to_hash

@@ -2,16 +2,35 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
+import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+import redis
+
+from alerts.db import make_engine, migrate
+from alerts.users import LOGIN_ROLES, UserStore
+from geo.datum import Datum, map_source_in_wgs84
+from gridwatch.health import check
 from gridwatch.logs import setup_logging
+from gridwatch.overrides import settings_with
 from gridwatch.settings import Settings, SettingsError, load_settings
+from ingest.cameras_cli import register as register_cameras
+from patrol.cli import register as register_patrol
+
+# Each command imports the parts it runs when it starts (the ``from ... import`` inside a command): the process
+# roles load Dash, OpenCV and the stages, a detector Ultralytics and torch, learning scikit-learn. Here is only
+# what the parser and the light commands need, so `gridwatch check-health` (the compose health check, every
+# 15 s) starts in well under a second.
 
 log = logging.getLogger("gridwatch")
 
@@ -39,28 +58,28 @@ def _announce(url: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from centre.runner import run_all
+    from centre.run import run_all
 
     run_all(_settings(args), _stop_on_signals(), on_ready=_announce)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from centre.runner import run_worker
+    from centre.worker import run_worker
 
     run_worker(_settings(args), _stop_on_signals())
     return 0
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from centre.runner import run_alerts
+    from centre.cases import run_alerts
 
     run_alerts(_settings(args), _stop_on_signals())
     return 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from centre.runner import run_dashboard
+    from centre.dashboard import run_dashboard
 
     run_dashboard(_settings(args), _stop_on_signals(), on_ready=_announce)
     return 0
@@ -73,7 +92,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from gridwatch.overrides import settings_with
     from vision.analyze import SourceError, analyze
     from vision.compare import compare
 
@@ -104,8 +122,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from alerts.db import make_engine, migrate
-
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(make_engine(settings.effective_database_url))
@@ -152,10 +168,7 @@ MAX_OVERLAPS_LISTED = 20
 
 def cmd_dataset_export(args: argparse.Namespace) -> int:
     """Verdicts as a YOLO dataset; exit 2 for a non-empty folder without --force or nothing to export."""
-    from datetime import UTC, datetime
-
     from alerts.dataset_export import DatasetError, export
-    from alerts.db import make_engine, migrate
 
     settings = _settings(args)
     try:
@@ -190,12 +203,7 @@ def _say(line: str) -> None:
 
 def cmd_dataset_train(args: argparse.Namespace) -> int:
     """Fine-tune, export OpenVINO int8, measure, register; exit 2 for a bad checkpoint or dataset (nothing made)."""
-    import shutil
-    import time
-    from dataclasses import asdict
-    from datetime import UTC, datetime
-
-    from vision import model_registry, yolo_train
+    from vision import model_registry, yolo_train  # yolo_train: Ultralytics and torch
 
     settings = _settings(args)
     if args.epochs < 1 or args.imgsz < 32 or args.batch < 1:
@@ -251,7 +259,6 @@ def cmd_dataset_train(args: argparse.Namespace) -> int:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """Train each category's verdict filter; exit 2 when any category was refused (nothing of it replaced)."""
-    from alerts.db import make_engine, migrate
     from alerts.verdict_learning import learn
 
     settings = _settings(args)
@@ -285,10 +292,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 
 def cmd_grids_import(args: argparse.Namespace) -> int:
-    from alerts.db import make_engine, migrate
     from alerts.gridstaff import GridStaffStore
     from alerts.repository import Repository
-    from geo.datum import map_source_in_wgs84
     from geo.grids import load_geojson, overlaps
 
     settings = _settings(args)
@@ -327,10 +332,7 @@ def cmd_grids_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from alerts.db import make_engine, migrate
-    from alerts.users import UserStore
-
+def _user_store(args: argparse.Namespace) -> UserStore:
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
@@ -341,8 +343,6 @@ def _user_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _read_password(args: argparse.Namespace) -> str:
     """From standard input with --password-stdin (scripts), else asked twice on the terminal (never an argument,
     which other users of the machine could read in the process list)."""
-    import getpass
-
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("password: ")
@@ -390,8 +390,6 @@ def cmd_users_active(args: argparse.Namespace) -> int:
 
 
 def _register_users(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from alerts.users import LOGIN_ROLES
-
     users = sub.add_parser("users", help="people who log in: roles and grid scopes").add_subparsers(
         dest="users_command", required=True
     )
@@ -416,10 +414,6 @@ def _register_users(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def cmd_check_health(args: argparse.Namespace) -> int:
     """Exit 0 while a process of this kind makes progress (its heartbeat is fresh), else 1: for health checks."""
-    import redis
-
-    from gridwatch.health import check
-
     settings = _settings(args)
     if settings.redis_url is None:
         sys.stderr.write("gridwatch check-health: redis_url (REDIS_URL) is not set; heartbeats live in Redis\n")
@@ -441,8 +435,6 @@ def cmd_check_health(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from geo.datum import Datum
-
     parser = argparse.ArgumentParser(prog="gridwatch", description="GridWatch command centre")
     parser.add_argument("--config", "-c", type=Path, default=None, help="settings file (TOML)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING ...")
@@ -482,11 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a settings file without starting anything")
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_check_config)
-    from ingest.cameras_cli import register as register_cameras
-
     register_cameras(sub, _settings)
-    from patrol.cli import register as register_patrol
-
     register_patrol(sub)
     _register_users(sub)
     grids = sub.add_parser("grids", help="grid maps").add_subparsers(dest="grids_command", required=True)
@@ -542,8 +530,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _known_error(exc: Exception) -> str | None:
-    import redis
-
     name = type(exc).__name__
     if name in {"GridError", "ModelError", "RedisServerError", "RtspServerError", "UserError", "UnknownUserError",
                 "UserInputError"}:

@@ -423,7 +423,7 @@ def session_secret(settings: Settings) -> str:
 
 def bootstrap_users(store: UserStore, settings: Settings, admin_password: str | None) -> None:
     """First start: an ``admin`` when there are no users (the generated password is logged this once). The demo
-    users are not made here: only ``gridwatch run`` adds them while it runs the demo (centre.runner)."""
+    users are not made here: only ``gridwatch run`` adds them while it runs the demo (centre.demo_setup)."""
     generated = store.ensure_admin(admin_password)
     if generated is not None:
         log.warning("first start: created user 'admin' with password %s -- it is shown only now; change it with "

@@ -17,7 +17,7 @@ from alerts.casework import Casework
 from alerts.nightly_learning import NightlyLearning
 from alerts.repository import Repository
 from alerts.sink import AlertSink
-from centre import runner
+from centre.cases import start_cases
 from geo.grids import GridIndex
 from geo.routing import GridRouter
 from gridwatch.lifecycle import Lifecycle
@@ -119,9 +119,9 @@ def test_an_alerts_process_runs_the_part_only_when_nightly_at_is_set(
     """The composition root's case consumer (gridwatch run / gridwatch alerts) with and without the setting."""
     off = load_settings(None, data_dir=tmp_path / "off", demo={"enabled": False})
     with Lifecycle() as life:
-        runner.start_cases(off, redis_client, repo, life)
+        start_cases(off, redis_client, repo, life)
         assert not _nightly_running()
     with Lifecycle() as life:
-        runner.start_cases(_settings(tmp_path), redis_client, repo, life)
+        start_cases(_settings(tmp_path), redis_client, repo, life)
         assert _nightly_running()
     wait_until(lambda: not _nightly_running(), 30, "the part to stop with the process")

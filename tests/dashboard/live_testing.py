@@ -16,7 +16,8 @@ import requests
 from auth_testing import add_user, login
 
 from alerts.repository import Repository
-from centre.runner import open_redis, open_repository, start_dashboard
+from centre.dashboard import start_dashboard
+from centre.services import open_redis, open_repository
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings, load_settings
 

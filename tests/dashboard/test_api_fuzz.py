@@ -48,7 +48,7 @@ def test_the_openapi_file_is_generated_from_dashboard_openapi() -> None:
 def test_every_api_route_is_in_the_spec_and_every_spec_path_in_docs_api_md(
     settings: Settings, repo: Repository, redis_client: redis.Redis
 ) -> None:
-    from centre.runner import dashboard_blueprints
+    from centre.dashboard import dashboard_blueprints
     from dashboard.app import create_app
 
     blueprints, _ = dashboard_blueprints(settings, redis_client, repo, GridRouter(repo.list_grids()))

@@ -100,7 +100,7 @@ def test_a_car_needs_the_device_token_once_one_is_set(
 ) -> None:
     token = settings.auth.model_copy(update={"device_token": SecretStr("car-token")})
     secured = settings.model_copy(update={"auth": token})
-    from centre.runner import dashboard_blueprints
+    from centre.dashboard import dashboard_blueprints
 
     router = GridRouter(repo.list_grids(), secured.cases.fallback_grid)
     blueprints, _ = dashboard_blueprints(secured, redis_client, repo, router)

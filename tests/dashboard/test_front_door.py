@@ -23,7 +23,10 @@ from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.users import DEMO_USERS, UserStore
 from alerts.workflow import Actor, Role
-from centre import runner
+from centre.cases import run_alerts
+from centre.dashboard import dashboard_blueprints, run_dashboard
+from centre.demo_setup import demo_users, with_demo_device_token
+from centre.worker import run_worker
 from dashboard import auth, guard
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
@@ -46,7 +49,7 @@ def _with_auth(settings: Settings, **auth_fields: Any) -> Settings:
 def _full_app(settings: Settings, repo: Repository, client: redis.Redis) -> Flask:
     """The dashboard with every blueprint `gridwatch dashboard` serves."""
     router = GridRouter(repo.list_grids(), settings.cases.fallback_grid)
-    blueprints, _ = runner.dashboard_blueprints(settings, client, repo, router)
+    blueprints, _ = dashboard_blueprints(settings, client, repo, router)
     return create_app(settings, repo, client, "ws://127.0.0.1:1/ws", blueprints=blueprints).server
 
 
@@ -185,9 +188,9 @@ def test_car_routes_are_closed_without_a_device_token_unless_opened_for_developm
 
 def test_the_demo_car_gets_a_token_of_its_own(settings: Settings) -> None:
     demo = settings.model_copy(update={"demo": settings.demo.model_copy(update={"enabled": True})})
-    given = runner.with_demo_device_token(demo)
+    given = with_demo_device_token(demo)
     assert given.auth.device_token is not None and len(given.auth.device_token.get_secret_value()) >= 32
-    assert runner.with_demo_device_token(settings).auth.device_token is None  # no demo: nothing opened
+    assert with_demo_device_token(settings).auth.device_token is None  # no demo: nothing opened
 
 
 def test_the_telemetry_websocket_needs_the_token_and_no_foreign_origin(redis_client: redis.Redis,
@@ -237,13 +240,13 @@ def test_demo_users_exist_only_while_gridwatch_run_runs_the_demo(
     create_app(demo, repo, redis_client, "ws://127.0.0.1:1/ws")  # what `gridwatch dashboard` builds
     assert all(store.get(u.username) is None for u in DEMO_USERS)
     with Lifecycle() as life:
-        runner.demo_users(demo, repo, life)
+        demo_users(demo, repo, life)
         assert all(store.get(u.username) is not None for u in DEMO_USERS)
     assert all(store.get(u.username) is None for u in DEMO_USERS)  # the demo stopped: gone
     store.seed_demo()  # left over from an older version
     store.set_password("operator", "a-real-password-1")  # a real user who happens to share a demo name stays
     with Lifecycle() as life:
-        runner.demo_users(settings, repo, life)  # demo off
+        demo_users(settings, repo, life)  # demo off
     assert store.get("operator") is not None and store.get("grid") is None and store.get("supervisor") is None
 
 
@@ -251,12 +254,12 @@ def test_production_commands_refuse_an_open_posture_on_the_network(settings: Set
     import threading
 
     net = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(update={"host": "0.0.0.0"})})
-    for run in (runner.run_dashboard, runner.run_worker, runner.run_alerts):
+    for run in (run_dashboard, run_worker, run_alerts):
         with pytest.raises(SystemExit, match="Open311 takes requests without a key"):
             run(net, threading.Event())
     open_cars = _with_auth(net, open_car_routes=True, open311_api_key=SecretStr("k"))
     with pytest.raises(SystemExit, match="open_car_routes"):
-        runner.run_dashboard(open_cars, threading.Event())
+        run_dashboard(open_cars, threading.Event())
     assert guard.exposure_problems(_with_auth(net, open311_api_key=SecretStr("k"))) == []
     assert guard.exposure_problems(_with_auth(net, allow_open_on_network=True, open_car_routes=True)) == []
     assert guard.exposure_problems(settings) == []  # loopback: the developer's machine

@@ -123,7 +123,7 @@ def test_a_tile_plays_its_cameras_live_frames_and_an_unplayable_codec_keeps_the_
         assert _js(browser, "return getComputedStyle(document.querySelector(arguments[0])).visibility;",
                    _TILE.format("cam-live") + " img.gw-cam-img") == "hidden"
 
-        # The worker's detection boxes (Redis pub/sub, as runner.preview publishes them) are drawn over the frames
+        # The worker's detection boxes (Redis pub/sub, published by centre.worker) are drawn over the frames
         # they were found in: the box's left edge has ink on the overlay, the middle of the box none.
         stop = threading.Event()
 

@@ -56,7 +56,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture()
 def server(settings: Settings, repo: Repository, redis_client: redis.Redis,
            redis_server: EmbeddedRedis) -> Iterator[DashboardServer]:
-    """The real dashboard with the evidence route, as centre.runner starts it."""
+    """The real dashboard with the evidence route, as centre.dashboard starts it."""
     s = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0,
                         blueprints=(evidence_blueprint(),)).start()
     yield s

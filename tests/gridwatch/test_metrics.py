@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import redis
 from flask import Flask
 
-from centre.runner import publish_camera_state
+from centre.worker import publish_camera_state
 from gridwatch import keys
 from gridwatch.metrics import RedisCollector, metrics_blueprint, serve_metrics
 from gridwatch.types import CameraState, CameraStatus

@@ -1,5 +1,5 @@
 """The real patrol agent against the real command centre: the dashboard as ``gridwatch dashboard`` starts it
-(``centre.runner.start_dashboard``: waitress, the login guard, a real Redis and a SQLite database), reached
+(``centre.dashboard.start_dashboard``: waitress, the login guard, a real Redis and a SQLite database), reached
 through a TCP link that the test can cut like a mobile network dropping out."""
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import requests
 
 from alerts.casebook import CaseBook
 from alerts.repository import Repository
-from centre.runner import open_redis, open_repository, start_dashboard
+from centre.dashboard import start_dashboard
+from centre.services import open_redis, open_repository
 from fleet.vehicles import Fleet
 from geo.grids import GridIndex
 from geo.routing import GridRouter
