@@ -389,7 +389,7 @@ def cmd_users_active(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_users(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="people who log in: roles and grid scopes").add_subparsers(
         dest="users_command", required=True
     )
