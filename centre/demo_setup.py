@@ -17,6 +17,7 @@ from demo.server import RtspTestServer
 from demo.simulate_car import CarSimulator, http_sender
 from geo.routes import ROUTE_EPOCH, register_route, route
 from gridwatch.lifecycle import Lifecycle
+from gridwatch.secrets import SecretUrl
 from gridwatch.settings import SHARED_DIR, CameraSettings, CameraVisionSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def start_demo_camera(settings: Settings, life: Lifecycle) -> Settings:
                  lap.pass_start / lap.fps, lap.pass_end / lap.fps)
     life.started(f"demo RTSP server {server.url}", server.stop)
     car = CameraSettings(
-        id=DEMO_CAMERA_ID, name="巡逻车 豫A·G2024 (demo)", url=server.url, gps_route=gps_route,  # type: ignore[arg-type]
+        id=DEMO_CAMERA_ID, name="巡逻车 豫A·G2024 (demo)", url=SecretUrl(server.url), gps_route=gps_route,
         # The park's people sit on walls and chairs by their tents: the demo car opts into "seated".
         vision=CameraVisionSettings(vagrant_postures=settings.demo.vagrant_postures),
     )
