@@ -24,6 +24,7 @@ import flask
 from alerts.casebook import CaseFilter
 from dashboard import auth, guard, page_services, queries, scoped
 from dashboard.context import current
+from fleet.vehicles import Fleet
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ def read_cases(user: auth.AuthUser, now: datetime) -> list[dict[str, Any]]:
 
 def read_vehicles(user: auth.AuthUser, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(cars as the map's markers, today's coverage), both cut to what ``user`` may see."""
-    from fleet.vehicles import Fleet  # the fleet's Redis scripts are set up on first use, not at import
-
     ctx = current()
     fleet = Fleet.for_settings(ctx.settings, ctx.redis)
     views = scoped.vehicles(user, [v.to_dict() for v in fleet.vehicles(now, max_track_points=TRACK_POINTS_MAX)])

@@ -25,6 +25,7 @@ from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.figures import FigureBook
 from dashboard import queries
 from dashboard.context import current
+from fleet.vehicles import Fleet
 from geo.grids import GridFeature
 from geo.routing import GridRouter
 from geo.scope import within
@@ -196,8 +197,6 @@ def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list
     """The vehicle layer's source: fleet.vehicles' vehicles (as GET /api/vehicles lists them), for the map."""
 
     def read() -> list[dict[str, Any]]:
-        from fleet.vehicles import Fleet  # the fleet's Redis scripts are set up on first use, not at import
-
         views = Fleet.for_settings(settings, client).vehicles(max_track_points=TRACK_POINTS_MAX)
         return [queries.vehicle_marker(v.to_dict()) for v in views]
 
