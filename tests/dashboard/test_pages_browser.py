@@ -121,7 +121,7 @@ def _shot(driver: webdriver.Chrome, name: str) -> None:
     assert driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
-def _wait(driver: webdriver.Chrome, cond: Callable[[webdriver.Chrome], object], timeout: float = 20) -> None:
+def _wait(driver: webdriver.Chrome, cond: Callable[[webdriver.Chrome], object], timeout: float = 30) -> None:
     # Lists re-render as they refresh: an element found a moment ago may have been replaced since.
     WebDriverWait(driver, timeout, poll_frequency=0.1,
                   ignored_exceptions=(StaleElementReferenceException,)).until(cond)
@@ -370,6 +370,8 @@ def test_admin_imports_a_grid_map_with_problems_by_feature_then_a_valid_one(
     login_browser(admin, server.url, "admin1", PASSWORD, next_path="/admin")
     _wait(admin, lambda d: "网格员 张伟" in _text(d, ids.ADMIN_USERS))
     upload = f"#{ids.ADMIN_GRID_UPLOAD} input[type=file]"
+    # The page's sections render on their own callbacks: the user list may show before the upload is there.
+    _wait(admin, lambda d: d.find_elements(By.CSS_SELECTOR, upload))
     admin.find_element(By.CSS_SELECTOR, upload).send_keys(str(tmp_path / "bad.geojson"))
     _wait(admin, lambda d: "未导入任何内容" in _text(d, ids.ADMIN_GRID_RESULT))
     result = admin.find_element(By.ID, ids.ADMIN_GRID_RESULT).text
