@@ -14,7 +14,7 @@ import redis
 
 from patrol.relay import PerlRtspRelay
 from patrol.settings import PatrolSettings, load_patrol_settings
-from tests.patrol.centre import CentreServer
+from tests.patrol.centre_server import CentreServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

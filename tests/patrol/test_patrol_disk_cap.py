@@ -9,7 +9,7 @@ import pytest
 
 from patrol.agent import PatrolAgent
 from patrol.relay import PerlRtspRelay
-from tests.patrol.centre import CentreServer
+from tests.patrol.centre_server import CentreServer
 from tests.patrol.conftest import car_settings, wait_for
 
 CAP_MB = 0.15  # ~6 one-second segments of the ~190 kbit/s clip

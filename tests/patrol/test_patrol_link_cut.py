@@ -24,7 +24,7 @@ from gridwatch.settings import REPO_ROOT
 from patrol.agent import PatrolAgent
 from patrol.relay import PerlRtspRelay
 from patrol.settings import PatrolSettings
-from tests.patrol.centre import CentreServer
+from tests.patrol.centre_server import CentreServer
 from tests.patrol.conftest import car_settings, read_relay, wait_for
 
 CUT_SECONDS = float(os.environ.get("GRIDWATCH_PATROL_CUT_SECONDS", "20"))

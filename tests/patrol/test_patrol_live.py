@@ -10,7 +10,7 @@ import numpy as np
 from demo.server import RtspTestServer
 from patrol.agent import PatrolAgent
 from patrol.relay import PerlRtspRelay
-from tests.patrol.centre import CentreServer
+from tests.patrol.centre_server import CentreServer
 from tests.patrol.conftest import car_settings, read_relay, wait_for
 
 
