@@ -20,6 +20,7 @@ import redis
 from sqlalchemy.engine import Engine
 
 from alerts.verdict_learning import Outcome, learn
+from gridwatch import keys
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.loop import Periodic
 from gridwatch.settings import Settings
@@ -31,7 +32,7 @@ CHECK_SECONDS = 30.0  # how late after the due time a night's learning may start
 
 
 def lease_key(night: date) -> str:
-    return f"gw:lease:learning:{night.isoformat()}"
+    return keys.learning_lease(night.isoformat())
 
 
 def parse_at(text: str) -> time:

@@ -43,6 +43,7 @@ from dashboard import guard, lang, map_tiles
 from dashboard.context import of as context_of
 from dashboard.throttle import LoginThrottle
 from geo.scope import within
+from gridwatch import keys
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, translator
 from gridwatch.settings import Settings
 
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 EXTENSION = "gridwatch_auth"
 SESSION_COOKIE = "gw_session"
 USER_CACHE_SECONDS = 5.0
-REVOKED_PREFIX = "gw:session:revoked:"
 
 JSON_PREFIXES = ("/api/", "/_dash-", "/media/", "/video/", "/open311/")
 # Pages work under this policy: scripts only from this server (plus the hashes of the Dash page's own inline
@@ -160,7 +160,7 @@ def _revoked(client: redis.Redis | None, sid: Any) -> bool:
     if client is None:
         return False
     try:
-        return bool(client.exists(REVOKED_PREFIX + sid))
+        return bool(client.exists(keys.revoked_session(sid)))
     except redis.RedisError as exc:
         log.warning("session revocation not checked (Redis): %s", exc)
         return False
@@ -588,7 +588,7 @@ def logout() -> Response:
     client = _redis_of(flask.current_app)
     if isinstance(sid, str) and client is not None:
         try:  # kept as long as the cookie could still be presented
-            client.set(REVOKED_PREFIX + sid, "1", ex=_state().settings.auth.session_minutes * 60)
+            client.set(keys.revoked_session(sid), "1", ex=_state().settings.auth.session_minutes * 60)
         except redis.RedisError as exc:
             log.warning("logout of %s: the session could not be revoked on the server (Redis): %s", username, exc)
     if username:

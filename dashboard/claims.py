@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from gridwatch import keys
+
 KINDS = ("alert", "case")
 
 # Renew only our own claim: KEYS[1] the claim, ARGV[1] the holder's username, ARGV[2] the value, ARGV[3] ttl ms.
@@ -44,7 +46,7 @@ return v
 def key(kind: str, item_id: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"claims are on {' or '.join(KINDS)}, not {kind!r}")
-    return f"gw:claim:{kind}:{item_id}"
+    return keys.claim(kind, item_id)
 
 
 @dataclass(frozen=True, slots=True)

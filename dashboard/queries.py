@@ -18,7 +18,6 @@ from gridwatch import keys, media, timefmt
 from gridwatch.events import alert_to_dict, camera_state_from_hash
 from gridwatch.settings import CameraSettings
 from gridwatch.types import Alert, CameraState, CameraStatus
-from ingest import keys as ingest_keys
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +212,7 @@ def camera_positions(
         return out
     pipe = client.pipeline(transaction=False)
     for cid in ask:
-        pipe.hget(ingest_keys.last_fix((vehicles or {}).get(cid, cid)), "fix")
+        pipe.hget(keys.last_fix((vehicles or {}).get(cid, cid)), "fix")
     for cid, raw in zip(ask, pipe.execute(), strict=True):
         if not raw:
             continue

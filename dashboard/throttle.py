@@ -14,6 +14,8 @@ import time
 
 import redis
 
+from gridwatch import keys
+
 log = logging.getLogger(__name__)
 
 FREE = 5
@@ -21,7 +23,6 @@ FREE_PER_NAME = 10
 MAX_DELAY_S = 300.0
 WINDOW_S = 3600
 KNOWN_ADDRESS_DAYS = 60
-_PREFIX = "gw:login:"
 
 
 def _delay(failures: int, free: int) -> float:
@@ -35,7 +36,8 @@ class LoginThrottle:
         self._redis = client
 
     def _keys(self, address: str, name: str) -> tuple[str, str, str]:
-        return f"{_PREFIX}addr:{address}", f"{_PREFIX}name:{name}", f"{_PREFIX}known:{name}"
+        return (keys.login_failures_by_address(address), keys.login_failures_by_name(name),
+                keys.login_known_addresses(name))
 
     def wait(self, address: str, name: str) -> float:
         addr_key, name_key, known_key = self._keys(address, name)

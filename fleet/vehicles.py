@@ -48,7 +48,6 @@ from geo.grids import GridFeature, GridIndex, Locator
 from gridwatch import keys as gw_keys
 from gridwatch.settings import FleetSettings, Settings
 from gridwatch.types import CameraStatus, GpsFix
-from ingest import keys as ingest_keys
 from ingest.gps import StoreUnavailable, TelemetryStore, check_vehicle_id, fix_from_json
 from patrol.crew import CrewStatus
 
@@ -86,46 +85,15 @@ def link_state(seen: float | None, online_since: float | None, now: float,
 
 # ---- Redis --------------------------------------------------------------------------------------------------
 
-_PREFIX = "gw:fleet"
-VEHICLES_KEY = f"{_PREFIX}:vehicles"  # set of vehicle ids the fleet has heard of
-
-
-def vehicle_key(vehicle_id: str) -> str:
-    """Hash: status, status_at, crew (JSON), shift, seen, online_since, prev (newest recorded fix), reports."""
-    return f"{_PREFIX}:vehicle:{vehicle_id}"
-
-
-def day_vehicles_key(day: str) -> str:
-    """Set: vehicles with a track on ``day`` (YYYY-MM-DD, the city's day)."""
-    return f"{_PREFIX}:day:{day}"
-
-
-def track_key(day: str, vehicle_id: str) -> str:
-    """String: "#<created>;" then "t,lat,lon;" per point, appended as they arrive (a backlog out of time order).
-
-    Append-only, so a reader that has seen its first N bytes fetches only what came after them.
-    """
-    return f"{_PREFIX}:track:{day}:{vehicle_id}"
-
-
-def track_buckets_key(day: str, vehicle_id: str) -> str:
-    """Hash: the time buckets already in the track (the first fix of a bucket is kept, a resend adds nothing)."""
-    return f"{_PREFIX}:track-buckets:{day}:{vehicle_id}"
-
-
-def grids_key(day: str, vehicle_id: str) -> str:
-    """Hash: grid code -> first time (epoch seconds) the vehicle was in it that day."""
-    return f"{_PREFIX}:grids:{day}:{vehicle_id}"
-
-
-def cells_key(day: str, vehicle_id: str) -> str:
-    """Hash: street cell "row:col" -> first time (epoch seconds) the vehicle was in it that day."""
-    return f"{_PREFIX}:cells:{day}:{vehicle_id}"
-
-
-def report_key(report_id: str) -> str:
-    """String: "pending" while a report is being filed, then its outcome (JSON)."""
-    return f"{_PREFIX}:report:{report_id}"
+# The fleet's keys are named in gridwatch.keys (with what each holds); the short names the code here uses:
+VEHICLES_KEY = gw_keys.FLEET_VEHICLES
+vehicle_key = gw_keys.fleet_vehicle
+day_vehicles_key = gw_keys.fleet_day_vehicles
+track_key = gw_keys.fleet_track
+track_buckets_key = gw_keys.fleet_track_buckets
+grids_key = gw_keys.fleet_grids
+cells_key = gw_keys.fleet_cells
+report_key = gw_keys.fleet_report
 
 
 # Contact from a car: a later contact after a silence longer than the timeout starts a new stretch online.
@@ -486,7 +454,7 @@ class Fleet:
 
     def vehicle_ids(self) -> list[str]:
         known = {m.decode() for m in cast(set[bytes], self._redis.smembers(VEHICLES_KEY))}
-        known |= {m.decode() for m in cast(set[bytes], self._redis.smembers(ingest_keys.VEHICLE_INDEX))}
+        known |= {m.decode() for m in cast(set[bytes], self._redis.smembers(gw_keys.VEHICLE_INDEX))}
         return sorted(known | set(self.settings.names))
 
     def _frame_contacts(self, vehicle_ids: Iterable[str], now: float) -> None:
@@ -514,7 +482,7 @@ class Fleet:
         pipe = self._redis.pipeline(transaction=False)
         for vid in ids:
             pipe.hgetall(vehicle_key(vid))
-            pipe.hget(ingest_keys.last_fix(vid), "fix")
+            pipe.hget(gw_keys.last_fix(vid), "fix")
             pipe.hgetall(grids_key(day, vid))
             pipe.hlen(cells_key(day, vid))
         raw = pipe.execute()

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 
+from gridwatch import keys
 from gridwatch.types import Detections, Frame
 
-PREFIX = "gw:boxes:"
-
-
-def channel(camera_id: str) -> str:
-    return f"{PREFIX}{camera_id}"
+PREFIX = keys.BOXES_PREFIX
+channel = keys.boxes_channel
 
 
 def encode(frame: Frame, dets: Detections) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import redis
 
+from gridwatch import keys
 from gridwatch.loop import Periodic
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,7 @@ KINDS = ("worker", "dashboard", "alerts")
 DEFAULT_TTL_S = 15
 
 
-def heartbeat_key(kind: str, instance: str | None = None) -> str:
-    return f"gw:health:{kind}" if instance is None else f"gw:health:{kind}:{instance}"
+heartbeat_key = keys.health
 
 
 def beat(client: redis.Redis, kind: str, instance: str | None = None, ttl_seconds: int = DEFAULT_TTL_S) -> None:

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable
 
 import redis
 
+from gridwatch import keys
 from gridwatch.loop import ThreadPart
 
 log = logging.getLogger(__name__)
 
-WORKERS_KEY = "gw:lease:workers"
+WORKERS_KEY = keys.LEASE_WORKERS
 
 # Extend only while the lease still names this worker: a lapsed lease taken by another is never stolen back.
 _RENEW = """
@@ -51,8 +52,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
 
-def lease_key(camera_id: str) -> str:
-    return f"gw:lease:camera:{camera_id}"
+lease_key = keys.camera_lease
 
 
 def preference(worker_id: str, camera_id: str) -> int:

@@ -23,9 +23,9 @@ import redis
 
 from geo.distance import EARTH_RADIUS_M
 from geo.routes import GpsSource, gps_source_for
+from gridwatch import keys
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import GpsFix
-from ingest import keys
 
 log = logging.getLogger(__name__)
 

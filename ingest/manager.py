@@ -4,7 +4,7 @@
 that changed: a new or re-enabled camera gets a reader; a removed or disabled one has its reader stopped
 (its state says ``disabled``, or disappears when removed); a new URL or GPS source restarts that camera's
 reader; a new name is applied to the running reader without reconnecting. Every other camera keeps
-streaming. ``start()`` applies the registry and then follows it: a message on ``ingest.keys.CAMERAS_CHANNEL``
+streaming. ``start()`` applies the registry and then follows it: a message on ``gridwatch.keys.CAMERAS_CHANNEL``
 applies a change at once, and the registry file is also checked every ``poll_seconds`` (a change made
 while Redis was down, or with the CLI against an embedded Redis, still arrives).
 
@@ -31,7 +31,6 @@ from gridwatch import keys as gw_keys
 from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus
-from ingest import keys
 from ingest.reader import CameraReader
 from ingest.recorder import Recorder
 from ingest.registry import CameraRegistry, RegistryError
@@ -305,11 +304,11 @@ class CameraManager(ThreadPart):
             return None
         try:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(keys.CAMERAS_CHANNEL)
+            pubsub.subscribe(gw_keys.CAMERAS_CHANNEL)
             return pubsub
         except redis.RedisError as exc:
-            log.warning("camera changes: cannot subscribe to %s (%s); polling the registry file", keys.CAMERAS_CHANNEL,
-                        exc)
+            log.warning("camera changes: cannot subscribe to %s (%s); polling the registry file",
+                        gw_keys.CAMERAS_CHANNEL, exc)
             return None
 
     def _run(self) -> None:

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from pydantic import ValidationError
 
+from gridwatch import keys
 from gridwatch.settings import CameraSettings, Settings
 from gridwatch.urls import origin
-from ingest import keys
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def keep_masked_password(new_url: str, old_url: str) -> str:
 
 
 def redis_announcer(client: redis.Redis) -> ChangeHook:
-    """``on_change`` that publishes ``{"op", "camera_id", "version"}`` on ``ingest.keys.CAMERAS_CHANNEL``."""
+    """``on_change`` that publishes ``{"op", "camera_id", "version"}`` on ``gridwatch.keys.CAMERAS_CHANNEL``."""
 
     def announce(op: str, camera_id: str, version: int) -> None:
         try:

@@ -17,7 +17,6 @@ from gridwatch import keys as gw_keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.settings import IngestSettings, Settings
 from gridwatch.types import CameraState, CameraStatus
-from ingest import keys
 from ingest.cameras_api import cameras_blueprint
 from ingest.cameras_cli import register
 from ingest.manager import CameraManager, forget_camera_state
@@ -131,7 +130,7 @@ def test_cli_manages_cameras_and_masks_passwords(
     settings: Settings, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(keys.CAMERAS_CHANNEL)
+    pubsub.subscribe(gw_keys.CAMERAS_CHANNEL)
     parser = argparse.ArgumentParser(prog="gridwatch")
     register(parser.add_subparsers(dest="command", required=True), lambda _args: settings)
 

@@ -21,9 +21,9 @@ from fleet.telemetry import TelemetryIngest
 from fleet.telemetry_api import telemetry_blueprint
 from fleet.telemetry_ws import TelemetryWsServer
 from geo.routes import route
+from gridwatch import keys
 from gridwatch.settings import AuthSettings, IngestSettings
 from gridwatch.types import GpsFix
-from ingest import keys
 from ingest.gps import TelemetryStore, TrackGpsSource, gps_for_camera, position_at
 from ingest.reader import CameraReader
 from tests.ingest.conftest import camera, wait_for
