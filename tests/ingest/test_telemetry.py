@@ -170,7 +170,7 @@ def test_simulated_car_drives_the_demo_route_over_http_and_websocket(
     ws_send = WsSender(f"ws://127.0.0.1:{ws_server.port}", "car-w")
     by_ws = CarSimulator(car, ws_send, rate_hz=10, vehicle_id="car-w").start()
     try:
-        wait_for(lambda: by_http.sent >= 10 and by_ws.sent >= 10, 10, "10 fixes over each transport")
+        wait_for(lambda: by_http.sent >= 10 and by_ws.sent >= 10, 30, "10 fixes over each transport")
     finally:
         by_http.stop()
         by_ws.stop()
