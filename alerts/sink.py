@@ -24,15 +24,15 @@ from alerts.health import PartHealth
 from alerts.outbox import OutboxRelay
 from alerts.repository import MEDIA_URL_PREFIX, Repository, UnknownGridError
 from geo.grids import Locator
-from gridwatch import keys, textdraw
+from gridwatch import keys
 from gridwatch.i18n import category_name
 from gridwatch.types import Alert, IssueEvent
+from vision.annotate import draw_issue_box
 
 log = logging.getLogger(__name__)
 
 MAX_SNAPSHOT_WIDTH = 1280
 JPEG_QUALITY = 85
-BOX_COLOUR_BGR = (0, 0, 255)
 
 
 def _rounded_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -58,12 +58,7 @@ def render_snapshot(
     out_h, out_w = image.shape[:2]
     limits = (out_w - 1, out_h - 1, out_w - 1, out_h - 1)
     x1, y1, x2, y2 = (min(max(v * scale, 0.0), lim) for v, lim in zip(bbox, limits, strict=True))
-    thickness = max(2, round(out_w / 400))
-    cv2.rectangle(image, (round(x1), round(y1)), (round(x2), round(y2)), BOX_COLOUR_BGR, thickness)
-    if label:
-        textdraw.draw_label(
-            image, label, (round(x1), round(y1)), size=textdraw.label_size_for(image.shape), bg=BOX_COLOUR_BGR
-        )
+    draw_issue_box(image, (round(x1), round(y1), round(x2), round(y2)), label)
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise ValueError(f"JPEG encoding of a {w}x{h} snapshot failed")

@@ -32,12 +32,12 @@ from gridwatch.secrets import mask_url
 from gridwatch.settings import Settings
 from gridwatch.types import Frame, IssueEvent, Phase
 from ingest.reader import configure_decoder
+from vision.annotate import draw_issue_box
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 CAMERA_ID = "analyze"
-BOX_COLOUR_BGR = (0, 0, 255)
 # Frames detected together: a batch amortises the model call; tracking still goes frame by frame.
 FILE_BATCH = 4
 MAX_OFFSETS = 100_000
@@ -160,8 +160,7 @@ def save_snapshot(event: IssueEvent, folder: Path) -> Path | None:
         return None
     image = event.snapshot.copy()
     x1, y1, x2, y2 = (round(v) for v in event.bbox)
-    thickness = max(2, round(image.shape[1] / 400))
-    cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOUR_BGR, thickness)
+    draw_issue_box(image, (x1, y1, x2, y2))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{event.event_id}.jpg"
     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 85]):

@@ -61,6 +61,22 @@ def draw(
     return out
 
 
+ISSUE_COLOUR_BGR = (0, 0, 255)  # an issue's box on its snapshot (alert, case, analyze): red, whatever its class
+
+
+def draw_issue_box(image: npt.NDArray[np.uint8], box: tuple[int, int, int, int], label: str | None = None) -> None:
+    """Outline one issue's ``box`` (pixels of ``image``) in red, in place, with ``label`` (any script) on its corner.
+
+    The line is as wide as the picture is wide (at least 2 px); unlike ``draw``, one box and one colour, as the
+    wall and the case pages show an issue's snapshot.
+    """
+    x1, y1, x2, y2 = box
+    thickness = max(2, round(image.shape[1] / 400))
+    cv2.rectangle(image, (x1, y1), (x2, y2), ISSUE_COLOUR_BGR, thickness)
+    if label:
+        textdraw.draw_label(image, label, (x1, y1), size=textdraw.label_size_for(image.shape), bg=ISSUE_COLOUR_BGR)
+
+
 def to_jpeg(image: npt.NDArray[np.uint8], max_width: int = 960, quality: int = 80) -> bytes:
     """JPEG bytes of a BGR image, downscaled (aspect kept) when wider than ``max_width``."""
     if max_width <= 0:
