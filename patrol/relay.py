@@ -33,6 +33,10 @@ use strict; use warnings;
 use AnyEvent; use RTSP::Server;
 $| = 1;
 my ($host, $read_port, $publish_port, $rtp_port, $level) = @ARGV;
+# RTSP::Server's housekeeping resets the next RTP port to this package global (20000) whenever the last mount goes:
+# without this, every relay on the machine binds 20000+ after its first publisher left, and a second one then cannot
+# start a publisher's RTP listeners (and keeps its mount, so the car is refused with 403 from then on).
+$RTSP::Server::RTP_START_PORT = $rtp_port;
 my $srv = RTSP::Server->new(client_listen_port => $read_port, source_listen_port => $publish_port,
     rtp_start_port => $rtp_port, client_listen_address => $host, source_listen_address => $host,
     log_level => $level);
