@@ -77,8 +77,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None
 def read_relay(url: str, frames: int = 5, timeout: float = 60.0) -> list[av.VideoFrame]:
     """Decoded frames from the relay (UDP, as the Perl relay serves); retried until ``timeout``.
 
-    60 s: seconds on a quiet machine, but 20 s ran out with a second copy of the suite beside this one (the car's
-    encoder, the Perl relay and the reader all short of CPU); a passing read returns at once."""
+    A second or two on a quiet machine; 60 s is the ceiling for a loaded one, and a passing read returns at once."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
