@@ -46,10 +46,10 @@ from fleet.coverage import (
 )
 from geo.grids import GridFeature, GridIndex, Locator
 from gridwatch import keys as gw_keys
+from gridwatch.protocol import CrewStatus
 from gridwatch.settings import FleetSettings, Settings
 from gridwatch.types import CameraStatus, GpsFix
 from ingest.gps import StoreUnavailable, TelemetryStore, check_vehicle_id, fix_from_json
-from patrol.crew import CrewStatus
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ DEFAULT_STATUS = CrewStatus.ON_PATROL
 _PENDING = "pending"
 
 __all__ = [
-    "CrewStatus", "Fleet", "FleetError", "FleetTelemetryStore", "LinkState", "StatusOutcome", "VehicleView",
+    "Fleet", "FleetError", "FleetTelemetryStore", "LinkState", "StatusOutcome", "VehicleView",
     "link_state", "vehicles_for_wall",
 ]
 

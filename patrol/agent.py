@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridwatch.lifecycle import Lifecycle
+from gridwatch.protocol import REPORTS_PATH, status_path, telemetry_path
 from gridwatch.types import GpsFix
 from patrol import crew
 from patrol.camera import CameraPipeline
@@ -69,18 +70,18 @@ class PatrolAgent:
             self.segments.enforce()
             up = s.uplink
             token = s.centre_token.get_secret_value() if s.centre_token is not None else None
-            telemetry_url = s.centre_endpoint(f"api/telemetry/{s.vehicle_id}")
+            telemetry_url = s.centre_endpoint(telemetry_path(s.vehicle_id))
             self.telemetry = OutboxSender(store, FIX_KIND,
                                           telemetry_send(telemetry_url, up.http_timeout_seconds, token),
                                           up.batch_max, up.batch_seconds, up.retry_seconds, keep_refused=False).start()
             life.started("GPS uploader", self.telemetry.stop)
-            reports_url = s.centre_endpoint("api/reports")
+            reports_url = s.centre_endpoint(REPORTS_PATH)
             self.reports = OutboxSender(
                 store, crew.REPORT_KIND,
                 one_by_one(lambda _i: reports_url, crew.report_body, up.http_timeout_seconds, token),
                 20, up.batch_seconds, up.retry_seconds).start()
             life.started("report uploader", self.reports.stop)
-            status_url = s.centre_endpoint(f"api/vehicles/{s.vehicle_id}/status")
+            status_url = s.centre_endpoint(status_path(s.vehicle_id))
             self.status_sender = OutboxSender(
                 store, crew.STATUS_KIND, one_by_one(lambda _i: status_url, lambda i: i.payload,
                                                     up.http_timeout_seconds, token),

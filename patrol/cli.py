@@ -25,6 +25,7 @@ from typing import Any
 
 from gridwatch.categories import CATEGORIES
 from gridwatch.logs import setup_logging
+from gridwatch.protocol import CrewStatus
 from patrol import crew
 from patrol.settings import PatrolSettings, PatrolSettingsError, load_patrol_settings
 from patrol.store import CarStore, StoreError
@@ -168,7 +169,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     with_config(sub.add_parser("run", help="run the agent until Ctrl-C / SIGTERM")).set_defaults(
         func=_runner(cmd_run))
     st = with_config(sub.add_parser("status", help="show the agent's health; --set changes the crew status"))
-    st.add_argument("--set", choices=[c.value for c in crew.CrewStatus], help="mark the crew's status")
+    st.add_argument("--set", choices=[c.value for c in CrewStatus], help="mark the crew's status")
     st.add_argument("--json", action="store_true", help="print the full health as JSON")
     st.set_defaults(func=_runner(cmd_status))
     rp = with_config(sub.add_parser("report", help="file a report by hand (sent when the link allows)"))

@@ -2,24 +2,7 @@
 
 Both are queued in the car's ``CarStore`` first (so they survive a dead link) and sent by the agent.
 
-Command-centre endpoints (``fleet.api``; JSON bodies, with ``Authorization: Bearer <centre_token>`` when
-set; 2xx = accepted, 4xx = refused for good with ``{"error": ...}``, 5xx, 401/403 (a token to fix) or no answer =
-the car retries):
-
-``POST /api/reports`` — a manual report that enters the same case flow as a video alert::
-
-    {"report_id": "9f1c...", "vehicle_id": "zz-a1234", "crew": ["Li Wei"], "shift": "2026-11-24-day",
-     "category": "0503", "note": "stall on the pavement", "created_at": "2026-11-24T08:00:00+00:00",
-     "lat": 34.78, "lon": 113.68, "position_time": "2026-11-24T07:59:59+00:00",
-     "photo": {"filename": "stall.jpg", "content_type": "image/jpeg", "data_base64": "..."}}
-
-  ``report_id`` is the idempotency key: a car that lost the answer sends the same report again. ``lat``,
-  ``lon``, ``position_time`` and ``photo`` may be null. ``category`` is a gridwatch.categories code.
-
-``POST /api/vehicles/<vehicle_id>/status`` — the crew's availability::
-
-    {"vehicle_id": "zz-a1234", "status": "paused", "changed_at": "2026-11-24T08:00:00+00:00",
-     "crew": ["Li Wei"], "shift": "2026-11-24-day", "lat": 34.78, "lon": 113.68}
+What the car sends and how the centre answers is the car<->centre protocol, ``gridwatch.protocol``.
 """
 from __future__ import annotations
 
@@ -29,11 +12,11 @@ import mimetypes
 import shutil
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from gridwatch.categories import CATEGORIES
+from gridwatch.protocol import CrewStatus
 from patrol.settings import PatrolSettings
 from patrol.store import CarStore, Item
 
@@ -45,12 +28,6 @@ LAST_FIX_KEY = "last_fix"
 STATUS_KEY = "crew_status"
 PHOTO_DIR = "photos"
 MAX_PHOTO_BYTES = 8 * 1024 * 1024  # the centre's request limit must allow a base64 body of this (+33 %)
-
-
-class CrewStatus(StrEnum):
-    ON_PATROL = "on_patrol"
-    PAUSED = "paused"
-    OFF_DUTY = "off_duty"
 
 
 class ReportError(ValueError):
