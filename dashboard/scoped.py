@@ -18,10 +18,8 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
-import sqlalchemy as sa
-
 from alerts.cases import CaseNotFoundError
-from alerts.models import SightingRow
+from alerts.sightings import case_of_alert
 from dashboard import auth, guard, page_services
 from dashboard.context import current
 from geo.scope import within
@@ -64,12 +62,11 @@ def media_allowed(user: auth.AuthUser, path: str) -> bool:
 def _case_of_alert_visible(user: auth.AuthUser, alert_id: str) -> bool:
     """Whether the case the alert is a sighting of is one ``user`` may see (its grid, holder or department)."""
     services = page_services.current()
-    with services.engine.connect() as conn:
-        case_id = conn.execute(sa.select(SightingRow.case_id).where(SightingRow.alert_id == alert_id)).scalar()
+    case_id = case_of_alert(services.engine, alert_id)
     if case_id is None:
         return False
     try:
-        return guard.case_visible(user, services.book.get(str(case_id)))
+        return guard.case_visible(user, services.book.get(case_id))
     except CaseNotFoundError:
         return False
 

@@ -14,15 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import flask
 import redis
-from sqlalchemy.engine import Engine
 
-from alerts import gridload
-from alerts.casebook import CaseBook, CaseFilter, CaseView
-from alerts.figures import FigureBook
+from alerts import overview
+from alerts.casebook import CaseView
+from alerts.overview import OverviewSource
 from dashboard import queries
 from dashboard.context import current
 from fleet.vehicles import Fleet
@@ -44,17 +43,6 @@ QUEUE_SIZE = 40  # open cases on the wall's queue: one item per problem, however
 _lock = threading.Lock()
 
 
-class WallRepository(Protocol):
-    """What the wall's data needs from ``alerts.repository.Repository``."""
-
-    @property
-    def engine(self) -> Engine: ...
-
-    def list_grids(self, level: int | None = None) -> list[GridFeature]: ...
-
-    def recent_alerts(self, limit: int = 50) -> list[Alert]: ...
-
-
 @dataclass(frozen=True)
 class GridModel:
     features: list[GridFeature]
@@ -68,11 +56,12 @@ def alert_point(alert: Alert) -> dict[str, Any] | None:
     return {"id": alert.id, "lat": round(alert.lat, 6), "lon": round(alert.lon, 6), "category": alert.category}
 
 
-def day_figures(book: FigureBook, now: datetime, tz: str, scope: str | None = None) -> dict[str, Any]:
+def day_figures(repo: OverviewSource, router: GridRouter, now: datetime, tz: str,
+                scope: str | None = None) -> dict[str, Any]:
     """The figures of the territory (or ``scope``'s subtree) for the cases reported today in the city's zone
     (alerts.figures definitions)."""
     start, end = timefmt.local_day_bounds(now, tz)
-    f = book.figures(scope, start, end, as_of=now)
+    f = overview.figures(repo, router, scope, start, end, as_of=now)
     out: dict[str, Any] = {k: getattr(f, k) for k in FIGURE_KEYS}
     out["closure_rate"] = f.closure_rate
     out["day"] = timefmt.local_day(now, tz).isoformat()
@@ -93,12 +82,11 @@ def queue_item(c: CaseView) -> dict[str, Any]:
     }
 
 
-def case_queue(engine: Engine, router: GridRouter, scope: str | None, now: datetime) -> list[dict[str, Any]]:
+def case_queue(repo: OverviewSource, router: GridRouter, scope: str | None, now: datetime) -> list[dict[str, Any]]:
     """The open cases of the viewer's subtree, the latest seen first: one queue item per problem."""
     if scope is not None and scope not in router:
         return []
-    return [queue_item(c) for c in CaseBook(engine, router).queue(
-        CaseFilter(open_only=True, grid=scope, limit=QUEUE_SIZE, newest_seen_first=True, lane="wall"), now=now)]
+    return [queue_item(c) for c in overview.open_queue(repo, router, scope, now, QUEUE_SIZE)]
 
 
 def totals(features: list[GridFeature], counts: dict[str, tuple[int, int]]) -> dict[str, int]:
@@ -117,7 +105,7 @@ class WallData:
     """Shared, briefly cached wall data of one dashboard app."""
 
     def __init__(
-        self, repo: WallRepository, tz: str, fallback_grid: str | None = None, ttl_s: float = 0.8,
+        self, repo: OverviewSource, tz: str, fallback_grid: str | None = None, ttl_s: float = 0.8,
         map_ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
         vehicles: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
@@ -156,8 +144,7 @@ class WallData:
             if cached is not None and self._clock() - cached[0] < self._ttl:
                 return cached[1]
             now = now or datetime.now(UTC)
-            engine = self._repo.engine
-            counts = gridload.open_case_counts(engine, now)
+            counts = overview.open_case_counts(self._repo, now)
             if scope is not None:
                 counts = {code: v for code, v in counts.items() if within(code, scope)}
             start, _end = timefmt.local_day_bounds(now, self._tz)
@@ -165,7 +152,7 @@ class WallData:
                       and within(a.grid_code, scope)
                       for p in [alert_point(a)] if p is not None]
             if scope is None or scope in model.router:
-                figures = day_figures(FigureBook(engine, model.router), now, self._tz, scope)
+                figures = day_figures(self._repo, model.router, now, self._tz, scope)
             else:  # a scope the map no longer has: nothing of it to count
                 figures = {k: 0 for k in FIGURE_KEYS} | {"closure_rate": None, "day": timefmt.local_day(
                     now, self._tz).isoformat()}
@@ -177,7 +164,7 @@ class WallData:
                 "totals": top,
                 "points": points,
                 "vehicles": self._read_vehicles(),
-                "queue": case_queue(engine, model.router, scope, now),
+                "queue": case_queue(self._repo, model.router, scope, now),
             }
             content["version"] = version_of(content)
             self._summaries[scope] = (self._clock(), content)

@@ -51,7 +51,7 @@ def test_doubted_alerts_wait_in_the_low_lane_counted_and_one_key_promotes_one_to
     low, count = desk_queries.low_lane(svc.book, now=now)
     assert count == 2 and {c.id for c in low} == set(doubted)
     assert all(c.lane == "low" and c.likely_real is not None and c.likely_real < 0.2 for c in low)
-    on_wall = wall_data.case_queue(svc.engine, svc.router, None, now)
+    on_wall = wall_data.case_queue(svc.repo, svc.router, None, now)
     assert [item["case_id"] for item in on_wall] == [trusted]
 
     desk_queries.claim(redis_client, doubted[0], OPERATOR.name)
@@ -59,7 +59,7 @@ def test_doubted_alerts_wait_in_the_low_lane_counted_and_one_key_promotes_one_to
     assert promoted.lane == "wall"
     assert {c.id for c in desk_queries.desk_queue(svc.book, now=now)} == {trusted, doubted[0]}
     assert desk_queries.low_lane(svc.book, now=now)[1] == 1
-    assert {item["case_id"] for item in wall_data.case_queue(svc.engine, svc.router, None, now)} == {
+    assert {item["case_id"] for item in wall_data.case_queue(svc.repo, svc.router, None, now)} == {
         trusted, doubted[0]}
     # Another operator holding the case cannot promote it under them.
     desk_queries.claim(redis_client, doubted[1], "op-b", "值班员 乙")

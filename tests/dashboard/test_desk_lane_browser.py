@@ -100,7 +100,7 @@ def test_the_low_lane_shows_under_the_queue_and_p_promotes_the_picked_alert_to_t
     _wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, ".gw-desk-lane-head"))
     router = GridRouter(repo.list_grids())
     assert CaseBook(repo.engine, router).get(doubted).lane == "wall"
-    on_wall = {i["case_id"] for i in wall_data.case_queue(repo.engine, router, None, datetime.now(UTC))}
+    on_wall = {i["case_id"] for i in wall_data.case_queue(repo, router, None, datetime.now(UTC))}
     assert on_wall == {trusted, doubted}
 
 
