@@ -1,12 +1,15 @@
-"""The one thread base: a part's thread carries its name, and ``stop`` says whether the loop has ended."""
+"""The one thread base: a part's thread carries its name, ``stop`` says whether the loop has ended, parts may share a
+stop event, and a line pump hands on a child's output."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from gridwatch.loop import ThreadPart
+from gridwatch.loop import LinePump, ThreadPart
 
 
 class _Held(ThreadPart):
@@ -51,3 +54,48 @@ def test_a_started_part_refuses_a_second_start() -> None:
     finally:
         part.release.set()
         part.stop(timeout=10)
+
+
+def test_stop_with_no_timeout_only_asks(caplog: pytest.LogCaptureFixture) -> None:
+    """What an event loop calls: it neither waits nor warns."""
+    part = _Held().start()
+    assert part.inside.wait(10)
+    with caplog.at_level(logging.WARNING, logger="gridwatch.loop"):
+        assert part.stop(timeout=0) is False
+    assert caplog.text == ""
+    part.release.set()
+
+
+def test_a_shared_stop_event_ends_both_parts() -> None:
+    first = _Held()
+    second = _Waiting(first)
+    first.start()
+    second.start()
+    first.release.set()
+    assert first.stop(timeout=10) is True
+    assert second.ended.wait(10)
+    assert second.stop(timeout=10) is True
+
+
+class _Waiting(ThreadPart):
+    """Waits on the stop event it shares with ``owner``."""
+
+    def __init__(self, owner: ThreadPart) -> None:
+        super().__init__("waiting-part", stop_event=owner._stop)
+        self.ended = threading.Event()
+
+    def _run(self) -> None:
+        self._stop.wait(30)
+        self.ended.set()
+
+
+def test_a_line_pump_hands_on_every_line_until_the_output_closes() -> None:
+    child = "import sys; sys.stdout.buffer.write(b'one  \\n\\ntw\\xc3\\xb6\\nbad \\xff\\n')"
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    pump = LinePump("pump-test", proc.stdout, lines.append).start()
+    assert pump.wait(10) and proc.wait(10) == 0
+    assert lines == ["one", "", "twö", "bad \ufffd"]  # UTF-8; what is not is replaced, never raised
+    assert pump.stop(timeout=1) is True
+    proc.stdout.close()
