@@ -13,15 +13,15 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
+from gridwatch.loop import LinePump
 from gridwatch.redis_server import free_port
 
 log = logging.getLogger(__name__)
+_server_log = logging.getLogger("demo.rtsp_server")  # the server's own lines, re-logged as its module
 
 SYSTEM_PYTHON = os.environ.get("GRIDWATCH_GST_PYTHON", "/usr/bin/python3")
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
@@ -111,7 +111,7 @@ class RtspTestServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None  # exit status of the last server process, once stopped
         self._log_tail: collections.deque[str] = collections.deque(maxlen=40)
-        self._log_thread: threading.Thread | None = None
+        self._log_thread: LinePump | None = None
 
     @property
     def url(self) -> str:
@@ -146,17 +146,14 @@ class RtspTestServer:
             cmd += ["--epoch", repr(self.epoch)]
         return cmd
 
-    def _pump_log(self, stream: IO[bytes]) -> None:
-        """Re-log the server's stderr under this module's logger, keeping the tail for error messages."""
-        server_log = logging.getLogger("demo.rtsp_server")
-        for raw in stream:
-            line = raw.decode("utf-8", errors="replace").rstrip()
-            if not line:
-                continue
-            self._log_tail.append(line)
-            m = _LOG_LINE.match(line)
-            level = _LEVELS.get(m.group(1), logging.INFO) if m else logging.DEBUG
-            server_log.log(level, "[port %d] %s", self.port, m.group(2) if m else line)
+    def _log_line(self, line: str) -> None:
+        """Re-log a line of the server's stderr under its module's logger, keeping the tail for error messages."""
+        if not line:
+            return
+        self._log_tail.append(line)
+        m = _LOG_LINE.match(line)
+        level = _LEVELS.get(m.group(1), logging.INFO) if m else logging.DEBUG
+        _server_log.log(level, "[port %d] %s", self.port, m.group(2) if m else line)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         if not self.video.is_file():
@@ -172,15 +169,12 @@ class RtspTestServer:
         proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, process_group=0)
         assert proc.stderr is not None
-        # A log pump, not a loop of ours: it ends when the server's stderr closes (so no ThreadPart).
-        self._log_thread = threading.Thread(target=self._pump_log, args=(proc.stderr,),
-                                            name=f"rtsp-server-log-{self.port}", daemon=True)
-        self._log_thread.start()
+        self._log_thread = LinePump(f"rtsp-server-log-{self.port}", proc.stderr, self._log_line).start()
         return proc
 
     def _tail(self) -> str:
         if self._log_thread is not None:
-            self._log_thread.join(1)  # let the last lines of an exited server arrive
+            self._log_thread.wait(1)  # let the last lines of an exited server arrive
         return "\n".join(self._log_tail) or "(no output)"
 
     def start(self, timeout: float = 15.0) -> RtspTestServer:
@@ -227,7 +221,7 @@ class RtspTestServer:
         if proc is not None:
             self.returncode = proc.returncode
         if self._log_thread is not None:
-            self._log_thread.join(2)
+            self._log_thread.stop(2)
             self._log_thread = None
         if proc is not None and proc.stderr is not None:
             proc.stderr.close()

@@ -16,11 +16,10 @@ import random
 import signal
 import socket
 import subprocess
-import threading
 import time
 from types import TracebackType
-from typing import IO
 
+from gridwatch.loop import LinePump
 from gridwatch.redis_server import free_port
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ class PerlRtspRelay:
         self.log_level = log_level
         self._proc: subprocess.Popen[bytes] | None = None
         self._lines: collections.deque[str] = collections.deque(maxlen=200)
-        self._reader: threading.Thread | None = None
+        self._reader: LinePump | None = None
 
     @property
     def publish_url(self) -> str:
@@ -122,10 +121,7 @@ class PerlRtspRelay:
         except OSError as exc:
             raise RelayError(f"cannot run {PERL}: {exc}") from exc
         assert self._proc.stdout is not None
-        # A log pump, not a loop of ours: it ends when the relay's output closes (so no ThreadPart).
-        self._reader = threading.Thread(target=self._pump, args=(self._proc.stdout,), name="rtsp-relay-log",
-                                        daemon=True)
-        self._reader.start()
+        self._reader = LinePump("rtsp-relay-log", self._proc.stdout, self._on_line).start()
         deadline = time.monotonic() + timeout
         while not (_listening(self.host, self.publish_port) and _listening(self.host, self.read_port)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -136,11 +132,9 @@ class PerlRtspRelay:
         log.info("RTSP relay: publish %s, read rtsp://%s:%d", self.publish_url, self.host, self.read_port)
         return self
 
-    def _pump(self, stream: IO[bytes]) -> None:
-        for raw in stream:
-            line = raw.decode(errors="replace").rstrip()
-            self._lines.append(line)
-            log.debug("relay: %s", line)
+    def _on_line(self, line: str) -> None:
+        self._lines.append(line)
+        log.debug("relay: %s", line)
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None
@@ -154,7 +148,7 @@ class PerlRtspRelay:
                 proc.kill()
                 proc.wait(timeout)
         if self._reader is not None:
-            self._reader.join(timeout)
+            self._reader.stop(timeout)
             self._reader = None
         log.info("RTSP relay on %s stopped", self.publish_url)
 
