@@ -14,7 +14,6 @@ A dropped or stalled connection is reopened with backoff until ``stop()``; a rea
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import av
 import av.error
 
 from dashboard import fmp4
+from gridwatch.loop import ThreadPart
 from ingest.clock import StreamClock
 from ingest.pictures import whole_pictures
 from ingest.reader import FAST_OPEN_OPTIONS
@@ -76,7 +76,7 @@ class Timeline:
         return decode, max(self._gap, self._nominal), offset
 
 
-class CameraRelay:
+class CameraRelay(ThreadPart):
     """``CameraRelay(camera_id, url, on_init, on_piece).start()``; ``stop()`` from any thread."""
 
     def __init__(
@@ -85,35 +85,25 @@ class CameraRelay:
         read_timeout_s: float = 5.0,
     ) -> None:
         """``url`` is asked at every (re)connect, so an edited camera is followed; it is never logged."""
+        super().__init__(f"gridwatch-live-{camera_id}")
         self.camera_id = camera_id
         self._url = url
         self._on_init = on_init
         self._on_piece = on_piece
         self._options = {"rtsp_transport": rtsp_transport, **FAST_OPEN_OPTIONS}
         self._timeouts = (open_timeout_s, read_timeout_s)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.connections = 0  # upstream connections opened so far (tests: one per camera, however many viewers)
         self.error: str | None = None  # why the last connection failed, for the tile's notice
 
-    def start(self) -> CameraRelay:
-        self._thread = threading.Thread(target=self._run, name=f"gridwatch-live-{self.camera_id}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Asks the thread to end (it does after the packet in hand, or a read timeout); does not wait."""
-        self._stop.set()
+    def stop(self, timeout: float = 0.0) -> bool:
+        """Asks the thread to end (it does after the packet in hand, or a read timeout); by default does not wait
+        (the live server stops a relay from its event loop)."""
+        return super().stop(timeout)
 
     @property
     def native_id(self) -> int | None:
         """The relay thread's OS id while it runs (the benchmark accounts its CPU)."""
         return self._thread.native_id if self._thread is not None and self._thread.is_alive() else None
-
-    def join(self, timeout: float) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self._thread is None or not self._thread.is_alive()
 
     def _run(self) -> None:
         backoff = FIRST_BACKOFF_S
