@@ -1,6 +1,7 @@
 """One camera's RTSP stream -> the newest decoded frame, with its capture time and GPS fix.
 
-A ``CameraReader`` runs a decode thread (PyAV) and a small watchdog thread:
+A ``CameraReader`` runs a decode thread (PyAV) and a small watchdog thread (both ``gridwatch.loop.ThreadPart``,
+sharing one stop event):
 
 * The decode thread demuxes every packet, gives each to the optional ``packets`` sink (the recorder's
   rolling buffer: stream copy, no second connection), and decodes either every frame (``ingest.decode =
@@ -42,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Protocol, cast
+from typing import Protocol, Self, cast
 
 import av
 import av.error
@@ -51,6 +52,7 @@ import numpy.typing as npt
 from av.video.stream import VideoStream
 
 from geo.routes import GpsSource
+from gridwatch.loop import ThreadPart
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import CameraState, CameraStatus, Frame, GpsFix
 from ingest.clock import RESET_AFTER_S, StreamClock
@@ -106,8 +108,26 @@ class PacketSink(Protocol):
         """The connection is gone."""
 
 
-class CameraReader:
-    """Reads one camera in the background; ``latest()`` gives the newest frame for vision."""
+class _Watchdog(ThreadPart):
+    """The reader's second thread: its state every ``WATCH_EVERY_S``, and stalls turned into reconnects."""
+
+    def __init__(self, reader: CameraReader) -> None:
+        super().__init__(f"reader-watch-{reader.camera.id}", stop_event=reader.stop_event)
+        self._reader = reader
+
+    def _left_busy(self, timeout: float) -> None:
+        self._reader.left_busy(self.thread_name, timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(WATCH_EVERY_S):
+            try:
+                self._reader.tick(time.monotonic())
+            except Exception:  # noqa: BLE001 - the watchdog must outlive any bug in a tick
+                log.exception("%s: state watchdog failed", self._reader.where)
+
+
+class CameraReader(ThreadPart):
+    """Reads one camera in the background (the decode thread); ``latest()`` gives the newest frame for vision."""
 
     def __init__(
         self,
@@ -117,13 +137,13 @@ class CameraReader:
         on_state: Callable[[CameraState], None] | None = None,
         packets: PacketSink | None = None,
     ) -> None:
+        super().__init__(f"reader-{camera.id}")
         self.camera = camera
         self.ingest = ingest
         self._gps = gps
         self._on_state = on_state
         self._packets = packets
         self._where = f"camera {camera.id} ({camera.url.masked})"
-        self._stop = threading.Event()
         self._reconnect = threading.Event()  # set by the watchdog: drop this connection and open a new one
         self._cond = threading.Condition()  # guards the newest frame and the counters below
         self._emit_lock = threading.Lock()  # keeps on_state calls in order across both threads
@@ -143,37 +163,48 @@ class CameraReader:
         self._last_sink_error = -CALLBACK_ERROR_EVERY_S
         self._skipped = 0  # frames not decoded to catch up with a backlog
         self._next_handover = 0.0
-        self._threads: list[threading.Thread] = []
+        self._watchdog = _Watchdog(self)
 
     # ---- public API -------------------------------------------------------------------------------------
 
-    def start(self) -> CameraReader:
-        # Not on gridwatch.loop.ThreadPart (one thread per part): a reader is two threads, the decoder and its
-        # watchdog, sharing one stop event, one condition and one stop deadline.
-        if self._threads:
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set on ``stop``: the watchdog shares it, so both threads end together."""
+        return self._stop
+
+    @property
+    def where(self) -> str:
+        """The camera as logs name it (its URL masked)."""
+        return self._where
+
+    def start(self) -> Self:
+        if self._thread is not None:
             raise RuntimeError(f"{self._where}: reader already started")
-        self._threads = [
-            threading.Thread(target=self._run, name=f"reader-{self.camera.id}", daemon=True),
-            threading.Thread(target=self._watch, name=f"reader-watch-{self.camera.id}", daemon=True),
-        ]
         self._emit(self.state())  # subscribers learn about the camera before its first frame
-        for t in self._threads:
-            t.start()
+        super().start()
+        self._watchdog.start()
         log.info("%s: reader started (transport %s, %.1f fps to vision)",
                  self._where, self.ingest.rtsp_transport, self.ingest.detect_fps)
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop both threads; a decode blocked in a network read ends within ``ingest.stall_seconds``."""
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop both threads within one ``timeout``; a decode blocked in a network read ends within
+        ``ingest.stall_seconds``. Returns whether both have ended."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
         deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-            if t.is_alive():
-                log.warning("%s: thread %s still busy after %.1f s (blocked in a network read); left to exit",
-                            self._where, t.name, timeout)
+        decoder_ended = super().stop(timeout)
+        # Never a 0 s wait: that only asks (ThreadPart.stop), and the watchdog has just been asked.
+        return self._watchdog.stop(max(1e-3, deadline - time.monotonic())) and decoder_ended
+
+    def left_busy(self, thread_name: str, timeout: float) -> None:
+        """Said when one of the reader's threads outlives ``stop``'s wait (a decode blocked in a network read)."""
+        log.warning("%s: thread %s still busy after %.1f s (blocked in a network read); left to exit",
+                    self._where, thread_name, timeout)
+
+    def _left_busy(self, timeout: float) -> None:
+        self.left_busy(self.thread_name, timeout)
 
     def latest(self, after_seq: int = -1) -> Frame | None:
         """The newest handed-over frame if its seq is greater than ``after_seq``, else None (never a backlog)."""
@@ -207,7 +238,7 @@ class CameraReader:
     @property
     def alive(self) -> bool:
         """True while the decode thread runs (it only ends on ``stop()``)."""
-        return bool(self._threads) and self._threads[0].is_alive()
+        return self.running
 
     def rename(self, name: str) -> None:
         """Change the name operators see, without touching the connection."""
@@ -265,7 +296,7 @@ class CameraReader:
             if state is not None:
                 self._emit(state)
 
-    def _tick(self, now: float) -> None:
+    def tick(self, now: float) -> None:
         """Periodic state (every STATE_EVERY_S, in any status); also turns a silent stream into STALLED (checked
         and set atomically)."""
         with self._emit_lock:
@@ -296,13 +327,6 @@ class CameraReader:
     def _stall_error(self) -> str:
         # One fixed text: the watchdog and a read timeout report the same stall without a second emit.
         return f"no frame for over {self.ingest.stall_seconds:g} s"
-
-    def _watch(self) -> None:
-        while not self._stop.wait(WATCH_EVERY_S):
-            try:
-                self._tick(time.monotonic())
-            except Exception:  # noqa: BLE001 - the watchdog must outlive any bug in a tick
-                log.exception("%s: state watchdog failed", self._where)
 
     # ---- decoding ---------------------------------------------------------------------------------------
 

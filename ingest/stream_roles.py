@@ -155,10 +155,10 @@ class DualStreamReader(CameraReader):
         super().start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
         self.main.request_stop()  # both connections wind down at once
-        super().stop(timeout)
-        self.main.stop(timeout)
+        ended = super().stop(timeout)
+        return self.main.stop(timeout) and ended
 
     def rename(self, name: str) -> None:
         self.config = self.config.model_copy(update={"name": name})
