@@ -5,9 +5,7 @@ import argparse
 import getpass
 import logging
 import shutil
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -21,6 +19,7 @@ from alerts.db import make_engine, migrate
 from alerts.users import LOGIN_ROLES, UserStore
 from geo.datum import Datum, map_source_in_wgs84
 from gridwatch.health import check
+from gridwatch.lifecycle import stop_on_signals
 from gridwatch.logs import setup_logging
 from gridwatch.overrides import settings_with
 from gridwatch.settings import Settings, SettingsError, load_settings
@@ -39,18 +38,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        log.info("signal %d received, stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
 def _announce(url: str) -> None:
     # The one line a newcomer needs: where the wall is. Standard output, not the log.
     sys.stdout.write(f"\nGridWatch command centre is running. Open the wall: {url}\n\n")
@@ -60,28 +47,28 @@ def _announce(url: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from centre.run import run_all
 
-    run_all(_settings(args), _stop_on_signals(), on_ready=_announce)
+    run_all(_settings(args), stop_on_signals(log), on_ready=_announce)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from centre.worker import run_worker
 
-    run_worker(_settings(args), _stop_on_signals())
+    run_worker(_settings(args), stop_on_signals(log))
     return 0
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from centre.cases import run_alerts
 
-    run_alerts(_settings(args), _stop_on_signals())
+    run_alerts(_settings(args), stop_on_signals(log))
     return 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from centre.dashboard import run_dashboard
 
-    run_dashboard(_settings(args), _stop_on_signals(), on_ready=_announce)
+    run_dashboard(_settings(args), stop_on_signals(log), on_ready=_announce)
     return 0
 
 

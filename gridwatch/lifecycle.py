@@ -1,7 +1,10 @@
-"""Ordered start and stop of long-running parts (like Starlette's lifespan): last started, first stopped."""
+"""Ordered start and stop of long-running parts (like Starlette's lifespan): last started, first stopped; and the
+stop event a process's main thread waits on, set by SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,3 +35,17 @@ class Lifecycle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stop_on_signals(logger: logging.Logger) -> threading.Event:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM (a service manager), each said on ``logger``; call it from the
+    main thread (only it may install signal handlers)."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        logger.info("signal %d received, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop

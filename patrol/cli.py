@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gridwatch.categories import CATEGORIES
+from gridwatch.lifecycle import stop_on_signals
 from gridwatch.logs import setup_logging
 from gridwatch.protocol import CrewStatus
 from patrol import crew
@@ -41,14 +40,7 @@ def _out(text: str) -> None:
 def cmd_run(settings: PatrolSettings, _args: argparse.Namespace) -> int:
     from patrol.agent import PatrolAgent
 
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        log.info("signal %d received, stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    stop = stop_on_signals(log)
     agent = PatrolAgent(settings).start()
     if agent.api is not None:
         _out(f"patrol agent of {settings.vehicle_id} running; health: {agent.api.url}/api/health")
