@@ -160,6 +160,7 @@ def start_import(client: redis.Redis, repo: Repository, data: bytes, datum: str,
     """Start an import in a background thread; returns the job id to poll."""
     job = uuid.uuid4().hex
     _put(client, ImportStatus(job, "queued"))
+    # A one-off job that ends by itself (nothing stops it, nothing loops): a plain thread, not a ThreadPart.
     threading.Thread(target=run_import, args=(client, repo, job, data, datum, on_done),
                      name=f"grid-import-{job[:8]}", daemon=True).start()
     return job
