@@ -1,7 +1,7 @@
 """GPS telemetry from patrol vehicles: validate the fixes a car sends and store the good ones (ingest.gps).
 
-* ``FixIn``: what a vehicle sends, validated (WGS-84 ranges, not the (0, 0) "no fix" placeholder, a
-  timezone-aware time; unknown fields are refused so a typo such as ``lng`` is reported, not ignored).
+* What a vehicle sends and how each fix is checked (WGS-84 ranges, not the (0, 0) "no fix" placeholder, a
+  timezone-aware time, unknown fields refused) is the car<->centre protocol: ``gridwatch.protocol.parse_fix``.
 * ``TelemetryIngest.submit(vehicle_id, payload)``: also refuses fixes timed too far in the future, older
   than the kept track, or faster than any car; every refusal names the field and the reason and is counted.
   One bad fix never stops the good ones of the same batch, or of the next message. Shared by the HTTP
@@ -15,69 +15,25 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import TypeAdapter
 
+from gridwatch.protocol import ProtocolError, Rejected, TelemetryAnswer, TelemetryFix, batch_items, parse_fix
 from gridwatch.settings import IngestSettings
 from gridwatch.types import GpsFix
 from ingest.gps import TelemetryError, TelemetryStore, check_vehicle_id
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 1000
 
+class FixIn:
+    """The OpenAPI document's name for a fix (``dashboard.api.openapi`` reads its schema): the protocol's
+    ``TelemetryFix``. Goes once the document names ``gridwatch.protocol.TelemetryFix`` itself."""
 
-class FixIn(BaseModel):
-    """One GPS fix as a vehicle sends it (JSON)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    lat: float = Field(ge=-90, le=90, description="Latitude, WGS-84 degrees.")
-    lon: float = Field(ge=-180, le=180, description="Longitude, WGS-84 degrees.")
-    time: AwareDatetime = Field(description="When the fix was taken: ISO 8601 with offset, or epoch seconds.")
-    heading: float | None = Field(default=None, ge=0, le=360, description="Degrees clockwise from north.")
-    speed: float | None = Field(default=None, ge=0, description="Metres per second.")
-    accuracy: float | None = Field(default=None, ge=0, description="Horizontal accuracy in metres (informative).")
-
-    @model_validator(mode="after")
-    def _not_null_island(self) -> FixIn:
-        if self.lat == 0 and self.lon == 0:
-            raise ValueError("position (0, 0) is a receiver without a fix, not a place a patrol car can be")
-        return self
-
-    def to_fix(self) -> GpsFix:
-        heading = None if self.heading is None else self.heading % 360
-        return GpsFix(lat=self.lat, lon=self.lon, time=self.time.astimezone(UTC), heading=heading, speed=self.speed)
-
-
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "fix"
-        msg = "unknown field (expected lat, lon, time, heading, speed, accuracy)" \
-            if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        parts.append(f"{field}: {msg}")
-    return "; ".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    index: int  # position in the submitted list (0 for a single fix)
-    error: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "error": self.error}
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    accepted: int
-    rejected: tuple[Rejected, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "rejected": [r.to_dict() for r in self.rejected]}
+    @staticmethod
+    def model_json_schema(ref_template: str) -> dict[str, Any]:
+        return TypeAdapter(TelemetryFix).json_schema(ref_template=ref_template)
 
 
 @dataclass
@@ -99,12 +55,10 @@ class TelemetryIngest:
 
     def check(self, raw: object, now: float) -> GpsFix:
         """One fix, validated against the model and the settings' limits; TelemetryError says why not."""
-        if not isinstance(raw, dict):
-            raise TelemetryError(f"a fix must be a JSON object with lat, lon and time, got {type(raw).__name__}")
         try:
-            fix = FixIn.model_validate(raw).to_fix()
-        except ValidationError as exc:
-            raise TelemetryError(_describe(exc)) from None
+            fix = parse_fix(raw).to_fix()
+        except ProtocolError as exc:
+            raise TelemetryError(str(exc)) from None
         t = fix.time.timestamp()
         s = self.settings
         if t > now + s.telemetry_max_future_seconds:
@@ -118,18 +72,14 @@ class TelemetryIngest:
                                  f"(at most {s.telemetry_max_speed_mps:g} m/s)")
         return fix
 
-    def submit(self, vehicle_id: str, payload: object) -> Outcome:
+    def submit(self, vehicle_id: str, payload: object) -> TelemetryAnswer:
         """A fix (JSON object) or a list of them; stores the good ones. StoreUnavailable if Redis is down."""
-        items = payload if isinstance(payload, list) else [payload]
         try:
             check_vehicle_id(vehicle_id)
-            if not items:
-                raise TelemetryError("empty list: send at least one fix")
-            if len(items) > MAX_BATCH:
-                raise TelemetryError(f"{len(items)} fixes in one message; at most {MAX_BATCH}")
-        except TelemetryError:
+            items = batch_items(payload)
+        except (TelemetryError, ProtocolError) as exc:
             self._refused(1)
-            raise
+            raise TelemetryError(str(exc)) from None
         now = self._clock()
         good: list[GpsFix] = []
         bad: list[Rejected] = []
@@ -144,7 +94,7 @@ class TelemetryIngest:
             log.info("vehicle %s: %d GPS fixes refused, first: %s", vehicle_id, len(bad), bad[0].error)
         with self._lock:
             self.counters.accepted += len(good)
-        return Outcome(len(good), tuple(bad))
+        return TelemetryAnswer(len(good), tuple(bad))
 
     def _refused(self, n: int, bad_json: bool = False) -> None:
         with self._lock:
@@ -152,7 +102,7 @@ class TelemetryIngest:
             self.counters.bad_json += int(bad_json)
         self.store.count_rejected(n)
 
-    def submit_text(self, vehicle_id: str, text: str | bytes) -> Outcome:
+    def submit_text(self, vehicle_id: str, text: str | bytes) -> TelemetryAnswer:
         """Like ``submit`` for a raw JSON body; bad JSON is a TelemetryError (counted)."""
         try:
             payload = json.loads(text)

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridwatch.lifecycle import Lifecycle
-from gridwatch.protocol import REPORTS_PATH, status_path, telemetry_path
+from gridwatch.protocol import REPORTS_PATH, TelemetryFix, status_path, telemetry_path
 from gridwatch.types import GpsFix
 from patrol import crew
 from patrol.camera import CameraPipeline
-from patrol.gps import GpsFeed, fix_payload, make_gps_feed
+from patrol.gps import GpsFeed, make_gps_feed
 from patrol.segments import SegmentStore
 from patrol.segments_api import SegmentsApi
 from patrol.settings import PatrolSettings
@@ -117,7 +117,7 @@ class PatrolAgent:
 
     def _on_fix(self, fix: GpsFix) -> None:
         assert self.store is not None
-        payload = fix_payload(fix)
+        payload = TelemetryFix.of(fix).to_json()
         self.store.put(FIX_KIND, payload)
         self.store.set_state(crew.LAST_FIX_KEY, payload)
         with self._lock:
@@ -139,7 +139,7 @@ class PatrolAgent:
             last = self.gps.last_fix
             gps.update({"fixes_queued": self.fixes_queued, "errors": self.gps.errors,
                         "last_error": self.gps.last_error, "sentences": self.gps.stats.to_dict(),
-                        "last_fix": None if last is None else fix_payload(last)})
+                        "last_fix": None if last is None else TelemetryFix.of(last).to_json()})
         seg = self.segments
         return {
             "vehicle_id": s.vehicle_id,

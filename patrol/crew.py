@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gridwatch.categories import CATEGORIES
-from gridwatch.protocol import CrewStatus
+from gridwatch.protocol import CrewStatus, Report, ReportPhoto, StatusChange
 from patrol.settings import PatrolSettings
 from patrol.store import CarStore, Item
 
@@ -49,11 +49,11 @@ def current_status(store: CarStore) -> dict[str, Any]:
 def set_status(store: CarStore, settings: PatrolSettings, status: CrewStatus | str) -> dict[str, Any]:
     """Record the crew's status and queue it for the command centre; returns what is sent."""
     status = CrewStatus(status)
-    now = datetime.now(UTC).isoformat()
+    now = datetime.now(UTC)
     pos = _position(store)
-    body = {"vehicle_id": settings.vehicle_id, "status": status.value, "changed_at": now,
-            "crew": list(settings.crew), "shift": settings.shift, "lat": pos["lat"], "lon": pos["lon"]}
-    store.set_state(STATUS_KEY, {"status": status.value, "changed_at": now})
+    body = StatusChange(vehicle_id=settings.vehicle_id, status=status, changed_at=now, crew=list(settings.crew),
+                        shift=settings.shift, lat=pos["lat"], lon=pos["lon"]).to_json()
+    store.set_state(STATUS_KEY, {"status": status.value, "changed_at": body["changed_at"]})
     store.put(STATUS_KIND, body)
     log.info("crew of %s is now %s", settings.vehicle_id, status.value)
     return body
@@ -96,16 +96,26 @@ def file_report(store: CarStore, settings: PatrolSettings, category: str, note: 
 
 def report_body(item: Item) -> dict[str, Any]:
     """The queued report as sent: the photo read from the car's copy and inlined as base64."""
-    body = dict(item.payload)
-    photo = body.get("photo")
-    if photo:
-        path = Path(photo["path"])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            log.warning("report %s: photo %s is gone (%s); sending without it", body["report_id"], path, exc)
-            body["photo"] = None
-        else:
-            body["photo"] = {"filename": photo["filename"], "content_type": photo["content_type"],
-                             "data_base64": base64.b64encode(data).decode()}
-    return body
+    q = item.payload
+    return Report(report_id=q["report_id"], vehicle_id=q["vehicle_id"], crew=list(q["crew"]), shift=q["shift"],
+                  category=q["category"], note=q["note"], created_at=_when(q["created_at"]), lat=q["lat"],
+                  lon=q["lon"], position_time=_when(q["position_time"]), photo=_photo(q)).to_json()
+
+
+def _when(queued: str | None) -> datetime | None:
+    return None if queued is None else datetime.fromisoformat(queued)
+
+
+def _photo(queued: dict[str, Any]) -> ReportPhoto | None:
+    """The report's photo read from the car's copy; None (sent without it) when it has gone."""
+    photo = queued.get("photo")
+    if not photo:
+        return None
+    path = Path(photo["path"])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        log.warning("report %s: photo %s is gone (%s); sending without it", queued["report_id"], path, exc)
+        return None
+    return ReportPhoto(filename=photo["filename"], content_type=photo["content_type"],
+                       data_base64=base64.b64encode(data).decode())

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gridwatch.protocol import SEGMENTS_PATH
 from gridwatch.secrets import mask_url
 from gridwatch.urls import Origin, origin
 from patrol.settings import CAMERA_ID_PATTERN
@@ -97,7 +98,7 @@ def fetch_segments(
                                ("end", end and end.isoformat())) if v}
     base = car_url.rstrip("/")
     own = car_origin(base)
-    with _get(f"{base}/api/segments?{urllib.parse.urlencode(query)}", token) as resp:
+    with _get(f"{base}{SEGMENTS_PATH}?{urllib.parse.urlencode(query)}", token) as resp:
         try:
             listing = json.loads(resp.read())
             segments = list(listing["segments"])

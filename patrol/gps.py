@@ -40,18 +40,6 @@ class GpsSourceError(RuntimeError):
     """The receiver cannot be opened or read; the message names the device and the cause."""
 
 
-def fix_payload(fix: GpsFix) -> dict[str, Any]:
-    """A fix as the command centre's ``POST /api/telemetry/<vehicle_id>`` takes it."""
-    return {"lat": round(fix.lat, 7), "lon": round(fix.lon, 7), "time": fix.time.astimezone(UTC).isoformat(),
-            "heading": None if fix.heading is None else round(fix.heading % 360, 1),
-            "speed": None if fix.speed is None else round(fix.speed, 2)}
-
-
-def fix_from_payload(d: dict[str, Any]) -> GpsFix:
-    return GpsFix(lat=float(d["lat"]), lon=float(d["lon"]), time=datetime.fromisoformat(d["time"]),
-                  heading=d.get("heading"), speed=d.get("speed"))
-
-
 class GpsFeed(ThreadPart):
     """Base: a thread calling ``_run_once`` until stopped; subclasses produce fixes through ``_emit``."""
 

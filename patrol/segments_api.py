@@ -7,7 +7,8 @@
   "dropped": n}``; ``dropped`` counts segments the disk cap has deleted (a replay may have holes).
 * ``GET /api/segments/<camera>/<name>`` — one segment (MP4; HTTP range requests work, so a player seeks).
 
-With ``segments_api.token`` set, the segment routes need ``Authorization: Bearer <token>``.
+With ``segments_api.token`` set, the segment routes need ``Authorization: Bearer <token>``. The paths are the
+car<->centre protocol's (``gridwatch.protocol``).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from gridwatch.loop import ThreadPart
+from gridwatch.protocol import CAR_HEALTH_PATH, SEGMENTS_PATH, segment_path
 from patrol.segments import SEGMENT_NAME, SegmentStore
 from patrol.settings import CAMERA_ID_PATTERN, SegmentsApiSettings
 
@@ -66,11 +68,11 @@ def create_app(store: SegmentStore, health: HealthFn, token: str | None = None) 
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(given.encode(), token.encode())
 
-    @app.get("/api/health")
+    @app.get(CAR_HEALTH_PATH)
     def get_health() -> Response:
         return jsonify(health())
 
-    @app.get("/api/segments")
+    @app.get(SEGMENTS_PATH)
     def list_segments() -> tuple[Response, int]:
         if not authorised():
             return jsonify({"error": "segments need 'Authorization: Bearer <token>'"}), 401
@@ -81,11 +83,11 @@ def create_app(store: SegmentStore, health: HealthFn, token: str | None = None) 
         segs = store.segments(camera, start, end)
         return jsonify({
             "segments": [{"camera": s.camera_id, "start": s.start.isoformat(), "end": s.end.isoformat(),
-                          "bytes": s.bytes, "url": f"/api/segments/{s.camera_id}/{s.name}"} for s in segs],
+                          "bytes": s.bytes, "url": segment_path(s.camera_id, s.name)} for s in segs],
             "dropped": store.dropped,
         }), 200
 
-    @app.get("/api/segments/<camera>/<name>")
+    @app.get(segment_path("<camera>", "<name>"))
     def get_segment(camera: str, name: str) -> Response:
         if not authorised():
             return Response('{"error": "segments need a bearer token"}', 401, mimetype="application/json")

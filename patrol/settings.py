@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from gridwatch.protocol import VEHICLE_ID_PATTERN
 from gridwatch.secrets import SecretUrl, mask_url
 from gridwatch.settings import load_toml_model
 
-VEHICLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # what the command centre's telemetry receiver accepts
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 

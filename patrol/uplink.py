@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridwatch.loop import ThreadPart
+from gridwatch.protocol import parse_telemetry_answer
 from gridwatch.secrets import mask_url
 from patrol.store import CarStore, Item, StoreError
 
@@ -184,8 +185,7 @@ def telemetry_send(url: str, timeout: float, token: str | None = None) -> SendBa
 
     def send(items: list[Item]) -> tuple[list[int], list[tuple[int, str]]]:
         answer = post_json(url, [i.payload for i in items], timeout, token)
-        rejected = {int(r["index"]): str(r.get("error", "refused")) for r in answer.body.get("rejected", [])
-                    if isinstance(r, dict) and "index" in r}
+        rejected = {r.index: r.error for r in parse_telemetry_answer(answer.body)}
         refused = [(items[i].id, why) for i, why in rejected.items() if 0 <= i < len(items)]
         refused_ids = {i for i, _ in refused}
         return [i.id for i in items if i.id not in refused_ids], refused
