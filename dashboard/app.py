@@ -1,4 +1,5 @@
-"""The Dash shell: pages register themselves from dashboard/pages, the JSON API rides on the same Flask server."""
+"""The Dash shell: pages register themselves from dashboard/pages, the API (dashboard/api) rides on the same Flask
+server, and both act through the one services bundle attached to it (dashboard.page_services)."""
 from __future__ import annotations
 
 import logging
@@ -13,11 +14,11 @@ from flask import Blueprint
 
 from alerts.db import QueryError
 from alerts.users import UserStore
-from dashboard import api, auth, lang, texts
+from dashboard import auth, lang, page_services, texts
+from dashboard.api import cameras, cases, evidence, fleet, metrics, open311, telemetry, wall
 from dashboard.context import WallContext, attach
 from dashboard.context import current as current_context
 from dashboard.queries import AlertRepository
-from geo.gridmap import GridMapWatcher
 from gridwatch.i18n import translator
 from gridwatch.settings import Settings
 
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 ADMIN_PASSWORD_ENV = "GRIDWATCH_ADMIN_PASSWORD"  # the first admin's password (else one is generated and logged once)
+# Every route module of dashboard/api; the wall's first, its hooks answer for the others' unknown paths.
+API_BLUEPRINTS = (wall.blueprint, cases.blueprint, evidence.blueprint, open311.blueprint, fleet.blueprint,
+                  telemetry.blueprint, cameras.blueprint, metrics.blueprint)
 
 
 class _LocalisedDash(dash.Dash):
@@ -63,14 +67,15 @@ def create_app(
     redis_client: redis.Redis,
     ws_url: str,
     blueprints: Sequence[Blueprint] = (),
-    grid_maps: GridMapWatcher | None = None,
+    services: page_services.PageServices | None = None,
 ) -> dash.Dash:
-    """A ready WSGI app (``app.server``): the wall at "/", the JSON API, media and MJPEG routes.
+    """A ready WSGI app (``app.server``): the wall at "/", every route of dashboard/api.
 
     ``ws_url`` is the push websocket the page connects to (``PushServer.url``); a wildcard host in it
     (0.0.0.0) is replaced in the browser by the host the page was loaded from. ``blueprints`` are further
-    JSON routes served beside the API (vehicle telemetry, camera management); Flask only takes them before
-    the first request, so they are registered here.
+    routes served beside the API (the live video's); Flask only takes them before the first request, so they
+    are registered here. ``services`` is the process's bundle (``page_services.build``); without one the app
+    builds its own on first use.
     """
     app = _LocalisedDash(
         "dashboard",
@@ -91,12 +96,12 @@ def create_app(
         # (tests/dashboard/test_console_clean_browser.py).
         suppress_callback_exceptions=True,
     )
-    attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url,
-                                   grid_maps=grid_maps))
+    attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url))
+    if services is not None:
+        page_services.attach(app.server, services)
     # Before the API's own hooks: an unknown /api/ path without a login is a 401, not a hint of what exists.
     auth.init_auth(app.server, settings, _user_store(settings, repo))
-    app.server.register_blueprint(api.blueprint)
-    for extra in blueprints:
+    for extra in (*API_BLUEPRINTS, *blueprints):
         app.server.register_blueprint(extra)
     # Dash binds the callbacks that pages declare with dash.callback to whichever app serves its first
     # request; doing that now ties them to this app even when another app is created after it.

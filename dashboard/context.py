@@ -8,7 +8,6 @@ import flask
 import redis
 
 from dashboard.queries import AlertRepository
-from geo.gridmap import GridMapWatcher
 from gridwatch.settings import Settings
 
 EXTENSION = "gridwatch_dashboard"
@@ -21,7 +20,6 @@ class WallContext:
     redis: redis.Redis
     ws_url: str
     stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown: streams end
-    grid_maps: GridMapWatcher | None = None  # keeps the pages' routers on a newly imported map
 
 
 def attach(server: flask.Flask, ctx: WallContext) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import errno
 import logging
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask
+from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -16,9 +15,9 @@ from dashboard import auth, limits, mjpeg, scoped
 from dashboard.app import create_app
 from dashboard.context import of as context_of
 from dashboard.live import CameraLookup, LiveServer, live_blueprint, registry_lookup
+from dashboard.page_services import PageServices
 from dashboard.push import PushServer, Viewer
 from dashboard.queries import AlertRepository
-from geo.gridmap import GridMapWatcher
 from gridwatch import keys
 from gridwatch.settings import Settings
 from gridwatch.wsserver import page_host
@@ -74,10 +73,10 @@ class DashboardServer:
         live_port: int | None = None,
         cameras: CameraLookup | None = None,
         threads: int = WSGI_THREADS,
-        blueprints: Sequence[Blueprint] = (),
-        grid_maps: GridMapWatcher | None = None,
+        services: PageServices | None = None,
     ) -> None:
-        """``grid_maps`` keeps the pages' grid routers on a map imported while the dashboard runs."""
+        """``services``: the process's one services bundle (``page_services.build``), which the app's routes and
+        pages act through; without one the app builds its own."""
         self._settings = settings
         self._repo = repo
         self._redis = redis_client
@@ -90,8 +89,7 @@ class DashboardServer:
         self._cameras = cameras
         self._live: LiveServer | None = None
         self._threads = max(threads, WSGI_THREADS)
-        self._blueprints = tuple(blueprints)
-        self._grid_maps = grid_maps
+        self._services = services
         self._push: PushServer | None = None
         self._wsgi_map: dict[int, Any] = {}
         self._wsgi: Any = None  # waitress ships no type hints
@@ -151,9 +149,8 @@ class DashboardServer:
                                 authorize=lambda _cookie: None).start()  # nobody until the app can check logins
         try:
             self._live = self._start_live()
-            blueprints = (*self._blueprints, live_blueprint(self._settings, self._live))
-            app = create_app(self._settings, self._repo, self._redis, self.ws_url, blueprints=blueprints,
-                             grid_maps=self._grid_maps)
+            app = create_app(self._settings, self._repo, self._redis, self.ws_url,
+                             blueprints=(live_blueprint(self._settings, self._live),), services=self._services)
             # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
             self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
             if self._live is not None:

@@ -3,7 +3,7 @@
 Values are read at scrape time from the parts' own counters (readers, the vision worker, the alert relay,
 Redis), so the hot loops carry no metric calls. ``WorkerCollector`` is what ``gridwatch worker`` serves on
 ``worker.metrics_port``; ``RedisCollector`` (queue depths and every camera's published state) suits the
-dashboard, via ``metrics_blueprint``.
+dashboard, which serves it at ``/metrics`` (``dashboard.api.metrics``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import redis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -175,17 +175,3 @@ def serve_metrics(collector: Collector, host: str, port: int) -> MetricsServer:
     """``/metrics`` on its own port, in a daemon thread (``port`` 0 = any free one)."""
     server, thread = start_http_server(port, addr=host, registry=registry_of(collector))
     return MetricsServer(server, thread)
-
-
-def metrics_blueprint(*collectors: Collector) -> Any:
-    """A Flask blueprint answering ``GET /metrics`` (for the dashboard's app)."""
-    from flask import Blueprint, Response
-
-    reg = registry_of(*collectors)
-    bp = Blueprint("gridwatch_metrics", __name__)
-
-    @bp.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(reg), mimetype=CONTENT_TYPE_LATEST)
-
-    return bp

@@ -14,7 +14,6 @@ from alerts import verdicts
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.workflow import Role
-from dashboard import cases_api
 from dashboard.app import create_app
 from geo.routing import GridRouter
 from gridwatch.settings import Settings
@@ -26,8 +25,7 @@ PASSWORD = "verdict-reason-password"
 @pytest.fixture()
 def operator(settings: Settings, repo: Repository, redis_client: redis.Redis) -> FlaskClient:
     add_user(repo, "op", PASSWORD, Role.OPERATOR)
-    app = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws",
-                     blueprints=(cases_api.for_repository(repo, settings),)).server
+    app = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server
     client = app.test_client()
     login(client, "", "op", PASSWORD)
     return client

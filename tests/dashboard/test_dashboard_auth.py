@@ -17,7 +17,6 @@ from alerts.workflow import Role
 from dashboard import auth
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
-from geo.routing import GridRouter
 from gridwatch.settings import Settings
 
 
@@ -100,11 +99,7 @@ def test_a_car_needs_the_device_token_once_one_is_set(
 ) -> None:
     token = settings.auth.model_copy(update={"device_token": SecretStr("car-token")})
     secured = settings.model_copy(update={"auth": token})
-    from centre.dashboard import dashboard_blueprints
-
-    router = GridRouter(repo.list_grids(), secured.cases.fallback_grid)
-    blueprints, _ = dashboard_blueprints(secured, redis_client, repo, router)
-    c = create_app(secured, repo, redis_client, "ws://127.0.0.1:1/ws", blueprints=blueprints).server.test_client()
+    c = create_app(secured, repo, redis_client, "ws://127.0.0.1:1/ws").server.test_client()
     fix = {"lat": 34.781, "lon": 113.671, "speed": 6.0, "time": datetime.now(UTC).isoformat()}
     assert c.post("/api/telemetry/car-9", json=fix).status_code == 401
     assert c.post("/api/telemetry/car-9", json=fix, headers={"Authorization": "Bearer wrong"}).status_code == 401

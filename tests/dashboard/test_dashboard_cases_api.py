@@ -15,7 +15,6 @@ from alerts.cases import CaseService
 from alerts.casework import Casework, Target
 from alerts.repository import Repository
 from alerts.workflow import Actor, Role
-from dashboard import cases_api, open311
 from dashboard.app import create_app
 from geo.routing import GridRouter
 from gridwatch.settings import Settings
@@ -38,8 +37,7 @@ def app(settings: Settings, any_repo: Repository, redis_client: redis.Redis) -> 
         ("staff_a1", Role.GRID_STAFF, GRID_A1),
     ):
         add_user(repo, name, PASSWORD, role, scope)
-    blueprints = (cases_api.for_repository(repo, settings), open311.for_repository(repo, settings))
-    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws", blueprints=blueprints).server
+    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server
 
 
 @pytest.fixture()

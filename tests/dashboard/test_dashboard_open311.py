@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from alerts.casework import Casework, Target
 from alerts.repository import Repository
 from alerts.workflow import Actor, Role
-from dashboard import cases_api, open311
 from dashboard.app import create_app
 from geo.routing import GridRouter
 from gridwatch.settings import Settings
@@ -20,8 +19,7 @@ GRID_A1 = "410105001001001"
 
 
 def _app(settings: Settings, repo: Repository, redis_client: redis.Redis) -> Flask:
-    blueprints = (cases_api.for_repository(repo, settings), open311.for_repository(repo, settings))
-    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws", blueprints=blueprints).server
+    return create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws").server
 
 
 @pytest.fixture()

@@ -14,7 +14,6 @@ from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.workflow import Actor, Role, WorkflowError
 from dashboard import desk_queries, page_services, wall_data
-from dashboard.context import WallContext
 from dashboard.page_services import PageServices
 from gridwatch.settings import Settings
 from gridwatch.types import Alert
@@ -25,7 +24,7 @@ START = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 
 @pytest.fixture()
 def svc(settings: Settings, repo: Repository, redis_client: redis.Redis) -> PageServices:
-    return page_services.build(WallContext(settings=settings, repo=repo, redis=redis_client, ws_url="ws://x/ws"))
+    return page_services.build(settings, repo, redis_client)
 
 
 def _case(svc: PageServices, n: int, likely_real: float | None, lane: str = "wall") -> str:

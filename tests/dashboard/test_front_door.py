@@ -24,13 +24,13 @@ from alerts.repository import Repository
 from alerts.users import DEMO_USERS, UserStore
 from alerts.workflow import Actor, Role
 from centre.cases import run_alerts
-from centre.dashboard import dashboard_blueprints, run_dashboard
+from centre.dashboard import run_dashboard
 from centre.demo_setup import demo_users, with_demo_device_token
 from centre.worker import run_worker
 from dashboard import auth, guard
 from dashboard.app import create_app
 from dashboard.server import DashboardServer
-from fleet.telemetry_ws import TelemetryWsServer
+from dashboard.telemetry_ws import TelemetryWsServer
 from geo.routing import GridRouter
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.settings import Settings
@@ -47,10 +47,8 @@ def _with_auth(settings: Settings, **auth_fields: Any) -> Settings:
 
 
 def _full_app(settings: Settings, repo: Repository, client: redis.Redis) -> Flask:
-    """The dashboard with every blueprint `gridwatch dashboard` serves."""
-    router = GridRouter(repo.list_grids(), settings.cases.fallback_grid)
-    blueprints, _ = dashboard_blueprints(settings, client, repo, router)
-    return create_app(settings, repo, client, "ws://127.0.0.1:1/ws", blueprints=blueprints).server
+    """The dashboard with every route `gridwatch dashboard` serves (its services built from the repository)."""
+    return create_app(settings, repo, client, "ws://127.0.0.1:1/ws").server
 
 
 @pytest.fixture()

@@ -25,7 +25,6 @@ from alerts.casework import Casework, Target
 from alerts.repository import Repository
 from alerts.users import UserStore
 from alerts.workflow import Actor, Role, Status
-from centre.dashboard import dashboard_blueprints
 from dashboard import auth, desk_queries
 from dashboard import pages_ids as ids
 from dashboard.app import create_app
@@ -55,10 +54,8 @@ def _scoped_settings(settings: Settings, **auth_fields: Any) -> Settings:
 
 
 def _dash_app(settings: Settings, repo: Repository, client: redis.Redis) -> dash.Dash:
-    """The dashboard with every blueprint `gridwatch dashboard` serves (the Dash app: its callback map too)."""
-    router = GridRouter(repo.list_grids(), settings.cases.fallback_grid)
-    blueprints, _ = dashboard_blueprints(settings, client, repo, router)
-    return create_app(settings, repo, client, "ws://127.0.0.1:1/ws", blueprints=blueprints)
+    """The dashboard with every route `gridwatch dashboard` serves (the Dash app: its callback map too)."""
+    return create_app(settings, repo, client, "ws://127.0.0.1:1/ws")
 
 
 @pytest.fixture()

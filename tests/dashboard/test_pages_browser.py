@@ -33,8 +33,6 @@ from alerts.repository import Repository
 from alerts.workflow import Actor, Role
 from dashboard import desk_queries, page_services
 from dashboard import pages_ids as ids
-from dashboard.context import WallContext
-from dashboard.evidence_api import evidence_blueprint
 from dashboard.server import DashboardServer
 from geo.routing import GridRouter
 from gridwatch import media
@@ -56,9 +54,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture()
 def server(settings: Settings, repo: Repository, redis_client: redis.Redis,
            redis_server: EmbeddedRedis) -> Iterator[DashboardServer]:
-    """The real dashboard with the evidence route, as centre.dashboard starts it."""
-    s = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0,
-                        blueprints=(evidence_blueprint(),)).start()
+    """The real dashboard (the evidence route included), as centre.dashboard starts it."""
+    s = DashboardServer(settings, repo, redis_client, redis_server.url, port=0, ws_port=0).start()
     yield s
     s.stop()
 
@@ -157,7 +154,7 @@ def _item(driver: webdriver.Chrome, cls: str, case_id: str) -> list[object]:
 
 
 def _dispatch(settings: Settings, repo: Repository, redis_client: redis.Redis, case_id: str, grid: str) -> None:
-    svc = page_services.build(WallContext(settings=settings, repo=repo, redis=redis_client, ws_url="ws://x"))
+    svc = page_services.build(settings, repo, redis_client)
     desk_queries.assign(svc, redis_client, case_id, Actor("seed", Role.OPERATOR), "seed", grid=grid)
 
 

@@ -23,7 +23,6 @@ from alerts.repository import Repository
 from alerts.workflow import Role
 from dashboard import page_services, replay_queries, replay_rerun
 from dashboard import pages_ids as ids
-from dashboard.context import WallContext
 from dashboard.page_services import PageServices
 from dashboard.server import DashboardServer
 from demo.driveby import scene_photo, write_clip
@@ -50,7 +49,7 @@ def settings(tmp_path: Path, redis_server: EmbeddedRedis) -> Settings:
 
 @pytest.fixture()
 def svc(settings: Settings, repo: Repository, redis_client: redis.Redis) -> PageServices:
-    return page_services.build(WallContext(settings=settings, repo=repo, redis=redis_client, ws_url="ws://x/ws"))
+    return page_services.build(settings, repo, redis_client)
 
 
 @pytest.fixture()

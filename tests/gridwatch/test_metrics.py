@@ -6,12 +6,14 @@ import urllib.request
 from datetime import UTC, datetime
 
 import redis
-from flask import Flask
 
 from centre.worker import publish_camera_state
+from dashboard.api import metrics
 from gridwatch import keys
-from gridwatch.metrics import RedisCollector, metrics_blueprint, serve_metrics
+from gridwatch.metrics import RedisCollector, serve_metrics
+from gridwatch.settings import Settings
 from gridwatch.types import CameraState, CameraStatus
+from tests.api_testing import api_app
 
 
 def _city(client: redis.Redis) -> None:
@@ -41,10 +43,8 @@ def test_metrics_endpoint_serves_camera_and_queue_figures(redis_client: redis.Re
     assert 'gridwatch_alerts_group_pending{group="alerts-workers"} 1.0' in body
 
 
-def test_metrics_blueprint_for_the_dashboard(redis_client: redis.Redis) -> None:
+def test_the_dashboards_metrics_route(settings: Settings, redis_client: redis.Redis) -> None:
     _city(redis_client)
-    app = Flask("t")
-    app.register_blueprint(metrics_blueprint(RedisCollector(redis_client)))
-    resp = app.test_client().get("/metrics")
+    resp = api_app(settings, redis_client, metrics.blueprint).test_client().get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     assert 'gridwatch_camera_fps{camera="cam-1"} 9.5' in resp.get_data(as_text=True)

@@ -8,19 +8,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import flask
 import pytest
 import redis
 
+from dashboard.api import cameras
 from demo.server import RtspTestServer
 from gridwatch import keys as gw_keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.settings import IngestSettings, Settings
 from gridwatch.types import CameraState, CameraStatus
-from ingest.cameras_api import cameras_blueprint
 from ingest.cameras_cli import register
 from ingest.manager import CameraManager, forget_camera_state
 from ingest.registry import CameraRegistry, RegistryError, redis_announcer
+from tests.api_testing import api_app
 from tests.ingest.conftest import camera, wait_for
 
 SECRET = "pa55-w0rd"
@@ -71,9 +71,10 @@ def test_registry_refuses_bad_changes_naming_the_problem(registry: CameraRegistr
     assert SECRET not in registry.path.with_name("cameras.json.lock").read_text()
 
 
-def test_api_never_returns_a_password_but_accepts_one(registry: CameraRegistry) -> None:
-    app = flask.Flask("cameras-test")
-    app.register_blueprint(cameras_blueprint(registry))
+def test_api_never_returns_a_password_but_accepts_one(
+    registry: CameraRegistry, settings: Settings, redis_client: redis.Redis
+) -> None:
+    app = api_app(settings, redis_client, cameras.blueprint, cameras=registry)
     client = app.test_client()
     listing = client.get("/api/cameras/config")
     assert listing.status_code == 200 and SECRET not in listing.get_data(as_text=True)
@@ -103,10 +104,11 @@ def test_api_never_returns_a_password_but_accepts_one(registry: CameraRegistry) 
     assert client.delete("/api/cameras/config/car-5").status_code == 404
 
 
-def test_masked_password_is_kept_only_for_the_same_server(registry: CameraRegistry) -> None:
+def test_masked_password_is_kept_only_for_the_same_server(
+    registry: CameraRegistry, settings: Settings, redis_client: redis.Redis
+) -> None:
     """Issue 14: a masked URL pointed at another host must not receive the stored password."""
-    app = flask.Flask("cameras-test")
-    app.register_blueprint(cameras_blueprint(registry))
+    app = api_app(settings, redis_client, cameras.blueprint, cameras=registry)
     client = app.test_client()
     for elsewhere in ("rtsp://admin:***@evil.example:554/ch1",   # another host
                       "rtsp://admin:***@10.0.0.5:8554/ch1",      # another port

@@ -15,17 +15,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from dashboard.api import telemetry
+from dashboard.telemetry_ws import TelemetryWsServer
 from demo.server import RtspTestServer
 from demo.simulate_car import CarSimulator, WsSender, fix_payload, http_sender
 from fleet.telemetry import TelemetryIngest
-from fleet.telemetry_api import telemetry_blueprint
-from fleet.telemetry_ws import TelemetryWsServer
 from geo.routes import route
 from gridwatch import keys
-from gridwatch.settings import AuthSettings, IngestSettings
+from gridwatch.settings import AuthSettings, IngestSettings, Settings
 from gridwatch.types import GpsFix
 from ingest.gps import TelemetryStore, TrackGpsSource, gps_for_camera, position_at
 from ingest.reader import CameraReader
+from tests.api_testing import api_app
 from tests.ingest.conftest import camera, wait_for
 
 SETTINGS = IngestSettings(telemetry_max_future_seconds=30, telemetry_max_speed_mps=70, telemetry_track_seconds=600)
@@ -49,10 +50,14 @@ def ingest(redis_client: redis.Redis) -> TelemetryIngest:
 
 
 @pytest.fixture()
-def http_base(ingest: TelemetryIngest) -> Iterator[str]:
-    """The blueprint on a real HTTP server (as the dashboard serves it)."""
-    app = flask.Flask("telemetry-test")
-    app.register_blueprint(telemetry_blueprint(ingest))
+def app(settings: Settings, redis_client: redis.Redis, ingest: TelemetryIngest) -> flask.Flask:
+    """The dashboard's GPS route (dashboard.api.telemetry) over ``ingest``."""
+    return api_app(settings, redis_client, telemetry.blueprint, telemetry=ingest)
+
+
+@pytest.fixture()
+def http_base(app: flask.Flask) -> Iterator[str]:
+    """The route on a real HTTP server (as the dashboard serves it)."""
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -80,10 +85,8 @@ def post(client: flask.testing.FlaskClient, body: object, vehicle: str = "car-1"
 
 
 def test_http_refuses_bad_fixes_with_the_reason_and_keeps_accepting_good_ones(
-    ingest: TelemetryIngest, redis_client: redis.Redis
+    app: flask.Flask, ingest: TelemetryIngest, redis_client: redis.Redis
 ) -> None:
-    app = flask.Flask("telemetry-test")
-    app.register_blueprint(telemetry_blueprint(ingest))
     client = app.test_client()
     now = datetime.now(UTC)
     cases: list[tuple[object, str]] = [
@@ -115,9 +118,7 @@ def test_http_refuses_bad_fixes_with_the_reason_and_keeps_accepting_good_ones(
     assert redis_client.zcard(keys.track("car-1")) == len(cases)
 
 
-def test_http_batch_keeps_the_good_fixes_and_names_the_bad_ones(ingest: TelemetryIngest) -> None:
-    app = flask.Flask("telemetry-test")
-    app.register_blueprint(telemetry_blueprint(ingest))
+def test_http_batch_keeps_the_good_fixes_and_names_the_bad_ones(app: flask.Flask, ingest: TelemetryIngest) -> None:
     client = app.test_client()
     now = datetime.now(UTC)
     batch = [good_fix(now - timedelta(seconds=2)), {**good_fix(), "lat": -91}, good_fix(now - timedelta(seconds=1))]

@@ -1,8 +1,8 @@
 """A stand-in command centre for the car's tests: a real HTTP server on loopback.
 
-GPS goes through the REAL receiver (``fleet.telemetry_api`` on a private redis-server); reports and crew
+GPS goes through the REAL receiver (``dashboard.api.telemetry`` on a private redis-server); reports and crew
 status are kept in lists exactly as they arrived, because these tests check what the car sends and when
-(store and forward, retries, order). The real command-centre routes for them (``fleet.api``) are run
+(store and forward, retries, order). The real command-centre routes for them (``dashboard.api.fleet``) are run
 against the real car in tests/ingest/test_fleet_api.py.
 ``stop()``/``start()`` keep the port, so a restart is the link coming back.
 """
@@ -16,22 +16,23 @@ from flask import Flask, Response, jsonify, request
 from waitress import wasyncore
 from waitress.server import create_server
 
+from dashboard.api import telemetry
 from fleet.telemetry import TelemetryIngest
-from fleet.telemetry_api import telemetry_blueprint
 from gridwatch.redis_server import free_port
-from gridwatch.settings import IngestSettings
+from gridwatch.settings import IngestSettings, Settings
 from ingest.gps import TelemetryStore
+from tests.api_testing import api_app
 
 
 class CentreServer:
-    def __init__(self, client: redis.Redis, port: int | None = None) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings, port: int | None = None) -> None:
         self.port = port or free_port()
         self.telemetry = TelemetryStore(client, track_seconds=900)
         self.reports: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
         self.requests = 0
         self._lock = threading.Lock()
-        self._app = self._make_app(TelemetryIngest(self.telemetry, IngestSettings()))
+        self._app = self._make_app(settings, client, TelemetryIngest(self.telemetry, IngestSettings()))
         self._map: dict[int, Any] = {}
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -40,9 +41,8 @@ class CentreServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _make_app(self, ingest: TelemetryIngest) -> Flask:
-        app = Flask("test-centre")
-        app.register_blueprint(telemetry_blueprint(ingest))
+    def _make_app(self, settings: Settings, client: redis.Redis, ingest: TelemetryIngest) -> Flask:
+        app = api_app(settings, client, telemetry.blueprint, telemetry=ingest)
 
         @app.before_request
         def count() -> None:

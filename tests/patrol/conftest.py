@@ -12,6 +12,7 @@ import av
 import pytest
 import redis
 
+from gridwatch.settings import Settings
 from patrol.relay import PerlRtspRelay
 from patrol.settings import PatrolSettings, load_patrol_settings
 from tests.patrol.centre_server import CentreServer
@@ -39,8 +40,8 @@ def relay() -> Iterator[PerlRtspRelay]:
 
 
 @pytest.fixture()
-def centre(redis_client: redis.Redis) -> Iterator[CentreServer]:
-    server = CentreServer(redis_client).start()
+def centre(redis_client: redis.Redis, settings: Settings) -> Iterator[CentreServer]:
+    server = CentreServer(redis_client, settings).start()
     yield server
     server.stop()
 

@@ -1,4 +1,5 @@
-"""The JSON API, media and MJPEG routes, as one Flask blueprint on the Dash app's server.
+"""The wall's JSON API (health, cameras, alerts, the wall's summary), media and video routes, and the hooks every
+API answer passes (a JSON 404 for unknown API paths, ``Content-Language``).
 
 Error messages are in the client's language (``?lang=``, the wall's cookie, ``Accept-Language``; zh_CN by
 default) and say so in ``Content-Language``; field names and codes stay English for programs.
@@ -14,9 +15,10 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
 from dashboard import auth, lang, mjpeg, queries, scoped, wall_data
+from dashboard.api.common import api_translator, error
 from dashboard.context import current
 from dashboard.texts import state_label
-from gridwatch.i18n import Translator, category_name, translator
+from gridwatch.i18n import category_name
 
 log = logging.getLogger(__name__)
 
@@ -26,27 +28,19 @@ blueprint = Blueprint("gridwatch_api", __name__)
 _OWN_PREFIXES = ("/api/", "/media/", "/video/")
 
 
-def _t() -> Translator:
-    return translator(lang.api_language(current().settings.locale.language))
-
-
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": message}), status
-
-
 @blueprint.before_app_request
 def _api_paths_never_fall_through_to_the_page() -> tuple[Response, int] | None:
     # Paths no blueprint owns (unmatched, or caught by the page's catch-all route); other blueprints
     # (telemetry, camera management) serve /api/ routes of their own.
     if request.path.startswith(_OWN_PREFIXES) and request.blueprint is None:
-        return _error(404, _t().gettext("No such resource: {path}").format(path=request.path))
+        return error(404, api_translator().gettext("No such resource: {path}").format(path=request.path))
     return None
 
 
 @blueprint.after_app_request
 def _language(response: Response) -> Response:
     if request.blueprint == blueprint.name or request.path.startswith(_OWN_PREFIXES):
-        response.headers["Content-Language"] = _t().bcp47
+        response.headers["Content-Language"] = api_translator().bcp47
         return response
     # Only the wall's own pages remember a choice: an API call with ?lang= answers once, changes nothing.
     return lang.remember_choice(response)
@@ -54,7 +48,7 @@ def _language(response: Response) -> Response:
 
 @blueprint.errorhandler(NotFound)
 def _not_found(_exc: NotFound) -> tuple[Response, int]:
-    return _error(404, _t().gettext("No such resource: {path}").format(path=request.path))
+    return error(404, api_translator().gettext("No such resource: {path}").format(path=request.path))
 
 
 @blueprint.get("/healthz")
@@ -72,8 +66,8 @@ def cameras() -> Response | tuple[Response, int]:
                                      ctx.settings.locale.timezone)
     except redis.RedisError as exc:
         log.warning("GET /api/cameras: redis unavailable: %s", exc)
-        return _error(503, _t().gettext("Camera states are unavailable: Redis does not answer"))
-    t = _t()
+        return error(503, api_translator().gettext("Camera states are unavailable: Redis does not answer"))
+    t = api_translator()
     allowed = scoped.cameras_allowed(auth.current_user() or auth.ANONYMOUS)
     views = [v for v in views if allowed is None or v["id"] in allowed]
     for view in views:
@@ -84,18 +78,18 @@ def cameras() -> Response | tuple[Response, int]:
 @blueprint.get("/api/alerts")
 def alerts() -> Response | tuple[Response, int]:
     ctx = current()
-    t = _t()
+    t = api_translator()
     try:
         limit = queries.parse_limit(request.args.get("limit"))
     except queries.LimitError as exc:
         message = t.gettext("The limit parameter must be a whole number from 1 to {maximum}, got {value}")
-        return _error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
+        return error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
     try:
         views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir,
                                     scope=auth.scope_filter())
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
         log.warning("GET /api/alerts: repository failed: %s", exc)
-        return _error(503, t.gettext("Alerts are unavailable: the database does not answer"))
+        return error(503, t.gettext("Alerts are unavailable: the database does not answer"))
     for view in views:
         view["category_name"] = category_name(view["category"], t.lang)
     return jsonify(views)
@@ -104,7 +98,7 @@ def alerts() -> Response | tuple[Response, int]:
 @blueprint.get("/media/<path:path>")
 def media(path: str) -> Response | tuple[Response, int]:
     if not scoped.media_allowed(auth.current_user() or auth.ANONYMOUS, path):
-        return _error(403, _t().gettext("This is outside your grid ({scope})").format(
+        return error(403, api_translator().gettext("This is outside your grid ({scope})").format(
             scope=(auth.current_user() or auth.ANONYMOUS).scope_grid or "-"))
     # send_from_directory joins safely: "..", absolute paths and folders are a 404, never a file outside.
     response = flask.send_from_directory(current().settings.media_dir.resolve(), path, max_age=3600)
@@ -121,7 +115,7 @@ def wall_summary() -> Response | tuple[Response, int]:
         shown = wall_data.browser_summary(wall_data.current_data().summary(scope=auth.scope_filter()))
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the wall, logged here
         log.warning("GET /api/wall/summary: %s", exc)
-        return _error(503, _t().gettext("Alerts are unavailable: the database does not answer"))
+        return error(503, api_translator().gettext("Alerts are unavailable: the database does not answer"))
     if shown["version"] == request.args.get("v"):
         return Response(status=204)
     return jsonify(shown)
@@ -131,7 +125,7 @@ def _camera_refused(camera_id: str) -> tuple[Response, int] | None:
     allowed = scoped.cameras_allowed(auth.current_user() or auth.ANONYMOUS)
     if allowed is None or camera_id in allowed:
         return None
-    return _error(403, _t().gettext("This is outside your grid ({scope})").format(
+    return error(403, api_translator().gettext("This is outside your grid ({scope})").format(
         scope=(auth.current_user() or auth.ANONYMOUS).scope_grid or "-"))
 
 
@@ -147,9 +141,9 @@ def video_frame(camera_id: str) -> Response | tuple[Response, int]:
         known = frame is not None or queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
     except redis.RedisError as exc:
         log.warning("GET /video/%s.jpg: redis unavailable: %s", camera_id, exc)
-        return _error(503, _t().gettext("Video is unavailable: Redis does not answer"))
+        return error(503, api_translator().gettext("Video is unavailable: Redis does not answer"))
     if not known:
-        return _error(404, _t().gettext("Unknown camera {camera}").format(camera=repr(camera_id)))
+        return error(404, api_translator().gettext("Unknown camera {camera}").format(camera=repr(camera_id)))
     body = frame or mjpeg.no_signal_jpeg(lang.wall_language(ctx.settings.locale.language))
     response = Response(body, content_type="image/jpeg")
     response.headers["Cache-Control"] = "no-store"
@@ -166,9 +160,9 @@ def video(camera_id: str) -> Response | tuple[Response, int]:
         known = queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
     except redis.RedisError as exc:
         log.warning("GET /video/%s.mjpg: redis unavailable: %s", camera_id, exc)
-        return _error(503, _t().gettext("Video is unavailable: Redis does not answer"))
+        return error(503, api_translator().gettext("Video is unavailable: Redis does not answer"))
     if not known:
-        return _error(404, _t().gettext("Unknown camera {camera}").format(camera=repr(camera_id)))
+        return error(404, api_translator().gettext("Unknown camera {camera}").format(camera=repr(camera_id)))
     # waitress (with channel_request_lookahead) tells a generator its viewer left without waiting for a write.
     gone = request.environ.get("waitress.client_disconnected")
     # The wall's own choice (link or cookie), not the browser's Accept-Language: the card matches the page.
@@ -180,8 +174,9 @@ def video(camera_id: str) -> Response | tuple[Response, int]:
     body = mjpeg.held(flask.current_app, viewer.username if viewer is not auth.ANONYMOUS
                       else f"{viewer.username}@{request.remote_addr}", frames)
     if body is None:
-        too_many = _error(429, _t().gettext("Too many live videos are open (at most {n} per user); close one and "
-                                            "try again").format(n=ctx.settings.dashboard.max_streams_per_user))
+        message = api_translator().gettext("Too many live videos are open (at most {n} per user); close one and "
+                                           "try again")
+        too_many = error(429, message.format(n=ctx.settings.dashboard.max_streams_per_user))
         too_many[0].headers["Retry-After"] = "5"
         return too_many
     response = Response(body, mimetype=None,

@@ -13,13 +13,14 @@ from typing import Any
 
 import flask
 import redis
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from alerts.casebook import CaseDetail
 from alerts.cases import CaseNotFoundError
 from alerts.evidence import write_bundle
 from alerts.workflow import Role
-from dashboard import auth, guard, page_services
+from dashboard import auth, guard
+from dashboard.api.common import app_services, error
 from dashboard.context import current
 from gridwatch.settings import Settings
 from gridwatch.types import GpsFix
@@ -50,29 +51,27 @@ def gps_trace(client: redis.Redis, settings: Settings, detail: CaseDetail) -> li
     return sorted(fixes, key=lambda f: f.time)
 
 
-def evidence_blueprint() -> Blueprint:
-    bp = Blueprint("gridwatch_evidence", __name__)
+blueprint = Blueprint("gridwatch_evidence", __name__)
 
-    @bp.get("/api/evidence/<case_id>.zip")
-    @auth.require(Role.SUPERVISOR)
-    def evidence(case_id: str) -> Any:
-        ctx = current()
-        svc = page_services.current()
-        try:
-            detail = svc.book.detail(case_id)
-        except CaseNotFoundError:
-            return jsonify({"error": f"no case {case_id}"}), 404
-        user = auth.current_user()
-        if user is None or not guard.case_visible(user, detail.case):
-            return jsonify({"error": f"case {case_id} is outside your grid"}), 403
-        fixes = gps_trace(ctx.redis, ctx.settings, detail)
-        out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it
-        manifest = write_bundle(out, detail, ctx.settings.media_dir, user.username, datetime.now(UTC), fixes)
-        out.seek(0)
-        log.info("evidence of case %s (%d files) exported by %s", case_id, len(manifest.files), user.username)
-        response = flask.send_file(out, mimetype="application/zip", as_attachment=True,
-                                   download_name=f"evidence-{case_id}.zip", max_age=0)
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
-    return bp
+@blueprint.get("/api/evidence/<case_id>.zip")
+@auth.require(Role.SUPERVISOR)
+def evidence(case_id: str) -> Any:
+    ctx = current()
+    svc = app_services()
+    try:
+        detail = svc.book.detail(case_id)
+    except CaseNotFoundError:
+        return error(404, f"no case {case_id}")
+    user = auth.current_user()
+    if user is None or not guard.case_visible(user, detail.case):
+        return error(403, f"case {case_id} is outside your grid")
+    fixes = gps_trace(ctx.redis, ctx.settings, detail)
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it
+    manifest = write_bundle(out, detail, ctx.settings.media_dir, user.username, datetime.now(UTC), fixes)
+    out.seek(0)
+    log.info("evidence of case %s (%d files) exported by %s", case_id, len(manifest.files), user.username)
+    response = flask.send_file(out, mimetype="application/zip", as_attachment=True,
+                               download_name=f"evidence-{case_id}.zip", max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,16 @@
+"""Every HTTP route of the command centre except the wall's pages: one module per area, each a module-level Flask
+blueprint whose handlers read the app's services bundle (``dashboard.page_services``) through ``common``, the one
+request/error helper they all share.
+
+    wall       /healthz, /api/cameras, /api/alerts, /api/wall/summary, /media/..., /video/... (and the API's hooks)
+    cases      /api/cases..., /api/queries..., /api/figures..., /api/assessment, /api/export/..., claims
+    evidence   /api/evidence/<case>.zip
+    open311    /open311/v2/... (Open311 GeoReport v2)
+    fleet      /api/vehicles..., /api/coverage, /api/reports (patrol cars and people's reports)
+    telemetry  /api/telemetry/<vehicle> (GPS over HTTP; the websocket is dashboard.telemetry_ws)
+    cameras    /api/cameras/config... (the camera registry)
+    metrics    /metrics (Prometheus)
+
+``openapi`` describes them (docs/openapi.yaml). The login routes are dashboard.auth's, live video dashboard.live's;
+dashboard.guard's table names who may use each route.
+"""

@@ -1,0 +1,322 @@
+"""The command centre's routes for patrol vehicles and people's reports (a Flask blueprint).
+
+* ``POST /api/vehicles/<vehicle_id>/status``: the crew's status as ``patrol.crew`` sends it
+  (``{"vehicle_id", "status": "on_patrol"|"paused"|"off_duty", "changed_at", "crew", "shift", "lat", "lon"}``).
+  Idempotent: a resent or older change answers 200 with ``"applied": false`` and changes nothing.
+* ``GET /api/vehicles``: every vehicle (``fleet.vehicles.VehicleView.to_dict``): id, name, crew, shift, status,
+  link, link_since, last_fix ``{lat, lon, at}``, today's track ``[[lat, lon], ...]``, covered grids.
+* ``GET /api/coverage?day=YYYY-MM-DD`` (default today): grids and 50 m street cells covered that day, each with
+  the first time and vehicle, and each vehicle's track as polylines.
+* ``POST /api/reports``: a report by hand. From a patrol car exactly as ``patrol.crew`` sends it (``vehicle_id``
+  set; ``report_id`` is the idempotency key: the same report sent twice makes one case), or from a person
+  (``"source": "phone"`` or ``"web"``, the logged-in user is the reporter; ``report_id`` optional). The photo
+  (base64 JPEG/PNG/WebP) is saved under ``media/reports/``; the report enters the case flow through
+  ``CaseService.report`` and is routed to the grid at its position.
+
+Answers: 2xx accepted; 4xx refused for good with ``{"error": "..."}`` naming the field (the car stops
+retrying); 5xx retry later (Redis or the database did not answer, or the same report is being filed right now).
+The car's routes need ``Authorization: Bearer <auth.device_token>`` (a logged-in user may also set a vehicle's
+status or file a person's report); without a token they are closed unless ``auth.open_car_routes`` (dev only).
+The GET routes need a login and show a scoped user only the vehicles and coverage of their subtree
+(``dashboard.guard``).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from contextlib import AbstractContextManager
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import redis
+from flask import Blueprint, Response, jsonify, request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.db import QueryError
+from alerts.workflow import Actor, Role
+from dashboard import auth, scoped
+from dashboard.api.common import BadJson, BodyTooLarge, app_services, error, json_body
+from dashboard.context import current
+from dashboard.guard import device_ok
+from fleet.vehicles import FleetError
+from gridwatch.categories import CATEGORIES
+from gridwatch.photos import (
+    MAX_PHOTO_BYTES,
+    Photo,
+    PhotoError,
+    base64_size,
+    check_photo,
+    decode_base64,
+    photo_relpath,
+    stored_when_accepted,
+)
+from gridwatch.protocol import CrewStatus
+from gridwatch.settings import Settings
+from ingest.gps import VEHICLE_ID, TelemetryError
+
+log = logging.getLogger(__name__)
+
+MAX_STATUS_BODY = 64 * 1024
+# The photo limit (gridwatch.photos; the car's own is lower), base64-inflated by a third, plus the rest of the report.
+MAX_REPORT_BODY = base64_size(MAX_PHOTO_BYTES) + 256 * 1024
+PHOTO_DIR = "reports"
+REPORT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class StatusIn(Strict):
+    vehicle_id: str | None = Field(default=None, description="The car's id; when given, it must match the path.")
+    status: CrewStatus = Field(description="on_patrol, paused or off_duty.")
+    changed_at: AwareDatetime | None = Field(default=None, description="When the crew changed it; unset = now.")
+    crew: list[str] = Field(default_factory=list, max_length=20, description="Crew members on board.")
+    shift: str = Field(default="", max_length=100, description="Shift label.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Where the car was (informative).")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Where the car was (informative).")
+
+
+class PhotoIn(Strict):
+    filename: str = Field(default="photo", max_length=255, description="The file's name on the car (informative).")
+    content_type: str = Field(default="", max_length=100, description="Its MIME type (informative; sniffed anyway).")
+    data_base64: str = Field(description="The image, base64.")
+
+
+class ReportIn(Strict):
+    report_id: str | None = Field(default=None, pattern=REPORT_ID_PATTERN, description="Idempotency key.")
+    source: Literal["patrol", "phone", "web"] | None = Field(
+        default=None, description="patrol (default when vehicle_id is set), phone or web."
+    )
+    vehicle_id: str | None = Field(default=None, description="The patrol car filing it.")
+    crew: list[str] = Field(default_factory=list, max_length=20, description="The car's crew.")
+    shift: str = Field(default="", max_length=100, description="The car's shift label.")
+    reporter: str | None = Field(
+        default=None, max_length=100, description="Who reported by phone or web when nobody is logged in."
+    )
+    category: str = Field(description="A gridwatch.categories code, e.g. 0503.")
+    note: str = Field(default="", max_length=4000, description="What the reporter says.")
+    created_at: AwareDatetime | None = Field(default=None, description="When it was filed; unset = now.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="WGS-84 latitude of the problem.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="WGS-84 longitude of the problem.")
+    position_time: AwareDatetime | None = Field(default=None, description="When the car's fix was taken.")
+    photo: PhotoIn | None = Field(default=None, description="A photo of the problem.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReportIn:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category: unknown issue category {self.category!r}; known: {', '.join(CATEGORIES)}")
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat, lon: give both or neither")
+        if self.lat == 0 and self.lon == 0:
+            raise ValueError("lat, lon: (0, 0) is a receiver without a fix, not a place in the city")
+        if self.vehicle_id is not None:
+            if not VEHICLE_ID.match(self.vehicle_id):
+                raise ValueError(f"vehicle_id: {self.vehicle_id!r} is not valid (letters, digits, . - _; at most 64)")
+            if self.source not in (None, "patrol"):
+                raise ValueError(f"source: a report with a vehicle_id comes from a patrol car, not {self.source!r}")
+            if self.report_id is None:
+                raise ValueError("report_id: a patrol car's report needs its report_id (the idempotency key)")
+        elif self.source in (None, "patrol"):
+            raise ValueError("source: say phone or web (or give the patrol car's vehicle_id)")
+        return self
+
+    @property
+    def effective_source(self) -> str:
+        return "patrol" if self.vehicle_id is not None else str(self.source)
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+class RefusedError(ValueError):
+    """Refused for good: the message names the field."""
+
+
+def report_photo(photo: PhotoIn) -> Photo:
+    """The report's photo, decoded and checked from its header (gridwatch.photos); PhotoError names the problem."""
+    return check_photo(decode_base64(photo.data_base64))
+
+
+def _token_ok(settings: Settings) -> bool:
+    # The front door's one check: closed without a token unless auth.open_car_routes (dev only).
+    return device_ok(settings.auth, request.headers.get("Authorization"))
+
+
+def _person() -> Actor | None:
+    """The logged-in user as the reporter (dashboard.auth); None without a login."""
+    user = auth.current_user()
+    return None if user is None else Actor(user.username, user.role, user.scope_grid)
+
+
+def _scoped(kind: str, body: Any) -> Any:
+    """What the logged-in user may see of the fleet (dashboard.scoped): a grid-scoped user their subtree only."""
+    user = auth.current_user()
+    return body if user is None else getattr(scoped, kind)(user, body)
+
+
+def _patrol_actor(body: ReportIn) -> Actor:
+    crew = ", ".join(body.crew)
+    # A patrol crew works in the field for the centre, like a grid's staff; the centre is its grid (None).
+    return Actor(f"{body.vehicle_id} ({crew})" if crew else str(body.vehicle_id), Role.GRID_STAFF)
+
+
+blueprint = Blueprint("gridwatch_fleet", __name__)
+
+
+def _device_or_user() -> bool:
+    if _token_ok(current().settings):
+        return True
+    person = _person()  # with logins off everybody is "anonymous": the token, once set, still counts
+    return person is not None and person.name != auth.ANONYMOUS.username
+
+
+@blueprint.post("/api/vehicles/<vehicle_id>/status")
+def set_status(vehicle_id: str) -> tuple[Response, int]:
+    if not _device_or_user():
+        return error(401, "this route needs the vehicles' bearer token (Authorization: Bearer ...)")
+    try:
+        if not VEHICLE_ID.match(vehicle_id):
+            raise RefusedError(f"vehicle id {vehicle_id!r} is not valid (letters, digits, . - _; at most 64)")
+        raw = json_body(MAX_STATUS_BODY)
+        if not isinstance(raw, dict):
+            raise RefusedError("body: a JSON object with status and changed_at")
+        body = StatusIn.model_validate(raw)
+        if body.vehicle_id is not None and body.vehicle_id != vehicle_id:
+            raise RefusedError(f"vehicle_id: the body says {body.vehicle_id!r} but the path {vehicle_id!r}")
+        now = datetime.now(UTC)
+        # A car clock running ahead must not freeze its status until the clock's time comes.
+        changed_at = min(body.changed_at or now, now)
+        outcome = app_services().fleet.set_status(vehicle_id, body.status, changed_at, body.crew, body.shift)
+    except ValidationError as exc:
+        return error(400, _describe(exc))
+    except (RefusedError, BadJson, FleetError, TelemetryError) as exc:
+        return error(400, str(exc))
+    except BodyTooLarge as exc:
+        return error(413, str(exc))
+    except redis.RedisError as exc:
+        log.warning("POST /api/vehicles/%s/status: Redis: %s", vehicle_id, exc)
+        return error(503, "vehicle store unavailable; retry later")
+    if outcome.applied:
+        log.info("crew of %s is %s since %s", vehicle_id, body.status.value, changed_at.isoformat())
+    return jsonify({"vehicle_id": vehicle_id, "status": outcome.status, "applied": outcome.applied,
+                    "changed_at": None if outcome.changed_at is None else outcome.changed_at.isoformat()}), 200
+
+
+@blueprint.get("/api/vehicles")
+def vehicles() -> tuple[Response, int]:
+    try:
+        views = app_services().fleet.vehicles(datetime.now(UTC))
+    except redis.RedisError as exc:
+        log.warning("GET /api/vehicles: Redis: %s", exc)
+        return error(503, "vehicle store unavailable; retry later")
+    return jsonify(_scoped("vehicles", [v.to_dict() for v in views])), 200
+
+
+@blueprint.get("/api/coverage")
+def coverage() -> tuple[Response, int]:
+    day_arg = request.args.get("day")
+    try:
+        day = date.fromisoformat(day_arg) if day_arg else datetime.now(app_services().fleet.tz).date()
+    except ValueError:
+        return error(400, f"day: {day_arg!r} is not a date (YYYY-MM-DD)")
+    try:
+        return jsonify(_scoped("coverage", app_services().fleet.coverage(day))), 200
+    except redis.RedisError as exc:
+        log.warning("GET /api/coverage: Redis: %s", exc)
+        return error(503, "vehicle store unavailable; retry later")
+
+
+@blueprint.post("/api/reports")
+def report() -> tuple[Response, int]:
+    try:
+        raw = json_body(MAX_REPORT_BODY)
+        if not isinstance(raw, dict):
+            raise RefusedError("body: a JSON object with category, note, lat, lon, photo")
+        body = ReportIn.model_validate(raw)
+    except ValidationError as exc:
+        return error(400, _describe(exc))
+    except (RefusedError, BadJson) as exc:
+        return error(400, str(exc))
+    except BodyTooLarge as exc:
+        return error(413, str(exc))
+    if body.vehicle_id is not None:
+        if not _token_ok(current().settings):
+            return error(401, "a patrol car's report needs the vehicles' bearer token (Authorization: Bearer)")
+        reporter = _patrol_actor(body)
+    else:
+        person = _person()
+        if person is None and current().settings.auth.required:
+            return error(401, "log in to file a report")
+        reporter = person or Actor(body.reporter or body.effective_source, Role.OPERATOR)
+    return _file(body, reporter)
+
+
+def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
+    svc = app_services()
+    fleet, cases, media_dir = svc.fleet, svc.cases, current().settings.media_dir
+    report_id = body.report_id
+    try:
+        earlier = fleet.begin_report(report_id) if report_id is not None else None
+        if body.vehicle_id is not None:
+            fleet.touch(body.vehicle_id)
+    except redis.RedisError as exc:
+        log.warning("POST /api/reports: Redis: %s", exc)
+        return error(503, "report store unavailable; retry later")
+    if earlier is not None:
+        if earlier.get("pending"):
+            return error(503, f"report {report_id} is being filed by another request; retry")
+        return jsonify({**earlier, "duplicate": True}), 200
+    now = datetime.now(UTC)
+    at = min(body.created_at or now, now)  # a clock running ahead must not date a case in the future
+    try:
+        photo = None
+        store: AbstractContextManager[object] = contextlib.nullcontext()
+        if body.photo is not None:
+            checked = report_photo(body.photo)
+            photo = photo_relpath(PHOTO_DIR, report_id or uuid.uuid4().hex,
+                                  f"{at.astimezone(fleet.tz).date():%Y/%m/%d}", checked)
+            store = stored_when_accepted(media_dir, photo, checked)  # kept only once the case takes it
+        with store:
+            result = cases.report(body.category, body.lat, body.lon, reporter, body.effective_source,
+                                  note=body.note or None, photo_path=photo, at=at)
+    except PhotoError as exc:
+        _abandon(report_id)
+        return error(exc.status, f"photo.data_base64: {exc}")
+    except RefusedError as exc:
+        _abandon(report_id)
+        return error(400, str(exc))
+    except (QueryError, OSError) as exc:
+        _abandon(report_id)
+        log.warning("report %s not filed: %s", report_id, exc)
+        return error(503, "cases database or media folder unavailable; retry later")
+    route = cases.router.route(body.lat, body.lon)
+    outcome = {"report_id": report_id, "case_id": result.case_id, "new_case": result.new_case,
+               "grid_code": route.responsible, "photo_url": None if photo is None else f"/media/{photo}"}
+    try:
+        if report_id is not None:
+            fleet.finish_report(report_id, outcome, body.vehicle_id)
+    except redis.RedisError as exc:
+        log.warning("report %s filed as case %s but not remembered (a resend may join the case again): %s",
+                    report_id, result.case_id, exc)
+    log.info("%s report %s (%s) by %s -> case %s%s", body.effective_source, report_id, body.category,
+             reporter.name, result.case_id, " (new)" if result.new_case else "")
+    return jsonify(outcome), 201
+
+
+def _abandon(report_id: str | None) -> None:
+    if report_id is None:
+        return
+    try:
+        app_services().fleet.abandon_report(report_id)
+    except redis.RedisError as exc:
+        log.warning("report %s: its pending mark stays until it lapses: %s", report_id, exc)
+
+
