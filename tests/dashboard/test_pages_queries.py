@@ -19,7 +19,6 @@ from alerts.repository import Repository
 from alerts.users import UserError, UserStore
 from alerts.workflow import Action, Actor, Role, Status, WorkflowError
 from dashboard import admin_queries, desk_queries, page_services, replay_queries, staff_queries
-from dashboard.context import WallContext
 from dashboard.page_services import PageServices
 from gridwatch import media
 from gridwatch.settings import DEMO_GRIDS, Settings
@@ -35,7 +34,7 @@ OP_B = Actor("op-b", Role.OPERATOR)
 
 @pytest.fixture()
 def svc(settings: Settings, repo: Repository, redis_client: redis.Redis) -> PageServices:
-    return page_services.build(WallContext(settings=settings, repo=repo, redis=redis_client, ws_url="ws://x/ws"))
+    return page_services.build(settings, repo, redis_client)
 
 
 @pytest.fixture()
@@ -352,7 +351,7 @@ def test_the_lower_grid_files_a_query_once_the_parent_is_overdue_and_the_parent_
 def test_the_evidence_gps_trace_is_the_cars_track_around_the_sightings(
     svc: PageServices, settings: Settings, redis_client: redis.Redis, new_case: Callable[..., tuple[str, Alert]],
 ) -> None:
-    from dashboard.evidence_api import gps_trace
+    from dashboard.api.evidence import gps_trace
     from gridwatch.types import GpsFix
     from ingest.gps import TelemetryStore
 
