@@ -33,7 +33,7 @@ class FixIn:
 
     @staticmethod
     def model_json_schema(ref_template: str) -> dict[str, Any]:
-        return TypeAdapter(TelemetryFix).json_schema(ref_template=ref_template)
+        return {**TypeAdapter(TelemetryFix).json_schema(ref_template=ref_template), "title": "FixIn"}
 
 
 @dataclass

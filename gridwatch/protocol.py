@@ -88,9 +88,9 @@ def segment_path(camera: str, name: str) -> str:
     return f"{SEGMENTS_PATH}/{camera}/{name}"
 
 
+# The crew's availability as the car sends it and the centre shows it. (A comment, not a docstring: the API
+# document shows an enum's docstring, and it stays as generated.)
 class CrewStatus(StrEnum):
-    """The crew's availability as the car sends it and the centre shows it."""
-
     ON_PATROL = "on_patrol"
     PAUSED = "paused"
     OFF_DUTY = "off_duty"
@@ -127,7 +127,7 @@ def _body(raw: object, what: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TelemetryFix:
-    """One GPS fix as a vehicle sends it (``POST /api/telemetry/<vehicle_id>``, or a websocket message)."""
+    """One GPS fix as a vehicle sends it (JSON)."""  # also the OpenAPI document's description of a fix
 
     __pydantic_config__: ClassVar[ConfigDict] = _STRICT
 
