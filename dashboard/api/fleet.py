@@ -33,6 +33,7 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.cases import Ingested
 from alerts.db import QueryError
 from alerts.workflow import Actor, Role
 from dashboard import auth, scoped
@@ -260,33 +261,14 @@ def report() -> tuple[Response, int]:
 
 
 def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
-    svc = app_services()
-    fleet, cases, media_dir = svc.fleet, svc.cases, current().settings.media_dir
+    """The report as a case, once per ``report_id``: a resend answers what the first one got."""
+    if (answered := _filed_before(body)) is not None:
+        return answered
     report_id = body.report_id
-    try:
-        earlier = fleet.begin_report(report_id) if report_id is not None else None
-        if body.vehicle_id is not None:
-            fleet.touch(body.vehicle_id)
-    except redis.RedisError as exc:
-        log.warning("POST /api/reports: Redis: %s", exc)
-        return error(503, "report store unavailable; retry later")
-    if earlier is not None:
-        if earlier.get("pending"):
-            return error(503, f"report {report_id} is being filed by another request; retry")
-        return jsonify({**earlier, "duplicate": True}), 200
     now = datetime.now(UTC)
     at = min(body.created_at or now, now)  # a clock running ahead must not date a case in the future
     try:
-        photo = None
-        store: AbstractContextManager[object] = contextlib.nullcontext()
-        if body.photo is not None:
-            checked = report_photo(body.photo)
-            photo = photo_relpath(PHOTO_DIR, report_id or uuid.uuid4().hex,
-                                  f"{at.astimezone(fleet.tz).date():%Y/%m/%d}", checked)
-            store = stored_when_accepted(media_dir, photo, checked)  # kept only once the case takes it
-        with store:
-            result = cases.report(body.category, body.lat, body.lon, reporter, body.effective_source,
-                                  note=body.note or None, photo_path=photo, at=at)
+        result, photo = _report_case(body, reporter, at)
     except PhotoError as exc:
         _abandon(report_id)
         return error(exc.status, f"photo.data_base64: {exc}")
@@ -297,18 +279,52 @@ def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
         _abandon(report_id)
         log.warning("report %s not filed: %s", report_id, exc)
         return error(503, "cases database or media folder unavailable; retry later")
-    route = cases.router.route(body.lat, body.lon)
+    route = app_services().cases.router.route(body.lat, body.lon)
     outcome = {"report_id": report_id, "case_id": result.case_id, "new_case": result.new_case,
                "grid_code": route.responsible, "photo_url": None if photo is None else f"/media/{photo}"}
     try:
         if report_id is not None:
-            fleet.finish_report(report_id, outcome, body.vehicle_id)
+            app_services().fleet.finish_report(report_id, outcome, body.vehicle_id)
     except redis.RedisError as exc:
         log.warning("report %s filed as case %s but not remembered (a resend may join the case again): %s",
                     report_id, result.case_id, exc)
     log.info("%s report %s (%s) by %s -> case %s%s", body.effective_source, report_id, body.category,
              reporter.name, result.case_id, " (new)" if result.new_case else "")
     return jsonify(outcome), 201
+
+
+def _filed_before(body: ReportIn) -> tuple[Response, int] | None:
+    """The first answer to this ``report_id`` (503 while it is being filed), or None: file it now (marked pending)."""
+    fleet = app_services().fleet
+    report_id = body.report_id
+    try:
+        earlier = fleet.begin_report(report_id) if report_id is not None else None
+        if body.vehicle_id is not None:
+            fleet.touch(body.vehicle_id)
+    except redis.RedisError as exc:
+        log.warning("POST /api/reports: Redis: %s", exc)
+        return error(503, "report store unavailable; retry later")
+    if earlier is None:
+        return None
+    if earlier.get("pending"):
+        return error(503, f"report {report_id} is being filed by another request; retry")
+    return jsonify({**earlier, "duplicate": True}), 200
+
+
+def _report_case(body: ReportIn, reporter: Actor, at: datetime) -> tuple[Ingested, str | None]:
+    """The report filed through the case service, with its photo (kept only once the case takes it)."""
+    svc = app_services()
+    photo = None
+    store: AbstractContextManager[object] = contextlib.nullcontext()
+    if body.photo is not None:
+        checked = report_photo(body.photo)
+        photo = photo_relpath(PHOTO_DIR, body.report_id or uuid.uuid4().hex,
+                              f"{at.astimezone(svc.fleet.tz).date():%Y/%m/%d}", checked)
+        store = stored_when_accepted(current().settings.media_dir, photo, checked)
+    with store:
+        result = svc.cases.report(body.category, body.lat, body.lon, reporter, body.effective_source,
+                                  note=body.note or None, photo_path=photo, at=at)
+    return result, photo
 
 
 def _abandon(report_id: str | None) -> None:
