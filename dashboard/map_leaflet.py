@@ -34,7 +34,6 @@ from dashboard import auth, map_data, map_layers, texts
 from dashboard import map as gridmap
 from dashboard.map_data import MapData
 from dashboard.map_tiles import Projector, TileSource
-from dashboard.pages_common import age_text
 from geo.grids import GridFeature
 from gridwatch.i18n import Translator, category_name
 
@@ -77,7 +76,7 @@ def _ages(then: datetime, now: datetime, t: Translator, seen: dict[int, str]) ->
     unit = 60 if seconds < 86400 else 3600
     key = int(seconds // unit) * unit
     if key not in seen:
-        seen[key] = age_text(now - timedelta(seconds=key), now, t)
+        seen[key] = texts.age_text(now - timedelta(seconds=key), now, t)
     return seen[key]
 
 

@@ -15,19 +15,20 @@ from dash.exceptions import PreventUpdate
 from alerts.users import UserError, UserStore
 from alerts.verdict_learning import Outcome
 from alerts.workflow import Role
-from dashboard import admin_learn, admin_queries, auth, page_services
-from dashboard import pages_ids as ids
+from dashboard import admin_learn, admin_queries, ids, page_services
 from dashboard.context import current
-from dashboard.pages_common import (
+from dashboard.frame import (
+    PAGE_ROLES,
+    PageStart,
+    callback_user,
     data_attrs,
-    forbidden_page,
     header,
     locale_translator,
     message,
-    page_translator,
-    page_user,
+    register_page,
+    role_layout,
 )
-from dashboard.pages_texts import role_label
+from dashboard.texts import role_label
 from geo.grids import GridError
 from gridwatch.i18n import N_, Translator, category_name
 from ingest.registry import RegistryError
@@ -35,7 +36,8 @@ from ingest.registry import RegistryError
 log = logging.getLogger(__name__)
 
 PATH = "/admin"
-ROLES = (Role.ADMIN,)
+ROLES = PAGE_ROLES[PATH]
+TITLE = N_("Administration")
 POLL_MS = 500
 DATUMS = ("wgs84", "gcj02", "bd09", "cgcs2000")
 _STAGES = {
@@ -44,27 +46,16 @@ _STAGES = {
 }
 
 
-def _title(**_query: Any) -> str:
-    return page_translator().gettext("Administration")
-
-
-dash.register_page(__name__, path=PATH, name="Admin", title=_title, description="GridWatch administration")
-
-
-def _user_or_403() -> auth.AuthUser:
-    return auth.require_in_callback(*ROLES)
+register_page(__name__, PATH, "Admin", TITLE, "GridWatch administration")
 
 
 def _store() -> UserStore:
     return UserStore(page_services.current().engine)
 
 
-def layout(**query: Any) -> html.Div:
-    t = page_translator(query)
-    title = t.gettext("Administration")
-    user, ok = page_user(PATH)
-    if not ok:
-        return forbidden_page(t, title, user, PATH)
+@role_layout(PATH, TITLE)
+def layout(start: PageStart, _query: dict[str, Any]) -> html.Div:
+    t, title, user = start.t, start.title, start.user
     settings = current().settings
     roles = [r for r in Role if r != Role.SYSTEM]
     return html.Div(id=ids.ADMIN_ROOT, className="gw-page gw-admin", children=[
@@ -172,7 +163,7 @@ def cameras(_add: int, _remove: list[int | None], cam_id: str | None, name: str 
             locale: dict[str, Any] | None) -> Any:
     if not any(x.get("value") for x in dash.ctx.triggered):
         raise PreventUpdate
-    _user_or_403()
+    callback_user(PATH)
     t = locale_translator(locale)
     ctx = current()
     reg = admin_queries.registry(ctx.settings, ctx.redis)
@@ -203,7 +194,7 @@ def cameras(_add: int, _remove: list[int | None], cam_id: str | None, name: str 
 def upload_grids(contents: str | None, datum: str | None, locale: dict[str, Any] | None) -> Any:
     if not contents:
         raise PreventUpdate
-    _user_or_403()
+    callback_user(PATH)
     t = locale_translator(locale)
     ctx = current()
     server = flask.current_app._get_current_object()  # type: ignore[attr-defined]  # the thread outlives the request
@@ -237,7 +228,7 @@ def problems_table(t: Translator, problems: list[str]) -> Any:
 def import_progress(_n: int | None, job: str | None, locale: dict[str, Any] | None) -> Any:
     if not job:
         raise PreventUpdate
-    _user_or_403()
+    callback_user(PATH)
     t = locale_translator(locale)
     try:
         status = admin_queries.import_status(current().redis, job)
@@ -279,7 +270,7 @@ def users(_add: int, _change: int, username: str | None, display: str | None, pa
           role: str | None, scope: str | None, locale: dict[str, Any] | None) -> Any:
     if not any(x.get("value") for x in dash.ctx.triggered):
         raise PreventUpdate
-    admin = _user_or_403()
+    admin = callback_user(PATH)
     t = locale_translator(locale)
     store = _store()
     try:
@@ -327,7 +318,7 @@ def learn_section(t: Translator) -> html.Section:
 def learn_start(n_clicks: int | None, locale: dict[str, Any] | None) -> Any:
     if not n_clicks:
         raise PreventUpdate
-    admin = _user_or_403()
+    admin = callback_user(PATH)
     t = locale_translator(locale)
     ctx = current()
     run, started = admin_learn.start(admin_learn.JOBS, page_services.current(), ctx.settings.learning,
@@ -352,7 +343,7 @@ def learn_start(n_clicks: int | None, locale: dict[str, Any] | None) -> Any:
 def learn_progress(_n: int | None, ref: dict[str, Any] | None, locale: dict[str, Any] | None) -> Any:
     if not ref:
         raise PreventUpdate
-    _user_or_403()
+    callback_user(PATH)
     t = locale_translator(locale)
     run = admin_learn.JOBS.get(int(ref.get("run") or 0))
     if run is None:

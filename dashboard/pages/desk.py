@@ -25,52 +25,45 @@ from alerts.casebook import CaseView
 from alerts.cases import CaseNotFoundError
 from alerts.casework import TargetError
 from alerts.departments import list_departments
-from alerts.workflow import Action, Role, WorkflowError
-from dashboard import auth, desk_queries, guard, page_services, replay_queries
-from dashboard import pages_ids as ids
+from alerts.workflow import Action, WorkflowError
+from dashboard import auth, desk_queries, guard, ids, page_services, replay_queries
 from dashboard.context import current
-from dashboard.pages_common import (
+from dashboard.frame import (
+    PAGE_ROLES,
+    PageStart,
     actor_of,
-    age_text,
+    callback_user,
     data_attrs,
-    forbidden_page,
     header,
     locale_translator,
     message,
-    page_translator,
-    page_user,
+    register_page,
+    role_layout,
 )
-from dashboard.pages_texts import status_label, when
+from dashboard.texts import age_text, status_label, when
 from geo.routing import UnknownGridCodeError
 from geo.scope import within
-from gridwatch.i18n import Translator, category_name
+from gridwatch.i18n import N_, Translator, category_name
 
 log = logging.getLogger(__name__)
 
 PATH = "/desk"
-ROLES = (Role.OPERATOR, Role.SUPERVISOR)
+ROLES = PAGE_ROLES[PATH]
+TITLE = N_("Operator's desk")
 QUEUE_REFRESH_MS = 3000
 MAX_GRID_OPTIONS = 3000
 
 
-def _title(**_query: Any) -> str:
-    return page_translator().gettext("Operator's desk")
-
-
-dash.register_page(__name__, path=PATH, name="Desk", title=_title, description="GridWatch operator's desk")
+register_page(__name__, PATH, "Desk", TITLE, "GridWatch operator's desk")
 
 
 def _claim_ttl_ms() -> int:
     return int(current().settings.auth.claim_seconds * 1000)
 
 
-def layout(**query: Any) -> html.Div:
-    t = page_translator(query)
-    title = t.gettext("Operator's desk")
-    user, ok = page_user(PATH)
-    if not ok:
-        return forbidden_page(t, title, user, PATH)
-    assert user is not None
+@role_layout(PATH, TITLE)
+def layout(start: PageStart, query: dict[str, Any]) -> html.Div:
+    t, title, user = start.t, start.title, start.user
     opened = _opened_case(query.get("case"), user)
     return html.Div(id=ids.DESK_ROOT, className="gw-page gw-desk", children=[
         dcc.Store(id=ids.DESK_LOCALE, data={"lang": t.lang}),
@@ -175,10 +168,6 @@ def queue_children(t: Translator, scope: str | None, selected: str | None, me: s
     return items
 
 
-def _user_or_403() -> auth.AuthUser:
-    return auth.require_in_callback(*ROLES)
-
-
 def _case_or_403(user: auth.AuthUser, case_id: str, action: Action | None = None) -> None:
     """The case must lie in the user's scope (and, for a holder's action, be held there), as in the JSON API;
     CaseNotFoundError when it is gone."""
@@ -199,7 +188,7 @@ def _case_or_403(user: auth.AuthUser, case_id: str, action: Action | None = None
 )
 def refresh_queue(_n: int | None, _done: int | None, selected: str | None, sort: str | None,
                   locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     return queue_children(locale_translator(locale), user.scope_grid, selected, user.username, sort)
 
 
@@ -217,7 +206,7 @@ def pick(clicks: list[int | None], selected: str | None, locale: dict[str, Any] 
         raise PreventUpdate
     if not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate  # the queue re-rendered; nobody clicked
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     case_id = str(trigger["case"])
     try:
@@ -345,7 +334,7 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
     prevent_initial_call=True,
 )
 def show_detail(case_id: str | None, locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     if not case_id:
         return html.Div(t.gettext("Pick an alert from the queue"), className="gw-empty")
@@ -381,7 +370,7 @@ def act(_a: int, _r: int, _m: int, _x: int, _c: int, _p: int, case_id: str | Non
         locale: dict[str, Any] | None) -> Any:
     if not case_id or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     svc = page_services.current()
     client = current().redis

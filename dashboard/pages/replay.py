@@ -12,52 +12,43 @@ from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
-from alerts.workflow import Action, RejectReason, Role, Status, WorkflowError
-from dashboard import auth, desk_queries, page_services, replay_queries, replay_rerun
-from dashboard import pages_ids as ids
+from alerts.workflow import Action, RejectReason, Status, WorkflowError
+from dashboard import auth, desk_queries, ids, page_services, replay_queries, replay_rerun
 from dashboard.context import current
-from dashboard.pages_common import (
+from dashboard.frame import (
+    PAGE_ROLES,
+    PageStart,
     actor_of,
+    callback_user,
     data_attrs,
-    forbidden_page,
     header,
     locale_translator,
     message,
-    page_translator,
-    page_user,
+    register_page,
+    role_layout,
 )
-from dashboard.pages_texts import STATUS_LABELS, action_label, status_label, when
 from dashboard.staff_queries import case_in_scope
+from dashboard.texts import STATUS_LABELS, action_label, status_label, when
 from geo.scope import within
 from gridwatch import timefmt
 from gridwatch.categories import CATEGORIES
-from gridwatch.i18n import Translator, category_name
+from gridwatch.i18n import N_, Translator, category_name
 
 log = logging.getLogger(__name__)
 
 PATH = "/replay"
-ROLES = (Role.SUPERVISOR,)
+ROLES = PAGE_ROLES[PATH]
+TITLE = N_("Supervisor's replay")
 DEFAULT_DAYS = 7
 MAX_GRID_OPTIONS = 3000
 
 
-def _title(**_query: Any) -> str:
-    return page_translator().gettext("Supervisor's replay")
+register_page(__name__, PATH, "Replay", TITLE, "GridWatch supervisor's replay")
 
 
-dash.register_page(__name__, path=PATH, name="Replay", title=_title, description="GridWatch supervisor's replay")
-
-
-def _user_or_403() -> auth.AuthUser:
-    return auth.require_in_callback(*ROLES)
-
-
-def layout(**query: Any) -> html.Div:
-    t = page_translator(query)
-    title = t.gettext("Supervisor's replay")
-    user, ok = page_user(PATH)
-    if not ok or user is None:
-        return forbidden_page(t, title, user, PATH)
+@role_layout(PATH, TITLE)
+def layout(start: PageStart, query: dict[str, Any]) -> html.Div:
+    t, title, user = start.t, start.title, start.user
     ctx = current()
     tz = ctx.settings.locale.timezone
     today = timefmt.local_day(datetime.now(UTC), tz)
@@ -127,7 +118,7 @@ def _initial_selection(query: dict[str, Any]) -> dict[str, str] | None:
 )
 def search(_n: int | None, _done: int | None, start: str | None, end: str | None, camera: str | None,
            grid: str | None, category: str | None, statuses: list[str] | None, locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     ctx = current()
     svc = page_services.current()
@@ -294,7 +285,7 @@ def rerun_children(t: Translator, job: replay_rerun.Job) -> list[Any]:
 def rerun(n_clicks: int | None, selected: dict[str, str] | None, locale: dict[str, Any] | None) -> Any:
     if not n_clicks or not selected:
         raise PreventUpdate
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     ctx = current()
     try:
@@ -318,7 +309,7 @@ def rerun(n_clicks: int | None, selected: dict[str, str] | None, locale: dict[st
     prevent_initial_call=True,
 )
 def rerun_poll(_n: int | None, job_ref: dict[str, str] | None, locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     if not job_ref:
         raise PreventUpdate
     t = locale_translator(locale)
@@ -341,7 +332,7 @@ def rerun_poll(_n: int | None, job_ref: dict[str, str] | None, locale: dict[str,
     State(ids.REPLAY_LOCALE, "data"),
 )
 def show(selected: dict[str, str] | None, _done: int | None, locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     if not selected:
         return html.Div(t.gettext("Pick a sighting to replay it"), className="gw-empty")
@@ -369,7 +360,7 @@ def act(_clicks: list[int | None], selected: dict[str, str] | None, note: str | 
     trigger = dash.ctx.triggered_id
     if not isinstance(trigger, dict) or not selected or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     svc = page_services.current()
     action = Action(trigger["action"])
@@ -398,5 +389,5 @@ def pick_on_timeline(click: dict[str, Any] | None, selected: dict[str, str] | No
     alert_id = points[0].get("customdata") if points else None
     if not selected or not alert_id or alert_id == selected.get("alert"):
         raise PreventUpdate
-    _user_or_403()
+    callback_user(PATH)
     return {"case": selected["case"], "alert": str(alert_id)}

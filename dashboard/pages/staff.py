@@ -13,48 +13,38 @@ from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
 from alerts.workflow import Action, Role, Status, WorkflowError, allowed_actions
-from dashboard import auth, guard, page_services, staff_queries
-from dashboard import pages_ids as ids
+from dashboard import auth, guard, ids, page_services, staff_queries
 from dashboard.context import current
-from dashboard.pages_common import (
+from dashboard.frame import (
+    PAGE_ROLES,
+    PageStart,
     actor_of,
-    age_text,
+    callback_user,
     data_attrs,
-    forbidden_page,
     header,
     locale_translator,
     message,
-    page_translator,
-    page_user,
+    register_page,
+    role_layout,
 )
-from dashboard.pages_texts import action_label, status_label, when
+from dashboard.texts import action_label, age_text, status_label, when
 from geo.scope import within
-from gridwatch.i18n import Translator, category_name
+from gridwatch.i18n import N_, Translator, category_name
 
 log = logging.getLogger(__name__)
 
 PATH = "/staff"
-ROLES = (Role.GRID_STAFF, Role.DEPARTMENT)
+ROLES = PAGE_ROLES[PATH]
+TITLE = N_("My cases")
 REFRESH_MS = 15_000
 
 
-def _title(**_query: Any) -> str:
-    return page_translator().gettext("My cases")
+register_page(__name__, PATH, "Staff", TITLE, "GridWatch grid staff's cases")
 
 
-dash.register_page(__name__, path=PATH, name="Staff", title=_title, description="GridWatch grid staff's cases")
-
-
-def _user_or_403() -> auth.AuthUser:
-    return auth.require_in_callback(*ROLES)
-
-
-def layout(**query: Any) -> html.Div:
-    t = page_translator(query)
-    title = t.gettext("My cases")
-    user, ok = page_user(PATH)
-    if not ok or user is None:
-        return forbidden_page(t, title, user, PATH)
+@role_layout(PATH, TITLE)
+def layout(start: PageStart, query: dict[str, Any]) -> html.Div:
+    t, title, user = start.t, start.title, start.user
     selected = str(query["case"]) if query.get("case") else None
     return html.Div(id=ids.STAFF_ROOT, className="gw-page gw-staff", children=[
         dcc.Store(id=ids.STAFF_LOCALE, data={"lang": t.lang}),
@@ -174,7 +164,7 @@ def case_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[Any]
     prevent_initial_call=True,
 )
 def refresh_list(_n: int | None, _done: int | None, locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     return list_children(locale_translator(locale), user)
 
 
@@ -198,7 +188,7 @@ def open_case(_clicks: list[int | None]) -> Any:
     prevent_initial_call=True,
 )
 def show_case(case_id: str | None, _done: int | None, locale: dict[str, Any] | None) -> Any:
-    user = _user_or_403()
+    user = callback_user(PATH)
     return case_children(locale_translator(locale), user, case_id) if case_id else None
 
 
@@ -240,7 +230,7 @@ def act(_a: int, _h: int, _e: int, _q: int, case_id: str | None, note: str | Non
         done: int | None, locale: dict[str, Any] | None) -> Any:
     if not case_id or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     svc = page_services.current()
     actor = actor_of(user)
@@ -286,7 +276,7 @@ def answer(_clicks: list[int | None], texts: list[str | None], text_ids: list[di
     trigger = dash.ctx.triggered_id
     if not isinstance(trigger, dict) or not any(t.get("value") for t in dash.ctx.triggered):
         raise PreventUpdate
-    user = _user_or_403()
+    user = callback_user(PATH)
     t = locale_translator(locale)
     query_id = int(trigger["query"])
     if user.scope_grid is not None and all(q.id != query_id for q in staff_queries.queries_for(

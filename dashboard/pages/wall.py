@@ -23,10 +23,10 @@ from dash.exceptions import PreventUpdate
 from dashboard import auth, ids, lang, map_leaflet, map_tiles, queries, scoped, texts, wall_data
 from dashboard import map as gridmap
 from dashboard.context import current
-from dashboard.pages_common import page_links
+from dashboard.frame import locale_translator, page_links, page_translator
 from geo.scope import within
 from gridwatch import timefmt
-from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, category_name, normalize, translator
+from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, category_name
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,8 @@ CAMERA_REFRESH_MS = 3000
 TODAY_REFRESH_MS = 60_000
 
 
-def _translator() -> Translator:
-    return lang.wall_translator(current().settings.locale.language)
-
-
 def _title(**_path: Any) -> str:
-    return texts.title(current().settings, _translator())
+    return texts.title(current().settings, page_translator())
 
 
 dash.register_page(__name__, path="/", name="Wall", title=_title, description="GridWatch command-centre wall")
@@ -346,9 +342,7 @@ def initial_queue(shown: dict[str, Any], alerts: list[dict[str, Any]]) -> dict[s
 
 def layout(**query: Any) -> html.Div:
     ctx = current()
-    # ?lang= arrives here as a query parameter (the page's own request has it too); else the cookie answers.
-    chosen = normalize(query.get(lang.QUERY))
-    t = translator(chosen) if chosen else _translator()
+    t = page_translator(query)  # the wall is open to every user: of the pages' set-up it takes the language
     tz = ctx.settings.locale.timezone
     cams = _read_cameras()
     since, alerts, today = _read_alerts()
@@ -740,7 +734,7 @@ def refresh_cameras(
     not a pattern-matching output per tile and part (which costs Dash's renderer seconds on a 16-tile
     wall and holds back the queue meanwhile). The grid (and so every video <img>) is rebuilt only when
     cameras come or go."""
-    t = translator((locale or {}).get("lang")) if locale else _translator()
+    t = locale_translator(locale)
     cams = _read_cameras()
     now_ids = [c["id"] for c in cams]
     states = {str(c["id"]): camera_state_view(c, t) for c in cams}
@@ -791,7 +785,7 @@ def refresh_today(_n: int | None) -> Any:
 def render_map(shown: dict[str, Any] | None, focus: str | None, locale: dict[str, Any] | None,
                sent: list[str] | None) -> tuple[Any, ...]:
     """The plain map, or with a tile source the tiled map's layers (the other map's outputs stay as they are)."""
-    t = translator((locale or {}).get("lang")) if locale else _translator()
+    t = locale_translator(locale)
     summary = _read_summary()
     if summary is None:
         raise PreventUpdate

@@ -27,8 +27,7 @@ from alerts.casework import Casework
 from alerts.repository import Repository
 from alerts.sink import AlertSink
 from alerts.verdict_learning import Outcome, Overall, learn
-from dashboard import admin_learn
-from dashboard import pages_ids as ids
+from dashboard import admin_learn, ids
 from dashboard.server import DashboardServer
 from geo.grids import GridIndex
 from geo.routing import GridRouter

@@ -18,8 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from test_pages_browser import GRID_1, P1, P2, PASSWORD, _dispatch, _users, browsers, make_case, server
 
 from alerts.repository import Repository
-from dashboard import ids as wall_ids
-from dashboard import pages_ids as ids
+from dashboard import ids
 from dashboard.server import DashboardServer
 from gridwatch.settings import Settings
 from gridwatch.types import Alert, CameraState
@@ -95,7 +94,7 @@ def test_every_page_as_its_role_logs_no_console_error_or_warning(
 
     # The wall, as an operator: video tiles play, a pushed alert arrives, the camera states refresh.
     wall = _log_in(browsers, server, "op1", "/")
-    _wait(wall, lambda d: "gw-conn-live" in (d.find_element(By.ID, wall_ids.CONNECTION).get_attribute("class") or ""))
+    _wait(wall, lambda d: "gw-conn-live" in (d.find_element(By.ID, ids.CONNECTION).get_attribute("class") or ""))
     pushed = store_alert(category="0503", camera_id="car-1", snapshot="bus.jpg")
     _wait(wall, lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-alert-id="{pushed.id}"]'))
     _wait(wall, lambda d: d.execute_script(

@@ -23,8 +23,7 @@ from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.workflow import Role
-from dashboard import pages_ids as ids
-from dashboard import wall_data
+from dashboard import ids, wall_data
 from dashboard.server import DashboardServer
 from geo.routing import GridRouter
 from gridwatch.redis_server import EmbeddedRedis

@@ -26,7 +26,6 @@ from alerts.repository import Repository
 from alerts.workflow import Role
 from bench.timecode_source import TimecodeCamera
 from dashboard import ids, queries
-from dashboard import pages_ids as page_ids
 from dashboard.server import DashboardServer
 from gridwatch import keys, media
 from gridwatch.events import alert_to_stream
@@ -172,8 +171,8 @@ def test_an_urgent_alarm_takes_the_screen_esc_releases_it_and_d_opens_its_case_o
     _key(browser, "d")
     _wait(browser, lambda d: f"/desk?case={case_id}" in d.current_url)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'.gw-desk-item-on[data-case-id="{case_id}"]'))
-    _wait(browser, lambda d: d.find_elements(By.ID, page_ids.DESK_ASSIGN))
-    assert "流浪乞讨" in browser.find_element(By.ID, page_ids.DESK_DETAIL).text
+    _wait(browser, lambda d: d.find_elements(By.ID, ids.DESK_ASSIGN))
+    assert "流浪乞讨" in browser.find_element(By.ID, ids.DESK_DETAIL).text
     _assert_console_clean(browser)
 
 

@@ -25,8 +25,7 @@ from alerts.casework import Casework, Target
 from alerts.repository import Repository
 from alerts.users import UserStore
 from alerts.workflow import Actor, Role, Status
-from dashboard import auth, desk_queries
-from dashboard import pages_ids as ids
+from dashboard import auth, desk_queries, ids
 from dashboard.app import create_app
 from geo.routing import GridRouter
 from gridwatch.settings import Settings

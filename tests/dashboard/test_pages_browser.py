@@ -31,8 +31,7 @@ from alerts.casebook import CaseBook
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.workflow import Actor, Role
-from dashboard import desk_queries, page_services
-from dashboard import pages_ids as ids
+from dashboard import desk_queries, ids, page_services
 from dashboard.server import DashboardServer
 from geo.routing import GridRouter
 from gridwatch import media

@@ -21,8 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from alerts.workflow import Role
-from dashboard import page_services, replay_queries, replay_rerun
-from dashboard import pages_ids as ids
+from dashboard import ids, page_services, replay_queries, replay_rerun
 from dashboard.page_services import PageServices
 from dashboard.server import DashboardServer
 from demo.driveby import scene_photo, write_clip

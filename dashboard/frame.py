@@ -1,18 +1,20 @@
-"""What the desk, replay, staff and admin pages share: the language, the signed-in user, the header, and the
-panel a user sees on a page their role may not open."""
+"""The frame every page sits in: the language, the signed-in user, the header, the panel a user sees on a page
+their role may not open, and the one set-up each page's layout starts with (:func:`register_page` and
+:func:`role_layout`; the wall, open to every user, takes only the language)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from babel.dates import format_timedelta
+import dash
 from dash import dcc, html
 
 from alerts.workflow import Actor, Role
 from dashboard import auth, lang
 from dashboard.context import current
-from dashboard.pages_texts import role_label
+from dashboard.texts import role_label
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, normalize, translator
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,53 @@ def locale_translator(locale: dict[str, Any] | None) -> Translator:
     return translator(code) if code else lang.wall_translator(current().settings.locale.language)
 
 
+@dataclass(frozen=True)
+class PageStart:
+    """What a role page's layout builds on: the page's language, its title in it and the user allowed in."""
+
+    t: Translator
+    title: str
+    user: auth.AuthUser
+
+
+Layout = Callable[..., html.Div]
+
+
+def register_page(module: str, path: str, name: str, title: str, description: str) -> None:
+    """Register a page with Dash, its browser tab titled ``title`` (marked with N_) in the visitor's language.
+    (Named as Dash's own: Dash imports only the files of pages/ whose text says ``register_page``.)"""
+
+    def tab_title(**_query: Any) -> str:
+        return page_translator().gettext(title)
+
+    dash.register_page(module, path=path, name=name, title=tab_title, description=description)
+
+
+def role_layout(path: str, title: str) -> Callable[[Callable[[PageStart, dict[str, Any]], html.Div]], Layout]:
+    """The set-up every role page's layout starts with: the language of the page's request, its ``title`` (marked
+    with N_) in it and the signed-in user, or the not-allowed card for a user whose role may not open ``path``.
+    Decorates ``build(start, query)``, which lays the page out; Dash calls the result with the query."""
+
+    def wrap(build: Callable[[PageStart, dict[str, Any]], html.Div]) -> Layout:
+        def layout(**query: Any) -> html.Div:
+            t = page_translator(query)
+            words = t.gettext(title)
+            user, ok = page_user(path)
+            if not ok or user is None:
+                return forbidden_page(t, words, user, path)
+            return build(PageStart(t, words, user), query)
+
+        layout.__doc__ = build.__doc__
+        return layout
+
+    return wrap
+
+
+def callback_user(path: str) -> auth.AuthUser:
+    """In a callback of the page at ``path``: the signed-in user, or a 403 unless their role may open it."""
+    return auth.require_in_callback(*PAGE_ROLES[path])
+
+
 def actor_of(user: auth.AuthUser) -> Actor:
     return Actor(user.username, user.role, user.scope_grid)
 
@@ -45,11 +94,6 @@ def page_user(path: str) -> tuple[auth.AuthUser | None, bool]:
     """(the signed-in user, whether their role may open ``path``)."""
     user = auth.current_user()
     return user, user is not None and auth.allowed(user, PAGE_ROLES.get(path, ()))
-
-
-def age_text(then: datetime, now: datetime, t: Translator) -> str:
-    return t.gettext("{ago} ago").format(
-        ago=format_timedelta(max(timedelta(0), now - then), threshold=1.1, locale=t.locale))
 
 
 def page_links(t: Translator, user: auth.AuthUser | None) -> list[tuple[str, str]]:
