@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dash
 import redis
-from flask import Blueprint
 
 from alerts.db import QueryError
 from alerts.users import UserStore
 from dashboard import auth, lang, page_services, texts
-from dashboard.api import cameras, cases, evidence, fleet, metrics, open311, telemetry, wall
+from dashboard.api import cameras, cases, evidence, fleet, live, metrics, open311, telemetry, wall
 from dashboard.context import WallContext, attach
 from dashboard.context import current as current_context
-from dashboard.wall_queries import AlertRepository
+from dashboard.queries import AlertRepository
 from gridwatch.i18n import translator
 from gridwatch.settings import Settings
 
@@ -28,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ADMIN_PASSWORD_ENV = "GRIDWATCH_ADMIN_PASSWORD"  # the first admin's password (else one is generated and logged once)
 # Every route module of dashboard/api; the wall's first, its hooks answer for the others' unknown paths.
 API_BLUEPRINTS = (wall.blueprint, cases.blueprint, evidence.blueprint, open311.blueprint, fleet.blueprint,
-                  telemetry.blueprint, cameras.blueprint, metrics.blueprint)
+                  telemetry.blueprint, cameras.blueprint, metrics.blueprint, live.blueprint)
 
 
 class _LocalisedDash(dash.Dash):
@@ -66,16 +64,15 @@ def create_app(
     repo: AlertRepository,
     redis_client: redis.Redis,
     ws_url: str,
-    blueprints: Sequence[Blueprint] = (),
     services: page_services.PageServices | None = None,
+    live_url: str | None = None,
 ) -> dash.Dash:
     """A ready WSGI app (``app.server``): the wall at "/", every route of dashboard/api.
 
     ``ws_url`` is the push websocket the page connects to (``PushServer.url``); a wildcard host in it
-    (0.0.0.0) is replaced in the browser by the host the page was loaded from. ``blueprints`` are further
-    routes served beside the API (the live video's); Flask only takes them before the first request, so they
-    are registered here. ``services`` is the process's bundle (``page_services.build``); without one the app
-    builds its own on first use.
+    (0.0.0.0) is replaced in the browser by the host the page was loaded from. ``services`` is the process's
+    bundle (``page_services.build``); without one the app builds its own on first use. ``live_url`` is the live
+    video socket's (``LiveServer.url``; None when this dashboard runs none).
     """
     app = _LocalisedDash(
         "dashboard",
@@ -96,13 +93,14 @@ def create_app(
         # (tests/dashboard/test_console_clean_browser.py).
         suppress_callback_exceptions=True,
     )
-    attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url))
+    attach(app.server, WallContext(settings=settings, repo=repo, redis=redis_client, ws_url=ws_url,
+                                   live_url=live_url))
     if services is not None:
         page_services.attach(app.server, services)
     # Before the API's own hooks: an unknown /api/ path without a login is a 401, not a hint of what exists.
     auth.init_auth(app.server, settings, _user_store(settings, repo))
-    for extra in (*API_BLUEPRINTS, *blueprints):
-        app.server.register_blueprint(extra)
+    for blueprint in API_BLUEPRINTS:
+        app.server.register_blueprint(blueprint)
     # Dash binds the callbacks that pages declare with dash.callback to whichever app serves its first
     # request; doing that now ties them to this app even when another app is created after it.
     with app.server.test_client() as client:

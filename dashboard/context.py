@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import flask
 import redis
 
-from dashboard.wall_queries import AlertRepository
+from dashboard.queries import AlertRepository
 from gridwatch.settings import Settings
 
 EXTENSION = "gridwatch_dashboard"
@@ -20,6 +20,7 @@ class WallContext:
     redis: redis.Redis
     ws_url: str
     stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown: streams end
+    live_url: str | None = None  # the live video socket's (dashboard.live.LiveServer.url); None: none runs here
 
 
 def attach(server: flask.Flask, ctx: WallContext) -> None:

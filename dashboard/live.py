@@ -53,7 +53,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import flask
 import redis
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
@@ -373,33 +372,20 @@ class LiveServer(WebsocketServerThread):
                 viewer.ready.clear()
 
 
-def page_config(settings: Settings, live: LiveServer | None) -> dict[str, Any]:
-    """What the wall's live.js needs: where the video comes from, how many tiles may play at once and its words
-    in the page's language (in a request)."""
+def page_config(settings: Settings, live_url: str | None) -> dict[str, Any]:
+    """What the wall's live.js needs: where the video comes from (``live_url``: the live socket's, None when this
+    dashboard runs none), how many tiles may play at once and its words in the page's language (in a request)."""
     board = settings.dashboard
     words = translator(lang.wall_language(settings.locale.language))
     config: dict[str, Any] = {"source": board.live_source, "maxTiles": board.live_tiles,
                               "texts": {"unsupported": words.gettext(UNSUPPORTED_TEXT)}}
     if board.live_source == "mediamtx":
         config["whep"] = board.mediamtx_whep_url
-    elif live is not None:
-        config["url"] = live.url
+    elif live_url is not None:
+        config["url"] = live_url
     else:
         config["maxTiles"] = 0
     return config
-
-
-def live_blueprint(settings: Settings, live: LiveServer | None) -> flask.Blueprint:
-    """``GET /api/live``: the page's live-video configuration (no secrets: camera URLs never leave the server)."""
-    bp = flask.Blueprint("gridwatch_live", __name__)
-
-    @bp.get(CONFIG_ROUTE)
-    def live_config() -> flask.Response:
-        response = flask.jsonify(page_config(settings, live))
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    return bp
 
 
 def registry_lookup(settings: Settings) -> CameraLookup:

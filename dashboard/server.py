@@ -14,10 +14,10 @@ from waitress.server import create_server
 from dashboard import auth, limits, mjpeg, scoped
 from dashboard.app import create_app
 from dashboard.context import of as context_of
-from dashboard.live import CameraLookup, LiveServer, live_blueprint, registry_lookup
+from dashboard.live import CameraLookup, LiveServer, registry_lookup
 from dashboard.page_services import PageServices
 from dashboard.push import PushServer, Viewer
-from dashboard.wall_queries import AlertRepository
+from dashboard.queries import AlertRepository
 from gridwatch import keys
 from gridwatch.settings import Settings
 from gridwatch.wsserver import page_host
@@ -149,8 +149,8 @@ class DashboardServer:
                                 authorize=lambda _cookie: None).start()  # nobody until the app can check logins
         try:
             self._live = self._start_live()
-            app = create_app(self._settings, self._repo, self._redis, self.ws_url,
-                             blueprints=(live_blueprint(self._settings, self._live),), services=self._services)
+            app = create_app(self._settings, self._repo, self._redis, self.ws_url, services=self._services,
+                             live_url=None if self._live is None else self._live.url)
             # Set before the WSGI server serves the page, so no browser can reach the push port unchecked.
             self._push.authorize = lambda cookie: push_viewer(app.server, cookie)
             if self._live is not None:

@@ -10,7 +10,8 @@ request/error helper they all share.
     telemetry  /api/telemetry/<vehicle> (GPS over HTTP; the websocket is dashboard.telemetry_ws)
     cameras    /api/cameras/config... (the camera registry)
     metrics    /metrics (Prometheus)
+    live       /api/live (where the wall's live video comes from; the video socket is dashboard.live's)
 
-``openapi`` describes them (docs/openapi.yaml). The login routes are dashboard.auth's, live video dashboard.live's;
-dashboard.guard's table names who may use each route.
+``openapi`` describes them (docs/openapi.yaml). The login routes are dashboard.auth's; dashboard.guard's table
+names who may use each route.
 """

@@ -62,6 +62,8 @@ OPERATIONS: list[tuple[str, str, str, str, list[Json], Json | None, str]] = [
      [_q("limit", {"type": "integer", "minimum": 1, "maximum": 500})], None, "200"),
     ("get", "/api/wall/summary", "The wall's figures and map colours (204 while current)", "anyone logged in",
      [_q("v", {"type": "string", "maxLength": 64})], None, "200"),
+    ("get", "/api/live", "Where the wall's live video comes from (never a camera URL)", "anyone logged in", [],
+     None, "200"),
     ("get", "/api/cameras/config", "The camera registry (passwords masked)", "admin", [], None, "200"),
     ("post", "/api/cameras/config", "Add a camera", "admin", [], _json_body({
         "type": "object", "required": ["id", "name", "url"], "properties": {
