@@ -19,6 +19,7 @@ from dashboard.page_services import PageServices
 from dashboard.push import PushServer, Viewer
 from dashboard.queries import AlertRepository
 from gridwatch import keys
+from gridwatch.loop import ThreadPart
 from gridwatch.settings import Settings
 from gridwatch.wsserver import page_host
 
@@ -51,6 +52,35 @@ def live_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
 def _role_of(server: Flask, cookie_header: str | None) -> str | None:
     user = auth.user_from_cookie(server, cookie_header)
     return None if user is None else user.role
+
+
+class WsgiLoop(ThreadPart):
+    """waitress's own loop over ``server`` (its sockets in ``socket_map``), on the one thread base."""
+
+    def __init__(self, server: Any, socket_map: dict[int, Any]) -> None:
+        super().__init__("gridwatch-wsgi")
+        self._server = server  # waitress ships no type hints
+        self._map = socket_map
+        self._closing = False  # set by stop(): the loop may then see its sockets closed under it
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError as exc:
+            # stop() closes the sockets from its own thread; a select() then running sees them vanish.
+            if not (self._closing and exc.errno == errno.EBADF):
+                raise
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Let the request threads finish, then close every socket: the loop ends once its map is empty
+        (listening socket, trigger and open channels)."""
+        self._closing = True
+        self._server.task_dispatcher.shutdown(timeout=timeout)
+        wasyncore.close_all(self._map)
+        return super().stop(timeout)
+
+    def _left_busy(self, timeout: float) -> None:
+        log.warning("dashboard WSGI thread did not end within %.0f s", timeout)
 
 
 class DashboardServer:
@@ -92,11 +122,9 @@ class DashboardServer:
         self._services = services
         self._push: PushServer | None = None
         self._wsgi_map: dict[int, Any] = {}
-        self._wsgi: Any = None  # waitress ships no type hints
-        self._thread: threading.Thread | None = None
+        self._loop: WsgiLoop | None = None
         self._stopping: threading.Event | None = None
         self._port: int | None = None
-        self._closing = False  # set by stop(): the WSGI loop may then see its sockets closed under it
 
     @property
     def port(self) -> int:
@@ -142,7 +170,7 @@ class DashboardServer:
                           read_timeout_s=ingest.stall_seconds, redis_url=self._redis_url).start()
 
     def start(self) -> DashboardServer:
-        if self._thread is not None:
+        if self._loop is not None:
             raise RuntimeError("dashboard server already started")
         self._push = PushServer(self._redis_url, host=self._host, port=self._want_ws_port,
                                 stream=keys.ALERTS_STREAM, timezone=self._settings.locale.timezone,
@@ -174,40 +202,20 @@ class DashboardServer:
                 self._live.stop()
                 self._live = None
             raise
-        self._wsgi = server
         self._port = int(server.effective_port)
-        self._closing = False
-        self._thread = threading.Thread(target=self._serve, args=(server,), name="gridwatch-wsgi", daemon=True)
-        self._thread.start()
+        self._loop = WsgiLoop(server, self._wsgi_map).start()
         log.info("dashboard on %s (push %s, %d threads)", self.url, self.ws_url, self._threads)
         return self
-
-    def _serve(self, server: Any) -> None:
-        try:
-            server.run()
-        except OSError as exc:
-            # stop() closes the sockets from its own thread; a select() then running sees them vanish.
-            if not (self._closing and exc.errno == errno.EBADF):
-                raise
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._stopping is not None:
             self._stopping.set()  # MJPEG generators return within one frame interval
-        server, thread = self._wsgi, self._thread
-        if server is not None:
-            self._closing = True
-            server.task_dispatcher.shutdown(timeout=timeout)
-            # The loop ends once its socket map is empty: listening socket, trigger and open channels.
-            wasyncore.close_all(self._wsgi_map)
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("dashboard WSGI thread did not end within %.0f s", timeout)
+        if self._loop is not None:
+            self._loop.stop(timeout)
         if self._push is not None:
             self._push.stop(timeout)
         if self._live is not None:
             self._live.stop(timeout)
         self._live = None
-        self._wsgi = None
-        self._thread = None
+        self._loop = None
         self._push = None

@@ -15,7 +15,6 @@ PACKAGES = ("centre", "gridwatch", "geo", "ingest", "vision", "alerts", "dashboa
 BASE = "gridwatch/loop.py"
 
 ALLOWED = {
-    "dashboard/server.py": "waitress's own loop; moved by the api restructure",
     "dashboard/admin_queries.py": "a one-off grid import job that ends by itself: nothing stops it, nothing loops",
     "ingest/manager.py": "a one-shot helper that stops one reader without blocking the manager",
     "demo/rtsp_server.py": "runs under the system Python (GStreamer's bindings) and imports nothing of ours",
