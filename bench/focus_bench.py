@@ -41,7 +41,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts.workflow import Role
 from bench.timecode_source import TimecodeCamera
 from bench.wall_bench import Cameras, _jpeg, _pct, _random_point, _step, browser, login, open_store, open_wall, seed
-from dashboard import queries
+from dashboard import wall_queries
 from dashboard.server import DashboardServer
 from gridwatch import keys
 from gridwatch.events import alert_to_stream
@@ -57,7 +57,7 @@ _SHOWN_JS = ("var f = window.GridWatchFocus, id = arguments[0]; return [f.shownA
 
 
 def _urgent_category() -> str:
-    return next(code for code, prio in sorted(queries.PRIORITIES.items()) if prio == 1)
+    return next(code for code, prio in sorted(wall_queries.PRIORITIES.items()) if prio == 1)
 
 
 def _measured(alert_id: str, live: bool) -> Callable[[webdriver.Chrome], bool]:

@@ -4,6 +4,6 @@ The pages' helpers are one generation, one module per thing a reader looks for r
 ``ids`` holds every component id of every page (namespaced by page; assets/*.js and the browser tests use the
 strings), ``texts`` every word that is not data, ``frame`` the frame every page sits in and the one set-up its
 layout starts with (``register_page``, ``role_layout``). Each page's pure reads and actions sit beside it as
-``<page>_queries`` (the wall's ``queries``, shared with the JSON API, with ``wall_data`` and ``map_data``), so a
+``<page>_queries`` (the wall's ``wall_queries`` serves its JSON API too, beside ``wall_data`` and ``map_data``), so a
 page's layout and callbacks stay thin over functions tested without a browser.
 """

@@ -16,7 +16,7 @@ from dashboard import auth, lang, page_services, texts
 from dashboard.api import cameras, cases, evidence, fleet, live, metrics, open311, telemetry, wall
 from dashboard.context import WallContext, attach
 from dashboard.context import current as current_context
-from dashboard.queries import AlertRepository
+from dashboard.wall_queries import AlertRepository
 from gridwatch.i18n import translator
 from gridwatch.settings import Settings
 

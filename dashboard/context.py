@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import flask
 import redis
 
-from dashboard.queries import AlertRepository
+from dashboard.wall_queries import AlertRepository
 from gridwatch.settings import Settings
 
 EXTENSION = "gridwatch_dashboard"

@@ -22,7 +22,7 @@ from typing import Any
 import flask
 
 from alerts.casebook import CaseFilter
-from dashboard import auth, guard, page_services, queries, scoped
+from dashboard import auth, guard, page_services, scoped, wall_queries
 from dashboard.context import current
 from fleet.vehicles import Fleet
 
@@ -64,7 +64,7 @@ def read_vehicles(user: auth.AuthUser, now: datetime) -> tuple[list[dict[str, An
     fleet = Fleet.for_settings(ctx.settings, ctx.redis)
     views = scoped.vehicles(user, [v.to_dict() for v in fleet.vehicles(now, max_track_points=TRACK_POINTS_MAX)])
     cover = scoped.coverage(user, fleet.coverage(now.astimezone(fleet.tz).date()))
-    return [queries.vehicle_marker(v) for v in views], cover
+    return [wall_queries.vehicle_marker(v) for v in views], cover
 
 
 def read_cameras(user: auth.AuthUser, now: datetime) -> list[dict[str, Any]]:
@@ -72,7 +72,8 @@ def read_cameras(user: auth.AuthUser, now: datetime) -> list[dict[str, Any]]:
     allowed = scoped.cameras_allowed(user)
     fixed = [c for c in ctx.settings.cameras if c.lat is not None and c.lon is not None
              and (allowed is None or c.id in allowed)]
-    states = {v["id"]: v["state"] for v in queries.camera_views(ctx.redis, fixed, now, ctx.settings.locale.timezone)}
+    views = wall_queries.camera_views(ctx.redis, fixed, now, ctx.settings.locale.timezone)
+    states = {v["id"]: v["state"] for v in views}
     return [{"id": c.id, "name": c.name, "lat": c.lat, "lon": c.lon, "state": states.get(c.id, "offline")}
             for c in fixed]
 

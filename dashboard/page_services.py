@@ -26,7 +26,7 @@ from alerts.casework import Casework
 from alerts.figures import FigureBook
 from alerts.repository import Repository
 from dashboard.context import of as context_of
-from dashboard.queries import AlertRepository
+from dashboard.wall_queries import AlertRepository
 from fleet.telemetry import TelemetryIngest
 from fleet.vehicles import Fleet, FleetTelemetryStore
 from geo.gridmap import GridMapWatcher

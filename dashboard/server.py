@@ -17,7 +17,7 @@ from dashboard.context import of as context_of
 from dashboard.live import CameraLookup, LiveServer, registry_lookup
 from dashboard.page_services import PageServices
 from dashboard.push import PushServer, Viewer
-from dashboard.queries import AlertRepository
+from dashboard.wall_queries import AlertRepository
 from gridwatch import keys
 from gridwatch.loop import ThreadPart
 from gridwatch.settings import Settings

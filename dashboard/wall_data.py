@@ -22,7 +22,7 @@ import redis
 from alerts import overview
 from alerts.casebook import CaseView
 from alerts.overview import OverviewSource
-from dashboard import queries
+from dashboard import wall_queries
 from dashboard.context import current
 from fleet.vehicles import Fleet
 from geo.grids import GridFeature
@@ -185,7 +185,7 @@ def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list
 
     def read() -> list[dict[str, Any]]:
         views = Fleet.for_settings(settings, client).vehicles(max_track_points=TRACK_POINTS_MAX)
-        return [queries.vehicle_marker(v.to_dict()) for v in views]
+        return [wall_queries.vehicle_marker(v.to_dict()) for v in views]
 
     return read
 

@@ -14,7 +14,7 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from dashboard import auth, lang, mjpeg, queries, scoped, wall_data
+from dashboard import auth, lang, mjpeg, scoped, wall_data, wall_queries
 from dashboard.api.common import api_translator, error
 from dashboard.context import current
 from dashboard.texts import state_label
@@ -54,7 +54,7 @@ def _not_found(_exc: NotFound) -> tuple[Response, int]:
 @blueprint.get("/healthz")
 def healthz() -> tuple[Response, int]:
     ctx = current()
-    body = queries.health(ctx.redis, ctx.repo)
+    body = wall_queries.health(ctx.redis, ctx.repo)
     return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
@@ -62,7 +62,7 @@ def healthz() -> tuple[Response, int]:
 def cameras() -> Response | tuple[Response, int]:
     ctx = current()
     try:
-        views = queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC),
+        views = wall_queries.camera_views(ctx.redis, ctx.settings.cameras, datetime.now(UTC),
                                      ctx.settings.locale.timezone)
     except redis.RedisError as exc:
         log.warning("GET /api/cameras: redis unavailable: %s", exc)
@@ -80,12 +80,12 @@ def alerts() -> Response | tuple[Response, int]:
     ctx = current()
     t = api_translator()
     try:
-        limit = queries.parse_limit(request.args.get("limit"))
-    except queries.LimitError as exc:
+        limit = wall_queries.parse_limit(request.args.get("limit"))
+    except wall_queries.LimitError as exc:
         message = t.gettext("The limit parameter must be a whole number from 1 to {maximum}, got {value}")
         return error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
     try:
-        views = queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir,
+        views = wall_queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir,
                                     scope=auth.scope_filter())
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
         log.warning("GET /api/alerts: repository failed: %s", exc)
@@ -137,8 +137,8 @@ def video_frame(camera_id: str) -> Response | tuple[Response, int]:
     if (refused := _camera_refused(camera_id)) is not None:
         return refused
     try:
-        frame = queries.preview_jpeg(ctx.redis, camera_id)
-        known = frame is not None or queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
+        frame = wall_queries.preview_jpeg(ctx.redis, camera_id)
+        known = frame is not None or wall_queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
     except redis.RedisError as exc:
         log.warning("GET /video/%s.jpg: redis unavailable: %s", camera_id, exc)
         return error(503, api_translator().gettext("Video is unavailable: Redis does not answer"))
@@ -157,7 +157,7 @@ def video(camera_id: str) -> Response | tuple[Response, int]:
     if (refused := _camera_refused(camera_id)) is not None:
         return refused
     try:
-        known = queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
+        known = wall_queries.camera_known(ctx.redis, ctx.settings.cameras, camera_id)
     except redis.RedisError as exc:
         log.warning("GET /video/%s.mjpg: redis unavailable: %s", camera_id, exc)
         return error(503, api_translator().gettext("Video is unavailable: Redis does not answer"))

@@ -20,7 +20,7 @@ import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, ids, lang, map_leaflet, map_tiles, queries, scoped, texts, wall_data
+from dashboard import auth, ids, lang, map_leaflet, map_tiles, scoped, texts, wall_data, wall_queries
 from dashboard import map as gridmap
 from dashboard.context import current
 from dashboard.frame import locale_translator, page_links, page_translator
@@ -190,8 +190,8 @@ def _read_cameras() -> list[dict[str, Any]]:
     ctx = current()
     now = datetime.now(UTC)
     try:
-        cams = queries.camera_views(ctx.redis, ctx.settings.cameras, now, ctx.settings.locale.timezone)
-        places = queries.camera_positions(ctx.redis, ctx.settings.cameras, [c["id"] for c in cams],
+        cams = wall_queries.camera_views(ctx.redis, ctx.settings.cameras, now, ctx.settings.locale.timezone)
+        places = wall_queries.camera_positions(ctx.redis, ctx.settings.cameras, [c["id"] for c in cams],
                                           ctx.settings.ingest.telemetry_vehicles, now)
     except redis.RedisError as exc:
         log.warning("wall: camera states unavailable: %s", exc)
@@ -212,13 +212,13 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     now = datetime.now(UTC)
     since: str | None = None
     try:
-        since = queries.stream_last_id(ctx.redis)
+        since = wall_queries.stream_last_id(ctx.redis)
     except redis.RedisError as exc:
         log.warning("wall: alerts stream unavailable: %s", exc)
     try:
         # A grid-scoped viewer sees its subtree's alerts only, as the push feed sends them (dashboard.auth).
-        alerts = [a for a in queries.alert_views(ctx.repo, LIST_SIZE, tz) if auth.in_scope(a.get("grid_code"))]
-        today = queries.today_summary(ctx.repo, now, tz, in_scope=auth.in_scope)
+        alerts = [a for a in wall_queries.alert_views(ctx.repo, LIST_SIZE, tz) if auth.in_scope(a.get("grid_code"))]
+        today = wall_queries.today_summary(ctx.repo, now, tz, in_scope=auth.in_scope)
     except Exception as exc:  # noqa: BLE001 - the wall still shows video and live pushes without the database
         log.warning("wall: alerts from the database unavailable: %s", exc)
         alerts, today = [], {"day": timefmt.local_day(now, tz).isoformat(), "count": 0, "capped": False}
@@ -241,7 +241,7 @@ def _read_summary() -> dict[str, Any] | None:
 def locale_data(t: Translator, tz: str) -> dict[str, Any]:
     """What the browser-side code needs to speak the page's language in the city's time zone."""
     return {"lang": t.lang, "bcp47": t.bcp47, "tz": tz, "texts": texts.browser_texts(t),
-            "priorities": queries.PRIORITIES, "defaultPriority": queries.DEFAULT_PRIORITY}
+            "priorities": wall_queries.PRIORITIES, "defaultPriority": wall_queries.DEFAULT_PRIORITY}
 
 
 # --- the day's figures and the grid map -------------------------------------------------------------
@@ -490,7 +490,7 @@ def layout(**query: Any) -> html.Div:
 
 # --- the focus tile: an urgent alarm (or a camera an operator pins) takes the screen (assets/focus.js) ---
 
-# The categories whose alerts take the screen: those the wall ranks "Urgent" (queries.PRIORITIES, 1 = most).
+# The categories whose alerts take the screen: those the wall ranks "Urgent" (wall_queries.PRIORITIES, 1 = most).
 URGENT_PRIORITY = 1
 # An alert older than this does not take the screen (the push feed replays what a wall missed while away).
 FOCUS_MAX_AGE_S = 300
@@ -503,7 +503,7 @@ DESK_PATH = "/desk"
 
 
 def urgent_categories() -> list[str]:
-    return sorted(code for code, prio in queries.PRIORITIES.items() if prio == URGENT_PRIORITY)
+    return sorted(code for code, prio in wall_queries.PRIORITIES.items() if prio == URGENT_PRIORITY)
 
 
 def focus_texts(t: Translator) -> dict[str, str]:
@@ -759,7 +759,7 @@ dash.clientside_callback(
 def refresh_today(_n: int | None) -> Any:
     ctx = current()
     try:
-        return queries.today_summary(ctx.repo, datetime.now(UTC), ctx.settings.locale.timezone,
+        return wall_queries.today_summary(ctx.repo, datetime.now(UTC), ctx.settings.locale.timezone,
                                      in_scope=auth.in_scope)
     except Exception as exc:  # noqa: BLE001 - keep the last count on screen while the database is away
         log.warning("wall: today's count not refreshed: %s", exc)

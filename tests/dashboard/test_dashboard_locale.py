@@ -11,7 +11,7 @@ from auth_testing import logged_in_client
 from flask.testing import FlaskClient
 
 from alerts.repository import Repository
-from dashboard import queries
+from dashboard import wall_queries
 from dashboard.app import create_app
 from gridwatch.settings import Settings, load_settings
 from gridwatch.types import Alert, CameraState, CameraStatus
@@ -98,8 +98,8 @@ def test_the_day_count_follows_china_midnight_not_the_servers(make_alert: Callab
         make_alert(detected_at=datetime(2025, 1, 28, 15, 59, 59, tzinfo=UTC)),  # 23:59:59 China: yesterday
         make_alert(detected_at=datetime(2025, 1, 29, 0, 30, tzinfo=UTC)),  # 08:30 China: today
     ]
-    assert queries.count_today(alerts, now, "Asia/Shanghai") == 2
-    assert queries.count_today(alerts, now, "UTC") == 1  # a server clock in UTC would have said 1
+    assert wall_queries.count_today(alerts, now, "Asia/Shanghai") == 2
+    assert wall_queries.count_today(alerts, now, "UTC") == 1  # a server clock in UTC would have said 1
 
 
 def test_a_site_can_make_english_the_default(
@@ -119,10 +119,10 @@ def test_a_grid_scoped_viewer_counts_only_its_subtrees_alerts_today(
     mine, other = "410105001001001", "410105002001001"
     for grid in (mine, mine, other, None):
         store_alert(publish=False, grid_code=grid, detected_at=now - timedelta(minutes=1))
-    everyone = queries.today_summary(repo, now, "Asia/Shanghai")
-    scoped = queries.today_summary(repo, now, "Asia/Shanghai",
+    everyone = wall_queries.today_summary(repo, now, "Asia/Shanghai")
+    scoped = wall_queries.today_summary(repo, now, "Asia/Shanghai",
                                    in_scope=lambda g: g is not None and g.startswith("410105001"))
     assert everyone["count"] == 4 and not everyone["capped"]
     assert scoped["count"] == 2
-    short = queries.today_summary(repo, now, "Asia/Shanghai", scan=3)  # more of today's than were read
+    short = wall_queries.today_summary(repo, now, "Asia/Shanghai", scan=3)  # more of today's than were read
     assert short["capped"] and short["count"] == 3

@@ -13,7 +13,7 @@ from wall_testing import IN_GRID_1, IN_GRID_2, OTHER_OFFICE, ingest_alerts, open
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from dashboard import map as gridmap
-from dashboard import queries
+from dashboard import wall_queries
 from dashboard.server import DashboardServer
 from dashboard.wall_data import WallData, fleet_vehicles
 from fleet.vehicles import Fleet
@@ -102,7 +102,7 @@ def test_camera_positions_come_from_settings_or_the_cars_gps(redis_client: redis
     fix_at = datetime.now(UTC) - timedelta(seconds=12)
     store.add("car-7", [GpsFix(lat=34.7801, lon=113.6802, time=fix_at)])
     fixed = CameraSettings(id="gate", name="东门", url="rtsp://example/gate", lat=34.79, lon=113.67)
-    got = queries.camera_positions(redis_client, [fixed], ["gate", "cam-7", "car-9"], {"cam-7": "car-7"},
+    got = wall_queries.camera_positions(redis_client, [fixed], ["gate", "cam-7", "car-9"], {"cam-7": "car-7"},
                                    now=fix_at + timedelta(seconds=12))
     assert got["gate"] == {"lat": 34.79, "lon": 113.67, "age_s": None}
     assert got["cam-7"] == {"lat": 34.7801, "lon": 113.6802, "age_s": 12.0}
@@ -110,10 +110,10 @@ def test_camera_positions_come_from_settings_or_the_cars_gps(redis_client: redis
 
 
 def test_alert_priority_by_category() -> None:
-    assert queries.priority("0502") == 1  # a person who may need help
-    assert queries.priority("0503") == 2
-    assert queries.priority("0504") == 3
-    assert queries.priority("9999") == queries.DEFAULT_PRIORITY
+    assert wall_queries.priority("0502") == 1  # a person who may need help
+    assert wall_queries.priority("0503") == 2
+    assert wall_queries.priority("0504") == 3
+    assert wall_queries.priority("9999") == wall_queries.DEFAULT_PRIORITY
 
 
 def test_vehicles_of_the_fleet_are_in_the_summary_for_the_map(

@@ -25,7 +25,7 @@ from wall_testing import IN_GRID_2, ingest_alerts
 from alerts.repository import Repository
 from alerts.workflow import Role
 from bench.timecode_source import TimecodeCamera
-from dashboard import ids, queries
+from dashboard import ids, wall_queries
 from dashboard.server import DashboardServer
 from gridwatch import keys, media
 from gridwatch.events import alert_to_stream
@@ -117,7 +117,7 @@ def test_an_urgent_alarm_takes_the_screen_esc_releases_it_and_d_opens_its_case_o
     jpeg: Callable[..., bytes], browser: webdriver.Chrome, repo: Repository, settings: Settings,
     shared_dir: Path, make_alert: Callable[..., Alert], redis_client: Any,
 ) -> None:
-    assert queries.priority("0502") == 1  # "Urgent": vagrancy and begging, someone may need help
+    assert wall_queries.priority("0502") == 1  # "Urgent": vagrancy and begging, someone may need help
     publish_camera("car-1", "巡逻车 豫A·G2024", preview=jpeg("bus.jpg", 640))
     publish_camera("park-east", "东区公园 东门", preview=jpeg("zidane.jpg", 640))
     _open_wall(browser, dashboard, repo)
