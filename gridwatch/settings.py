@@ -5,6 +5,8 @@ can tell an admin exactly which key is wrong.
 """
 from __future__ import annotations
 
+import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -50,7 +52,7 @@ def _check_polygons(polygons: tuple[Polygon, ...] | None, what: str, x_range: tu
                     y_range: tuple[float, float]) -> tuple[Polygon, ...] | None:
     if polygons is None:
         return None
-    from shapely.geometry import Polygon as ShapelyPolygon
+    from shapely.geometry import Polygon as ShapelyPolygon  # GEOS loads only for settings that draw polygons
 
     for n, poly in enumerate(polygons):
         if len(poly) < 3:
@@ -531,8 +533,6 @@ class LocaleSettings(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
@@ -560,9 +560,6 @@ class WorkerSettings(Strict):
 
     @property
     def effective_id(self) -> str:
-        import os
-        import socket
-
         return self.id or f"{socket.gethostname()}-{os.getpid()}"
 
 
