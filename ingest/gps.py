@@ -24,12 +24,13 @@ import redis
 from geo.distance import EARTH_RADIUS_M
 from geo.routes import GpsSource, gps_source_for
 from gridwatch import keys
+from gridwatch.protocol import VEHICLE_ID_PATTERN
 from gridwatch.settings import CameraSettings, IngestSettings
 from gridwatch.types import GpsFix
 
 log = logging.getLogger(__name__)
 
-VEHICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+VEHICLE_ID = re.compile(VEHICLE_ID_PATTERN)  # a car's id as the car<->centre protocol defines it
 LAST_FIX_TTL_S = 7 * 86_400
 DEAD_RECKON_MAX_S = 3.0
 ERROR_LOG_EVERY_S = 30.0
