@@ -5,7 +5,7 @@
 * ``TelemetryIngest.submit(vehicle_id, payload)``: also refuses fixes timed too far in the future, older
   than the kept track, or faster than any car; every refusal names the field and the reason and is counted.
   One bad fix never stops the good ones of the same batch, or of the next message. Shared by the HTTP
-  (``fleet.telemetry_api``) and websocket (``fleet.telemetry_ws``) receivers.
+  (``dashboard.api.telemetry``) and websocket (``dashboard.telemetry_ws``) receivers.
 """
 from __future__ import annotations
 
@@ -15,25 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from pydantic import TypeAdapter
-
-from gridwatch.protocol import ProtocolError, Rejected, TelemetryAnswer, TelemetryFix, batch_items, parse_fix
+from gridwatch.protocol import ProtocolError, Rejected, TelemetryAnswer, batch_items, parse_fix
 from gridwatch.settings import IngestSettings
 from gridwatch.types import GpsFix
 from ingest.gps import TelemetryError, TelemetryStore, check_vehicle_id
 
 log = logging.getLogger(__name__)
-
-
-class FixIn:
-    """The OpenAPI document's name for a fix (``dashboard.api.openapi`` reads its schema): the protocol's
-    ``TelemetryFix``. Goes once the document names ``gridwatch.protocol.TelemetryFix`` itself."""
-
-    @staticmethod
-    def model_json_schema(ref_template: str) -> dict[str, Any]:
-        return {**TypeAdapter(TelemetryFix).json_schema(ref_template=ref_template), "title": "FixIn"}
 
 
 @dataclass

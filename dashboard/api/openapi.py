@@ -1,4 +1,4 @@
-"""The JSON API as OpenAPI 3.1, built from one table below (request bodies from the routes' own pydantic models).
+"""The JSON API as OpenAPI 3.1, built from one table below (the car's request bodies from ``gridwatch.protocol``).
 
 ``python -m dashboard.api.openapi`` writes ``docs/openapi.yaml``; tests check that the file is current, that every
 ``/api`` route of the app is in it and that docs/api.md documents every path in it, and fuzz a live instance
@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import TypeAdapter
 
 from alerts import verdicts
-from dashboard.api.fleet import ReportIn, StatusIn
-from fleet.telemetry import FixIn
 from gridwatch.categories import CATEGORIES
+from gridwatch.protocol import Report, StatusChange, TelemetryFix
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
@@ -25,6 +25,11 @@ _CASE_ACTIONS = ["verify", "reject", "register", "dispatch", "start", "handle", 
                  "escalate", "defer", "resume", "invalidate"]
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 _TEXT = {"type": "string", "maxLength": 4000}
+_REF = "#/components/schemas/{model}"
+# The protocol's messages under the names this document has always published (clients generate code from them),
+# and the one whose docstring is also the document's description (the others describe them field by field).
+_PUBLISHED = {"Report": "ReportIn", "ReportPhoto": "PhotoIn", "StatusChange": "StatusIn", "TelemetryFix": "FixIn"}
+_DESCRIBED = {"TelemetryFix"}
 
 
 def _q(name: str, schema: Json, description: str = "") -> Json:
@@ -33,6 +38,34 @@ def _q(name: str, schema: Json, description: str = "") -> Json:
 
 def _p(name: str, schema: Json | None = None) -> Json:
     return {"name": name, "in": "path", "required": True, "schema": schema or _ID}
+
+
+def _published(node: Any) -> Any:
+    """A protocol schema with every message (its title, its ``$defs`` entry, each ``$ref`` to it) renamed."""
+    if isinstance(node, list):
+        return [_published(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    title = node.get("title")
+    renamed = {}
+    for key, value in node.items():
+        if key == "description" and title in _PUBLISHED and title not in _DESCRIBED:
+            continue
+        if key == "title" and value in _PUBLISHED:
+            value = _PUBLISHED[value]
+        elif key == "$ref":
+            where, _, name = value.rpartition("/")
+            value = f"{where}/{_PUBLISHED.get(name, name)}"
+        elif key == "$defs":
+            value = {_PUBLISHED.get(k, k): v for k, v in value.items()}
+        renamed[key] = _published(value)
+    return renamed
+
+
+def _message(message: type) -> Json:
+    """A protocol message's JSON schema (gridwatch.protocol: the car<->centre contract) under its published name."""
+    schema: Json = _published(TypeAdapter(message).json_schema(ref_template=_REF))
+    return schema
 
 
 def _json_body(schema: Json) -> Json:
@@ -114,12 +147,12 @@ OPERATIONS: list[tuple[str, str, str, str, list[Json], Json | None, str]] = [
     ("get", "/api/evidence/{case_id}.zip", "The evidence bundle", "supervisor, admin, in scope", [_p("case_id")],
      None, "200"),
     ("post", "/api/reports", "A crew's, phone or web report", "car (bearer token) or logged in", [],
-     _json_body(ReportIn.model_json_schema(ref_template="#/components/schemas/{model}")), "201"),
+     _json_body(_message(Report)), "201"),
     ("get", "/api/vehicles", "Patrol cars of the user's scope", "anyone logged in", [], None, "200"),
     ("get", "/api/coverage", "Today's (or a day's) coverage", "anyone logged in",
      [_q("day", {"type": "string", "format": "date"})], None, "200"),
     ("post", "/api/vehicles/{vehicle_id}/status", "Crew status of a car", "car (bearer token) or logged in",
-     [_p("vehicle_id")], _json_body(StatusIn.model_json_schema(ref_template="#/components/schemas/{model}")),
+     [_p("vehicle_id")], _json_body(_message(StatusChange)),
      "200"),
     ("post", "/api/telemetry/{vehicle_id}", "GPS fixes of a car", "car (bearer token)", [_p("vehicle_id")],
      _json_body({"oneOf": [{"$ref": "#/components/schemas/FixIn"},
@@ -130,14 +163,13 @@ OPERATIONS: list[tuple[str, str, str, str, list[Json], Json | None, str]] = [
       for kind in _CLAIM_KINDS for m, verb in (("post", "Take"), ("get", "See"), ("delete", "Release"))],
 ]
 
-_BODY_MODELS = {"FixIn": FixIn}
+_BODY_MESSAGES = (TelemetryFix,)  # bodies referred to by name, not inlined
 
 
 def spec() -> Json:
     """The OpenAPI document as a dict."""
     paths: dict[str, Json] = {}
-    components: dict[str, Json] = {name: m.model_json_schema(ref_template="#/components/schemas/{model}")
-                                   for name, m in _BODY_MODELS.items()}
+    components: dict[str, Json] = {_PUBLISHED[m.__name__]: _message(m) for m in _BODY_MESSAGES}
     for method, path, summary, roles, params, body, ok in OPERATIONS:
         op: Json = {"summary": summary, "description": f"Who: {roles}.", "parameters": params,
                     "responses": {ok: {"description": "done"},
