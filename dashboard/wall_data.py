@@ -2,7 +2,8 @@
 today's alert positions, computed at most once per ``ttl_s`` for all viewers together.
 
 Ten walls polling every second cost one set of queries per second, not ten; the ``version`` (a hash of the
-content) lets a viewer's callback answer "no change" without sending anything.
+content) lets a viewer's callback answer "no change" without sending anything. It reads through the app's services
+bundle (dashboard.page_services: its router, case book, figure book and fleet), so the process builds each once.
 """
 from __future__ import annotations
 
@@ -17,20 +18,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import flask
-import redis
 
 from alerts import overview
-from alerts.casebook import CaseView
-from alerts.overview import OverviewSource
-from dashboard import wall_queries
+from alerts.casebook import CaseBook, CaseView
+from alerts.figures import FigureBook
+from dashboard import page_services, wall_queries
 from dashboard.context import current
+from dashboard.page_services import PageServices
 from fleet.vehicles import Fleet
 from geo.grids import GridFeature
 from geo.routing import GridRouter
 from geo.scope import within
 from gridwatch import timefmt
 from gridwatch.categories import CATEGORIES
-from gridwatch.settings import Settings
 from gridwatch.types import Alert
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ _lock = threading.Lock()
 class GridModel:
     features: list[GridFeature]
     names: dict[str, str]
-    router: GridRouter
+    router: GridRouter  # the bundle's: it follows the stored map (geo.gridmap.GridMapWatcher)
 
 
 def alert_point(alert: Alert) -> dict[str, Any] | None:
@@ -56,12 +56,11 @@ def alert_point(alert: Alert) -> dict[str, Any] | None:
     return {"id": alert.id, "lat": round(alert.lat, 6), "lon": round(alert.lon, 6), "category": alert.category}
 
 
-def day_figures(repo: OverviewSource, router: GridRouter, now: datetime, tz: str,
-                scope: str | None = None) -> dict[str, Any]:
+def day_figures(book: FigureBook, now: datetime, tz: str, scope: str | None = None) -> dict[str, Any]:
     """The figures of the territory (or ``scope``'s subtree) for the cases reported today in the city's zone
     (alerts.figures definitions)."""
     start, end = timefmt.local_day_bounds(now, tz)
-    f = overview.figures(repo, router, scope, start, end, as_of=now)
+    f = book.figures(scope, start, end, as_of=now)
     out: dict[str, Any] = {k: getattr(f, k) for k in FIGURE_KEYS}
     out["closure_rate"] = f.closure_rate
     out["day"] = timefmt.local_day(now, tz).isoformat()
@@ -82,11 +81,11 @@ def queue_item(c: CaseView) -> dict[str, Any]:
     }
 
 
-def case_queue(repo: OverviewSource, router: GridRouter, scope: str | None, now: datetime) -> list[dict[str, Any]]:
+def case_queue(book: CaseBook, router: GridRouter, scope: str | None, now: datetime) -> list[dict[str, Any]]:
     """The open cases of the viewer's subtree, the latest seen first: one queue item per problem."""
     if scope is not None and scope not in router:
         return []
-    return [queue_item(c) for c in overview.open_queue(repo, router, scope, now, QUEUE_SIZE)]
+    return [queue_item(c) for c in overview.open_queue(book, scope, now, QUEUE_SIZE)]
 
 
 def totals(features: list[GridFeature], counts: dict[str, tuple[int, int]]) -> dict[str, int]:
@@ -102,16 +101,15 @@ def version_of(content: dict[str, Any]) -> str:
 
 
 class WallData:
-    """Shared, briefly cached wall data of one dashboard app."""
+    """Shared, briefly cached wall data of one dashboard app, read through its services bundle."""
 
     def __init__(
-        self, repo: OverviewSource, tz: str, fallback_grid: str | None = None, ttl_s: float = 0.8,
-        map_ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
-        vehicles: Callable[[], list[dict[str, Any]]] | None = None,
+        self, services: PageServices, tz: str, ttl_s: float = 0.8, map_ttl_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic, vehicles: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
-        self._repo = repo
+        self._services = services
+        self._repo = services.repo
         self._tz = tz
-        self._fallback = fallback_grid
         self._ttl = ttl_s
         self._map_ttl = map_ttl_s
         self._clock = clock
@@ -122,13 +120,12 @@ class WallData:
         self._summaries: dict[str | None, tuple[float, dict[str, Any]]] = {}  # by viewer scope
 
     def grids(self) -> GridModel:
-        """The stored grid map, re-read every ``map_ttl_s`` (an import shows up within that)."""
+        """The stored grid map's drawing, re-read every ``map_ttl_s`` (an import shows up within that), and the
+        bundle's router."""
         with self._lock:
             if self._grids is None or self._clock() - self._grids_at >= self._map_ttl:
                 features = self._repo.list_grids()
-                fallback = self._fallback if any(f.code == self._fallback for f in features) else None
-                self._grids = GridModel(features, {f.code: f.name for f in features},
-                                        GridRouter(features, fallback))
+                self._grids = GridModel(features, {f.code: f.name for f in features}, self._services.router)
                 self._grids_at = self._clock()
             return self._grids
 
@@ -152,7 +149,7 @@ class WallData:
                       and within(a.grid_code, scope)
                       for p in [alert_point(a)] if p is not None]
             if scope is None or scope in model.router:
-                figures = day_figures(self._repo, model.router, now, self._tz, scope)
+                figures = day_figures(self._services.figures, now, self._tz, scope)
             else:  # a scope the map no longer has: nothing of it to count
                 figures = {k: 0 for k in FIGURE_KEYS} | {"closure_rate": None, "day": timefmt.local_day(
                     now, self._tz).isoformat()}
@@ -164,7 +161,7 @@ class WallData:
                 "totals": top,
                 "points": points,
                 "vehicles": self._read_vehicles(),
-                "queue": case_queue(self._repo, model.router, scope, now),
+                "queue": case_queue(self._services.book, model.router, scope, now),
             }
             content["version"] = version_of(content)
             self._summaries[scope] = (self._clock(), content)
@@ -180,11 +177,11 @@ class WallData:
             return []
 
 
-def fleet_vehicles(settings: Settings, client: redis.Redis) -> Callable[[], list[dict[str, Any]]]:
-    """The vehicle layer's source: fleet.vehicles' vehicles (as GET /api/vehicles lists them), for the map."""
+def fleet_vehicles(fleet: Fleet) -> Callable[[], list[dict[str, Any]]]:
+    """The vehicle layer's source: the fleet's vehicles (as GET /api/vehicles lists them), for the map."""
 
     def read() -> list[dict[str, Any]]:
-        views = Fleet.for_settings(settings, client).vehicles(max_track_points=TRACK_POINTS_MAX)
+        views = fleet.vehicles(max_track_points=TRACK_POINTS_MAX)
         return [wall_queries.vehicle_marker(v.to_dict()) for v in views]
 
     return read
@@ -207,9 +204,8 @@ def current_data() -> WallData:
         with _lock:
             data = ext.get(EXTENSION)
             if data is None:
-                ctx = current()
-                repo: Any = ctx.repo
-                data = ext[EXTENSION] = WallData(repo, ctx.settings.locale.timezone, ctx.settings.cases.fallback_grid,
-                                                 vehicles=fleet_vehicles(ctx.settings, ctx.redis))
+                services = page_services.current()
+                data = ext[EXTENSION] = WallData(services, current().settings.locale.timezone,
+                                                 vehicles=fleet_vehicles(services.fleet))
     assert isinstance(data, WallData)
     return data

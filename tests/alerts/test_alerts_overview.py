@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from alerts import overview
 from alerts.casebook import CaseBook, CaseFilter
 from alerts.cases import CaseService
-from alerts.figures import FigureBook
 from alerts.repository import Repository
 from alerts.sightings import case_of_alert
 from geo.grids import GridFeature
@@ -41,11 +40,9 @@ def test_overview_answers_as_the_books_it_reads(repo: Repository, demo_features:
     router = GridRouter(demo_features)
     _alert_1, case_id = _stored(repo, router)
     now = AT + timedelta(minutes=5)
-    queue = overview.open_queue(repo, router, None, now, 40)
-    assert [c.id for c in queue] == [case_id] == [c.id for c in CaseBook(repo.engine, router).queue(
+    book = CaseBook(repo.engine, router)
+    queue = overview.open_queue(book, None, now, 40)
+    assert [c.id for c in queue] == [case_id] == [c.id for c in book.queue(
         CaseFilter(open_only=True, limit=40, newest_seen_first=True, lane="wall"), now=now)]
     counts = overview.open_case_counts(repo, now)
     assert counts[queue[0].grid_code] == (1, 0)
-    start, end = AT - timedelta(hours=8), AT + timedelta(hours=16)
-    assert overview.figures(repo, router, None, start, end, as_of=now) == FigureBook(repo.engine, router).figures(
-        None, start, end, as_of=now)

@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import redis
 import requests
 from auth_testing import DEFAULT_PASSWORD, add_user, login
@@ -13,7 +14,8 @@ from wall_testing import IN_GRID_1, IN_GRID_2, OTHER_OFFICE, ingest_alerts, open
 from alerts.cases import CaseService
 from alerts.repository import Repository
 from dashboard import map as gridmap
-from dashboard import wall_queries
+from dashboard import page_services, wall_queries
+from dashboard.page_services import PageServices
 from dashboard.server import DashboardServer
 from dashboard.wall_data import WallData, fleet_vehicles
 from fleet.vehicles import Fleet
@@ -26,6 +28,12 @@ OFFICE, COMMUNITY = "410105001", "410105001001"
 GRID_1, GRID_2 = "410105001001001", "410105001001002"
 
 
+@pytest.fixture
+def services(repo: Repository, settings: Settings, redis_client: redis.Redis) -> PageServices:
+    """The bundle a dashboard app reads the wall through."""
+    return page_services.build(settings, repo, redis_client)
+
+
 class _Clock:
     def __init__(self) -> None:
         self.t = 0.0
@@ -34,9 +42,9 @@ class _Clock:
         return self.t
 
 
-def test_figures_and_counts_follow_the_cases(repo: Repository, settings: Settings) -> None:
+def test_figures_and_counts_follow_the_cases(repo: Repository, settings: Settings, services: PageServices) -> None:
     clock = _Clock()
-    data = WallData(repo, "Asia/Shanghai", ttl_s=1.0, clock=clock)
+    data = WallData(services, "Asia/Shanghai", ttl_s=1.0, clock=clock)
     empty = data.summary()
     assert empty["counts"] == {}
     assert empty["figures"]["collected"] == 0 and empty["figures"]["closure_rate"] is None
@@ -63,18 +71,20 @@ def test_figures_and_counts_follow_the_cases(repo: Repository, settings: Setting
     assert data.summary()["version"] == two["version"]  # nothing changed: same version, viewers get a 204
 
 
-def test_todays_alert_positions_are_on_the_map(repo: Repository, store_alert, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_todays_alert_positions_are_on_the_map(  # type: ignore[no-untyped-def]
+    repo: Repository, store_alert, settings: Settings, services: PageServices
+) -> None:
     now = datetime.now(UTC)
     today = store_alert(detected_at=now)
     store_alert(detected_at=now - timedelta(days=2))
     store_alert(detected_at=now, grid_code=None)  # no position
-    points = WallData(repo, "Asia/Shanghai").summary()["points"]
+    points = WallData(services, "Asia/Shanghai").summary()["points"]
     assert [p["id"] for p in points] == [today.id]
     assert points[0]["lat"] == today.lat and points[0]["category"] == today.category
 
 
 def test_the_queue_lists_each_problem_once_however_often_it_was_seen(
-    repo: Repository, store_alert, settings: Settings,  # type: ignore[no-untyped-def]
+    repo: Repository, store_alert, settings: Settings, services: PageServices,  # type: ignore[no-untyped-def]
 ) -> None:
     now = datetime.now(UTC)
     laps = [store_alert(detected_at=now - timedelta(minutes=20 - 5 * i), category="0502", camera_id="car-1",
@@ -82,7 +92,7 @@ def test_the_queue_lists_each_problem_once_however_often_it_was_seen(
     stall = store_alert(detected_at=now - timedelta(minutes=30), category="0503", camera_id="car-2")
     cases = ingest_alerts(repo, settings, *laps, stall)
     assert len(set(cases[:3])) == 1 and cases[3] != cases[0]
-    queue = WallData(repo, "Asia/Shanghai").summary()["queue"]
+    queue = WallData(services, "Asia/Shanghai").summary()["queue"]
     assert [q["id"] for q in queue] == [cases[0], cases[3]]  # the latest seen first
     beggar = queue[0]
     assert beggar["sightings"] == 3 and beggar["case_id"] == cases[0] and beggar["category_zh"] == "流浪乞讨"
@@ -92,9 +102,9 @@ def test_the_queue_lists_each_problem_once_however_often_it_was_seen(
     # A patrol car's pass finds the place clear: the item says so (and stays until the operator closes it).
     service = CaseService(repo.engine, GridRouter(repo.list_grids(), settings.cases.fallback_grid), settings.cases)
     assert service.record_clear_pass(cases[0], "car-1", now, lat=laps[0].lat, lon=laps[0].lon)
-    again = WallData(repo, "Asia/Shanghai").summary()["queue"]
+    again = WallData(services, "Asia/Shanghai").summary()["queue"]
     assert again[0]["id"] == cases[0] and again[0]["seen_clear"] is True and again[0]["status"] == "handled"
-    assert WallData(repo, "Asia/Shanghai").summary(scope="410105002")["queue"] == []  # another office's viewer
+    assert WallData(services, "Asia/Shanghai").summary(scope="410105002")["queue"] == []  # another office's viewer
 
 
 def test_camera_positions_come_from_settings_or_the_cars_gps(redis_client: redis.Redis) -> None:
@@ -117,14 +127,14 @@ def test_alert_priority_by_category() -> None:
 
 
 def test_vehicles_of_the_fleet_are_in_the_summary_for_the_map(
-    repo: Repository, settings: Settings, redis_client: redis.Redis
+    repo: Repository, settings: Settings, redis_client: redis.Redis, services: PageServices
 ) -> None:
     fleet = Fleet.for_settings(settings, redis_client, repo.list_grids())
     now = datetime.now(UTC)
     fixes = [GpsFix(lat=34.7800 + i * 0.001, lon=113.6700, time=now - timedelta(seconds=30 - i * 10)) for i in range(3)]
     fleet.record_fixes("car-7", fixes)
     TelemetryStore(redis_client, 900).add("car-7", fixes)
-    summary = WallData(repo, "Asia/Shanghai", vehicles=fleet_vehicles(settings, redis_client)).summary()
+    summary = WallData(services, "Asia/Shanghai", vehicles=fleet_vehicles(fleet)).summary()
     car = next(v for v in summary["vehicles"] if v["id"] == "car-7")
     assert (car["lat"], car["lon"]) == (34.782, 113.67)
     assert car["track"][0] == [34.78, 113.67] and len(car["track"]) >= 3
@@ -168,15 +178,15 @@ def test_summary_and_frame_routes_need_a_login_and_answer_204_while_unchanged(
 
 
 def test_a_grid_scoped_viewer_gets_the_figures_and_counts_of_its_subtree_only(
-    dashboard: DashboardServer, repo: Repository, settings: Settings,
+    dashboard: DashboardServer, repo: Repository, settings: Settings, services: PageServices,
 ) -> None:
     open_case(repo, settings, IN_GRID_1)
     open_case(repo, settings, OTHER_OFFICE, category="0501")
     add_user(repo, "grid-1-staff", DEFAULT_PASSWORD, "grid_staff", scope_grid=GRID_1)
-    summary = WallData(repo, "Asia/Shanghai").summary(scope=GRID_1)
+    summary = WallData(services, "Asia/Shanghai").summary(scope=GRID_1)
     assert set(summary["counts"]) == {GRID_1} and summary["totals"] == {"open": 1, "overdue": 0}
     assert summary["figures"]["collected"] == 1
-    territory = WallData(repo, "Asia/Shanghai").summary()
+    territory = WallData(services, "Asia/Shanghai").summary()
     assert territory["totals"]["open"] == 2 and territory["figures"]["collected"] == 2
     with requests.Session() as s:
         login(s, dashboard.url, "grid-1-staff")

@@ -34,8 +34,8 @@ def _case(svc: PageServices, n: int, likely_real: float | None, lane: str = "wal
                   snapshot_url=None, bbox=(100.0, 120.0, 180.0, 330.0), track_id=n, likely_real=likely_real,
                   lane=lane)
     assert svc.repo.add_alert(alert, f"ev-{alert.id}", None)
-    with svc.engine.begin() as conn:
-        [done] = CaseService(svc.engine, svc.router).ingest_alerts(conn, [alert])
+    with svc.repo.engine.begin() as conn:
+        [done] = CaseService(svc.repo.engine, svc.router).ingest_alerts(conn, [alert])
     return done.case_id
 
 
@@ -50,7 +50,7 @@ def test_doubted_alerts_wait_in_the_low_lane_counted_and_one_key_promotes_one_to
     low, count = desk_queries.low_lane(svc.book, now=now)
     assert count == 2 and {c.id for c in low} == set(doubted)
     assert all(c.lane == "low" and c.likely_real is not None and c.likely_real < 0.2 for c in low)
-    on_wall = wall_data.case_queue(svc.repo, svc.router, None, now)
+    on_wall = wall_data.case_queue(svc.book, svc.router, None, now)
     assert [item["case_id"] for item in on_wall] == [trusted]
 
     desk_queries.claim(redis_client, doubted[0], OPERATOR.name)
@@ -58,7 +58,7 @@ def test_doubted_alerts_wait_in_the_low_lane_counted_and_one_key_promotes_one_to
     assert promoted.lane == "wall"
     assert {c.id for c in desk_queries.desk_queue(svc.book, now=now)} == {trusted, doubted[0]}
     assert desk_queries.low_lane(svc.book, now=now)[1] == 1
-    assert {item["case_id"] for item in wall_data.case_queue(svc.repo, svc.router, None, now)} == {
+    assert {item["case_id"] for item in wall_data.case_queue(svc.book, svc.router, None, now)} == {
         trusted, doubted[0]}
     # Another operator holding the case cannot promote it under them.
     desk_queries.claim(redis_client, doubted[1], "op-b", "值班员 乙")
@@ -73,8 +73,8 @@ def test_a_low_lane_case_seen_again_with_a_trusted_sighting_moves_to_the_wall(sv
                   detected_at=START + timedelta(minutes=5), lat=34.7964, lon=113.6650, grid_code=None,
                   snapshot_url=None, bbox=(100.0, 120.0, 180.0, 330.0), track_id=9, likely_real=0.7, lane="wall")
     assert svc.repo.add_alert(again, f"ev-{again.id}", None)
-    with svc.engine.begin() as conn:
-        [done] = CaseService(svc.engine, svc.router).ingest_alerts(conn, [again])
+    with svc.repo.engine.begin() as conn:
+        [done] = CaseService(svc.repo.engine, svc.router).ingest_alerts(conn, [again])
     assert done.case_id == doubted and not done.new_case
     case = svc.book.get(doubted)
     assert case.lane == "wall" and case.likely_real == pytest.approx(0.7)
@@ -107,7 +107,7 @@ def test_a_false_alarm_rejected_on_the_desk_keeps_the_reason_picked_from_the_cat
     assert [o["label"] for o in options] == ["长椅休息", "休闲野餐", "作业人员", "非人", "其他"]
     desk_queries.claim(redis_client, case_id, OPERATOR.name)
     desk_queries.reject_false_alarm(svc, redis_client, case_id, OPERATOR, "值班员 甲", reason="bench_rest")
-    [v] = verdicts.of_case(svc.engine, case_id)
+    [v] = verdicts.of_case(svc.repo.engine, case_id)
     assert (v.real, v.reason, v.likely_real) == (False, "bench_rest", 0.3)  # the score the operator overruled
     assert svc.book.get(case_id).status == "rejected"
 

@@ -98,8 +98,9 @@ def test_the_low_lane_shows_under_the_queue_and_p_promotes_the_picked_alert_to_t
     _wait(browser, lambda d: "已提升到大屏" in d.find_element(By.ID, ids.DESK_MESSAGE).text)
     _wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, ".gw-desk-lane-head"))
     router = GridRouter(repo.list_grids())
-    assert CaseBook(repo.engine, router).get(doubted).lane == "wall"
-    on_wall = {i["case_id"] for i in wall_data.case_queue(repo, router, None, datetime.now(UTC))}
+    book = CaseBook(repo.engine, router)
+    assert book.get(doubted).lane == "wall"
+    on_wall = {i["case_id"] for i in wall_data.case_queue(book, router, None, datetime.now(UTC))}
     assert on_wall == {trusted, doubted}
 
 
