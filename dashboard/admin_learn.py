@@ -91,4 +91,4 @@ JOBS = LearnJobs()  # this process's runs (the dashboard runs one process; each 
 
 def start(jobs: LearnJobs, svc: PageServices, settings: LearningSettings, started_by: str) -> tuple[LearnRun, bool]:
     """Learn every category with verdicts, as `gridwatch learn` does, in the background."""
-    return jobs.start(started_by, lambda overall: learn(svc.engine, settings, overall=overall))
+    return jobs.start(started_by, lambda overall: learn(svc.repo.engine, settings, overall=overall))

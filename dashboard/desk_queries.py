@@ -168,7 +168,7 @@ def desk_detail(svc: PageServices, media_dir: Path, case_id: str, role: str,
     suggested = suggested_route(svc.router, case)
     nearby: list[NearbyCase] = []
     if case.lat is not None and case.lon is not None:
-        nearby = nearby_open_cases(svc.engine, case.lat, case.lon, NEARBY_RADIUS_M, exclude=[case.id], now=now)
+        nearby = nearby_open_cases(svc.repo.engine, case.lat, case.lon, NEARBY_RADIUS_M, exclude=[case.id], now=now)
     return DeskDetail(case, sighting, alert, clip, suggested, nearby,
                       allowed_actions(case.status, role, seen_clear=case.seen_clear),
                       latest_clear_pass(sightings) if case.seen_clear else None)

@@ -67,7 +67,7 @@ def build_filter(router: GridRouter, scope: str | None, *, start: str | None = N
 
 
 def search(svc: PageServices, f: SightingFilter) -> list[SightingHit]:
-    return search_sightings(svc.engine, svc.router, f)
+    return search_sightings(svc.repo.engine, svc.router, f)
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,7 +106,7 @@ def replay(svc: PageServices, media_dir: Path, case_id: str, alert_id: str | Non
     detail = svc.book.detail(case_id, now)
     if not case_in_scope(detail.case, scope):
         raise ScopeError(f"case {case_id} is outside your grid {scope}")
-    hits = search_sightings(svc.engine, svc.router, SightingFilter(case_id=case_id, limit=500))
+    hits = search_sightings(svc.repo.engine, svc.router, SightingFilter(case_id=case_id, limit=500))
     with_alert = [h for h in hits if h.alert_id]
     hit = next((h for h in with_alert if h.alert_id == alert_id), with_alert[0] if with_alert else None)
     clip = size = None

@@ -50,7 +50,7 @@ register_page(__name__, PATH, "Admin", TITLE, "GridWatch administration")
 
 
 def _store() -> UserStore:
-    return UserStore(page_services.current().engine)
+    return UserStore(page_services.current().repo.engine)
 
 
 @role_layout(PATH, TITLE)

@@ -55,8 +55,8 @@ def new_case(svc: PageServices, settings: Settings, shared_dir: Path) -> Callabl
             path = settings.media_dir / media.clip_relpath(alert.id, alert.detected_at)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes((shared_dir / "video" / "dashcam_highway_640x360.mp4").read_bytes())
-        with svc.engine.begin() as conn:
-            [done] = CaseService(svc.engine, svc.router).ingest_alerts(conn, [alert])
+        with svc.repo.engine.begin() as conn:
+            [done] = CaseService(svc.repo.engine, svc.router).ingest_alerts(conn, [alert])
         return done.case_id, alert
 
     return make
@@ -301,7 +301,7 @@ def test_admin_manages_cameras_through_the_registry_and_users_roles_and_scopes(
     admin_queries.remove_camera(reg, "car-7")
     assert admin_queries.list_cameras(reg) == []
 
-    store = UserStore(svc.engine)
+    store = UserStore(svc.repo.engine)
     u = admin_queries.add_user(store, "zhang", "long-password-1", "grid_staff", "网格员 张", GRID_1, None)
     assert u.role == Role.GRID_STAFF and u.scope_grid == GRID_1
     u = admin_queries.change_user(store, "zhang", "supervisor", None)

@@ -66,8 +66,8 @@ def _flagged_clip(svc: PageServices, settings: Settings, clip: Path, at: tuple[f
     path = settings.media_dir / media.clip_relpath(alert.id, alert.detected_at)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(clip.read_bytes())
-    with svc.engine.begin() as conn:
-        [done] = CaseService(svc.engine, svc.router).ingest_alerts(conn, [alert])
+    with svc.repo.engine.begin() as conn:
+        [done] = CaseService(svc.repo.engine, svc.router).ingest_alerts(conn, [alert])
     return done.case_id, alert.id
 
 
@@ -116,8 +116,8 @@ def test_a_case_outside_the_grid_or_without_a_clip_is_not_rerun(svc: PageService
                   detected_at=datetime.now(UTC), lat=P1[0], lon=P1[1], grid_code=None, snapshot_url=None,
                   bbox=(1.0, 2.0, 3.0, 4.0), track_id=1)
     assert svc.repo.add_alert(alert, f"ev-{alert.id}", None)
-    with svc.engine.begin() as conn:
-        [done] = CaseService(svc.engine, svc.router).ingest_alerts(conn, [alert])
+    with svc.repo.engine.begin() as conn:
+        [done] = CaseService(svc.repo.engine, svc.router).ingest_alerts(conn, [alert])
     jobs = replay_rerun.RerunJobs()
     with pytest.raises(replay_rerun.NoClipError):
         replay_rerun.start(jobs, svc, settings, done.case_id, alert.id, None, Role.SUPERVISOR)
