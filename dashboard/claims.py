@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -58,8 +59,6 @@ class Claim:
     until: float  # epoch seconds
 
     def as_dict(self) -> dict[str, Any]:
-        from datetime import UTC, datetime
-
         return {"kind": self.kind, "id": self.item_id, "username": self.username,
                 "display_name": self.display_name,
                 "until": datetime.fromtimestamp(self.until, UTC).isoformat(timespec="seconds")}

@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from gridwatch.settings import SHARED_DIR
+
 log = logging.getLogger(__name__)
 
 
@@ -279,7 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skew", type=float, default=None, help="perspective swing, 0..0.5")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    from gridwatch.settings import SHARED_DIR
 
     try:
         if args.photo in SCENES:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,9 +85,6 @@ def check(
 
 def http_ok(url: str, timeout: float = 5.0) -> bool:
     """True when ``url`` answers 2xx: the dashboard's progress is answering its own health endpoint."""
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return 200 <= int(resp.status) < 300

@@ -29,6 +29,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
+from gridwatch.categories import CATEGORIES
+
 log = logging.getLogger(__name__)
 
 LANGUAGES: tuple[str, ...] = ("zh_CN", "en")
@@ -153,8 +155,6 @@ def translator(lang: str | None = None) -> Translator:
 
 def category_name(code: str, lang: str) -> str:
     """A category's name in ``lang``; the names live in gridwatch.categories, not in the catalogues."""
-    from gridwatch.categories import CATEGORIES
-
     cat = CATEGORIES.get(code)
     if cat is None:
         return code

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from gridwatch.settings import REPO_ROOT, Settings
+from gridwatch.settings import REPO_ROOT, CameraSettings, Settings
 
 
 def _rows(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, str, str]]:
@@ -37,8 +37,6 @@ def settings_table() -> str:
 
 
 def camera_table() -> str:
-    from gridwatch.settings import CameraSettings
-
     lines = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key, default, desc in _rows(CameraSettings, "cameras[]."):
         lines.append(f"| `{key}` | `{default if default != 'PydanticUndefined' else 'required'}` | {desc} |")

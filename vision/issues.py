@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from gridwatch.settings import RulesSettings
 from gridwatch.types import Evidence, GpsFix, IssueEvent, Phase
+from vision.zones import distance_m
 
 Box = tuple[float, float, float, float]
 
@@ -136,8 +137,6 @@ def match_issue(
     issues: Mapping[str, Issue], category: str, bbox: Box, fix: GpsFix | None, now: datetime, radius_m: float
 ) -> Issue | None:
     """The open issue of ``category`` that this sighting belongs to: the same place (GPS) or the same spot."""
-    from vision.zones import distance_m
-
     for issue in issues.values():
         if issue.category != category:
             continue
