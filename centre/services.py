@@ -11,7 +11,7 @@ from alerts.db import make_engine, migrate
 from alerts.filters import FilterSet, FilterWatcher
 from alerts.gridstaff import GridStaffStore
 from alerts.repository import Repository
-from dashboard.guard import refuse_open_exposure
+from dashboard.auth.policy import refuse_open_exposure
 from geo.datum import map_source_in_wgs84
 from geo.gridmap import GridMapWatcher
 from geo.grids import load_geojson
@@ -30,7 +30,7 @@ class RedisHandle:
 
 def check_production(settings: Settings, command: str, *, shared_with: str) -> None:
     """A production process (``gridwatch worker``, ``alerts``, ``dashboard``) shares Redis with the others and
-    refuses settings that would open the centre to everybody (``dashboard.guard.refuse_open_exposure``)."""
+    refuses settings that would open the centre to everybody (``dashboard.auth.policy.refuse_open_exposure``)."""
     if settings.redis_url is None:
         raise SystemExit(f"gridwatch {command} needs redis_url (REDIS_URL) shared with the {shared_with}")
     refuse_open_exposure(settings, command)

@@ -12,8 +12,9 @@ import redis
 
 from alerts.db import QueryError
 from alerts.users import UserStore
-from dashboard import auth, lang, page_services, texts
+from dashboard import lang, page_services, texts
 from dashboard.api import cameras, cases, evidence, fleet, live, metrics, open311, telemetry, wall
+from dashboard.auth import guard, login
 from dashboard.context import WallContext, attach
 from dashboard.context import current as current_context
 from dashboard.wall_queries import AlertRepository
@@ -52,7 +53,7 @@ def _user_store(settings: Settings, repo: AlertRepository) -> UserStore | None:
         return None
     store = UserStore(engine)
     try:
-        auth.bootstrap_users(store, settings, os.environ.get(ADMIN_PASSWORD_ENV) or None)
+        login.bootstrap_users(store, settings, os.environ.get(ADMIN_PASSWORD_ENV) or None)
     except QueryError as exc:
         # The wall still starts (and /healthz says what is wrong); logins fail until the database answers.
         log.error("users could not be checked at start: %s", exc)
@@ -98,7 +99,7 @@ def create_app(
     if services is not None:
         page_services.attach(app.server, services)
     # Before the API's own hooks: an unknown /api/ path without a login is a 401, not a hint of what exists.
-    auth.init_auth(app.server, settings, _user_store(settings, repo))
+    guard.init_auth(app.server, settings, _user_store(settings, repo))
     for blueprint in API_BLUEPRINTS:
         app.server.register_blueprint(blueprint)
     # Dash binds the callbacks that pages declare with dash.callback to whichever app serves its first

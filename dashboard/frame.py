@@ -12,7 +12,8 @@ import dash
 from dash import dcc, html
 
 from alerts.workflow import Actor, Role
-from dashboard import auth, lang
+from dashboard import lang
+from dashboard.auth import guard, session
 from dashboard.context import current
 from dashboard.texts import role_label
 from gridwatch.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, normalize, translator
@@ -45,7 +46,7 @@ class PageStart:
 
     t: Translator
     title: str
-    user: auth.AuthUser
+    user: session.AuthUser
 
 
 Layout = Callable[..., html.Div]
@@ -81,30 +82,30 @@ def role_layout(path: str, title: str) -> Callable[[Callable[[PageStart, dict[st
     return wrap
 
 
-def callback_user(path: str) -> auth.AuthUser:
+def callback_user(path: str) -> session.AuthUser:
     """In a callback of the page at ``path``: the signed-in user, or a 403 unless their role may open it."""
-    return auth.require_in_callback(*PAGE_ROLES[path])
+    return guard.require_in_callback(*PAGE_ROLES[path])
 
 
-def actor_of(user: auth.AuthUser) -> Actor:
+def actor_of(user: session.AuthUser) -> Actor:
     return Actor(user.username, user.role, user.scope_grid)
 
 
-def page_user(path: str) -> tuple[auth.AuthUser | None, bool]:
+def page_user(path: str) -> tuple[session.AuthUser | None, bool]:
     """(the signed-in user, whether their role may open ``path``)."""
-    user = auth.current_user()
-    return user, user is not None and auth.allowed(user, PAGE_ROLES.get(path, ()))
+    user = session.current_user()
+    return user, user is not None and session.allowed(user, PAGE_ROLES.get(path, ()))
 
 
-def page_links(t: Translator, user: auth.AuthUser | None) -> list[tuple[str, str]]:
+def page_links(t: Translator, user: session.AuthUser | None) -> list[tuple[str, str]]:
     """(path, name) of the pages ``user`` may open, the wall first: the navigation every page shows."""
     links = [("/", t.gettext("Wall")), ("/desk", t.gettext("Desk")), ("/replay", t.gettext("Replay")),
              ("/staff", t.gettext("My cases")), ("/admin", t.gettext("Admin"))]
     return [(href, text) for href, text in links
-            if href == "/" or (user is not None and auth.allowed(user, PAGE_ROLES[href]))]
+            if href == "/" or (user is not None and session.allowed(user, PAGE_ROLES[href]))]
 
 
-def header(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> html.Header:
+def header(t: Translator, title: str, user: session.AuthUser | None, here: str) -> html.Header:
     visible = page_links(t, user)
     who = ""
     if user is not None:
@@ -129,7 +130,7 @@ def header(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> 
     ])
 
 
-def forbidden_page(t: Translator, title: str, user: auth.AuthUser | None, here: str) -> html.Div:
+def forbidden_page(t: Translator, title: str, user: session.AuthUser | None, here: str) -> html.Div:
     """What a user whose role may not open the page sees (the callbacks refuse them on the server too)."""
     if user is None:
         message = t.gettext("Log in first")

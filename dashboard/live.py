@@ -34,7 +34,7 @@ capture time, "boxes": [[x1, y1, x2, y2, class, confidence], ...]}`` (0..1 of th
 vision found in the frame captured at ``t`` (``gridwatch.boxes``, forwarded from the worker's Redis pub/sub), drawn
 by the page over that very frame.
 
-The handshake is checked like the push socket's (``dashboard.ws_login``): the Origin must be this host
+The handshake is checked like the push socket's (``dashboard.auth.websocket``): the Origin must be this host
 (``guard.origin_ok``), the cookies must carry a wall login (close 4401), the camera must exist (close 4404) and be
 one the viewer's grid scope lets them watch (close 4403, as ``/video/<id>.jpg`` answers 403).
 """
@@ -59,9 +59,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from dashboard import fmp4, lang
+from dashboard.auth.websocket import CLOSE_FORBIDDEN, admitted
 from dashboard.live_relay import CameraRelay, Piece
 from dashboard.push import ANYONE, CLOSE_BAD_REQUEST, Authorize, Viewer
-from dashboard.ws_login import CLOSE_FORBIDDEN, admitted
 from gridwatch import boxes
 from gridwatch.i18n import N_, translator
 from gridwatch.settings import CameraSettings, Settings

@@ -1,7 +1,7 @@
 """What the tiled map draws for one viewer, read through the same scoped queries as the rest of the dashboard.
 
 * cases: the open cases of the viewer's subtree (the wall's queue filter, ``alerts.casebook``), each also passing
-  ``guard.case_visible`` as on the desk;
+  ``policy.case_visible`` as on the desk;
 * cars and their tracks: fleet.vehicles' vehicles cut by ``dashboard.scoped.vehicles`` (as GET /api/vehicles);
 * coverage: today's street cells cut by ``dashboard.scoped.coverage`` (as GET /api/coverage);
 * cameras: the configured fixed cameras (a position in settings) that ``dashboard.scoped.cameras_allowed`` lets
@@ -22,7 +22,8 @@ from typing import Any
 import flask
 
 from alerts.casebook import CaseFilter
-from dashboard import auth, guard, page_services, scoped, wall_queries
+from dashboard import page_services, scoped, wall_queries
+from dashboard.auth import policy, session
 from dashboard.context import current
 from fleet.vehicles import Fleet
 
@@ -49,16 +50,16 @@ def _case_dict(c: Any) -> dict[str, Any]:
             "reported_at": c.reported_at, "category": c.category}
 
 
-def read_cases(user: auth.AuthUser, now: datetime) -> list[dict[str, Any]]:
+def read_cases(user: session.AuthUser, now: datetime) -> list[dict[str, Any]]:
     svc = page_services.current()
     scope = user.scope_grid
     if scope is not None and scope not in svc.router:
         return []
     views = svc.book.queue(CaseFilter(open_only=True, grid=scope, limit=MAX_CASES, newest_seen_first=True), now=now)
-    return [_case_dict(c) for c in views if guard.case_visible(user, c)]
+    return [_case_dict(c) for c in views if policy.case_visible(user, c)]
 
 
-def read_vehicles(user: auth.AuthUser, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def read_vehicles(user: session.AuthUser, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(cars as the map's markers, today's coverage), both cut to what ``user`` may see."""
     ctx = current()
     fleet = Fleet.for_settings(ctx.settings, ctx.redis)
@@ -67,7 +68,7 @@ def read_vehicles(user: auth.AuthUser, now: datetime) -> tuple[list[dict[str, An
     return [wall_queries.vehicle_marker(v) for v in views], cover
 
 
-def read_cameras(user: auth.AuthUser, now: datetime) -> list[dict[str, Any]]:
+def read_cameras(user: session.AuthUser, now: datetime) -> list[dict[str, Any]]:
     ctx = current()
     allowed = scoped.cameras_allowed(user)
     fixed = [c for c in ctx.settings.cameras if c.lat is not None and c.lon is not None
@@ -86,7 +87,7 @@ def _part(what: str, read: Any, default: Any) -> Any:
         return default
 
 
-def gather(user: auth.AuthUser, now: datetime | None = None) -> MapData:
+def gather(user: session.AuthUser, now: datetime | None = None) -> MapData:
     """Everything the map draws for ``user`` (uncached)."""
     now = now or datetime.now(UTC)
     cases = _part("cases", lambda: read_cases(user, now), [])
@@ -100,7 +101,7 @@ EXTENSION = "gridwatch_map_data"  # this app's cache, beside dashboard.wall_data
 _lock = threading.Lock()
 
 
-def cached(user: auth.AuthUser) -> MapData:
+def cached(user: session.AuthUser) -> MapData:
     """``gather`` shared by every viewer of the same scope for ``TTL_S`` (ten walls read once a second, not ten)."""
     cache: dict[tuple[Any, ...], tuple[float, MapData]] = flask.current_app.extensions.setdefault(EXTENSION, {})
     key = (user.scope_grid, user.department if user.role == "department" else None)

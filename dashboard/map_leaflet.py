@@ -30,8 +30,9 @@ import dash
 import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, dcc, html
 
-from dashboard import auth, map_data, map_layers, texts
 from dashboard import map as gridmap
+from dashboard import map_data, map_layers, texts
+from dashboard.auth import session
 from dashboard.map_data import MapData
 from dashboard.map_tiles import Projector, TileSource
 from geo.grids import GridFeature
@@ -192,7 +193,7 @@ def register_callbacks() -> None:
 
 def tiled_view(source: TileSource, features: list[GridFeature], counts: dict[str, Any], focus: str | None,
                t: Translator, map_texts: gridmap.MapTexts,
-               user: auth.AuthUser) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
+               user: session.AuthUser) -> tuple[list[dict[str, Any]], list[list[float]] | None]:
     """(the layers in LAYERS order, the bounds of what ``focus`` shows) for ``user``, in the tiles' datum."""
     to_tiles = source.to_tiles
     layers = layer_data(features, counts, focus, map_data.cached(user), datetime.now(UTC), t, map_texts, to_tiles)

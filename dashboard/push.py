@@ -25,8 +25,8 @@ import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from dashboard.auth.websocket import admitted
 from dashboard.wall_queries import alert_view, is_stream_id
-from dashboard.ws_login import admitted
 from geo.scope import within
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_from_stream

@@ -20,12 +20,13 @@ from typing import Any
 
 from alerts.cases import CaseNotFoundError
 from alerts.sightings import case_of_alert
-from dashboard import auth, guard, page_services
+from dashboard import page_services
+from dashboard.auth import policy, session
 from dashboard.context import current
 from geo.scope import within
 
 
-def _whole_territory(user: auth.AuthUser) -> bool:
+def _whole_territory(user: session.AuthUser) -> bool:
     return user.scope_grid is None and not (user.role == "department" and user.department is not None)
 
 
@@ -36,7 +37,7 @@ def _grid_at(lat: float | None, lon: float | None) -> str | None:
     return None if ref is None else ref.code
 
 
-def media_allowed(user: auth.AuthUser, path: str) -> bool:
+def media_allowed(user: session.AuthUser, path: str) -> bool:
     if _whole_territory(user):
         return True
     parts = PurePosixPath(path).parts
@@ -55,23 +56,23 @@ def media_allowed(user: auth.AuthUser, path: str) -> bool:
             case = page_services.current().book.get(stem.split("-", 1)[0])
         except CaseNotFoundError:
             return False
-        return guard.case_visible(user, case)
+        return policy.case_visible(user, case)
     return False
 
 
-def _case_of_alert_visible(user: auth.AuthUser, alert_id: str) -> bool:
+def _case_of_alert_visible(user: session.AuthUser, alert_id: str) -> bool:
     """Whether the case the alert is a sighting of is one ``user`` may see (its grid, holder or department)."""
     services = page_services.current()
-    case_id = case_of_alert(services.engine, alert_id)
+    case_id = case_of_alert(services.repo.engine, alert_id)
     if case_id is None:
         return False
     try:
-        return guard.case_visible(user, services.book.get(case_id))
+        return policy.case_visible(user, services.book.get(case_id))
     except CaseNotFoundError:
         return False
 
 
-def cameras_allowed(user: auth.AuthUser) -> set[str] | None:
+def cameras_allowed(user: session.AuthUser) -> set[str] | None:
     """The camera ids a user may watch; None = all."""
     if _whole_territory(user):
         return None
@@ -79,15 +80,15 @@ def cameras_allowed(user: auth.AuthUser) -> set[str] | None:
             if user.scope_grid is not None and within(_grid_at(c.lat, c.lon), user.scope_grid)}
 
 
-def _in(user: auth.AuthUser, lat: float | None, lon: float | None) -> bool:
+def _in(user: session.AuthUser, lat: float | None, lon: float | None) -> bool:
     return user.scope_grid is not None and within(_grid_at(lat, lon), user.scope_grid)
 
 
-def _points(user: auth.AuthUser, points: Iterable[Any]) -> list[Any]:
+def _points(user: session.AuthUser, points: Iterable[Any]) -> list[Any]:
     return [p for p in points if _in(user, p[0], p[1])]
 
 
-def vehicles(user: auth.AuthUser, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def vehicles(user: session.AuthUser, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if _whole_territory(user):
         return views
     shown = []
@@ -101,7 +102,7 @@ def vehicles(user: auth.AuthUser, views: list[dict[str, Any]]) -> list[dict[str,
     return shown
 
 
-def coverage(user: auth.AuthUser, body: dict[str, Any]) -> dict[str, Any]:
+def coverage(user: session.AuthUser, body: dict[str, Any]) -> dict[str, Any]:
     if _whole_territory(user):
         return body
     grids = [g for g in body.get("grids") or [] if within(g.get("code"), user.scope_grid)]

@@ -11,8 +11,9 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
-from dashboard import auth, limits, mjpeg, scoped
+from dashboard import limits, mjpeg, scoped
 from dashboard.app import create_app
+from dashboard.auth import session
 from dashboard.context import of as context_of
 from dashboard.live import CameraLookup, LiveServer, registry_lookup
 from dashboard.page_services import PageServices
@@ -35,13 +36,13 @@ _ANY_HOST = {"0.0.0.0", "::", ""}
 
 def push_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
     """The wall's logged-in user, from the cookies of the push websocket's handshake; None = not logged in."""
-    user = auth.user_from_cookie(server, cookie_header)
+    user = session.user_from_cookie(server, cookie_header)
     return None if user is None else Viewer(user.username, user.scope_grid)
 
 
 def live_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
     """The push socket's viewer plus the cameras grid scope lets them watch live (as ``/video/<id>.jpg`` does)."""
-    user = auth.user_from_cookie(server, cookie_header)
+    user = session.user_from_cookie(server, cookie_header)
     if user is None:
         return None
     with server.app_context():
@@ -50,7 +51,7 @@ def live_viewer(server: Flask, cookie_header: str | None) -> Viewer | None:
 
 
 def _role_of(server: Flask, cookie_header: str | None) -> str | None:
-    user = auth.user_from_cookie(server, cookie_header)
+    user = session.user_from_cookie(server, cookie_header)
     return None if user is None else user.role
 
 

@@ -6,7 +6,7 @@ never closes the connection; the next good one is accepted. An unknown path is c
 the reason. Runs its own asyncio loop in a thread; the Redis writes run in a worker thread so one slow write
 never holds up the other vehicles.
 
-The handshake passes the front door's car check (dashboard.guard): ``Authorization: Bearer <auth.device_token>``
+The handshake passes the front door's car check (dashboard.auth.policy): ``Authorization: Bearer <auth.device_token>``
 (or ``?token=`` for clients that cannot set headers); without a token configured the socket is closed to everyone
 unless ``auth.open_car_routes`` (dev only). A handshake carrying a browser's Origin of another host is refused,
 so no web page can drive a car's socket. Refusals are HTTP 401 / 403 before the upgrade.
@@ -23,7 +23,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from dashboard.guard import device_ok, origin_ok
+from dashboard.auth.policy import device_ok, origin_ok
 from fleet.telemetry import TelemetryIngest
 from gridwatch.settings import AuthSettings
 from gridwatch.wsserver import WebsocketServerThread

@@ -12,6 +12,6 @@ request/error helper they all share.
     metrics    /metrics (Prometheus)
     live       /api/live (where the wall's live video comes from; the video socket is dashboard.live's)
 
-``openapi`` describes them (docs/openapi.yaml). The login routes are dashboard.auth's; dashboard.guard's table
-names who may use each route.
+``openapi`` describes them (docs/openapi.yaml). The login routes are dashboard.auth.login's;
+dashboard.auth.policy's table names who may use each route.
 """

@@ -1,7 +1,7 @@
 """The JSON API of cases: the queue, one case, every workflow action, queries, merge and split, overdue cases,
 figures, the monthly assessment, exports, and claims on alerts and cases.
 
-Every route checks on the server who asks (dashboard.auth): a user sees and acts only on cases that lie in
+Every route checks on the server who asks (dashboard.auth.session): a user sees and acts only on cases that lie in
 their grid subtree (a department user: the cases dispatched to their department), and the workflow's table
 decides what their role may do. Answers: 401 without a login, 403 for a role or grid that may not, 404 for
 an unknown id, 409 for a transition the case's status does not allow (the workflow's message) or an item
@@ -54,9 +54,9 @@ from alerts.workflow import (
     WorkflowError,
     allowed_actions,
 )
-from dashboard import auth, guard
 from dashboard.api.common import ApiError, api_translator, app_services, error, fields, flag, int_arg, text, time_arg
-from dashboard.auth import AuthUser
+from dashboard.auth import guard, policy, session
+from dashboard.auth.session import AuthUser
 from dashboard.claims import ClaimHeldError, Claims
 from dashboard.context import current
 from dashboard.page_services import PageServices
@@ -106,7 +106,7 @@ def _case_json(view: CaseView, t: Translator) -> dict[str, Any]:
 
 
 def _user() -> AuthUser:
-    user = auth.current_user()
+    user = session.current_user()
     if user is None:
         raise ApiError(401, api_translator().gettext("Log in first"))
     return user
@@ -114,11 +114,11 @@ def _user() -> AuthUser:
 
 def location(view: CaseView) -> str | None:
     """The most specific grid a case lies in (what a scope is compared with)."""
-    return guard.case_location(view)
+    return policy.case_location(view)
 
 
 def visible(user: AuthUser, view: CaseView) -> bool:
-    return guard.case_visible(user, view)
+    return policy.case_visible(user, view)
 
 
 def _within(user: AuthUser, code: str) -> bool:
@@ -268,7 +268,7 @@ def _errors(exc: Exception) -> tuple[Response, int]:
 
 
 @blueprint.get("/api/cases")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def list_cases() -> Response:
     a, user, t = app_services(), _user(), api_translator()
     tz = ZoneInfo(current().settings.cases.timezone)
@@ -297,7 +297,7 @@ def list_cases() -> Response:
 
 
 @blueprint.get("/api/cases/overdue")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def overdue() -> Response:
     a, user, t = app_services(), _user(), api_translator()
     grid = _grid_param(a, user, request.args.get("grid"), t)
@@ -307,7 +307,7 @@ def overdue() -> Response:
 
 
 @blueprint.get("/api/cases/<case_id>")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def case_detail(case_id: str) -> Response:
     a, user, t = app_services(), _user(), api_translator()
     _visible_case(a, user, case_id, t)
@@ -324,13 +324,13 @@ def case_detail(case_id: str) -> Response:
 
 
 @blueprint.post("/api/cases/<case_id>/<action>")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def act(case_id: str, action: str) -> tuple[Response, int]:
     a, user, t = app_services(), _user(), api_translator()
     if action not in set(Action):
         raise ApiError(404, t.gettext("No such action {action}").format(action=action))
     view = _visible_case(a, user, case_id, t)
-    if not guard.holder_may(user, view, action):
+    if not policy.holder_may(user, view, action):
         # Escalated above the user's grid: the parent grid acts on it now, not the grid that asked for help.
         raise ApiError(403, t.gettext("Grid {grid} holds this case now; your grid is {scope}").format(
             grid=view.assignee_grid, scope=user.scope_grid))
@@ -344,22 +344,22 @@ def act(case_id: str, action: str) -> tuple[Response, int]:
     reason = text(body, "reason")
     why = _verdict_reason(text(body, "verdict_reason"), action, reason, view.category, t)
     with _photo_store(case_id, upload, text(body, "photo_path")) as photo:
-        view = a.casework.apply(case_id, action, auth.current_actor(), note=text(body, "note"),
+        view = a.casework.apply(case_id, action, session.current_actor(), note=text(body, "note"),
                             reason=reason, target=target, photo_path=photo, verdict_reason=why)
     return jsonify(_case_json(view, t)), 200
 
 
 @blueprint.post("/api/cases/<case_id>/queries")
-@auth.require(Role.GRID_STAFF, Role.SUPERVISOR)
+@guard.require(Role.GRID_STAFF, Role.SUPERVISOR)
 def file_query(case_id: str) -> tuple[Response, int]:
     a, user, t = app_services(), _user(), api_translator()
     _visible_case(a, user, case_id, t)
     question = text(fields(), "question") or ""
-    return jsonify(plain(a.casework.file_query(case_id, auth.current_actor(), question))), 201
+    return jsonify(plain(a.casework.file_query(case_id, session.current_actor(), question))), 201
 
 
 @blueprint.get("/api/queries")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def queries() -> Response:
     a, user = app_services(), _user()
     found = a.casework.book.queries(open_only=flag("open"))
@@ -369,15 +369,15 @@ def queries() -> Response:
 
 
 @blueprint.post("/api/queries/<int:query_id>/answer")
-@auth.require(Role.GRID_STAFF, Role.SUPERVISOR)
+@guard.require(Role.GRID_STAFF, Role.SUPERVISOR)
 def answer_query(query_id: int) -> Response:
     a = app_services()
     answer = text(fields(), "answer") or ""
-    return jsonify(plain(a.casework.answer_query(query_id, auth.current_actor(), answer)))
+    return jsonify(plain(a.casework.answer_query(query_id, session.current_actor(), answer)))
 
 
 @blueprint.post("/api/cases/merge")
-@auth.require(*_CENTRE)
+@guard.require(*_CENTRE)
 def merge() -> Response:
     a, user, t = app_services(), _user(), api_translator()
     body = fields()
@@ -389,12 +389,12 @@ def merge() -> Response:
     for cid in [into, *others]:
         _visible_case(a, user, cid, t)
         claims.check_free_for("case", cid, user.username)
-    a.cases.merge(into, others, auth.current_actor(), text(body, "note"))
+    a.cases.merge(into, others, session.current_actor(), text(body, "note"))
     return jsonify(_case_json(a.casework.book.get(into), t))
 
 
 @blueprint.post("/api/cases/<case_id>/split")
-@auth.require(*_CENTRE)
+@guard.require(*_CENTRE)
 def split(case_id: str) -> tuple[Response, int]:
     a, user, t = app_services(), _user(), api_translator()
     _visible_case(a, user, case_id, t)
@@ -403,7 +403,7 @@ def split(case_id: str) -> tuple[Response, int]:
     ids = body.get("sightings")
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ApiError(400, t.gettext("Send sightings: a list of sighting ids"))
-    new_id = a.cases.split(case_id, ids, auth.current_actor(), text(body, "note"))
+    new_id = a.cases.split(case_id, ids, session.current_actor(), text(body, "note"))
     return jsonify({"case": _case_json(a.casework.book.get(case_id), t),
                     "new_case": _case_json(a.casework.book.get(new_id), t)}), 201
 
@@ -426,7 +426,7 @@ def _figure_rows(a: PageServices, user: AuthUser, t: Translator) -> tuple[list[A
 
 
 @blueprint.get("/api/figures")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def figures() -> Response:
     a, user, t = app_services(), _user(), api_translator()
     rows, names = _figure_rows(a, user, t)
@@ -440,7 +440,7 @@ def figures() -> Response:
 
 
 @blueprint.get("/api/figures/grids")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def figures_by_grid() -> Response:
     a, user, t = app_services(), _user(), api_translator()
     grid = _grid_param(a, user, request.args.get("grid"), t)
@@ -470,7 +470,7 @@ def _scores(a: PageServices, user: AuthUser, t: Translator) -> list[Any]:
 
 
 @blueprint.get("/api/assessment")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def assessment() -> Response:
     a, user, t = app_services(), _user(), api_translator()
     return jsonify([s.as_dict() for s in _scores(a, user, t)])
@@ -489,7 +489,7 @@ def _download(data: bytes, name: str, fmt: str) -> Response:
 
 
 @blueprint.get("/api/export/figures.<fmt>")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def export_figures(fmt: str) -> Response:
     a, user, t = app_services(), _user(), api_translator()
     if fmt not in ("csv", "xlsx"):
@@ -501,7 +501,7 @@ def export_figures(fmt: str) -> Response:
 
 
 @blueprint.get("/api/export/assessment.<fmt>")
-@auth.require(*_ANYONE)
+@guard.require(*_ANYONE)
 def export_assessment(fmt: str) -> Response:
     a, user, t = app_services(), _user(), api_translator()
     if fmt not in ("csv", "xlsx"):
@@ -523,7 +523,7 @@ def _claim_target(kind: str, item_id: str) -> None:
     alert = get_alert(item_id) if get_alert is not None else None
     if alert is None:
         raise ApiError(404, t.gettext("No alert {alert}").format(alert=item_id))
-    if not auth.in_scope(alert.grid_code):
+    if not session.in_scope(alert.grid_code):
         raise _out_of_scope(t, user)
 
 
@@ -551,5 +551,5 @@ for _kind, _prefix in (("alert", "/api/alerts"), ("case", "/api/cases")):
     _rule = f"{_prefix}/<item_id>/claim"
     for _suffix, _view, _method in (("", claim, "POST"), ("_show", claim_holder, "GET"),
                                     ("_drop", release_claim, "DELETE")):
-        blueprint.add_url_rule(_rule, f"claim_{_kind}{_suffix}", auth.require(*_ANYONE)(_view), methods=[_method],
+        blueprint.add_url_rule(_rule, f"claim_{_kind}{_suffix}", guard.require(*_ANYONE)(_view), methods=[_method],
                                defaults={"kind": _kind})

@@ -19,8 +19,8 @@ from alerts.casebook import CaseDetail
 from alerts.cases import CaseNotFoundError
 from alerts.evidence import write_bundle
 from alerts.workflow import Role
-from dashboard import auth, guard
 from dashboard.api.common import app_services, error
+from dashboard.auth import guard, policy, session
 from dashboard.context import current
 from gridwatch.settings import Settings
 from gridwatch.types import GpsFix
@@ -55,7 +55,7 @@ blueprint = Blueprint("gridwatch_evidence", __name__)
 
 
 @blueprint.get("/api/evidence/<case_id>.zip")
-@auth.require(Role.SUPERVISOR)
+@guard.require(Role.SUPERVISOR)
 def evidence(case_id: str) -> Any:
     ctx = current()
     svc = app_services()
@@ -63,8 +63,8 @@ def evidence(case_id: str) -> Any:
         detail = svc.book.detail(case_id)
     except CaseNotFoundError:
         return error(404, f"no case {case_id}")
-    user = auth.current_user()
-    if user is None or not guard.case_visible(user, detail.case):
+    user = session.current_user()
+    if user is None or not policy.case_visible(user, detail.case):
         return error(403, f"case {case_id} is outside your grid")
     fixes = gps_trace(ctx.redis, ctx.settings, detail)
     out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it

@@ -32,8 +32,8 @@ from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.cases import CaseNotFoundError
 from alerts.models import utc_now
 from alerts.workflow import Actor, Role, Status
-from dashboard import auth
 from dashboard.api.common import api_translator, app_services
+from dashboard.auth import session
 from dashboard.context import current
 from geo.routing import GridRouter
 from gridwatch.categories import CATEGORIES
@@ -127,7 +127,7 @@ blueprint = Blueprint("gridwatch_open311", __name__)
 
 def _ids() -> RequestIds:
     # Signed with the session key: every dashboard behind one address signs alike.
-    return RequestIds(auth.session_secret(current().settings))
+    return RequestIds(session.session_secret(current().settings))
 
 
 @blueprint.errorhandler(Open311Error)
@@ -230,7 +230,7 @@ def create() -> tuple[Response, int]:
                      "account_id": None}]), 201
 
 
-@blueprint.get("/open311/v2/requests/<case_id>.json")  # the path keeps its name (dashboard.guard's table)
+@blueprint.get("/open311/v2/requests/<case_id>.json")  # the path keeps its name (dashboard.auth.policy's table)
 def one(case_id: str) -> Response:
     svc = app_services()
     book, r = svc.book, svc.router

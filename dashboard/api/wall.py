@@ -14,8 +14,9 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from dashboard import auth, lang, mjpeg, scoped, wall_data, wall_queries
+from dashboard import lang, mjpeg, scoped, wall_data, wall_queries
 from dashboard.api.common import api_translator, error
+from dashboard.auth import session
 from dashboard.context import current
 from dashboard.texts import state_label
 from gridwatch.i18n import category_name
@@ -68,7 +69,7 @@ def cameras() -> Response | tuple[Response, int]:
         log.warning("GET /api/cameras: redis unavailable: %s", exc)
         return error(503, api_translator().gettext("Camera states are unavailable: Redis does not answer"))
     t = api_translator()
-    allowed = scoped.cameras_allowed(auth.current_user() or auth.ANONYMOUS)
+    allowed = scoped.cameras_allowed(session.current_user() or session.ANONYMOUS)
     views = [v for v in views if allowed is None or v["id"] in allowed]
     for view in views:
         view["state_text"] = state_label(view["state"], t)
@@ -86,7 +87,7 @@ def alerts() -> Response | tuple[Response, int]:
         return error(400, message.format(maximum=exc.maximum, value=repr(exc.raw)))
     try:
         views = wall_queries.alert_views(ctx.repo, limit, ctx.settings.locale.timezone, ctx.settings.media_dir,
-                                    scope=auth.scope_filter())
+                                    scope=session.scope_filter())
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the client, logged here
         log.warning("GET /api/alerts: repository failed: %s", exc)
         return error(503, t.gettext("Alerts are unavailable: the database does not answer"))
@@ -97,9 +98,9 @@ def alerts() -> Response | tuple[Response, int]:
 
 @blueprint.get("/media/<path:path>")
 def media(path: str) -> Response | tuple[Response, int]:
-    if not scoped.media_allowed(auth.current_user() or auth.ANONYMOUS, path):
+    if not scoped.media_allowed(session.current_user() or session.ANONYMOUS, path):
         return error(403, api_translator().gettext("This is outside your grid ({scope})").format(
-            scope=(auth.current_user() or auth.ANONYMOUS).scope_grid or "-"))
+            scope=(session.current_user() or session.ANONYMOUS).scope_grid or "-"))
     # send_from_directory joins safely: "..", absolute paths and folders are a 404, never a file outside.
     response = flask.send_from_directory(current().settings.media_dir.resolve(), path, max_age=3600)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -112,7 +113,7 @@ def media(path: str) -> Response | tuple[Response, int]:
 def wall_summary() -> Response | tuple[Response, int]:
     """The wall's figures and map version; ``?v=`` the version the page shows: 204 while it is current."""
     try:
-        shown = wall_data.browser_summary(wall_data.current_data().summary(scope=auth.scope_filter()))
+        shown = wall_data.browser_summary(wall_data.current_data().summary(scope=session.scope_filter()))
     except Exception as exc:  # noqa: BLE001 - any store failure is a 503 for the wall, logged here
         log.warning("GET /api/wall/summary: %s", exc)
         return error(503, api_translator().gettext("Alerts are unavailable: the database does not answer"))
@@ -122,11 +123,11 @@ def wall_summary() -> Response | tuple[Response, int]:
 
 
 def _camera_refused(camera_id: str) -> tuple[Response, int] | None:
-    allowed = scoped.cameras_allowed(auth.current_user() or auth.ANONYMOUS)
+    allowed = scoped.cameras_allowed(session.current_user() or session.ANONYMOUS)
     if allowed is None or camera_id in allowed:
         return None
     return error(403, api_translator().gettext("This is outside your grid ({scope})").format(
-        scope=(auth.current_user() or auth.ANONYMOUS).scope_grid or "-"))
+        scope=(session.current_user() or session.ANONYMOUS).scope_grid or "-"))
 
 
 @blueprint.get("/video/<camera_id>.jpg")
@@ -170,8 +171,8 @@ def video(camera_id: str) -> Response | tuple[Response, int]:
     frames = mjpeg.stream(ctx.redis, camera_id, ctx.stopping, gone=gone if callable(gone) else None,
                           lang=viewer_lang)
     # Each stream holds a server thread: capped per user and in total, so the pages always have threads left.
-    viewer = auth.current_user() or auth.ANONYMOUS
-    body = mjpeg.held(flask.current_app, viewer.username if viewer is not auth.ANONYMOUS
+    viewer = session.current_user() or session.ANONYMOUS
+    body = mjpeg.held(flask.current_app, viewer.username if viewer is not session.ANONYMOUS
                       else f"{viewer.username}@{request.remote_addr}", frames)
     if body is None:
         message = api_translator().gettext("Too many live videos are open (at most {n} per user); close one and "

@@ -26,7 +26,8 @@ from alerts.cases import CaseNotFoundError
 from alerts.casework import TargetError
 from alerts.departments import list_departments
 from alerts.workflow import Action, WorkflowError
-from dashboard import auth, desk_queries, guard, ids, page_services, replay_queries
+from dashboard import desk_queries, ids, page_services, replay_queries
+from dashboard.auth import guard, policy, session
 from dashboard.context import current
 from dashboard.frame import (
     PAGE_ROLES,
@@ -97,7 +98,7 @@ def layout(start: PageStart, query: dict[str, Any]) -> html.Div:
     ])
 
 
-def _opened_case(case_id: Any, user: auth.AuthUser) -> str | None:
+def _opened_case(case_id: Any, user: session.AuthUser) -> str | None:
     """``/desk?case=<id>`` (a case clicked on the wall's map): that case, picked as a click in the queue picks it,
     when it exists and the user may see it; None otherwise (the desk opens as usual)."""
     if not isinstance(case_id, str) or not case_id:
@@ -105,7 +106,7 @@ def _opened_case(case_id: Any, user: auth.AuthUser) -> str | None:
     try:
         _case_or_403(user, case_id)
         desk_queries.claim(current().redis, case_id, user.username, user.display_name, _claim_ttl_ms())
-    except (CaseNotFoundError, auth.CallbackForbiddenError, redis.RedisError) as exc:
+    except (CaseNotFoundError, guard.CallbackForbiddenError, redis.RedisError) as exc:
         log.info("desk: case %s from the address not opened for %s: %s", case_id, user.username, exc)
         return None
     return case_id
@@ -168,13 +169,13 @@ def queue_children(t: Translator, scope: str | None, selected: str | None, me: s
     return items
 
 
-def _case_or_403(user: auth.AuthUser, case_id: str, action: Action | None = None) -> None:
+def _case_or_403(user: session.AuthUser, case_id: str, action: Action | None = None) -> None:
     """The case must lie in the user's scope (and, for a holder's action, be held there), as in the JSON API;
     CaseNotFoundError when it is gone."""
     view = page_services.current().book.get(case_id)
-    if not guard.case_visible(user, view) or (action is not None and not guard.holder_may(user, view, action)):
+    if not policy.case_visible(user, view) or (action is not None and not policy.holder_may(user, view, action)):
         log.warning("desk: %s refused case %s outside grid %s", user.username, case_id, user.scope_grid)
-        raise auth.CallbackForbiddenError("this case is outside your grid")
+        raise guard.CallbackForbiddenError("this case is outside your grid")
 
 
 @dash.callback(
@@ -232,7 +233,7 @@ def _options(t: Translator, scope: str | None, office: str | None) -> list[dict[
     return [{"label": label, "value": code} for code, label in choices]
 
 
-def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[Any]:
+def detail_children(t: Translator, user: session.AuthUser, case_id: str) -> list[Any]:
     ctx = current()
     svc = page_services.current()
     tz = ctx.settings.locale.timezone
@@ -242,7 +243,7 @@ def detail_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[An
     mine = held is None or held[0] == user.username
     suggested = d.suggested.responsible
     suggested_name = svc.router.feature(suggested).name if suggested and suggested in svc.router else None
-    departments = list_departments(svc.engine)
+    departments = list_departments(svc.repo.engine)
     can_assign = Action.DISPATCH in d.actions or Action.VERIFY in d.actions
     can_reject = Action.REJECT in d.actions
     can_close = Action.CLOSE in d.actions and d.clear is not None

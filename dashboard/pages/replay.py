@@ -13,7 +13,8 @@ from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
 from alerts.workflow import Action, RejectReason, Status, WorkflowError
-from dashboard import auth, desk_queries, ids, page_services, replay_queries, replay_rerun
+from dashboard import desk_queries, ids, page_services, replay_queries, replay_rerun
+from dashboard.auth import session
 from dashboard.context import current
 from dashboard.frame import (
     PAGE_ROLES,
@@ -163,7 +164,7 @@ def pick(_clicks: list[int | None]) -> Any:
     return {"case": trigger["case"], "alert": trigger["alert"]}
 
 
-def player_children(t: Translator, user: auth.AuthUser, case_id: str, alert_id: str | None) -> list[Any]:
+def player_children(t: Translator, user: session.AuthUser, case_id: str, alert_id: str | None) -> list[Any]:
     ctx = current()
     svc = page_services.current()
     tz = ctx.settings.locale.timezone

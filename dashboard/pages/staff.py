@@ -13,7 +13,8 @@ from dash.exceptions import PreventUpdate
 
 from alerts.cases import CaseNotFoundError
 from alerts.workflow import Action, Role, Status, WorkflowError, allowed_actions
-from dashboard import auth, guard, ids, page_services, staff_queries
+from dashboard import ids, page_services, staff_queries
+from dashboard.auth import policy, session
 from dashboard.context import current
 from dashboard.frame import (
     PAGE_ROLES,
@@ -58,7 +59,7 @@ def layout(start: PageStart, query: dict[str, Any]) -> html.Div:
     ])
 
 
-def list_children(t: Translator, user: auth.AuthUser) -> list[Any]:
+def list_children(t: Translator, user: session.AuthUser) -> list[Any]:
     svc = page_services.current()
     tz = current().settings.locale.timezone
     now = datetime.now(UTC)
@@ -100,7 +101,7 @@ def list_children(t: Translator, user: auth.AuthUser) -> list[Any]:
     return out
 
 
-def case_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[Any]:
+def case_children(t: Translator, user: session.AuthUser, case_id: str) -> list[Any]:
     svc = page_services.current()
     tz = current().settings.locale.timezone
     try:
@@ -108,7 +109,7 @@ def case_children(t: Translator, user: auth.AuthUser, case_id: str) -> list[Any]
     except CaseNotFoundError:
         return [message(t.gettext("No such case"), "error")]
     c = detail.case
-    if not guard.case_visible(user, c):
+    if not policy.case_visible(user, c):
         log.info("staff: %s refused case %s outside grid %s", user.username, case_id, user.scope_grid)
         return [message(t.gettext("This case is outside your grid"), "error")]
     actions = allowed_actions(c.status, user.role)
@@ -239,7 +240,7 @@ def act(_a: int, _h: int, _e: int, _q: int, case_id: str | None, note: str | Non
         case = svc.book.get(case_id)
         wanted = {ids.STAFF_ACCEPT: Action.START, ids.STAFF_HANDLED: Action.HANDLE,
                   ids.STAFF_ESCALATE: Action.ESCALATE}.get(str(which))
-        if not guard.case_visible(user, case) or (wanted is not None and not guard.holder_may(user, case, wanted)):
+        if not policy.case_visible(user, case) or (wanted is not None and not policy.holder_may(user, case, wanted)):
             log.warning("staff: %s refused case %s outside grid %s", user.username, case_id, user.scope_grid)
             return message(t.gettext("This case is outside your grid"), "error"), dash.no_update
         if which == ids.STAFF_ACCEPT:

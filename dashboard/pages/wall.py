@@ -20,8 +20,9 @@ import redis
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, ids, lang, map_leaflet, map_tiles, scoped, texts, wall_data, wall_queries
+from dashboard import ids, lang, map_leaflet, map_tiles, scoped, texts, wall_data, wall_queries
 from dashboard import map as gridmap
+from dashboard.auth import session
 from dashboard.context import current
 from dashboard.frame import locale_translator, page_links, page_translator
 from geo.scope import within
@@ -165,9 +166,9 @@ def _stat(label: str, value_id: str, value: str) -> html.Div:
 
 def page_nav(t: Translator) -> html.Nav:
     """The other pages this user may open, and logging out (the wall is often the first page after login)."""
-    user = auth.current_user()
+    user = session.current_user()
     links = [html.A(text, href=href, className="gw-lang-opt") for href, text in page_links(t, user) if href != "/"]
-    if user is not None and user is not auth.ANONYMOUS:
+    if user is not None and user is not session.ANONYMOUS:
         links.append(html.A(t.gettext("Log out"), href="/logout", className="gw-lang-opt"))
     return html.Nav(id=ids.PAGE_NAV, className="gw-lang gw-page-nav-wall", children=links)
 
@@ -216,9 +217,9 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
     except redis.RedisError as exc:
         log.warning("wall: alerts stream unavailable: %s", exc)
     try:
-        # A grid-scoped viewer sees its subtree's alerts only, as the push feed sends them (dashboard.auth).
-        alerts = [a for a in wall_queries.alert_views(ctx.repo, LIST_SIZE, tz) if auth.in_scope(a.get("grid_code"))]
-        today = wall_queries.today_summary(ctx.repo, now, tz, in_scope=auth.in_scope)
+        # A grid-scoped viewer sees its subtree's alerts only, as the push feed sends them (dashboard.auth.session).
+        alerts = [a for a in wall_queries.alert_views(ctx.repo, LIST_SIZE, tz) if session.in_scope(a.get("grid_code"))]
+        today = wall_queries.today_summary(ctx.repo, now, tz, in_scope=session.in_scope)
     except Exception as exc:  # noqa: BLE001 - the wall still shows video and live pushes without the database
         log.warning("wall: alerts from the database unavailable: %s", exc)
         alerts, today = [], {"day": timefmt.local_day(now, tz).isoformat(), "count": 0, "capped": False}
@@ -227,7 +228,7 @@ def _read_alerts() -> tuple[str | None, list[dict[str, Any]], dict[str, Any]]:
 
 def _scope() -> str | None:
     """The grid subtree the viewer is limited to (None: the whole territory)."""
-    return auth.scope_filter()
+    return session.scope_filter()
 
 
 def _read_summary() -> dict[str, Any] | None:
@@ -282,7 +283,7 @@ def build_map(summary: dict[str, Any] | None, focus: str | None, t: Translator,
 def viewer_vehicles(vehicles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The summary's cars (every car: it is shared by all viewers) cut to what this viewer may see, as GET
     /api/vehicles cuts them (dashboard.scoped.vehicles: a car while its last fix lies in their subtree)."""
-    user = auth.current_user() or auth.ANONYMOUS
+    user = session.current_user() or session.ANONYMOUS
     return scoped.vehicles(user, [{**v, "last_fix": {"lat": v.get("lat"), "lon": v.get("lon")}} for v in vehicles])
 
 
@@ -291,7 +292,7 @@ def build_tiled(source: map_tiles.TileSource, summary: dict[str, Any] | None, fo
     """The tiled map's layers and view for the viewer (dashboard/map_leaflet.py), as build_map for the plain one."""
     features = wall_data.current_data().grids().features if summary is not None else []
     return map_leaflet.tiled_view(source, features, (summary or {}).get("counts", {}), focus or scope, t,
-                                  map_texts(t), auth.current_user() or auth.ANONYMOUS)
+                                  map_texts(t), session.current_user() or session.ANONYMOUS)
 
 
 def crumbs(focus: str | None, t: Translator, scope: str | None = None) -> list[Any]:
@@ -760,7 +761,7 @@ def refresh_today(_n: int | None) -> Any:
     ctx = current()
     try:
         return wall_queries.today_summary(ctx.repo, datetime.now(UTC), ctx.settings.locale.timezone,
-                                     in_scope=auth.in_scope)
+                                     in_scope=session.in_scope)
     except Exception as exc:  # noqa: BLE001 - keep the last count on screen while the database is away
         log.warning("wall: today's count not refreshed: %s", exc)
         return dash.no_update

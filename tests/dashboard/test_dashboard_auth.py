@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from alerts.repository import Repository
 from alerts.users import UserStore
 from alerts.workflow import Role
-from dashboard import auth
 from dashboard.app import create_app
+from dashboard.auth import guard, session
 from dashboard.server import DashboardServer
 from gridwatch.settings import Settings
 
@@ -79,12 +79,12 @@ def test_a_changed_password_ends_the_sessions_opened_with_the_old_one(
     login(c, "", "op", "old-password")
     assert c.get("/api/alerts").status_code == 200
     UserStore(repo.engine).set_password("op", "new-password")
-    app.extensions[auth.EXTENSION].forget("op")  # the few-second user cache of this process
+    app.extensions[session.EXTENSION].forget("op")  # the few-second user cache of this process
     assert c.get("/api/alerts").status_code == 401
 
 
 def test_repeated_wrong_passwords_make_the_guesser_wait(app: Flask, repo: Repository) -> None:
-    from dashboard import throttle
+    from dashboard.auth import throttle
 
     add_user(repo, "op", "op-password", Role.OPERATOR)
     c = app.test_client()
@@ -111,28 +111,28 @@ def test_a_car_needs_the_device_token_once_one_is_set(
 def test_role_and_scope_helpers_answer_for_the_logged_in_user(app: Flask, repo: Repository) -> None:
     add_user(repo, "grid", "grid-password", Role.GRID_STAFF, scope_grid="410105001001")
 
-    @auth.require(Role.OPERATOR, Role.SUPERVISOR)
+    @guard.require(Role.OPERATOR, Role.SUPERVISOR)
     def centre_only() -> str:
         return "ok"
 
     with app.test_request_context("/"):
-        from flask import session
+        from flask import session as cookie
 
-        session["u"], session["at"], session["sid"] = "grid", __import__("time").time(), "a-session"
+        cookie["u"], cookie["at"], cookie["sid"] = "grid", __import__("time").time(), "a-session"
         user = UserStore(repo.engine).get("grid")
         assert user is not None
-        session["pw"] = user.password_changed_at.timestamp()
-        me = auth.current_user()
+        cookie["pw"] = user.password_changed_at.timestamp()
+        me = session.current_user()
         assert me is not None and me.role == Role.GRID_STAFF
-        assert auth.current_actor().grid_code == "410105001001"
-        assert auth.scope_filter() == "410105001001"
-        assert auth.in_scope("410105001001003") and not auth.in_scope("410105001002001")
-        assert not auth.in_scope(None)
+        assert session.current_actor().grid_code == "410105001001"
+        assert session.scope_filter() == "410105001001"
+        assert session.in_scope("410105001001003") and not session.in_scope("410105001002001")
+        assert not session.in_scope(None)
         denied = centre_only()
         assert not isinstance(denied, str) and denied.status_code == 403
-        with pytest.raises(auth.CallbackForbiddenError):
-            auth.require_in_callback(Role.SUPERVISOR)
-        assert auth.require_in_callback(Role.GRID_STAFF).username == "grid"
+        with pytest.raises(guard.CallbackForbiddenError):
+            guard.require_in_callback(Role.SUPERVISOR)
+        assert guard.require_in_callback(Role.GRID_STAFF).username == "grid"
 
 
 def test_the_first_start_logs_a_generated_admin_password_once(
@@ -176,16 +176,16 @@ def test_the_session_cookie_identifies_the_user_on_another_port(
     add_user(repo, "op", "op-password", Role.OPERATOR)
     c = app.test_client()
     login(c, "", "op", "op-password")
-    cookie = c.get_cookie(auth.SESSION_COOKIE)
+    cookie = c.get_cookie(session.SESSION_COOKIE)
     assert cookie is not None
-    header = f"gw_lang=en; {auth.SESSION_COOKIE}={cookie.value}"
-    user = auth.user_from_cookie(app, header)
+    header = f"gw_lang=en; {session.SESSION_COOKIE}={cookie.value}"
+    user = session.user_from_cookie(app, header)
     assert user is not None and user.username == "op"
-    assert auth.user_from_cookie(app, None) is None
-    assert auth.user_from_cookie(app, f"{auth.SESSION_COOKIE}={cookie.value[:-3]}xyz") is None
+    assert session.user_from_cookie(app, None) is None
+    assert session.user_from_cookie(app, f"{session.SESSION_COOKIE}={cookie.value[:-3]}xyz") is None
     UserStore(repo.engine).update("op", active=False)
-    app.extensions[auth.EXTENSION].forget("op")
-    assert auth.user_from_cookie(app, header) is None
+    app.extensions[session.EXTENSION].forget("op")
+    assert session.user_from_cookie(app, header) is None
 
 
 def test_a_401_speaks_the_clients_language(app: Flask) -> None:
@@ -200,7 +200,7 @@ def test_a_session_older_than_session_minutes_is_over(app: Flask, repo: Reposito
     c = app.test_client()
     login(c, "", "op", "op-password")
     assert c.get("/api/alerts").status_code == 200
-    minutes = app.extensions[auth.EXTENSION].settings.auth.session_minutes
+    minutes = app.extensions[session.EXTENSION].settings.auth.session_minutes
     with c.session_transaction() as s:  # the login happened a minute longer ago than a session lasts
         s["at"] = s["at"] - (minutes + 1) * 60
     assert c.get("/api/alerts").status_code == 401

@@ -1,4 +1,4 @@
-"""The one front door (dashboard/guard.py) over the real app: every route, Dash callback and both websockets refuse
+"""The one front door (dashboard/auth/) over the real app: every route, Dash callback and both websockets refuse
 strangers, wrong roles and other grids; car routes closed by default; no open redirect; demo users only with the
 demo; production refuses an open posture; CSRF, cookies, CSP and HSTS; throttled logins; revocable sessions."""
 from __future__ import annotations
@@ -27,8 +27,8 @@ from centre.cases import run_alerts
 from centre.dashboard import run_dashboard
 from centre.demo_setup import demo_users, with_demo_device_token
 from centre.worker import run_worker
-from dashboard import auth, guard
 from dashboard.app import create_app
+from dashboard.auth import policy, session
 from dashboard.server import DashboardServer
 from dashboard.telemetry_ws import TelemetryWsServer
 from geo.routing import GridRouter
@@ -100,21 +100,21 @@ def test_every_route_has_a_rule_and_refuses_strangers_and_wrong_roles(
     app: Flask, as_user: Callable[[str], FlaskClient], case_in_b: str
 ) -> None:
     stranger = app.test_client()
-    missing = [(rule, m) for rule, m in _methods(app) if guard.route_rule(rule, m) is None]
-    assert missing == [], f"routes without a rule in dashboard/guard.py: {missing}"
+    missing = [(rule, m) for rule, m in _methods(app) if policy.route_rule(rule, m) is None]
+    assert missing == [], f"routes without a rule in dashboard/auth/policy.py: {missing}"
     checked = 0
     for rule, method in _methods(app):
-        policy = guard.route_rule(rule, method)
-        assert policy is not None
+        found = policy.route_rule(rule, method)
+        assert found is not None
         url = _fill(rule, case_in_b)
-        if policy.who in (guard.Who.PUBLIC, guard.Who.OPEN311):
+        if found.who in (policy.Who.PUBLIC, policy.Who.OPEN311):
             continue
         r = stranger.open(url, method=method, json={})
         assert r.status_code in (401, 302), (method, url, r.status_code)
         if r.status_code == 302:  # a page: to the login, nothing else
             assert r.headers["Location"].startswith("/login?next="), (method, url)
-        if policy.roles:
-            wrong = as_user(_role_without(policy.roles))
+        if found.roles:
+            wrong = as_user(_role_without(found.roles))
             assert wrong.open(url, method=method, json={}).status_code == 403, (method, url)
         checked += 1
     assert checked > 40
@@ -126,13 +126,13 @@ def test_every_dash_callback_has_a_page_rule_and_refuses_strangers_and_wrong_rol
     dash_app = create_app(settings, repo, redis_client, "ws://127.0.0.1:1/ws")
     outputs = list(dash_app.callback_map)
     assert len(outputs) > 30
-    unruled = [o for o in outputs if guard.callback_rule(o) is None]
-    assert unruled == [], f"Dash callbacks of no page in dashboard/guard.py PAGE_ROLES: {unruled}"
+    unruled = [o for o in outputs if policy.callback_rule(o) is None]
+    assert unruled == [], f"Dash callbacks of no page in dashboard/auth/policy.py PAGE_ROLES: {unruled}"
     stranger = dash_app.server.test_client()
     for output in outputs:
         body = {"output": output, "outputs": [], "inputs": [], "changedPropIds": []}
         assert stranger.post("/_dash-update-component", json=body).status_code == 401, output
-        rule = guard.callback_rule(output)
+        rule = policy.callback_rule(output)
         assert rule is not None
         if rule.roles:
             c = dash_app.server.test_client()
@@ -142,7 +142,7 @@ def test_every_dash_callback_has_a_page_rule_and_refuses_strangers_and_wrong_rol
     from dashboard.pages import admin, desk, replay, staff
 
     for page in (admin, desk, replay, staff):
-        assert guard.PAGE_ROLES[page.PATH.strip("/")] == page.ROLES
+        assert policy.PAGE_ROLES[page.PATH.strip("/")] == page.ROLES
 
 
 def test_other_grids_cases_are_refused_on_every_case_route(
@@ -258,9 +258,9 @@ def test_production_commands_refuse_an_open_posture_on_the_network(settings: Set
     open_cars = _with_auth(net, open_car_routes=True, open311_api_key=SecretStr("k"))
     with pytest.raises(SystemExit, match="open_car_routes"):
         run_dashboard(open_cars, threading.Event())
-    assert guard.exposure_problems(_with_auth(net, open311_api_key=SecretStr("k"))) == []
-    assert guard.exposure_problems(_with_auth(net, allow_open_on_network=True, open_car_routes=True)) == []
-    assert guard.exposure_problems(settings) == []  # loopback: the developer's machine
+    assert policy.exposure_problems(_with_auth(net, open311_api_key=SecretStr("k"))) == []
+    assert policy.exposure_problems(_with_auth(net, allow_open_on_network=True, open_car_routes=True)) == []
+    assert policy.exposure_problems(settings) == []  # loopback: the developer's machine
 
 
 def test_state_changing_requests_from_another_site_are_refused(app: Flask, as_user: Callable[[str], FlaskClient],
@@ -298,17 +298,17 @@ def test_cookies_and_security_headers(settings: Settings, repo: Repository, redi
 def test_logout_ends_the_session_on_the_server(app: Flask) -> None:
     c = app.test_client()
     login(c, "", "op", PASSWORD)
-    stolen = c.get_cookie(auth.SESSION_COOKIE)
+    stolen = c.get_cookie(session.SESSION_COOKIE)
     assert stolen is not None
     assert c.get("/api/alerts").status_code == 200
     c.get("/logout")
     replay = app.test_client()
-    replay.set_cookie(auth.SESSION_COOKIE, stolen.value)
+    replay.set_cookie(session.SESSION_COOKIE, stolen.value)
     assert replay.get("/api/alerts").status_code == 401
 
 
 def test_wrong_passwords_slow_the_guesser_not_the_owner(app: Flask) -> None:
-    from dashboard import throttle
+    from dashboard.auth import throttle
 
     attacker = app.test_client()
     attacker.environ_base["REMOTE_ADDR"] = "10.9.9.9"

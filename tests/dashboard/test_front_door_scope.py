@@ -25,8 +25,9 @@ from alerts.casework import Casework, Target
 from alerts.repository import Repository
 from alerts.users import UserStore
 from alerts.workflow import Actor, Role, Status
-from dashboard import auth, desk_queries, ids
+from dashboard import desk_queries, ids
 from dashboard.app import create_app
+from dashboard.auth import session
 from geo.routing import GridRouter
 from gridwatch.settings import Settings
 
@@ -327,7 +328,7 @@ def test_disabling_a_user_ends_their_session(
     staff_a = as_user("staff_a")
     assert staff_a.get("/api/me").status_code == 200
     UserStore(repo.engine).update("staff_a", active=False)
-    deadline = time.monotonic() + 3 * auth.USER_CACHE_SECONDS + 5
+    deadline = time.monotonic() + 3 * session.USER_CACHE_SECONDS + 5
     while staff_a.get("/api/me").status_code != 401:
         assert time.monotonic() < deadline, "the disabled user's session still works"
         time.sleep(0.2)
@@ -348,7 +349,7 @@ def test_behind_a_trusted_proxy_logins_are_throttled_per_client_address(
     """Behind nginx every request comes from the proxy: without auth.trusted_proxies a guesser's five wrong
     passwords would make every user wait. With it, the guesser (X-Forwarded-For, as nginx appends it) waits and
     another client behind the same proxy logs in at once; an address the client writes itself is not believed."""
-    from dashboard import throttle
+    from dashboard.auth import throttle
 
     add_user(repo, "op", PASSWORD, Role.OPERATOR)
     proxy = "10.0.0.5"
@@ -370,18 +371,18 @@ def test_behind_a_trusted_proxy_logins_are_throttled_per_client_address(
 def test_without_trusted_proxies_x_forwarded_for_is_ignored(
     settings: Settings, repo: Repository, redis_client: redis.Redis,
 ) -> None:
-    from dashboard import guard
+    from dashboard.auth import policy
 
     assert settings.auth.trusted_proxies == ()
     add_user(repo, "op", PASSWORD, Role.OPERATOR)
     c = _dash_app(_scoped_settings(settings), repo, redis_client).server.test_client()
-    from dashboard import throttle
+    from dashboard.auth import throttle
 
     for i in range(throttle.FREE + 1):  # a fresh forged address each try does not escape the count
         assert _guess(c, "10.0.0.5", f"192.0.2.{i}").status_code == 401
     assert _guess(c, "10.0.0.5", "192.0.2.99").status_code == 429
     nets = _scoped_settings(settings, trusted_proxies=["10.0.0.5", "fd00::/8"]).auth.trusted_proxies
-    assert guard.client_address("10.0.0.5", "203.0.113.9, fd00::1", nets) == "203.0.113.9"  # two proxies deep
-    assert guard.client_address("10.0.0.5", "not-an-address", nets) == "10.0.0.5"
-    assert guard.client_address("10.0.0.5", None, nets) == "10.0.0.5"
-    assert guard.client_address("10.0.0.6", "203.0.113.9", nets) == "10.0.0.6"
+    assert policy.client_address("10.0.0.5", "203.0.113.9, fd00::1", nets) == "203.0.113.9"  # two proxies deep
+    assert policy.client_address("10.0.0.5", "not-an-address", nets) == "10.0.0.5"
+    assert policy.client_address("10.0.0.5", None, nets) == "10.0.0.5"
+    assert policy.client_address("10.0.0.6", "203.0.113.9", nets) == "10.0.0.6"

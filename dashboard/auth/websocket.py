@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from websockets.asyncio.server import ServerConnection
 
-from dashboard import guard
+from dashboard.auth import policy
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ async def admitted(ws: ServerConnection, authorize: Callable[[str | None], V | N
     the connection with the reason (4403 another site, 4401 not logged in)."""
     headers = ws.request.headers if ws.request is not None else None
     origin = headers.get("Origin") if headers is not None else None
-    if not guard.origin_ok(origin, None, headers.get("Host", "") if headers is not None else "", any_port=True):
+    if not policy.origin_ok(origin, None, headers.get("Host", "") if headers is not None else "", any_port=True):
         log.warning("%s client %s refused: origin %r is not this host", what, ws.remote_address, origin)
         await ws.close(CLOSE_FORBIDDEN, "cross-site websocket refused")
         return None

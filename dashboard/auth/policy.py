@@ -1,5 +1,5 @@
-"""The one front door: a table saying who may call each route and Dash callback, and the checks every route,
-callback and websocket handshake goes through.
+"""Who may do what, as pure rules (no request, no session, no database): a table saying who may call each route
+and Dash callback, and the checks every route, callback and websocket handshake goes through.
 
 * :data:`ROUTES` names, for every Flask URL rule and method, who may call it: the public, a logged-in user (with
   one of some roles; an admin passes every role check), a patrol car (the device token, or a logged-in user) or an
@@ -9,7 +9,7 @@ callback and websocket handshake goes through.
 * :func:`case_visible` and :func:`holder_may` decide, with the one grid-scope rule ``geo.scope.within``, whether a user
   may see or act on one case (its grid, the grid holding it, its department).
 * :func:`device_ok` and :func:`origin_ok` are the car-token and same-origin (CSRF) checks, shared by the HTTP
-  guard (dashboard.auth) and the websockets (push, live video, telemetry).
+  guard (dashboard.auth.guard) and the websockets (push, live video, telemetry).
 """
 from __future__ import annotations
 
