@@ -1,17 +1,17 @@
 """The command centre's routes for patrol vehicles and people's reports (a Flask blueprint).
 
-* ``POST /api/vehicles/<vehicle_id>/status``: the crew's status as ``patrol.crew`` sends it
+* ``POST /api/vehicles/<vehicle_id>/status``: the crew's status, a ``gridwatch.protocol.StatusChange``
   (``{"vehicle_id", "status": "on_patrol"|"paused"|"off_duty", "changed_at", "crew", "shift", "lat", "lon"}``).
   Idempotent: a resent or older change answers 200 with ``"applied": false`` and changes nothing.
 * ``GET /api/vehicles``: every vehicle (``fleet.vehicles.VehicleView.to_dict``): id, name, crew, shift, status,
   link, link_since, last_fix ``{lat, lon, at}``, today's track ``[[lat, lon], ...]``, covered grids.
 * ``GET /api/coverage?day=YYYY-MM-DD`` (default today): grids and 50 m street cells covered that day, each with
   the first time and vehicle, and each vehicle's track as polylines.
-* ``POST /api/reports``: a report by hand. From a patrol car exactly as ``patrol.crew`` sends it (``vehicle_id``
-  set; ``report_id`` is the idempotency key: the same report sent twice makes one case), or from a person
-  (``"source": "phone"`` or ``"web"``, the logged-in user is the reporter; ``report_id`` optional). The photo
-  (base64 JPEG/PNG/WebP) is saved under ``media/reports/``; the report enters the case flow through
-  ``CaseService.report`` and is routed to the grid at its position.
+* ``POST /api/reports``: a report by hand, a ``gridwatch.protocol.Report`` (the car<->centre protocol). From a
+  patrol car (``vehicle_id`` set; ``report_id`` is the idempotency key: the same report sent twice makes one
+  case), or from a person (``"source": "phone"`` or ``"web"``, the logged-in user is the reporter; ``report_id``
+  optional). The photo (base64 JPEG/PNG/WebP) is saved under ``media/reports/``; the report enters the case flow
+  through ``CaseService.report`` and is routed to the grid at its position.
 
 Answers: 2xx accepted; 4xx refused for good with ``{"error": "..."}`` naming the field (the car stops
 retrying); 5xx retry later (Redis or the database did not answer, or the same report is being filed right now).
@@ -27,21 +27,20 @@ import logging
 import uuid
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.cases import Ingested
 from alerts.db import QueryError
 from alerts.workflow import Actor, Role
-from dashboard import auth, scoped
+from dashboard import scoped
 from dashboard.api.common import BadJson, BodyTooLarge, app_services, error, json_body
+from dashboard.auth import session
+from dashboard.auth.policy import device_ok
 from dashboard.context import current
-from dashboard.guard import device_ok
 from fleet.vehicles import FleetError
-from gridwatch.categories import CATEGORIES
 from gridwatch.photos import (
     MAX_PHOTO_BYTES,
     Photo,
@@ -52,9 +51,9 @@ from gridwatch.photos import (
     photo_relpath,
     stored_when_accepted,
 )
-from gridwatch.protocol import CrewStatus
+from gridwatch.protocol import ProtocolError, Report, ReportPhoto, parse_report, parse_status
 from gridwatch.settings import Settings
-from ingest.gps import VEHICLE_ID, TelemetryError
+from ingest.gps import TelemetryError, check_vehicle_id
 
 log = logging.getLogger(__name__)
 
@@ -62,86 +61,9 @@ MAX_STATUS_BODY = 64 * 1024
 # The photo limit (gridwatch.photos; the car's own is lower), base64-inflated by a third, plus the rest of the report.
 MAX_REPORT_BODY = base64_size(MAX_PHOTO_BYTES) + 256 * 1024
 PHOTO_DIR = "reports"
-REPORT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class StatusIn(Strict):
-    vehicle_id: str | None = Field(default=None, description="The car's id; when given, it must match the path.")
-    status: CrewStatus = Field(description="on_patrol, paused or off_duty.")
-    changed_at: AwareDatetime | None = Field(default=None, description="When the crew changed it; unset = now.")
-    crew: list[str] = Field(default_factory=list, max_length=20, description="Crew members on board.")
-    shift: str = Field(default="", max_length=100, description="Shift label.")
-    lat: float | None = Field(default=None, ge=-90, le=90, description="Where the car was (informative).")
-    lon: float | None = Field(default=None, ge=-180, le=180, description="Where the car was (informative).")
-
-
-class PhotoIn(Strict):
-    filename: str = Field(default="photo", max_length=255, description="The file's name on the car (informative).")
-    content_type: str = Field(default="", max_length=100, description="Its MIME type (informative; sniffed anyway).")
-    data_base64: str = Field(description="The image, base64.")
-
-
-class ReportIn(Strict):
-    report_id: str | None = Field(default=None, pattern=REPORT_ID_PATTERN, description="Idempotency key.")
-    source: Literal["patrol", "phone", "web"] | None = Field(
-        default=None, description="patrol (default when vehicle_id is set), phone or web."
-    )
-    vehicle_id: str | None = Field(default=None, description="The patrol car filing it.")
-    crew: list[str] = Field(default_factory=list, max_length=20, description="The car's crew.")
-    shift: str = Field(default="", max_length=100, description="The car's shift label.")
-    reporter: str | None = Field(
-        default=None, max_length=100, description="Who reported by phone or web when nobody is logged in."
-    )
-    category: str = Field(description="A gridwatch.categories code, e.g. 0503.")
-    note: str = Field(default="", max_length=4000, description="What the reporter says.")
-    created_at: AwareDatetime | None = Field(default=None, description="When it was filed; unset = now.")
-    lat: float | None = Field(default=None, ge=-90, le=90, description="WGS-84 latitude of the problem.")
-    lon: float | None = Field(default=None, ge=-180, le=180, description="WGS-84 longitude of the problem.")
-    position_time: AwareDatetime | None = Field(default=None, description="When the car's fix was taken.")
-    photo: PhotoIn | None = Field(default=None, description="A photo of the problem.")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ReportIn:
-        if self.category not in CATEGORIES:
-            raise ValueError(f"category: unknown issue category {self.category!r}; known: {', '.join(CATEGORIES)}")
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat, lon: give both or neither")
-        if self.lat == 0 and self.lon == 0:
-            raise ValueError("lat, lon: (0, 0) is a receiver without a fix, not a place in the city")
-        if self.vehicle_id is not None:
-            if not VEHICLE_ID.match(self.vehicle_id):
-                raise ValueError(f"vehicle_id: {self.vehicle_id!r} is not valid (letters, digits, . - _; at most 64)")
-            if self.source not in (None, "patrol"):
-                raise ValueError(f"source: a report with a vehicle_id comes from a patrol car, not {self.source!r}")
-            if self.report_id is None:
-                raise ValueError("report_id: a patrol car's report needs its report_id (the idempotency key)")
-        elif self.source in (None, "patrol"):
-            raise ValueError("source: say phone or web (or give the patrol car's vehicle_id)")
-        return self
-
-    @property
-    def effective_source(self) -> str:
-        return "patrol" if self.vehicle_id is not None else str(self.source)
-
-
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"])
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(parts)
-
-
-class RefusedError(ValueError):
-    """Refused for good: the message names the field."""
-
-
-def report_photo(photo: PhotoIn) -> Photo:
+def report_photo(photo: ReportPhoto) -> Photo:
     """The report's photo, decoded and checked from its header (gridwatch.photos); PhotoError names the problem."""
     return check_photo(decode_base64(photo.data_base64))
 
@@ -153,17 +75,17 @@ def _token_ok(settings: Settings) -> bool:
 
 def _person() -> Actor | None:
     """The logged-in user as the reporter (dashboard.auth); None without a login."""
-    user = auth.current_user()
+    user = session.current_user()
     return None if user is None else Actor(user.username, user.role, user.scope_grid)
 
 
 def _scoped(kind: str, body: Any) -> Any:
     """What the logged-in user may see of the fleet (dashboard.scoped): a grid-scoped user their subtree only."""
-    user = auth.current_user()
+    user = session.current_user()
     return body if user is None else getattr(scoped, kind)(user, body)
 
 
-def _patrol_actor(body: ReportIn) -> Actor:
+def _patrol_actor(body: Report) -> Actor:
     crew = ", ".join(body.crew)
     # A patrol crew works in the field for the centre, like a grid's staff; the centre is its grid (None).
     return Actor(f"{body.vehicle_id} ({crew})" if crew else str(body.vehicle_id), Role.GRID_STAFF)
@@ -176,7 +98,7 @@ def _device_or_user() -> bool:
     if _token_ok(current().settings):
         return True
     person = _person()  # with logins off everybody is "anonymous": the token, once set, still counts
-    return person is not None and person.name != auth.ANONYMOUS.username
+    return person is not None and person.name != session.ANONYMOUS.username
 
 
 @blueprint.post("/api/vehicles/<vehicle_id>/status")
@@ -184,21 +106,13 @@ def set_status(vehicle_id: str) -> tuple[Response, int]:
     if not _device_or_user():
         return error(401, "this route needs the vehicles' bearer token (Authorization: Bearer ...)")
     try:
-        if not VEHICLE_ID.match(vehicle_id):
-            raise RefusedError(f"vehicle id {vehicle_id!r} is not valid (letters, digits, . - _; at most 64)")
-        raw = json_body(MAX_STATUS_BODY)
-        if not isinstance(raw, dict):
-            raise RefusedError("body: a JSON object with status and changed_at")
-        body = StatusIn.model_validate(raw)
-        if body.vehicle_id is not None and body.vehicle_id != vehicle_id:
-            raise RefusedError(f"vehicle_id: the body says {body.vehicle_id!r} but the path {vehicle_id!r}")
+        check_vehicle_id(vehicle_id)
+        body = parse_status(json_body(MAX_STATUS_BODY), vehicle_id)
         now = datetime.now(UTC)
         # A car clock running ahead must not freeze its status until the clock's time comes.
         changed_at = min(body.changed_at or now, now)
         outcome = app_services().fleet.set_status(vehicle_id, body.status, changed_at, body.crew, body.shift)
-    except ValidationError as exc:
-        return error(400, _describe(exc))
-    except (RefusedError, BadJson, FleetError, TelemetryError) as exc:
+    except (ProtocolError, BadJson, FleetError, TelemetryError) as exc:
         return error(400, str(exc))
     except BodyTooLarge as exc:
         return error(413, str(exc))
@@ -238,13 +152,8 @@ def coverage() -> tuple[Response, int]:
 @blueprint.post("/api/reports")
 def report() -> tuple[Response, int]:
     try:
-        raw = json_body(MAX_REPORT_BODY)
-        if not isinstance(raw, dict):
-            raise RefusedError("body: a JSON object with category, note, lat, lon, photo")
-        body = ReportIn.model_validate(raw)
-    except ValidationError as exc:
-        return error(400, _describe(exc))
-    except (RefusedError, BadJson) as exc:
+        body = parse_report(json_body(MAX_REPORT_BODY))
+    except (ProtocolError, BadJson) as exc:
         return error(400, str(exc))
     except BodyTooLarge as exc:
         return error(413, str(exc))
@@ -260,7 +169,7 @@ def report() -> tuple[Response, int]:
     return _file(body, reporter)
 
 
-def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
+def _file(body: Report, reporter: Actor) -> tuple[Response, int]:
     """The report as a case, once per ``report_id``: a resend answers what the first one got."""
     if (answered := _filed_before(body)) is not None:
         return answered
@@ -272,9 +181,6 @@ def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
     except PhotoError as exc:
         _abandon(report_id)
         return error(exc.status, f"photo.data_base64: {exc}")
-    except RefusedError as exc:
-        _abandon(report_id)
-        return error(400, str(exc))
     except (QueryError, OSError) as exc:
         _abandon(report_id)
         log.warning("report %s not filed: %s", report_id, exc)
@@ -293,7 +199,7 @@ def _file(body: ReportIn, reporter: Actor) -> tuple[Response, int]:
     return jsonify(outcome), 201
 
 
-def _filed_before(body: ReportIn) -> tuple[Response, int] | None:
+def _filed_before(body: Report) -> tuple[Response, int] | None:
     """The first answer to this ``report_id`` (503 while it is being filed), or None: file it now (marked pending)."""
     fleet = app_services().fleet
     report_id = body.report_id
@@ -311,7 +217,7 @@ def _filed_before(body: ReportIn) -> tuple[Response, int] | None:
     return jsonify({**earlier, "duplicate": True}), 200
 
 
-def _report_case(body: ReportIn, reporter: Actor, at: datetime) -> tuple[Ingested, str | None]:
+def _report_case(body: Report, reporter: Actor, at: datetime) -> tuple[Ingested, str | None]:
     """The report filed through the case service, with its photo (kept only once the case takes it)."""
     svc = app_services()
     photo = None
