@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import flask
 import redis
 from prometheus_client import CollectorRegistry
-from sqlalchemy.engine import Engine
 
 from alerts.assessment import Assessor
 from alerts.casebook import CaseBook
@@ -41,8 +40,7 @@ _LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class PageServices:
-    engine: Engine
-    repo: Repository
+    repo: Repository  # its engine is the one every service here reads (``repo.engine``)
     grid_maps: GridMapWatcher  # keeps ``router`` (and every router it made) on the stored map
     router: GridRouter
     book: CaseBook
@@ -69,7 +67,7 @@ def build(
     # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
     fleet = Fleet.for_settings(settings, client, grids=router)
     return PageServices(
-        engine=engine, repo=repo, grid_maps=maps, router=router, book=CaseBook(engine, router),
+        repo=repo, grid_maps=maps, router=router, book=CaseBook(engine, router),
         casework=Casework(engine, router, settings=settings.cases),
         cases=CaseService(engine, router, settings.cases),
         figures=FigureBook(engine, router),
