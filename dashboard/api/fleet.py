@@ -18,7 +18,7 @@ retrying); 5xx retry later (Redis or the database did not answer, or the same re
 The car's routes need ``Authorization: Bearer <auth.device_token>`` (a logged-in user may also set a vehicle's
 status or file a person's report); without a token they are closed unless ``auth.open_car_routes`` (dev only).
 The GET routes need a login and show a scoped user only the vehicles and coverage of their subtree
-(``dashboard.guard``).
+(``dashboard.auth.guard``).
 """
 from __future__ import annotations
 

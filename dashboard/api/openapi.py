@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from alerts import verdicts
 from gridwatch.categories import CATEGORIES
-from gridwatch.protocol import Report, StatusChange, TelemetryFix
+from gridwatch.protocol import MAX_BATCH, Report, StatusChange, TelemetryFix
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
@@ -156,7 +156,7 @@ OPERATIONS: list[tuple[str, str, str, str, list[Json], Json | None, str]] = [
      "200"),
     ("post", "/api/telemetry/{vehicle_id}", "GPS fixes of a car", "car (bearer token)", [_p("vehicle_id")],
      _json_body({"oneOf": [{"$ref": "#/components/schemas/FixIn"},
-                           {"type": "array", "maxItems": 50, "items": {"$ref": "#/components/schemas/FixIn"}}]}),
+                           {"type": "array", "maxItems": MAX_BATCH, "items": {"$ref": "#/components/schemas/FixIn"}}]}),
      "200"),
     *[(m, f"/api/{kind}/{{item_id}}/claim", f"{verb} a claim on an {kind[:-1]}", "operator, supervisor",
        [_p("item_id")], None, "200")
@@ -187,7 +187,7 @@ def spec() -> Json:
     return {
         "openapi": "3.1.0",
         "info": {"title": "GridWatch JSON API", "version": "1",
-                 "description": "Every route checks the login, role and grid scope (dashboard.guard); bodies "
+                 "description": "Every route checks the login, role and grid scope (dashboard.auth); bodies "
                                 "are limited per route (dashboard.limits). Prose reference: docs/api.md. "
                                 f"Issue categories: {', '.join(CATEGORIES)}."},
         "paths": paths,
