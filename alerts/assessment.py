@@ -105,12 +105,13 @@ class Assessor:
     """Scores every grid of a level for a month."""
 
     def __init__(self, engine: Engine, router: GridRouter, rules: AssessmentRules | None = None,
-                 tz: str = "Asia/Shanghai") -> None:
+                 tz: str = "Asia/Shanghai", figures: FigureBook | None = None) -> None:
+        """``figures``: the process's figure book when it has one (the dashboard's services bundle)."""
         self._engine = engine
         self._router = router
         self.rules = rules or AssessmentRules()
         self._tz = tz
-        self._figures = FigureBook(engine, router)
+        self._figures = figures or FigureBook(engine, router)
 
     def _responses(self, level: int, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
         column = _CASES.c[_LEVEL_COLUMN[level]]

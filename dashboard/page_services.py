@@ -66,12 +66,13 @@ def build(
     engine = repo.engine
     # Every stored GPS batch also feeds the vehicles' link state, today's track and coverage.
     fleet = Fleet.for_settings(settings, client, grids=router)
+    figures = FigureBook(engine, router)
     return PageServices(
         repo=repo, grid_maps=maps, router=router, book=CaseBook(engine, router),
         casework=Casework(engine, router, settings=settings.cases),
         cases=CaseService(engine, router, settings.cases),
-        figures=FigureBook(engine, router),
-        assessor=Assessor(engine, router, settings.assessment, tz=settings.cases.timezone),
+        figures=figures,
+        assessor=Assessor(engine, router, settings.assessment, tz=settings.cases.timezone, figures=figures),
         fleet=fleet,
         telemetry=TelemetryIngest(FleetTelemetryStore(client, settings.ingest.telemetry_track_seconds, fleet),
                                   settings.ingest),
