@@ -20,7 +20,8 @@ from pathlib import Path
 
 import av
 
-from gridwatch.settings import SHARED_DIR, IngestSettings
+from gridwatch.settings import IngestSettings
+from gridwatch.settings.paths import SHARED_DIR
 from ingest.reader import configure_decoder
 
 SETTINGS = {

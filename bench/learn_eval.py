@@ -125,7 +125,7 @@ def park_verdicts(base: Settings, tmp: Path) -> list[Row]:
     import cv2
 
     from demo.driveby import scene_photo, write_clip
-    from gridwatch.settings import SHARED_DIR
+    from gridwatch.settings.paths import SHARED_DIR
 
     detector, pose = _models(base)
     rows: list[Row] = []

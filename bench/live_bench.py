@@ -52,7 +52,8 @@ from demo.server import RtspTestServer
 from gridwatch import keys
 from gridwatch.events import camera_state_to_hash
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import SHARED_DIR, CameraSettings, Settings
+from gridwatch.settings import CameraSettings, Settings
+from gridwatch.settings.paths import SHARED_DIR
 from gridwatch.types import CameraState, CameraStatus
 
 log = logging.getLogger("bench.live")

@@ -55,7 +55,8 @@ def _serve(data_dir: str, operators: int, ready: Any, stop: Any) -> None:
     from gridwatch import keys
     from gridwatch.events import camera_state_to_hash
     from gridwatch.lifecycle import Lifecycle
-    from gridwatch.settings import SHARED_DIR, load_settings
+    from gridwatch.settings import load_settings
+    from gridwatch.settings.paths import SHARED_DIR
     from gridwatch.types import CameraState, CameraStatus
 
     settings = load_settings(None, data_dir=Path(data_dir), demo={"enabled": False},

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from gridwatch.settings import REPO_ROOT, SHARED_DIR
+from gridwatch.settings import REPO_ROOT
+from gridwatch.settings.paths import SHARED_DIR
 
 EVAL = SHARED_DIR / "eval"
 SPLIT = {

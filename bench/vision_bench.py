@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from bench.cpu import InferenceMeter, default_is_decode, process_cpu, split, thread_cpu
-from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, VisionSettings, load_settings
+from gridwatch.settings import REPO_ROOT, Settings, VisionSettings, load_settings
+from gridwatch.settings.paths import SHARED_DIR
 
 log = logging.getLogger("bench.vision")
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, load_settings
+from gridwatch.settings import REPO_ROOT, Settings, load_settings
+from gridwatch.settings.paths import SHARED_DIR
 from vision.issues import box_iou
 
 log = logging.getLogger("bench.vision_eval")

@@ -57,7 +57,8 @@ from geo.routing import GridRouter
 from gridwatch import keys, timefmt
 from gridwatch.events import alert_to_stream, camera_state_to_hash
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import DEMO_GRIDS, SHARED_DIR, Settings, load_settings
+from gridwatch.settings import DEMO_GRIDS, Settings, load_settings
+from gridwatch.settings.paths import SHARED_DIR
 from gridwatch.types import Alert, CameraState, CameraStatus
 
 log = logging.getLogger("bench.wall")

@@ -18,7 +18,9 @@ from demo.simulate_car import CarSimulator, http_sender
 from geo.routes import ROUTE_EPOCH, register_route, route
 from gridwatch.lifecycle import Lifecycle
 from gridwatch.secrets import SecretUrl
-from gridwatch.settings import SHARED_DIR, CameraSettings, CameraVisionSettings, Settings
+from gridwatch.settings import CameraSettings, Settings
+from gridwatch.settings.cameras import CameraVisionSettings
+from gridwatch.settings.paths import SHARED_DIR
 
 log = logging.getLogger(__name__)
 

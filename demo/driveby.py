@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gridwatch.settings import SHARED_DIR
+from gridwatch.settings.paths import SHARED_DIR
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from gridwatch.redis_server import EmbeddedRedis
-from gridwatch.settings import SHARED_DIR, Settings, load_settings
+from gridwatch.settings import Settings, load_settings
+from gridwatch.settings.paths import SHARED_DIR
 
 SHARED = SHARED_DIR
 IN_CI = os.environ.get("CI", "").lower() == "true"

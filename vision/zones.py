@@ -13,7 +13,7 @@ from shapely.prepared import PreparedGeometry, prep
 
 from geo.distance import haversine_m
 from gridwatch.settings import CameraSettings, RulesSettings
-from gridwatch.settings import Polygon as PolygonPoints
+from gridwatch.settings.base import Polygon as PolygonPoints
 from gridwatch.types import GpsFix
 
 

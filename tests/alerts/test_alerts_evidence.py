@@ -20,7 +20,7 @@ from alerts.workflow import Actor, Role
 from geo.grids import GridFeature
 from geo.routing import GridRouter
 from gridwatch import media
-from gridwatch.settings import SHARED_DIR
+from gridwatch.settings.paths import SHARED_DIR
 from gridwatch.types import Alert, GpsFix
 
 AT = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)

@@ -25,7 +25,8 @@ import pytest
 
 from bench.train_bench import CLASSES, make_dataset, write_config
 from centre.cli import main
-from gridwatch.settings import REPO_ROOT, SHARED_DIR, Settings, load_settings
+from gridwatch.settings import REPO_ROOT, Settings, load_settings
+from gridwatch.settings.paths import SHARED_DIR
 from gridwatch.types import Detections, Frame, IssueEvent, Phase
 from vision import model_registry
 from vision.fall import resolve_fall_model
