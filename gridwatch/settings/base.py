@@ -2,6 +2,8 @@
 the polygon type and check that camera zones and map areas share."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -11,6 +13,15 @@ class SettingsError(ValueError):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_zone(name: str, hint: str = "") -> str:
+    """``name`` when it is a known IANA time zone, else a ValueError naming it (and ``hint``, when given)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}{hint}") from None
+    return name
 
 
 # A polygon as a list of (x, y) points: normalised image coordinates (0..1 of width and height) for image

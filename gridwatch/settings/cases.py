@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from gridwatch.categories import CATEGORIES
-from gridwatch.settings.base import Strict
+from gridwatch.settings.base import Strict, check_zone
 
 
 class CaseSettings(Strict):
@@ -70,11 +69,7 @@ class CaseSettings(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return check_zone(v)
 
     def handling_days(self, category: str) -> int:
         return self.handling_working_days_by_category.get(category, self.handling_working_days)

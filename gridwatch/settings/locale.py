@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from gridwatch.settings.base import Strict
+from gridwatch.settings.base import Strict, check_zone
 
 
 class LocaleSettings(Strict):
@@ -24,8 +23,4 @@ class LocaleSettings(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
-        return v
+        return check_zone(v, "; use an IANA name such as Asia/Shanghai")
