@@ -26,14 +26,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from alerts.casebook import CaseBook, CaseFilter, CaseView
 from alerts.cases import CaseNotFoundError
 from alerts.models import utc_now
 from alerts.workflow import Actor, Role, Status
 from dashboard.api.common import api_translator, app_services
-from dashboard.auth import session
 from dashboard.context import current
 from geo.routing import GridRouter
 from gridwatch.categories import CATEGORIES
@@ -126,8 +125,9 @@ blueprint = Blueprint("gridwatch_open311", __name__)
 
 
 def _ids() -> RequestIds:
-    # Signed with the session key: every dashboard behind one address signs alike.
-    return RequestIds(session.session_secret(current().settings))
+    # Signed with the session key (read once by the guard's init_auth, not from data_dir per request): every
+    # dashboard behind one address signs alike.
+    return RequestIds(str(current_app.secret_key))
 
 
 @blueprint.errorhandler(Open311Error)
